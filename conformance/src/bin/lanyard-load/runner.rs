@@ -1,0 +1,136 @@
+//! Runs one scenario at one concurrency: setup, a warm-up whose samples are dropped, then the
+//! measured window, bounded by time and optionally by a total operation count.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::report::ScenarioReport;
+use crate::scenario::{self, Outcome, Scenario, Worker};
+use crate::stats::{self, Recorder};
+use crate::target::Target;
+
+/// Pause after a failed operation, so a provider that refuses instantly is not hammered by a
+/// spinning loop (and the error count stays meaningful).
+const ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// When measuring starts and stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub warmup: Duration,
+    /// Hard limit of the measured window.
+    pub duration: Duration,
+    /// Stop after this many measured operations (all workers together).
+    pub max_requests: Option<u64>,
+}
+
+/// The instants one run's workers share.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    measure_from: Instant,
+    stop_at: Instant,
+    max_requests: Option<u64>,
+}
+
+/// What a worker hands back: its figures, its final state, and when its last measured
+/// operation ended.
+struct WorkerResult {
+    recorder: Recorder,
+    worker: Worker,
+    last_end: Instant,
+}
+
+/// Prepares `concurrency` workers, runs them, and summarises the measured window.
+pub async fn run_scenario(
+    target: Arc<Target>,
+    scenario: Scenario,
+    concurrency: usize,
+    bounds: Bounds,
+) -> anyhow::Result<ScenarioReport> {
+    let (workers, mut notes) = match scenario::prepare_workers(&target, scenario, concurrency).await
+    {
+        Ok(prepared) => prepared,
+        Err(failure) => {
+            return Ok(ScenarioReport::setup_failed(
+                scenario,
+                concurrency,
+                failure.detail,
+            ))
+        }
+    };
+
+    let started = Instant::now();
+    let measure_from = started + bounds.warmup;
+    let window = Window {
+        measure_from,
+        stop_at: measure_from + bounds.duration,
+        max_requests: bounds.max_requests,
+    };
+    let budget = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = workers
+        .into_iter()
+        .map(|worker| tokio::spawn(work(target.clone(), worker, budget.clone(), window)))
+        .collect();
+
+    let mut total = Recorder::new()?;
+    let mut last_end = measure_from;
+    let mut finished = Vec::with_capacity(concurrency);
+    for joined in futures::future::join_all(tasks).await {
+        let result = joined??;
+        total.merge(&result.recorder)?;
+        last_end = last_end.max(result.last_end);
+        finished.push(result.worker);
+    }
+    notes.extend(scenario::rotation_note(&finished));
+    let summary = stats::summarize(&total, last_end.saturating_duration_since(measure_from));
+    Ok(ScenarioReport::measured(
+        scenario,
+        concurrency,
+        summary,
+        notes,
+    ))
+}
+
+/// One worker's loop: repeat the scenario's operation until the window closes.
+async fn work(
+    target: Arc<Target>,
+    mut worker: Worker,
+    budget: Arc<AtomicU64>,
+    window: Window,
+) -> anyhow::Result<WorkerResult> {
+    let mut recorder = Recorder::new()?;
+    let mut last_end = window.measure_from;
+    loop {
+        let began = Instant::now();
+        if began >= window.stop_at {
+            break;
+        }
+        let measuring = began >= window.measure_from;
+        if measuring {
+            if let Some(max) = window.max_requests {
+                if budget.fetch_add(1, Ordering::Relaxed) >= max {
+                    break;
+                }
+            }
+        }
+        let result = worker.step(&target).await;
+        let took = began.elapsed();
+        let failed = result.is_err();
+        if measuring {
+            match result {
+                Ok(Outcome::Done) => recorder.record_success(took),
+                Ok(Outcome::Recovered) => {}
+                Err(failure) => recorder.record_failure(&failure),
+            }
+            last_end = Instant::now();
+        }
+        if failed {
+            tokio::time::sleep(ERROR_BACKOFF).await;
+        }
+    }
+    Ok(WorkerResult {
+        recorder,
+        worker,
+        last_end,
+    })
+}

@@ -1,0 +1,57 @@
+//! The application state shared by every handler, and the composed HTTP routes.
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::crypto::SecretHasher;
+use crate::http::cookies::CookiePolicy;
+use crate::keys::KeyCache;
+use crate::templates::Templates;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Everything a request needs; built once by the composition root.
+#[derive(Debug)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Config,
+    pub clock: SharedClock,
+    pub hasher: SecretHasher,
+    pub keys: KeyCache,
+    pub templates: Templates,
+    pub cookies: CookiePolicy,
+    /// Identifies this process in outbox claims.
+    pub node_id: String,
+    /// Wakes the local dispatcher when a transaction wrote deliveries.
+    pub outbox_notify: Arc<Notify>,
+    /// HTTP client for back-channel deliveries (redirects never followed).
+    pub http: reqwest::Client,
+}
+
+pub type State = Arc<AppState>;
+
+impl AppState {
+    pub async fn new(db: DatabaseConnection, config: Config, clock: SharedClock) -> anyhow::Result<State> {
+        let key = crate::store::hashing_key(&db).await?;
+        let templates = Templates::load(config.templates_dir.as_deref()).map_err(anyhow::Error::msg)?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_millis(config.delivery.timeout_ms))
+            .connect_timeout(std::time::Duration::from_millis(config.delivery.timeout_ms))
+            .pool_max_idle_per_host(16)
+            .user_agent(concat!("lanyard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Arc::new(AppState {
+            cookies: CookiePolicy { secure: config.is_https() },
+            db,
+            config,
+            clock,
+            hasher: SecretHasher::new(key),
+            keys: KeyCache::default(),
+            templates,
+            node_id: crate::crypto::random_id(),
+            outbox_notify: Arc::new(Notify::new()),
+            http,
+        }))
+    }
+}

@@ -1,0 +1,247 @@
+//! Typed configuration from `lanyard.toml` and `LANYARD_*` environment variables.
+//!
+//! Precedence: environment over file over defaults. Validation reports the first wrong key in one
+//! line naming the key and why, so start-up fails clearly rather than half-working.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite:...` or `postgres://...`.
+    pub database_url: String,
+    pub bind: String,
+    /// Base URL every issuer hangs off: `{public_url}/t/{slug}`. No trailing slash.
+    pub public_url: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Directory whose templates override the embedded ones (operators theme their pages).
+    pub templates_dir: Option<PathBuf>,
+    pub log_format: LogFormat,
+    /// How often the sweeper looks for expired sessions.
+    pub sweep_interval_secs: u64,
+    pub delivery: DeliveryConfig,
+    /// Seed the demo tenant on an empty database.
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Back-channel logout dispatcher settings.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub concurrency: usize,
+    pub timeout_ms: u64,
+    pub max_attempts: i64,
+    pub max_age_secs: i64,
+    pub base_backoff_ms: i64,
+    pub max_backoff_ms: i64,
+    pub lease_ms: i64,
+    pub poll_ms: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 64,
+            timeout_ms: 5_000,
+            max_attempts: 12,
+            max_age_secs: 24 * 3600,
+            base_backoff_ms: 500,
+            max_backoff_ms: 5 * 60_000,
+            lease_ms: 30_000,
+            poll_ms: 500,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    bind: Option<String>,
+    public_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    templates_dir: Option<PathBuf>,
+    log_format: Option<String>,
+    sweep_interval_secs: Option<u64>,
+    demo: Option<bool>,
+    delivery_concurrency: Option<usize>,
+    delivery_timeout_ms: Option<u64>,
+    delivery_max_attempts: Option<i64>,
+    delivery_max_age_secs: Option<i64>,
+}
+
+/// A configuration error: the key and the reason, printed as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+fn err(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.to_string(), reason: reason.into() }
+}
+
+impl Config {
+    /// Load from an optional file and the given environment lookup.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let (fc, explicit) = match file {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from("lanyard.toml"), false),
+        };
+        let file_cfg: FileConfig = if fc.exists() {
+            let text = std::fs::read_to_string(&fc)
+                .map_err(|e| err(&fc.display().to_string(), format!("cannot read: {e}")))?;
+            toml::from_str(&text).map_err(|e| {
+                err(&fc.display().to_string(), e.message().to_string())
+            })?
+        } else if explicit {
+            return Err(err(&fc.display().to_string(), "file not found"));
+        } else {
+            FileConfig::default()
+        };
+
+        let database_url = env("LANYARD_DATABASE_URL")
+            .or(file_cfg.database_url)
+            .unwrap_or_else(|| "sqlite://lanyard.db?mode=rwc".to_string());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(err("LANYARD_DATABASE_URL", "must start with sqlite: or postgres://"));
+        }
+        let bind = env("LANYARD_BIND").or(file_cfg.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        if bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(err("LANYARD_BIND", "must be an address:port such as 127.0.0.1:8080"));
+        }
+        let tls_cert = env("LANYARD_TLS_CERT").map(PathBuf::from).or(file_cfg.tls_cert);
+        let tls_key = env("LANYARD_TLS_KEY").map(PathBuf::from).or(file_cfg.tls_key);
+        if tls_cert.is_some() != tls_key.is_some() {
+            return Err(err("LANYARD_TLS_CERT", "LANYARD_TLS_CERT and LANYARD_TLS_KEY must be set together"));
+        }
+        let scheme = if tls_cert.is_some() { "https" } else { "http" };
+        let public_url = env("LANYARD_PUBLIC_URL")
+            .or(file_cfg.public_url)
+            .unwrap_or_else(|| format!("{scheme}://{bind}"));
+        let public_url = public_url.trim_end_matches('/').to_string();
+        match url::Url::parse(&public_url) {
+            Ok(u) if (u.scheme() == "http" || u.scheme() == "https")
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && u.host().is_some() => {}
+            _ => {
+                return Err(err(
+                    "LANYARD_PUBLIC_URL",
+                    "must be an absolute http(s) URL without query or fragment",
+                ))
+            }
+        }
+        let log_format = match env("LANYARD_LOG_FORMAT").or(file_cfg.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(err("LANYARD_LOG_FORMAT", "must be text or json")),
+        };
+        let sweep_interval_secs = parse_num(env, "LANYARD_SWEEP_INTERVAL_SECS", file_cfg.sweep_interval_secs, 5)?;
+        if sweep_interval_secs == 0 {
+            return Err(err("LANYARD_SWEEP_INTERVAL_SECS", "must be at least 1"));
+        }
+        let demo = match env("LANYARD_DEMO").as_deref() {
+            None => file_cfg.demo.unwrap_or(true),
+            Some("1" | "true") => true,
+            Some("0" | "false") => false,
+            Some(_) => return Err(err("LANYARD_DEMO", "must be true or false")),
+        };
+        let d = DeliveryConfig::default();
+        let delivery = DeliveryConfig {
+            concurrency: parse_num(env, "LANYARD_DELIVERY_CONCURRENCY", file_cfg.delivery_concurrency, d.concurrency)?,
+            timeout_ms: parse_num(env, "LANYARD_DELIVERY_TIMEOUT_MS", file_cfg.delivery_timeout_ms, d.timeout_ms)?,
+            max_attempts: parse_num(env, "LANYARD_DELIVERY_MAX_ATTEMPTS", file_cfg.delivery_max_attempts, d.max_attempts)?,
+            max_age_secs: parse_num(env, "LANYARD_DELIVERY_MAX_AGE_SECS", file_cfg.delivery_max_age_secs, d.max_age_secs)?,
+            ..d
+        };
+        if delivery.concurrency == 0 {
+            return Err(err("LANYARD_DELIVERY_CONCURRENCY", "must be at least 1"));
+        }
+        Ok(Config {
+            database_url,
+            bind,
+            public_url,
+            tls_cert,
+            tls_key,
+            templates_dir: env("LANYARD_TEMPLATES_DIR").map(PathBuf::from).or(file_cfg.templates_dir),
+            log_format,
+            sweep_interval_secs,
+            delivery,
+            demo,
+        })
+    }
+
+    /// The issuer identifier of a tenant.
+    pub fn issuer(&self, slug: &str) -> String {
+        format!("{}/t/{}", self.public_url, slug)
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(
+    env: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+    file: Option<T>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match env(key) {
+        Some(v) => v.parse().map_err(|_| err(key, "must be a non-negative integer")),
+        None => Ok(file.unwrap_or(default)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::load(None, &move |k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_loopback() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert!(c.database_url.starts_with("sqlite:"));
+        assert_eq!(c.issuer("demo"), "http://127.0.0.1:8080/t/demo");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = load(&[("LANYARD_BIND", "nope")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_BIND");
+        let e = load(&[("LANYARD_PUBLIC_URL", "ftp://x")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_PUBLIC_URL");
+        let e = load(&[("LANYARD_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_DATABASE_URL");
+        assert!(e.to_string().starts_with("configuration error: LANYARD_DATABASE_URL"));
+    }
+
+    #[test]
+    fn trailing_slash_is_trimmed() {
+        let c = load(&[("LANYARD_PUBLIC_URL", "https://id.example.com/")]).unwrap();
+        assert_eq!(c.issuer("acme"), "https://id.example.com/t/acme");
+    }
+}

@@ -1,0 +1,181 @@
+//! One OAuth error type and one mapping table (STYLE.md rule 7).
+//!
+//! Domain code returns a [`Rejection`] named by its cause; [`Rejection::oauth`] maps each cause to
+//! the RFC 6749 §5.2 / OIDC Core §3.1.2.6 error code, the HTTP status and a fixed description that
+//! never echoes input. Whether an authorization error may be redirected is decided by the
+//! authorization pipeline (only after the client and redirect URI are validated).
+
+use thiserror::Error;
+
+/// Why a request was refused, named by cause.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Rejection {
+    #[error("malformed request: {0}")]
+    Malformed(&'static str),
+    #[error("parameter repeated: {0}")]
+    DuplicateParameter(&'static str),
+    #[error("unknown client")]
+    UnknownClient,
+    #[error("client authentication failed")]
+    ClientAuthFailed,
+    #[error("client authentication method not allowed")]
+    ClientAuthMethodNotAllowed,
+    #[error("grant type not allowed for client")]
+    UnauthorizedGrant,
+    #[error("unsupported grant type")]
+    UnsupportedGrantType,
+    #[error("unsupported response type")]
+    UnsupportedResponseType,
+    #[error("invalid scope")]
+    InvalidScope,
+    #[error("code unknown, expired or redeemed")]
+    CodeInvalid,
+    #[error("code replayed")]
+    CodeReplayed,
+    #[error("code issued to another client")]
+    ClientMismatch,
+    #[error("redirect_uri does not match the authorization request")]
+    RedirectMismatch,
+    #[error("PKCE verification failed")]
+    PkceFailed,
+    #[error("PKCE required")]
+    PkceRequired,
+    #[error("refresh token unknown or expired")]
+    RefreshInvalid,
+    #[error("refresh token replayed")]
+    RefreshReplayed,
+    #[error("session ended")]
+    SessionEnded,
+    #[error("user not active")]
+    UserInactive,
+    #[error("login required")]
+    LoginRequired,
+    #[error("consent required")]
+    ConsentRequired,
+    #[error("invalid access token")]
+    InvalidToken,
+    #[error("request object not supported")]
+    RequestNotSupported,
+    #[error("request_uri not supported")]
+    RequestUriNotSupported,
+    #[error("registration not supported")]
+    RegistrationNotSupported,
+    #[error("access denied")]
+    AccessDenied,
+    #[error("temporarily unavailable")]
+    Unavailable,
+}
+
+/// The wire form of a rejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OAuthError {
+    pub error: &'static str,
+    pub description: &'static str,
+    pub status: u16,
+}
+
+impl Rejection {
+    /// The one mapping table from cause to protocol error.
+    pub fn oauth(&self) -> OAuthError {
+        use Rejection::*;
+        let (error, description, status) = match self {
+            Malformed(_) => ("invalid_request", "The request is missing a required parameter or is malformed.", 400),
+            DuplicateParameter(_) => ("invalid_request", "A parameter was included more than once.", 400),
+            UnknownClient | ClientAuthFailed | ClientAuthMethodNotAllowed => {
+                ("invalid_client", "Client authentication failed.", 401)
+            }
+            UnauthorizedGrant => ("unauthorized_client", "The client is not allowed to use this grant type.", 400),
+            UnsupportedGrantType => ("unsupported_grant_type", "The grant type is not supported.", 400),
+            UnsupportedResponseType => ("unsupported_response_type", "Only response_type=code is supported.", 400),
+            InvalidScope => ("invalid_scope", "The requested scope is invalid.", 400),
+            CodeInvalid | CodeReplayed | ClientMismatch | RedirectMismatch => {
+                ("invalid_grant", "The authorization code is invalid, expired or already used.", 400)
+            }
+            PkceFailed => ("invalid_grant", "PKCE verification failed.", 400),
+            PkceRequired => ("invalid_request", "PKCE with code_challenge_method=S256 is required.", 400),
+            RefreshInvalid | RefreshReplayed | SessionEnded | UserInactive => {
+                ("invalid_grant", "The refresh token is invalid, expired or revoked.", 400)
+            }
+            LoginRequired => ("login_required", "The user must authenticate.", 400),
+            ConsentRequired => ("consent_required", "The user must consent.", 400),
+            InvalidToken => ("invalid_token", "The access token is invalid, expired or revoked.", 401),
+            RequestNotSupported => ("request_not_supported", "Request objects are not supported.", 400),
+            RequestUriNotSupported => ("request_uri_not_supported", "request_uri is not supported.", 400),
+            RegistrationNotSupported => ("registration_not_supported", "The registration parameter is not supported.", 400),
+            AccessDenied => ("access_denied", "The resource owner denied the request.", 400),
+            Unavailable => ("temporarily_unavailable", "The server is temporarily unavailable.", 503),
+        };
+        OAuthError { error, description, status }
+    }
+}
+
+/// Failures that are not the client's fault: storage, crypto, configuration.
+#[derive(Debug, Error)]
+pub enum Internal {
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("jose: {0}")]
+    Jose(#[from] josekit::JoseError),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Either a protocol rejection or an internal failure.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Internal(#[from] Internal),
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Error::Internal(Internal::Db(e))
+    }
+}
+impl From<josekit::JoseError> for Error {
+    fn from(e: josekit::JoseError) -> Self {
+        Error::Internal(Internal::Jose(e))
+    }
+}
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Internal(Internal::Json(e))
+    }
+}
+
+pub fn internal(msg: impl Into<String>) -> Error {
+    Error::Internal(Internal::Other(msg.into()))
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_failures_are_401_invalid_client() {
+        for r in [Rejection::UnknownClient, Rejection::ClientAuthFailed] {
+            assert_eq!(r.oauth().error, "invalid_client");
+            assert_eq!(r.oauth().status, 401);
+        }
+    }
+
+    #[test]
+    fn grant_failures_are_400_invalid_grant() {
+        for r in [Rejection::CodeReplayed, Rejection::RefreshReplayed, Rejection::PkceFailed, Rejection::SessionEnded] {
+            assert_eq!(r.oauth().error, "invalid_grant");
+            assert_eq!(r.oauth().status, 400);
+        }
+    }
+
+    #[test]
+    fn descriptions_never_echo_input() {
+        let d = Rejection::Malformed("redirect_uri").oauth().description;
+        assert!(!d.contains("redirect_uri"));
+    }
+}

@@ -1,0 +1,71 @@
+//! Cookie names and attributes. HttpOnly and SameSite=Lax always; Secure and the `__Host-` prefix
+//! when the public URL is https (RFC 6265bis §4.1.3.2).
+
+use poem::http::header::SET_COOKIE;
+use poem::http::HeaderValue;
+use poem::Request;
+
+#[derive(Debug, Clone, Copy)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    fn name(&self, base: &str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_string()
+        }
+    }
+
+    pub fn session_name(&self, slug: &str) -> String {
+        self.name(&format!("lanyard-{slug}-session"))
+    }
+    pub fn device_name(&self, slug: &str) -> String {
+        self.name(&format!("lanyard-{slug}-device"))
+    }
+    pub fn csrf_name(&self, slug: &str) -> String {
+        self.name(&format!("lanyard-{slug}-csrf"))
+    }
+
+    /// A `Set-Cookie` value. `max_age` None = browser-session cookie.
+    pub fn set(&self, name: &str, value: &str, max_age: Option<i64>) -> Option<HeaderValue> {
+        let mut s = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        if self.secure {
+            s.push_str("; Secure");
+        }
+        if let Some(m) = max_age {
+            s.push_str(&format!("; Max-Age={m}"));
+        }
+        HeaderValue::from_str(&s).ok()
+    }
+
+    pub fn clear(&self, name: &str) -> Option<HeaderValue> {
+        self.set(name, "", Some(0))
+    }
+}
+
+/// Read one cookie value from the request (only the characters our tokens use are accepted).
+pub fn read(req: &Request, name: &str) -> Option<String> {
+    for header in req.headers().get_all("cookie") {
+        let Ok(s) = header.to_str() else { continue };
+        for pair in s.split(';') {
+            let mut it = pair.trim().splitn(2, '=');
+            if it.next() == Some(name) {
+                let v = it.next().unwrap_or("");
+                if !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+                    return Some(v.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Append a cookie to a response builder.
+pub fn append(resp: &mut poem::Response, value: Option<HeaderValue>) {
+    if let Some(v) = value {
+        resp.headers_mut().append(SET_COOKIE, v);
+    }
+}

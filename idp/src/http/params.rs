@@ -1,0 +1,156 @@
+//! Strict parsing of `application/x-www-form-urlencoded` query strings and bodies.
+//!
+//! RFC 6749 §3.1 / §3.2: "Request and response parameters MUST NOT be included more than once",
+//! and parameters sent without a value are treated as omitted. Invalid UTF-8 and oversized input
+//! are refused with `invalid_request`, never a 500.
+
+use crate::error::Rejection;
+use std::collections::HashMap;
+
+/// Upper bounds that keep hostile input cheap to refuse.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+pub const MAX_PARAMS: usize = 64;
+
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    map: HashMap<String, String>,
+    duplicate: Option<String>,
+}
+
+impl Params {
+    /// Parse; remembers the first repeated name so the caller can decide when to refuse it
+    /// (authorization errors may only be redirected once the client is validated).
+    pub fn parse(input: &[u8]) -> Result<Self, Rejection> {
+        if input.len() > MAX_BODY_BYTES {
+            return Err(Rejection::Malformed("request too large"));
+        }
+        let mut map = HashMap::new();
+        let mut duplicate = None;
+        for (i, (k, v)) in form_urlencoded_pairs(input)?.into_iter().enumerate() {
+            if i >= MAX_PARAMS {
+                return Err(Rejection::Malformed("too many parameters"));
+            }
+            if v.len() > MAX_VALUE_BYTES {
+                return Err(Rejection::Malformed("parameter too long"));
+            }
+            if v.is_empty() {
+                // §3.1: "Parameters sent without a value MUST be treated as if they were omitted".
+                continue;
+            }
+            if map.insert(k.clone(), v).is_some() && duplicate.is_none() {
+                duplicate = Some(k);
+            }
+        }
+        Ok(Self { map, duplicate })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(String::as_str)
+    }
+
+    pub fn duplicate(&self) -> Option<&str> {
+        self.duplicate.as_deref()
+    }
+
+    /// Refuse repeated parameters now.
+    pub fn reject_duplicates(&self) -> Result<(), Rejection> {
+        match self.duplicate {
+            Some(_) => Err(Rejection::DuplicateParameter("parameter")),
+            None => Ok(()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.map.iter()
+    }
+
+    pub fn into_map(self) -> HashMap<String, String> {
+        self.map
+    }
+}
+
+/// Decode pairs, refusing bytes that do not decode to UTF-8.
+fn form_urlencoded_pairs(input: &[u8]) -> Result<Vec<(String, String)>, Rejection> {
+    let mut out = Vec::new();
+    for part in input.split(|b| *b == b'&') {
+        if part.is_empty() {
+            continue;
+        }
+        let mut it = part.splitn(2, |b| *b == b'=');
+        let k = decode(it.next().unwrap_or_default())?;
+        let v = decode(it.next().unwrap_or_default())?;
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn decode(raw: &[u8]) -> Result<String, Rejection> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hi = raw.get(i + 1).and_then(|c| (*c as char).to_digit(16));
+                let lo = raw.get(i + 2).and_then(|c| (*c as char).to_digit(16));
+                match (hi, lo) {
+                    (Some(h), Some(l)) => {
+                        bytes.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => return Err(Rejection::Malformed("bad percent-encoding")),
+                }
+            }
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(bytes).map_err(|_| Rejection::Malformed("invalid UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_decodes() {
+        let p = Params::parse(b"a=1&b=x+y&c=%2F%C3%A9").unwrap();
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), Some("x y"));
+        assert_eq!(p.get("c"), Some("/é"));
+    }
+
+    #[test]
+    fn duplicates_are_remembered_and_refusable() {
+        let p = Params::parse(b"scope=a&scope=b").unwrap();
+        assert_eq!(p.duplicate(), Some("scope"));
+        assert!(p.reject_duplicates().is_err());
+    }
+
+    #[test]
+    fn empty_values_count_as_absent() {
+        let p = Params::parse(b"state=&nonce=n").unwrap();
+        assert_eq!(p.get("state"), None);
+        assert_eq!(p.get("nonce"), Some("n"));
+    }
+
+    #[test]
+    fn invalid_utf8_and_bad_escapes_are_invalid_request() {
+        assert!(Params::parse(b"a=%FF%FE").is_err());
+        assert!(Params::parse(b"a=%G1").is_err());
+        assert!(Params::parse(b"a=%4").is_err());
+    }
+
+    #[test]
+    fn oversized_input_is_refused() {
+        let big = vec![b'a'; MAX_BODY_BYTES + 1];
+        assert!(Params::parse(&big).is_err());
+        let long = format!("a={}", "x".repeat(MAX_VALUE_BYTES + 1));
+        assert!(Params::parse(long.as_bytes()).is_err());
+    }
+}

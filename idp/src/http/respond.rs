@@ -1,0 +1,91 @@
+//! Responses shared by endpoints: OAuth JSON errors, redirected authorization errors, rendered
+//! error pages, and redirects.
+
+use crate::error::{Error, Rejection};
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use serde_json::json;
+
+/// `Cache-Control: no-store` on anything carrying tokens or errors about them (RFC 6749 §5.1).
+pub fn no_store(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert("cache-control", poem::http::HeaderValue::from_static("no-store"));
+    h.insert("pragma", poem::http::HeaderValue::from_static("no-cache"));
+    r
+}
+
+pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+/// RFC 6749 §5.2 error response. `basic_challenge` adds `WWW-Authenticate` on 401 (§5.2: required
+/// when the client attempted authentication via the Authorization header).
+pub fn oauth_json(rej: &Rejection, basic_challenge: bool) -> Response {
+    let e = rej.oauth();
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut r = json(status, &json!({ "error": e.error, "error_description": e.description }));
+    if status == StatusCode::UNAUTHORIZED && basic_challenge {
+        r.headers_mut().insert(
+            "www-authenticate",
+            poem::http::HeaderValue::from_static("Basic realm=\"lanyard\", charset=\"UTF-8\""),
+        );
+    }
+    no_store(r)
+}
+
+/// RFC 6750 §3 error for protected resources (userinfo).
+pub fn bearer_error(rej: &Rejection) -> Response {
+    let e = rej.oauth();
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNAUTHORIZED);
+    let challenge = format!("Bearer error=\"{}\", error_description=\"{}\"", e.error, e.description);
+    let mut r = json(status, &json!({ "error": e.error, "error_description": e.description }));
+    if let Ok(v) = poem::http::HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert("www-authenticate", v);
+    }
+    no_store(r)
+}
+
+/// Internal failures are logged with detail and answered without it.
+pub fn server_error(err: &Error) -> Response {
+    tracing::error!(error = %err, "request failed");
+    no_store(json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &json!({ "error": "server_error", "error_description": "The server encountered an error." }),
+    ))
+}
+
+pub fn redirect(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", location)
+        .header("cache-control", "no-store")
+        .finish()
+}
+
+/// An authorization response or error sent back to a validated redirect URI (query mode),
+/// with RFC 9207 `iss`.
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut u) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            redirect(u.as_str())
+        }
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+pub fn html(status: StatusCode, body: String) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .body(body)
+}

@@ -1,0 +1,131 @@
+//! Domain views of stored rows: a tenant with its resolved policy, a client with parsed lists.
+
+use crate::session::{EffectivePolicy, PolicyLayer};
+use crate::store::clients::ClientRow;
+use crate::store::from_json_list;
+use crate::store::tenants::Tenant as TenantRow;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub issuer: String,
+    pub policy_layer: PolicyLayer,
+}
+
+impl Tenant {
+    pub fn from_row(row: TenantRow, public_url: &str) -> Self {
+        Self {
+            issuer: format!("{public_url}/t/{}", row.slug),
+            policy_layer: serde_json::from_str(&row.policy).unwrap_or_default(),
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+        }
+    }
+
+    pub fn policy(&self) -> EffectivePolicy {
+        crate::session::resolve_policy(std::slice::from_ref(&self.policy_layer))
+    }
+}
+
+/// Token lifetimes registered per client (seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Lifetimes {
+    pub access_token_secs: i64,
+    pub id_token_secs: i64,
+    pub refresh_absolute_secs: i64,
+    pub refresh_idle_secs: i64,
+    /// Seconds during which a rotated refresh token may be presented again while its successor is
+    /// unused (a client retrying a lost response). 0 = never.
+    pub refresh_reuse_grace_secs: i64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            access_token_secs: 300,
+            id_token_secs: 300,
+            refresh_absolute_secs: 30 * 24 * 3600,
+            refresh_idle_secs: 7 * 24 * 3600,
+            refresh_reuse_grace_secs: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    None,
+}
+
+impl AuthMethod {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "client_secret_basic" => Self::ClientSecretBasic,
+            "client_secret_post" => Self::ClientSecretPost,
+            "private_key_jwt" => Self::PrivateKeyJwt,
+            "none" => Self::None,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Internal row id.
+    pub id: String,
+    pub client_id: String,
+    pub secret_hash: Option<String>,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub frontchannel_logout_uri: Option<String>,
+    pub id_token_alg: String,
+    pub jwks: Option<String>,
+    pub first_party: bool,
+    pub lifetimes: Lifetimes,
+}
+
+impl Client {
+    pub fn from_row(r: ClientRow) -> Self {
+        Self {
+            auth_method: AuthMethod::parse(&r.auth_method).unwrap_or(AuthMethod::ClientSecretBasic),
+            redirect_uris: from_json_list(&r.redirect_uris),
+            post_logout_redirect_uris: from_json_list(&r.post_logout_redirect_uris),
+            grant_types: from_json_list(&r.grant_types),
+            lifetimes: serde_json::from_str(&r.lifetimes).unwrap_or_default(),
+            id: r.id,
+            client_id: r.client_id,
+            secret_hash: r.secret_hash,
+            backchannel_logout_uri: r.backchannel_logout_uri,
+            frontchannel_logout_uri: r.frontchannel_logout_uri,
+            id_token_alg: r.id_token_alg,
+            jwks: r.jwks,
+            first_party: r.first_party,
+        }
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}

@@ -1,0 +1,58 @@
+//! Password hashing with argon2id, always off the async runtime (each hash costs tens of ms).
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+/// A hash of a password nobody knows, verified when the username does not exist so that the
+/// response time does not reveal which usernames exist.
+static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn dummy() -> String {
+    DUMMY
+        .get_or_init(|| {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(b"lanyard-dummy-password", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
+pub async fn hash(password: String) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Constant-time verification (inside argon2). `None` hash = unknown user: burn the same time.
+pub async fn verify(password: String, stored: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let h = stored.unwrap_or_else(dummy);
+        let Ok(parsed) = PasswordHash::new(&h) else { return false };
+        Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let h = hash("correct horse".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify("correct horse".into(), Some(h.clone())).await);
+        assert!(!verify("wrong".into(), Some(h)).await);
+        assert!(!verify("anything".into(), None).await);
+    }
+}

@@ -1,0 +1,142 @@
+//! Client authentication at the token, revocation and introspection endpoints
+//! (RFC 6749 §2.3, OIDC Core §9): client_secret_basic, client_secret_post, private_key_jwt, none.
+
+use crate::app::AppState;
+use crate::error::{Rejection, Result};
+use crate::http::Params;
+use crate::model::{AuthMethod, Client, Tenant};
+use crate::tokens;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use josekit::jwk::JwkSet;
+use poem::Request;
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// An authenticated client, and whether it tried the Authorization header (for the 401 challenge).
+#[derive(Debug)]
+pub struct Authenticated {
+    pub client: Client,
+}
+
+/// The failure and whether the client used HTTP Basic (RFC 6749 §5.2 requires a
+/// `WWW-Authenticate` challenge then).
+#[derive(Debug)]
+pub struct AuthFailure {
+    pub rejection: Rejection,
+    pub basic: bool,
+}
+
+impl From<Rejection> for AuthFailure {
+    fn from(rejection: Rejection) -> Self {
+        AuthFailure { rejection, basic: false }
+    }
+}
+
+fn basic_credentials(req: &Request) -> std::result::Result<Option<(String, String)>, Rejection> {
+    let Some(h) = req.headers().get("authorization") else { return Ok(None) };
+    let h = h.to_str().map_err(|_| Rejection::ClientAuthFailed)?;
+    let Some(b64) = h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")) else { return Ok(None) };
+    let decoded = STANDARD.decode(b64.trim()).map_err(|_| Rejection::ClientAuthFailed)?;
+    let s = String::from_utf8(decoded).map_err(|_| Rejection::ClientAuthFailed)?;
+    let (id, secret) = s.split_once(':').ok_or(Rejection::ClientAuthFailed)?;
+    // §2.3.1: both parts are form-urlencoded before base64.
+    let dec = |v: &str| crate::http::Params::parse(format!("v={v}").as_bytes()).ok().and_then(|p| p.get("v").map(str::to_string));
+    Ok(Some((dec(id).unwrap_or_default(), dec(secret).unwrap_or_default())))
+}
+
+/// Authenticate the calling client of `tenant`.
+pub async fn authenticate(state: &AppState, tenant: &Tenant, req: &Request, p: &Params, endpoint_url: &str, now: i64) -> Result<std::result::Result<Authenticated, AuthFailure>> {
+    let basic = match basic_credentials(req) {
+        Ok(b) => b,
+        Err(r) => return Ok(Err(AuthFailure { rejection: r, basic: true })),
+    };
+    let via_basic = basic.is_some();
+    let fail = |r: Rejection| Ok(Err(AuthFailure { rejection: r, basic: via_basic }));
+    let post_secret = p.get("client_secret");
+    let assertion = p.get("client_assertion");
+    let methods = [basic.is_some(), post_secret.is_some(), assertion.is_some()].iter().filter(|b| **b).count();
+    if methods > 1 {
+        // RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
+        return fail(Rejection::Malformed("more than one client authentication method"));
+    }
+    let (client_id, method) = if let Some((id, _)) = &basic {
+        if p.get("client_id").is_some_and(|c| c != id) {
+            return fail(Rejection::Malformed("client_id"));
+        }
+        (id.clone(), AuthMethod::ClientSecretBasic)
+    } else if assertion.is_some() {
+        if p.get("client_assertion_type") != Some(JWT_BEARER) {
+            return fail(Rejection::Malformed("client_assertion_type"));
+        }
+        let Some(id) = assertion_subject(assertion.unwrap_or_default()).or_else(|| p.get("client_id").map(str::to_string)) else {
+            return fail(Rejection::ClientAuthFailed);
+        };
+        (id, AuthMethod::PrivateKeyJwt)
+    } else if post_secret.is_some() {
+        match p.get("client_id") {
+            Some(id) => (id.to_string(), AuthMethod::ClientSecretPost),
+            None => return fail(Rejection::Malformed("client_id")),
+        }
+    } else {
+        match p.get("client_id") {
+            Some(id) => (id.to_string(), AuthMethod::None),
+            None => return fail(Rejection::ClientAuthFailed),
+        }
+    };
+    let Some(client) = super::load_client(state, tenant, &client_id).await? else {
+        return fail(Rejection::UnknownClient);
+    };
+    let ok = match (method, client.auth_method) {
+        (AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost) => {
+            let secret = basic.as_ref().map(|(_, s)| s.as_str()).or(post_secret).unwrap_or_default();
+            client.secret_hash.as_deref().is_some_and(|h| state.hasher.verify("client_secret", secret, h))
+        }
+        (AuthMethod::PrivateKeyJwt, AuthMethod::PrivateKeyJwt) => {
+            verify_assertion(&client, assertion.unwrap_or_default(), &tenant.issuer, endpoint_url, now)
+        }
+        (AuthMethod::None, AuthMethod::None) => true,
+        _ => return fail(Rejection::ClientAuthMethodNotAllowed),
+    };
+    if !ok {
+        return fail(Rejection::ClientAuthFailed);
+    }
+    Ok(Ok(Authenticated { client }))
+}
+
+/// The `sub` of an assertion without verifying it (only to find the client and its keys).
+fn assertion_subject(jwt: &str) -> Option<String> {
+    let body = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("sub").and_then(|s| s.as_str()).map(str::to_string)
+}
+
+/// RFC 7523 §3 / OIDC Core §9: iss = sub = client_id, aud names us, exp in the future, signed by
+/// a key the client registered.
+fn verify_assertion(client: &Client, jwt: &str, issuer: &str, endpoint_url: &str, now: i64) -> bool {
+    let Some(jwks) = client.jwks.as_deref().and_then(|j| JwkSet::from_bytes(j.as_bytes()).ok()) else { return false };
+    let Ok(header) = josekit::jwt::decode_header(jwt) else { return false };
+    let Some(alg) = header.claim("alg").and_then(|a| a.as_str()) else { return false };
+    let kid = header.claim("kid").and_then(|k| k.as_str());
+    let candidates: Vec<_> = jwks.keys().into_iter().filter(|k| kid.is_none() || k.key_id() == kid).collect();
+    for jwk in candidates {
+        let verifier: Option<Box<dyn josekit::jws::JwsVerifier>> = match alg {
+            "RS256" => josekit::jws::RS256.verifier_from_jwk(jwk).ok().map(|v| Box::new(v) as _),
+            "ES256" => josekit::jws::ES256.verifier_from_jwk(jwk).ok().map(|v| Box::new(v) as _),
+            "EdDSA" => josekit::jws::EdDSA.verifier_from_jwk(jwk).ok().map(|v| Box::new(v) as _),
+            _ => None,
+        };
+        let Some(verifier) = verifier else { continue };
+        if let Ok((payload, _)) = josekit::jwt::decode_with_verifier(jwt, verifier.as_ref()) {
+            let c = payload.claims_set();
+            let aud = tokens::audiences(c);
+            let aud_ok = aud.iter().any(|a| a == issuer || a == endpoint_url);
+            let exp_ok = c.get("exp").and_then(|e| e.as_i64()).is_some_and(|e| e > now);
+            let who_ok = tokens::claim_str(c, "iss") == Some(client.client_id.as_str())
+                && tokens::claim_str(c, "sub") == Some(client.client_id.as_str());
+            return aud_ok && exp_ok && who_ok && c.contains_key("jti");
+        }
+    }
+    false
+}

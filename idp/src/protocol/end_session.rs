@@ -1,0 +1,204 @@
+//! RP-Initiated Logout 1.0 with Front-Channel Logout 1.0 §3 on the logged-out page.
+//!
+//! Pipeline: tenant -> parameters -> id_token_hint (ours, expired accepted, §2) -> client (hint
+//! `aud` and/or `client_id`, which must agree) -> post_logout_redirect_uri (exact registered
+//! value only, §3; otherwise rendered error, never a redirect) -> with a hint matching the
+//! browser's session: end it now; otherwise ask the user (§2: the OP MUST ask without a valid
+//! hint) -> logged-out page with one iframe per participating RP, then continue to the
+//! post-logout redirect URI with `state`.
+
+use super::login::render_with_csrf;
+use super::{current_session, error_page, load_client, load_tenant, page_error, read_params, tenant_json, tenant_not_found};
+use crate::app::{AppState, State};
+use crate::error::Result;
+use crate::events::termination::{end_session, Ender};
+use crate::http::{cookies, csrf, respond, Params, RequestContext};
+use crate::model::{Client, Tenant};
+use crate::session::EndReason;
+use crate::store;
+use crate::tokens;
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{handler, Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// A logout request remembered while the user confirms.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+struct LogoutRequest {
+    kind: String,
+    continue_url: Option<String>,
+    client_id: Option<String>,
+}
+
+/// Verified hint facts.
+struct Hint {
+    sub: Option<String>,
+    sid: Option<String>,
+    aud: Vec<String>,
+}
+
+#[handler]
+pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
+    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
+        Ok(p) => p,
+        Err(r) => return page_error(&state, Some(&tenant), r.into()),
+    };
+    match run(&state, &tenant, req, &params, &ctx).await {
+        Ok(r) => r,
+        Err(e) => page_error(&state, Some(&tenant), e),
+    }
+}
+
+fn refuse(state: &AppState, tenant: &Tenant, message: &str) -> Response {
+    error_page(state, Some(tenant), StatusCode::BAD_REQUEST, "Logout request refused", message)
+}
+
+async fn run(state: &AppState, tenant: &Tenant, req: &Request, p: &Params, ctx: &RequestContext) -> Result<Response> {
+    let hint = match p.get("id_token_hint") {
+        None => None,
+        Some(h) => match verify_hint(state, tenant, h, ctx.now_ms).await? {
+            Some(h) => Some(h),
+            None => return Ok(refuse(state, tenant, "The id_token_hint is not a valid ID token from this provider.")),
+        },
+    };
+    let client_id = match (p.get("client_id"), hint.as_ref().and_then(|h| h.aud.first().cloned())) {
+        (Some(c), Some(_)) if !hint.as_ref().is_some_and(|h| h.aud.iter().any(|a| a == c)) => {
+            return Ok(refuse(state, tenant, "The client_id does not match the id_token_hint."));
+        }
+        (Some(c), _) => Some(c.to_string()),
+        (None, a) => a,
+    };
+    let client = match &client_id {
+        Some(c) => match load_client(state, tenant, c).await? {
+            Some(c) => Some(c),
+            None => return Ok(refuse(state, tenant, "The client is not registered.")),
+        },
+        None => None,
+    };
+    let continue_url = match p.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => match &client {
+            Some(c) if c.post_logout_redirect_uris.iter().any(|u| u == uri) => Some(with_state(uri, p.get("state"))),
+            _ => return Ok(refuse(state, tenant, "The post_logout_redirect_uri is not registered for this client.")),
+        },
+    };
+    let session = current_session(state, tenant, req, ctx).await?;
+    let hint_matches = match (&hint, &session) {
+        (Some(h), Some(s)) => h.sid.as_deref() == Some(s.sid.as_str()) || (h.sid.is_none() && h.sub.as_deref() == Some(s.user_id.as_str())),
+        _ => false,
+    };
+    match session {
+        None => Ok(logged_out_page(state, tenant, Vec::new(), continue_url, None)),
+        Some(s) if hint_matches => finish(state, tenant, &s, EndReason::RpLogout, continue_url, ctx).await,
+        Some(_) => {
+            // §2: without a hint for this session the OP MUST ask the user.
+            let id = crate::crypto::random_token();
+            let lr = LogoutRequest { kind: "logout".into(), continue_url: continue_url.filter(|_| hint.is_some()), client_id: client.as_ref().map(|c| c.client_id.clone()) };
+            store::grants::insert_request(&state.db, store::grants::AuthRequestRow {
+                id: id.clone(),
+                tenant_id: tenant.id.clone(),
+                params: serde_json::to_string(&lr)?,
+                created_at: ctx.now,
+                expires_at: ctx.now + 600,
+            }).await?;
+            Ok(render_with_csrf(state, tenant, req, "logout_confirm.html", json!({ "req": id, "client_id": lr.client_id }), StatusCode::OK))
+        }
+    }
+}
+
+/// The user confirmed.
+#[handler]
+pub async fn confirm(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
+    let params = match read_params(req, body).await {
+        Ok(p) => p,
+        Err(r) => return page_error(&state, Some(&tenant), r.into()),
+    };
+    let csrf_cookie = cookies::read(req, &state.cookies.csrf_name(&tenant.slug));
+    if !csrf::check(csrf_cookie.as_deref(), params.get("csrf"), ctx.origin.as_deref(), &state.config.public_url) {
+        return error_page(&state, Some(&tenant), StatusCode::FORBIDDEN, "Request refused", "The form expired or came from another site.");
+    }
+    let r = async {
+        let id = params.get("req").unwrap_or("");
+        let lr: LogoutRequest = match store::grants::find_request(&state.db, &tenant.id, id, ctx.now).await? {
+            Some(row) => serde_json::from_str(&row.params).unwrap_or_default(),
+            None => LogoutRequest::default(),
+        };
+        if lr.kind == "logout" {
+            store::grants::delete_request(&state.db, &tenant.id, id).await?;
+        }
+        match current_session(&state, &tenant, req, &ctx).await? {
+            Some(s) => finish(&state, &tenant, &s, EndReason::UserLogout, lr.continue_url, &ctx).await,
+            None => Ok(logged_out_page(&state, &tenant, Vec::new(), lr.continue_url, None)),
+        }
+    }
+    .await;
+    r.unwrap_or_else(|e| page_error(&state, Some(&tenant), e))
+}
+
+/// End the session through the termination path and show the logged-out page.
+async fn finish(state: &AppState, tenant: &Tenant, s: &store::sessions::SessionRow, reason: EndReason, continue_url: Option<String>, ctx: &RequestContext) -> Result<Response> {
+    let participants = store::sessions::list_participants(&state.db, &tenant.id, &s.id).await?;
+    let clients: Vec<Client> = if participants.is_empty() {
+        Vec::new()
+    } else {
+        store::clients::list_by_ids(&state.db, &tenant.id, participants).await?.into_iter().map(Client::from_row).collect()
+    };
+    end_session(state, &tenant.id, &s.id, reason, &Ender { actor: "user", ctx: Some(ctx) }, ctx.now_ms).await?;
+    // Front-Channel Logout 1.0 §2: iss and sid appended (session_required is always on here).
+    let frames: Vec<String> = clients
+        .iter()
+        .filter_map(|c| c.frontchannel_logout_uri.as_deref())
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|mut u| {
+            u.query_pairs_mut().append_pair("iss", &tenant.issuer).append_pair("sid", &s.sid);
+            u.to_string()
+        })
+        .collect();
+    let mut resp = logged_out_page(state, tenant, frames, continue_url, Some(()));
+    cookies::append(&mut resp, state.cookies.clear(&state.cookies.session_name(&tenant.slug)));
+    Ok(resp)
+}
+
+fn with_state(uri: &str, state: Option<&str>) -> String {
+    match (url::Url::parse(uri), state) {
+        (Ok(mut u), Some(s)) => {
+            u.query_pairs_mut().append_pair("state", s);
+            u.to_string()
+        }
+        _ => uri.to_string(),
+    }
+}
+
+/// The logged-out page. Its CSP allows framing exactly the RPs' front-channel origins.
+fn logged_out_page(state: &AppState, tenant: &Tenant, frames: Vec<String>, continue_url: Option<String>, _ended: Option<()>) -> Response {
+    let body = state
+        .templates
+        .render("logged_out.html", json!({ "tenant": tenant_json(tenant), "frames": frames, "continue_url": continue_url }))
+        .unwrap_or_default();
+    let origins: Vec<String> = frames.iter().map(|f| crate::http::csrf::origin_of(f)).filter(|o| !o.is_empty() && o != "null").collect();
+    let frame_src = if origins.is_empty() { "'none'".to_string() } else { origins.join(" ") };
+    let csp = format!("default-src 'self'; script-src 'self'; style-src 'self'; frame-src {frame_src}; frame-ancestors 'none'; base-uri 'none'");
+    let mut r = respond::html(StatusCode::OK, body);
+    if let Ok(v) = poem::http::HeaderValue::from_str(&csp) {
+        r.headers_mut().insert("content-security-policy", v);
+    }
+    r
+}
+
+async fn verify_hint(state: &AppState, tenant: &Tenant, hint: &str, now_ms: i64) -> Result<Option<Hint>> {
+    let keys = state.keys.get(&state.db, &tenant.id, now_ms).await?;
+    let Ok(v) = tokens::verify(&keys, hint, now_ms / 1000) else { return Ok(None) };
+    if tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str()) || v.typ.as_deref() == Some(tokens::TYP_ACCESS) {
+        return Ok(None);
+    }
+    Ok(Some(Hint {
+        sub: tokens::claim_str(&v.claims, "sub").map(str::to_string),
+        sid: tokens::claim_str(&v.claims, "sid").map(str::to_string),
+        aud: tokens::audiences(&v.claims),
+    }))
+}

@@ -1,0 +1,97 @@
+//! Token introspection (RFC 7662), answered from live state: the access token of an ended session
+//! or revoked family is `active: false` at once.
+
+use super::client_auth::{self, AuthFailure};
+use super::userinfo::check_access_token;
+use super::{load_tenant, read_params};
+use crate::app::{AppState, State};
+use crate::error::{Rejection, Result};
+use crate::http::respond;
+use crate::model::Tenant;
+use crate::session::{evaluate_liveness, Liveness};
+use crate::store;
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{handler, Body, Request, Response};
+use serde_json::{json, Value};
+
+#[handler]
+pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+    let now_ms = state.clock.now_ms();
+    let tenant = match load_tenant(&state, &slug).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return respond::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
+        Err(e) => return respond::server_error(&e),
+    };
+    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
+        Ok(p) => p,
+        Err(r) => return respond::oauth_json(&r, false),
+    };
+    let endpoint = format!("{}/introspect", tenant.issuer);
+    let client = match client_auth::authenticate(&state, &tenant, req, &params, &endpoint, now_ms / 1000).await {
+        Ok(Ok(a)) => a.client,
+        Ok(Err(AuthFailure { rejection, basic })) => return respond::oauth_json(&rejection, basic),
+        Err(e) => return respond::server_error(&e),
+    };
+    // §2.1: the protected resource must be authorized; public clients cannot keep that promise.
+    if client.is_public() {
+        return respond::oauth_json(&Rejection::UnauthorizedGrant, false);
+    }
+    let Some(token) = params.get("token") else {
+        return respond::oauth_json(&Rejection::Malformed("token"), false);
+    };
+    let hint = params.get("token_type_hint");
+    let result = if hint == Some("refresh_token") {
+        introspect_refresh(&state, &tenant, token, now_ms).await
+    } else {
+        match introspect_access(&state, &tenant, token, now_ms).await {
+            Ok(Value::Null) => introspect_refresh(&state, &tenant, token, now_ms).await,
+            other => other,
+        }
+    };
+    match result {
+        Ok(Value::Null) => respond::no_store(respond::json(StatusCode::OK, &json!({"active": false}))),
+        Ok(v) => respond::no_store(respond::json(StatusCode::OK, &v)),
+        Err(e) => respond::server_error(&e),
+    }
+}
+
+async fn introspect_access(state: &AppState, tenant: &Tenant, token: &str, now_ms: i64) -> Result<Value> {
+    let Some(live) = check_access_token(state, tenant, token, now_ms).await? else { return Ok(Value::Null) };
+    let mut v = json!({ "active": true, "token_type": "Bearer" });
+    for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "sid", "auth_time", "acr"] {
+        if let Some(c) = live.claims.get(k) {
+            v[k] = c.clone();
+        }
+    }
+    Ok(v)
+}
+
+async fn introspect_refresh(state: &AppState, tenant: &Tenant, token: &str, now_ms: i64) -> Result<Value> {
+    let now = now_ms.div_euclid(1000);
+    let hash = state.hasher.hash("refresh", token);
+    let Some(rt) = store::grants::find_refresh(&state.db, &tenant.id, &hash).await? else { return Ok(Value::Null) };
+    let Some(f) = store::grants::find_family(&state.db, &tenant.id, &rt.family_id).await? else { return Ok(Value::Null) };
+    if rt.state != store::grants::RT_ACTIVE || f.state != store::grants::FAMILY_ACTIVE || now >= rt.idle_deadline || now >= f.absolute_deadline {
+        return Ok(Value::Null);
+    }
+    let sid = match &f.session_id {
+        Some(s) => match store::sessions::find(&state.db, &tenant.id, s).await? {
+            Some(s) if evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, now) == Liveness::Live => s.sid,
+            _ => return Ok(Value::Null),
+        },
+        None => return Ok(Value::Null),
+    };
+    let client = store::clients::find(&state.db, &tenant.id, &f.client_id).await?;
+    Ok(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "scope": f.scope,
+        "client_id": client.map(|c| c.client_id),
+        "sub": f.user_id,
+        "iss": tenant.issuer,
+        "iat": rt.created_at,
+        "exp": rt.idle_deadline.min(f.absolute_deadline),
+        "sid": sid,
+    }))
+}

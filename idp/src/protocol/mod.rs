@@ -1,0 +1,132 @@
+//! The OpenID Connect / OAuth 2.0 endpoints of every tenant, one module per endpoint.
+//! Each endpoint reads as its pipeline: parse -> decide -> act -> respond.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod consent;
+pub mod demo;
+pub mod discovery;
+pub mod end_session;
+pub mod introspect;
+pub mod issue;
+pub mod login;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
+
+use crate::app::AppState;
+use crate::error::{Error, Rejection, Result};
+use crate::events::termination::{end_session as end, Ender};
+use crate::http::{respond, Params, RequestContext};
+use crate::model::{Client, Tenant};
+use crate::session::{evaluate_liveness, Liveness};
+use crate::store;
+use crate::store::sessions::SessionRow;
+use poem::http::StatusCode;
+use poem::{get, post, Request, Response, Route};
+
+/// Every tenant route, under `/t/:slug`.
+pub fn routes() -> Route {
+    Route::new()
+        .at("/t/:slug/.well-known/openid-configuration", get(discovery::configuration))
+        .at("/t/:slug/jwks", get(discovery::jwks))
+        .at("/t/:slug/authorize", get(authorize::handle).post(authorize::handle))
+        .at("/t/:slug/login", get(login::page).post(login::submit))
+        .at("/t/:slug/consent", post(consent::submit))
+        .at("/t/:slug/token", post(token::handle))
+        .at("/t/:slug/userinfo", get(userinfo::handle).post(userinfo::handle))
+        .at("/t/:slug/revoke", post(revoke::handle))
+        .at("/t/:slug/introspect", post(introspect::handle))
+        .at("/t/:slug/end_session", get(end_session::handle).post(end_session::handle))
+        .at("/t/:slug/end_session/confirm", post(end_session::confirm))
+        .at("/t/:slug/demo", get(demo::home))
+        .at("/t/:slug/demo/callback", get(demo::callback))
+        .at("/t/:slug/demo/logged-out", get(demo::logged_out))
+}
+
+/// Resolve the tenant named in the path.
+pub async fn load_tenant(state: &AppState, slug: &str) -> Result<Option<Tenant>> {
+    if slug.len() > 64 {
+        return Ok(None);
+    }
+    Ok(store::tenants::find_by_slug(&state.db, slug)
+        .await?
+        .map(|t| Tenant::from_row(t, &state.config.public_url)))
+}
+
+pub async fn load_client(state: &AppState, tenant: &Tenant, client_id: &str) -> Result<Option<Client>> {
+    if client_id.len() > 255 {
+        return Ok(None);
+    }
+    Ok(store::clients::find_by_client_id(&state.db, &tenant.id, client_id).await?.map(Client::from_row))
+}
+
+/// Read parameters from the query (GET) or the form body (POST).
+pub async fn read_params(req: &Request, body: poem::Body) -> std::result::Result<Params, Rejection> {
+    if req.method() == poem::http::Method::POST {
+        let ct = req.content_type().unwrap_or("");
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(Rejection::Malformed("content type must be application/x-www-form-urlencoded"));
+        }
+        let bytes = body
+            .into_bytes_limit(crate::http::params::MAX_BODY_BYTES)
+            .await
+            .map_err(|_| Rejection::Malformed("request too large"))?;
+        Params::parse(&bytes)
+    } else {
+        Params::parse(req.uri().query().unwrap_or("").as_bytes())
+    }
+}
+
+/// The browser's live SSO session in this tenant, if any. A session found past a deadline is
+/// ended here through the termination path (the sweeper would have, moments later).
+pub async fn current_session(state: &AppState, tenant: &Tenant, req: &Request, ctx: &RequestContext) -> Result<Option<SessionRow>> {
+    let Some(cookie) = crate::http::cookies::read(req, &state.cookies.session_name(&tenant.slug)) else {
+        return Ok(None);
+    };
+    let hash = state.hasher.hash("session", &cookie);
+    let Some(s) = store::sessions::find_by_cookie_hash(&state.db, &tenant.id, &hash).await? else {
+        return Ok(None);
+    };
+    match evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, ctx.now) {
+        Liveness::Live => Ok(Some(s)),
+        Liveness::Ended => Ok(None),
+        Liveness::Expired(reason) => {
+            end(state, &tenant.id, &s.id, reason, &Ender { actor: "system", ctx: Some(ctx) }, ctx.now_ms).await?;
+            Ok(None)
+        }
+    }
+}
+
+pub fn error_page(state: &AppState, tenant: Option<&Tenant>, status: StatusCode, title: &str, message: &str) -> Response {
+    let body = state
+        .templates
+        .render(
+            "error.html",
+            serde_json::json!({
+                "tenant": tenant.map(|t| serde_json::json!({"name": t.name, "slug": t.slug})),
+                "title": title, "message": message,
+            }),
+        )
+        .unwrap_or_else(|_| format!("<!doctype html><html><body><h1>{}</h1></body></html>", status.as_u16()));
+    respond::html(status, body)
+}
+
+pub fn tenant_not_found(state: &AppState) -> Response {
+    error_page(state, None, StatusCode::NOT_FOUND, "Not found", "There is no such tenant.")
+}
+
+/// Map an error from a browser-facing endpoint to a rendered page.
+pub fn page_error(state: &AppState, tenant: Option<&Tenant>, e: Error) -> Response {
+    match e {
+        Error::Rejected(r) => error_page(state, tenant, StatusCode::BAD_REQUEST, "Request refused", r.oauth().description),
+        Error::Internal(_) => {
+            tracing::error!(error = %e, "page failed");
+            error_page(state, tenant, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again later.")
+        }
+    }
+}
+
+pub fn tenant_json(t: &Tenant) -> serde_json::Value {
+    serde_json::json!({ "name": t.name, "slug": t.slug })
+}

@@ -1,0 +1,89 @@
+//! Token revocation (RFC 7009). Revoking a refresh token revokes its family (and with it the
+//! access tokens issued from it, through live-state introspection); revoking an access token
+//! marks its `jti`. Unknown tokens are answered 200 (§2.2).
+
+use super::client_auth::{self, AuthFailure};
+use super::{load_tenant, read_params};
+use crate::app::State;
+use crate::error::Rejection;
+use crate::events::audit::{self, Event};
+use crate::http::{respond, RequestContext};
+use crate::store;
+use crate::tokens;
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{handler, Body, Request, Response};
+use serde_json::json;
+
+#[handler]
+pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let tenant = match load_tenant(&state, &slug).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return respond::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
+        Err(e) => return respond::server_error(&e),
+    };
+    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
+        Ok(p) => p,
+        Err(r) => return respond::oauth_json(&r, false),
+    };
+    let endpoint = format!("{}/revoke", tenant.issuer);
+    let client = match client_auth::authenticate(&state, &tenant, req, &params, &endpoint, ctx.now).await {
+        Ok(Ok(a)) => a.client,
+        Ok(Err(AuthFailure { rejection, basic })) => return respond::oauth_json(&rejection, basic),
+        Err(e) => return respond::server_error(&e),
+    };
+    let Some(token) = params.get("token") else {
+        return respond::oauth_json(&Rejection::Malformed("token"), false);
+    };
+    let ok = respond::no_store(Response::builder().status(StatusCode::OK).finish());
+    // Refresh token?
+    let hash = state.hasher.hash("refresh", token);
+    match store::grants::find_refresh(&state.db, &tenant.id, &hash).await {
+        Ok(Some(rt)) => {
+            let family = match store::grants::find_family(&state.db, &tenant.id, &rt.family_id).await {
+                Ok(Some(f)) => f,
+                Ok(None) => return ok,
+                Err(e) => return respond::server_error(&e.into()),
+            };
+            // §2.1: only the client the token was issued to may revoke it.
+            if family.client_id != client.id {
+                return respond::oauth_json(&Rejection::UnauthorizedGrant, false);
+            }
+            let r = async {
+                use crate::store::TransactionTrait;
+                let txn = state.db.begin().await?;
+                if store::grants::mark_family_revoked(&txn, &tenant.id, &family.id, "client_revoked", ctx.now).await? {
+                    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "refresh.revoked", session_id: family.session_id.as_deref(), user_id: Some(&family.user_id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", ..Default::default() }, Some(&ctx), ctx.now_ms).await?;
+                }
+                txn.commit().await?;
+                Ok::<_, sea_orm::DbErr>(())
+            }
+            .await;
+            return match r {
+                Ok(()) => ok,
+                Err(e) => respond::server_error(&e.into()),
+            };
+        }
+        Ok(None) => {}
+        Err(e) => return respond::server_error(&e.into()),
+    }
+    // Access token? Only if it is ours and names this client.
+    let keys = match state.keys.get(&state.db, &tenant.id, ctx.now_ms).await {
+        Ok(k) => k,
+        Err(e) => return respond::server_error(&e),
+    };
+    if let Ok(v) = tokens::verify(&keys, token, ctx.now) {
+        if v.typ.as_deref() == Some(tokens::TYP_ACCESS) {
+            if tokens::claim_str(&v.claims, "client_id") != Some(client.client_id.as_str()) {
+                return respond::oauth_json(&Rejection::UnauthorizedGrant, false);
+            }
+            if let Some(jti) = tokens::claim_str(&v.claims, "jti") {
+                if let Err(e) = store::grants::mark_access_revoked(&state.db, &tenant.id, jti).await {
+                    return respond::server_error(&e.into());
+                }
+            }
+        }
+    }
+    ok
+}

@@ -1,0 +1,122 @@
+//! UserInfo endpoint (OIDC Core §5.3): GET or POST, bearer token in the header or (POST) body
+//! (RFC 6750 §2.1, §2.2). Tokens are checked against live state.
+
+use super::{load_tenant, read_params};
+use crate::app::{AppState, State};
+use crate::error::{Rejection, Result};
+use crate::http::respond;
+use crate::model::Tenant;
+use crate::session::{evaluate_liveness, Liveness};
+use crate::store;
+use crate::tokens::{self, claims};
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{handler, Body, Request, Response};
+use serde_json::{json, Map, Value};
+
+/// A live access token's claims.
+#[derive(Debug)]
+pub struct LiveAccess {
+    pub claims: Map<String, Value>,
+}
+
+/// Verify an access token and check it against live state: not revoked, its session still live,
+/// its refresh family (if any) not revoked, its user still active. `Ok(None)` = inactive.
+pub async fn check_access_token(state: &AppState, tenant: &Tenant, token: &str, now_ms: i64) -> Result<Option<LiveAccess>> {
+    let now = now_ms.div_euclid(1000);
+    let keys = state.keys.get(&state.db, &tenant.id, now_ms).await?;
+    let Ok(v) = tokens::verify(&keys, token, now) else { return Ok(None) };
+    if v.typ.as_deref() != Some(tokens::TYP_ACCESS) || tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str()) {
+        return Ok(None);
+    }
+    if v.claims.get("exp").and_then(Value::as_i64).is_none_or(|e| e <= now) {
+        return Ok(None);
+    }
+    let Some(jti) = tokens::claim_str(&v.claims, "jti") else { return Ok(None) };
+    let Some(row) = store::grants::find_access(&state.db, &tenant.id, jti).await? else { return Ok(None) };
+    if row.revoked {
+        return Ok(None);
+    }
+    if let Some(sid) = &row.session_id {
+        let Some(s) = store::sessions::find(&state.db, &tenant.id, sid).await? else { return Ok(None) };
+        if evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, now) != Liveness::Live {
+            return Ok(None);
+        }
+        let Some(u) = store::users::find(&state.db, &tenant.id, &s.user_id).await? else { return Ok(None) };
+        if u.status != store::users::ACTIVE {
+            return Ok(None);
+        }
+    }
+    if let Some(fid) = &row.family_id {
+        match store::grants::find_family(&state.db, &tenant.id, fid).await? {
+            Some(f) if f.state == store::grants::FAMILY_ACTIVE => {}
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(LiveAccess { claims: v.claims }))
+}
+
+fn bearer(req: &Request) -> Option<String> {
+    let h = req.headers().get("authorization")?.to_str().ok()?;
+    let t = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))?;
+    Some(t.trim().to_string())
+}
+
+#[handler]
+pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+    let tenant = match load_tenant(&state, &slug).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return respond::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
+        Err(e) => return respond::server_error(&e),
+    };
+    let header_token = bearer(req);
+    let body_token = if req.method() == poem::http::Method::POST && req.content_type().is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) {
+        match read_params(req, body).await {
+            Ok(p) => p.get("access_token").map(str::to_string),
+            Err(r) => return respond::bearer_error(&r),
+        }
+    } else {
+        None
+    };
+    // RFC 6750 §2: exactly one method.
+    let token = match (header_token, body_token) {
+        (Some(_), Some(_)) => return respond::bearer_error(&Rejection::Malformed("two tokens")),
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => {
+            let mut r = respond::json(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_token"}));
+            r.headers_mut().insert("www-authenticate", poem::http::HeaderValue::from_static("Bearer realm=\"lanyard\""));
+            return r;
+        }
+    };
+    let now_ms = state.clock.now_ms();
+    let live = match check_access_token(&state, &tenant, &token, now_ms).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return respond::bearer_error(&Rejection::InvalidToken),
+        Err(e) => return respond::server_error(&e),
+    };
+    let (Some(sub), Some(scope)) = (tokens::claim_str(&live.claims, "sub"), tokens::claim_str(&live.claims, "scope")) else {
+        return respond::bearer_error(&Rejection::InvalidToken);
+    };
+    if !scope.split(' ').any(|s| s == "openid") {
+        return respond::bearer_error(&Rejection::InvalidToken);
+    }
+    let user = match store::users::find(&state.db, &tenant.id, sub).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return respond::bearer_error(&Rejection::InvalidToken),
+        Err(e) => return respond::server_error(&e.into()),
+    };
+    let groups = store::from_json_list(&user.groups);
+    let c = claims::userinfo(
+        &claims::UserClaims {
+            sub: &user.id,
+            username: &user.username,
+            name: user.name.as_deref(),
+            email: user.email.as_deref(),
+            email_verified: user.email_verified,
+            updated_at: user.updated_at,
+            groups: &groups,
+        },
+        scope,
+    );
+    respond::no_store(respond::json(StatusCode::OK, &Value::Object(c)))
+}

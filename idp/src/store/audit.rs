@@ -1,0 +1,29 @@
+//! Append-only audit events; one query reconstructs a session's timeline.
+
+use super::entities::audit_event;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+pub use audit_event::Model as EventRow;
+
+pub async fn insert<C: ConnectionTrait>(db: &C, e: EventRow) -> Result<(), DbErr> {
+    let am: audit_event::ActiveModel = e.into();
+    audit_event::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn list_for_session<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str) -> Result<Vec<EventRow>, DbErr> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(tenant_id))
+        .filter(audit_event::Column::SessionId.eq(session_id))
+        .order_by_asc(audit_event::Column::AtMs)
+        .all(db)
+        .await
+}
+
+pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str, kind: Option<&str>, limit: u64) -> Result<Vec<EventRow>, DbErr> {
+    let mut q = audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(tenant_id));
+    if let Some(k) = kind {
+        q = q.filter(audit_event::Column::Kind.eq(k));
+    }
+    q.order_by_desc(audit_event::Column::AtMs).limit(limit).all(db).await
+}

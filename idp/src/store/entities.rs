@@ -1,0 +1,264 @@
+//! sea-orm entities, one per table of `lanyard-migrations`. Only `store/` sees them.
+//!
+//! Models holding secrets (password hashes, client secret hashes, private keys) redact them in
+//! `Debug` (STYLE.md rule 12).
+
+macro_rules! entity {
+    ($module:ident, $table:tt, debug = $debug:tt, { $($field:tt)* }) => {
+        pub mod $module {
+            use sea_orm::entity::prelude::*;
+            entity!(@model $table, $debug, { $($field)* });
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+    (@model $table:tt, derive, { $($field:tt)* }) => {
+        #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = $table)]
+        pub struct Model { $($field)* }
+    };
+    (@model $table:tt, redacted, { $($field:tt)* }) => {
+        #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+        #[sea_orm(table_name = $table)]
+        pub struct Model { $($field)* }
+        impl std::fmt::Debug for Model {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}(***)", $table)
+            }
+        }
+    };
+}
+
+entity!(setting, "settings", debug = redacted, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    pub value: String,
+});
+
+entity!(tenant, "tenants", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub policy: String,
+    pub created_at: i64,
+});
+
+entity!(user, "users", debug = redacted, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub password_hash: String,
+    pub status: String,
+    pub groups: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+});
+
+entity!(client, "clients", debug = redacted, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub secret_hash: Option<String>,
+    pub auth_method: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub grant_types: String,
+    pub backchannel_logout_uri: Option<String>,
+    pub frontchannel_logout_uri: Option<String>,
+    pub id_token_alg: String,
+    pub jwks: Option<String>,
+    pub first_party: bool,
+    pub lifetimes: String,
+    pub created_at: i64,
+});
+
+entity!(signing_key, "signing_keys", debug = redacted, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub kid: String,
+    pub tenant_id: String,
+    pub alg: String,
+    pub private_jwk: String,
+    pub public_jwk: String,
+    pub created_at: i64,
+    pub activate_at: i64,
+    pub retire_at: Option<i64>,
+    pub remove_at: Option<i64>,
+});
+
+entity!(device, "devices", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub token_hash: String,
+    pub user_agent: String,
+    pub browser: String,
+    pub os: String,
+    pub name: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub last_ip: String,
+    pub trust: String,
+});
+
+entity!(session, "sessions", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub sid: String,
+    pub cookie_hash: String,
+    pub user_id: String,
+    pub device_id: Option<String>,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at: i64,
+    pub last_active_at: i64,
+    pub idle_deadline: i64,
+    pub absolute_deadline: i64,
+    pub state: String,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+});
+
+entity!(session_participant, "session_participants", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub session_id: String,
+    pub client_id: String,
+    pub first_at: i64,
+    pub last_at: i64,
+});
+
+entity!(auth_request, "auth_requests", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub params: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+});
+
+entity!(auth_code, "auth_codes", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub code_hash: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub session_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub state: String,
+    pub family_id: Option<String>,
+    pub access_jti: Option<String>,
+});
+
+entity!(refresh_family, "refresh_families", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub session_id: Option<String>,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: String,
+    pub state: String,
+    pub created_at: i64,
+    pub absolute_deadline: i64,
+    pub revoked_at: Option<i64>,
+    pub revoke_reason: Option<String>,
+});
+
+entity!(refresh_token, "refresh_tokens", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub token_hash: String,
+    pub tenant_id: String,
+    pub family_id: String,
+    pub generation: i64,
+    pub state: String,
+    pub created_at: i64,
+    pub idle_deadline: i64,
+    pub rotated_at: Option<i64>,
+});
+
+entity!(access_token, "access_tokens", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub jti: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub session_id: Option<String>,
+    pub family_id: Option<String>,
+    pub expires_at: i64,
+    pub revoked: bool,
+});
+
+entity!(audit_event, "audit_events", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub at_ms: i64,
+    pub kind: String,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub actor: String,
+    pub outcome: String,
+    pub detail: String,
+});
+
+entity!(outbox, "outbox", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub kind: String,
+    pub session_id: String,
+    pub client_id: String,
+    pub target: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i64,
+    pub created_at_ms: i64,
+    pub next_attempt_at_ms: i64,
+    pub lease_until_ms: Option<i64>,
+    pub leased_by: Option<String>,
+    pub last_error: Option<String>,
+    pub delivered_at_ms: Option<i64>,
+});
+
+entity!(login_throttle, "login_throttle", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    pub failures: i64,
+    pub window_start: i64,
+    pub locked_until: i64,
+});
+
+entity!(admin_token, "admin_tokens", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub token_hash: String,
+    pub tenant_id: Option<String>,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked: bool,
+});

@@ -1,0 +1,205 @@
+//! Pending authorization requests, authorization codes, refresh-token families and the register
+//! of issued access tokens (so introspection answers from live state).
+
+use super::entities::{access_token, auth_code, auth_request, refresh_family, refresh_token};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+pub use access_token::Model as AccessTokenRow;
+pub use auth_code::Model as CodeRow;
+pub use auth_request::Model as AuthRequestRow;
+pub use refresh_family::Model as FamilyRow;
+pub use refresh_token::Model as RefreshRow;
+
+pub const CODE_ISSUED: &str = "issued";
+pub const CODE_REDEEMED: &str = "redeemed";
+pub const FAMILY_ACTIVE: &str = "active";
+pub const FAMILY_REVOKED: &str = "revoked";
+pub const RT_ACTIVE: &str = "active";
+pub const RT_ROTATED: &str = "rotated";
+
+// --- authorization requests -------------------------------------------------------------
+
+pub async fn insert_request<C: ConnectionTrait>(db: &C, r: AuthRequestRow) -> Result<(), DbErr> {
+    let am: auth_request::ActiveModel = r.into();
+    auth_request::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn find_request<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, now: i64) -> Result<Option<AuthRequestRow>, DbErr> {
+    auth_request::Entity::find()
+        .filter(auth_request::Column::TenantId.eq(tenant_id))
+        .filter(auth_request::Column::Id.eq(id))
+        .filter(auth_request::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await
+}
+
+pub async fn delete_request<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<(), DbErr> {
+    auth_request::Entity::delete_many()
+        .filter(auth_request::Column::TenantId.eq(tenant_id))
+        .filter(auth_request::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Housekeeping: drop expired requests and long-dead codes.
+pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: i64) -> Result<(), DbErr> {
+    auth_request::Entity::delete_many().filter(auth_request::Column::ExpiresAt.lte(now)).exec(db).await?;
+    // Codes are kept an hour past expiry so a late replay is still recognised as a replay.
+    auth_code::Entity::delete_many().filter(auth_code::Column::ExpiresAt.lte(now - 3600)).exec(db).await?;
+    access_token::Entity::delete_many().filter(access_token::Column::ExpiresAt.lte(now - 60)).exec(db).await?;
+    Ok(())
+}
+
+// --- codes ------------------------------------------------------------------------------
+
+pub async fn insert_code<C: ConnectionTrait>(db: &C, c: CodeRow) -> Result<(), DbErr> {
+    let am: auth_code::ActiveModel = c.into();
+    auth_code::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn find_code<C: ConnectionTrait>(db: &C, tenant_id: &str, code_hash: &str) -> Result<Option<CodeRow>, DbErr> {
+    auth_code::Entity::find()
+        .filter(auth_code::Column::TenantId.eq(tenant_id))
+        .filter(auth_code::Column::CodeHash.eq(code_hash))
+        .one(db)
+        .await
+}
+
+/// Redeem a code exactly once, recording what it issued. False if someone redeemed it first.
+pub async fn mark_code_redeemed<C: ConnectionTrait>(db: &C, tenant_id: &str, code_hash: &str, family_id: Option<&str>, access_jti: &str) -> Result<bool, DbErr> {
+    let r = auth_code::Entity::update_many()
+        .col_expr(auth_code::Column::State, Expr::value(CODE_REDEEMED))
+        .col_expr(auth_code::Column::FamilyId, Expr::value(family_id.map(str::to_string)))
+        .col_expr(auth_code::Column::AccessJti, Expr::value(access_jti))
+        .filter(auth_code::Column::TenantId.eq(tenant_id))
+        .filter(auth_code::Column::CodeHash.eq(code_hash))
+        .filter(auth_code::Column::State.eq(CODE_ISSUED))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+// --- refresh families -------------------------------------------------------------------
+
+pub async fn insert_family<C: ConnectionTrait>(db: &C, f: FamilyRow) -> Result<(), DbErr> {
+    let am: refresh_family::ActiveModel = f.into();
+    refresh_family::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn find_family<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<FamilyRow>, DbErr> {
+    refresh_family::Entity::find()
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+/// Revoke one family. False if it was already revoked.
+pub async fn mark_family_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, reason: &str, now: i64) -> Result<bool, DbErr> {
+    let r = refresh_family::Entity::update_many()
+        .col_expr(refresh_family::Column::State, Expr::value(FAMILY_REVOKED))
+        .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+        .col_expr(refresh_family::Column::RevokeReason, Expr::value(reason))
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::Id.eq(id))
+        .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Revoke every active family of a session; returns how many.
+pub async fn mark_session_families_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str, reason: &str, now: i64) -> Result<u64, DbErr> {
+    let r = refresh_family::Entity::update_many()
+        .col_expr(refresh_family::Column::State, Expr::value(FAMILY_REVOKED))
+        .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+        .col_expr(refresh_family::Column::RevokeReason, Expr::value(reason))
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::SessionId.eq(session_id))
+        .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+// --- refresh tokens ---------------------------------------------------------------------
+
+pub async fn insert_refresh<C: ConnectionTrait>(db: &C, r: RefreshRow) -> Result<(), DbErr> {
+    let am: refresh_token::ActiveModel = r.into();
+    refresh_token::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn find_refresh<C: ConnectionTrait>(db: &C, tenant_id: &str, token_hash: &str) -> Result<Option<RefreshRow>, DbErr> {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .one(db)
+        .await
+}
+
+/// The token of `generation` in a family, if any (used to check whether a successor was used).
+pub async fn find_refresh_by_generation<C: ConnectionTrait>(db: &C, tenant_id: &str, family_id: &str, generation: i64) -> Result<Option<RefreshRow>, DbErr> {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::Generation.eq(generation))
+        .one(db)
+        .await
+}
+
+/// Rotate: the presented token stops being current. False if it was not (a concurrent use).
+pub async fn mark_refresh_rotated<C: ConnectionTrait>(db: &C, tenant_id: &str, token_hash: &str, now: i64) -> Result<bool, DbErr> {
+    let r = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::State, Expr::value(RT_ROTATED))
+        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .filter(refresh_token::Column::State.eq(RT_ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Discard an unused successor (grace-window retry replaces it).
+pub async fn delete_refresh<C: ConnectionTrait>(db: &C, tenant_id: &str, token_hash: &str) -> Result<bool, DbErr> {
+    let r = refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::TenantId.eq(tenant_id))
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .filter(refresh_token::Column::State.eq(RT_ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+// --- access tokens ----------------------------------------------------------------------
+
+pub async fn insert_access<C: ConnectionTrait>(db: &C, a: AccessTokenRow) -> Result<(), DbErr> {
+    let am: access_token::ActiveModel = a.into();
+    access_token::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn find_access<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str) -> Result<Option<AccessTokenRow>, DbErr> {
+    access_token::Entity::find()
+        .filter(access_token::Column::TenantId.eq(tenant_id))
+        .filter(access_token::Column::Jti.eq(jti))
+        .one(db)
+        .await
+}
+
+pub async fn mark_access_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str) -> Result<bool, DbErr> {
+    let r = access_token::Entity::update_many()
+        .col_expr(access_token::Column::Revoked, Expr::value(true))
+        .filter(access_token::Column::TenantId.eq(tenant_id))
+        .filter(access_token::Column::Jti.eq(jti))
+        .filter(access_token::Column::Revoked.eq(false))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

@@ -1,0 +1,89 @@
+//! Persistence: sea-orm entities and repositories. The only place that talks SQL.
+//!
+//! Every repository function takes the tenant id and filters by it, so one tenant can never read
+//! or change another's rows (see the cross-tenant tests in `tests/store_*`). State changes are
+//! conditional updates (`... WHERE state = 'active'`) whose affected-row count says who won a race.
+
+pub mod admin_tokens;
+pub mod audit;
+pub mod clients;
+pub mod entities;
+pub mod grants;
+pub mod keys;
+pub mod outbox;
+pub mod sessions;
+pub mod tenants;
+pub mod throttle;
+pub mod users;
+
+use crate::crypto::random_bytes;
+use lanyard_migrations::sea_orm_migration::MigratorTrait;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, Set,
+};
+use std::time::Duration;
+
+pub use sea_orm::{DatabaseTransaction, TransactionTrait};
+
+/// Open the database named by `url` (`sqlite:` or `postgres://`).
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_string());
+    let sqlite = url.starts_with("sqlite:");
+    opts.max_connections(if sqlite { 8 } else { 32 })
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    let db = Database::connect(opts).await?;
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        // WAL lets the CLI and the server share the file; busy_timeout makes writers queue
+        // instead of failing with SQLITE_BUSY.
+        for pragma in [
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA busy_timeout=10000",
+            "PRAGMA foreign_keys=ON",
+        ] {
+            db.execute_unprepared(pragma).await?;
+        }
+    }
+    Ok(db)
+}
+
+/// Apply every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    lanyard_migrations::Migrator::up(db, None).await
+}
+
+/// Is this PostgreSQL? Used only by the helpers that hide dialect differences.
+pub fn is_postgres<C: ConnectionTrait>(db: &C) -> bool {
+    db.get_database_backend() == DatabaseBackend::Postgres
+}
+
+/// The deployment-wide HMAC key for stored secrets, created once and shared by every node.
+pub async fn hashing_key<C: ConnectionTrait>(db: &C) -> Result<Vec<u8>, DbErr> {
+    use entities::setting;
+    const KEY: &str = "secret_hash_key";
+    if let Some(row) = setting::Entity::find_by_id(KEY.to_string()).one(db).await? {
+        return hex::decode(&row.value).map_err(|e| DbErr::Custom(format!("settings.{KEY}: {e}")));
+    }
+    let value = hex::encode(random_bytes(32));
+    // Two nodes may race here; the loser's insert fails on the primary key and re-reads.
+    let _ = setting::Entity::insert(setting::ActiveModel { key: Set(KEY.into()), value: Set(value) })
+        .exec(db)
+        .await;
+    let row = setting::Entity::find_by_id(KEY.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("settings.{KEY}")))?;
+    hex::decode(&row.value).map_err(|e| DbErr::Custom(format!("settings.{KEY}: {e}")))
+}
+
+/// JSON list column helpers.
+pub fn to_json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+pub fn from_json_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}

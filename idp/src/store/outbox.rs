@@ -1,0 +1,154 @@
+//! The outbox: side effects owed to other parties, written in the same transaction as the change
+//! that implies them, and claimed by exactly one dispatcher at a time.
+//!
+//! Claiming is one conditional `UPDATE ... WHERE id IN (due ids) AND <still due>` that stamps a
+//! unique claim token, so two nodes can never both claim a row: the database decides. On
+//! PostgreSQL the inner select adds `FOR UPDATE SKIP LOCKED` so competing nodes take different
+//! rows instead of queueing on the same ones; that is the only dialect difference, kept in
+//! [`due_ids_subquery`].
+
+use super::entities::outbox;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+pub use outbox::Model as DeliveryRow;
+
+pub const PENDING: &str = "pending";
+pub const IN_FLIGHT: &str = "in_flight";
+pub const RETRY: &str = "retry";
+pub const DELIVERED: &str = "delivered";
+pub const DEAD: &str = "dead";
+
+pub async fn insert<C: ConnectionTrait>(db: &C, d: DeliveryRow) -> Result<(), DbErr> {
+    let am: outbox::ActiveModel = d.into();
+    outbox::Entity::insert(am).exec_without_returning(db).await?;
+    Ok(())
+}
+
+fn due(now_ms: i64) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(outbox::Column::State.is_in([PENDING, RETRY]))
+                .add(outbox::Column::NextAttemptAtMs.lte(now_ms)),
+        )
+        .add(
+            Condition::all()
+                .add(outbox::Column::State.eq(IN_FLIGHT))
+                .add(outbox::Column::LeaseUntilMs.lt(now_ms)),
+        )
+}
+
+/// The ids of up to `limit` due rows; on PostgreSQL skipping rows other nodes hold locked.
+fn due_ids_subquery(postgres: bool, now_ms: i64, limit: u64) -> SelectStatement {
+    let mut q = Query::select();
+    q.column(outbox::Column::Id)
+        .from(outbox::Entity)
+        .cond_where(due(now_ms))
+        .order_by(outbox::Column::NextAttemptAtMs, sea_orm::Order::Asc)
+        .limit(limit);
+    if postgres {
+        q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    q.to_owned()
+}
+
+/// Claim up to `limit` due deliveries for `claim` (a token unique to this claim) until
+/// `lease_until_ms`, counting the attempt. Returns the claimed rows.
+pub async fn claim_due<C: ConnectionTrait>(db: &C, claim: &str, now_ms: i64, lease_until_ms: i64, limit: u64) -> Result<Vec<DeliveryRow>, DbErr> {
+    let postgres = super::is_postgres(db);
+    let r = outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(IN_FLIGHT))
+        .col_expr(outbox::Column::LeaseUntilMs, Expr::value(lease_until_ms))
+        .col_expr(outbox::Column::LeasedBy, Expr::value(claim))
+        .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+        .filter(outbox::Column::Id.in_subquery(due_ids_subquery(postgres, now_ms, limit)))
+        .filter(due(now_ms))
+        .exec(db)
+        .await?;
+    if r.rows_affected == 0 {
+        return Ok(Vec::new());
+    }
+    outbox::Entity::find()
+        .filter(outbox::Column::LeasedBy.eq(claim))
+        .filter(outbox::Column::State.eq(IN_FLIGHT))
+        .all(db)
+        .await
+}
+
+/// Settle a claimed delivery. Conditional on still holding the claim, so a delivery whose lease
+/// expired and was re-claimed elsewhere is not overwritten.
+async fn settle<C: ConnectionTrait>(db: &C, id: &str, claim: &str, state: &str, next_attempt_at_ms: Option<i64>, error: Option<&str>, delivered_at_ms: Option<i64>) -> Result<bool, DbErr> {
+    let mut q = outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(state))
+        .col_expr(outbox::Column::LeaseUntilMs, Expr::value(Option::<i64>::None))
+        .col_expr(outbox::Column::LastError, Expr::value(error.map(str::to_string)))
+        .col_expr(outbox::Column::DeliveredAtMs, Expr::value(delivered_at_ms));
+    if let Some(n) = next_attempt_at_ms {
+        q = q.col_expr(outbox::Column::NextAttemptAtMs, Expr::value(n));
+    }
+    let r = q
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::LeasedBy.eq(claim))
+        .filter(outbox::Column::State.eq(IN_FLIGHT))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+pub async fn mark_delivered<C: ConnectionTrait>(db: &C, id: &str, claim: &str, now_ms: i64) -> Result<bool, DbErr> {
+    settle(db, id, claim, DELIVERED, None, None, Some(now_ms)).await
+}
+
+pub async fn mark_retry<C: ConnectionTrait>(db: &C, id: &str, claim: &str, next_attempt_at_ms: i64, error: &str) -> Result<bool, DbErr> {
+    settle(db, id, claim, RETRY, Some(next_attempt_at_ms), Some(error), None).await
+}
+
+pub async fn mark_dead<C: ConnectionTrait>(db: &C, id: &str, claim: &str, error: &str) -> Result<bool, DbErr> {
+    settle(db, id, claim, DEAD, None, Some(error), None).await
+}
+
+/// An admin asks for another try of a dead or retrying delivery: due now, attempts reset.
+pub async fn mark_pending_again<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, now_ms: i64) -> Result<bool, DbErr> {
+    let r = outbox::Entity::update_many()
+        .col_expr(outbox::Column::State, Expr::value(PENDING))
+        .col_expr(outbox::Column::NextAttemptAtMs, Expr::value(now_ms))
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::CreatedAtMs, Expr::value(now_ms))
+        .filter(outbox::Column::TenantId.eq(tenant_id))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::State.is_in([DEAD, RETRY]))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<DeliveryRow>, DbErr> {
+    outbox::Entity::find()
+        .filter(outbox::Column::TenantId.eq(tenant_id))
+        .filter(outbox::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str, state: Option<&str>, session_id: Option<&str>, limit: u64) -> Result<Vec<DeliveryRow>, DbErr> {
+    let mut q = outbox::Entity::find().filter(outbox::Column::TenantId.eq(tenant_id));
+    if let Some(s) = state {
+        q = q.filter(outbox::Column::State.eq(s));
+    }
+    if let Some(s) = session_id {
+        q = q.filter(outbox::Column::SessionId.eq(s));
+    }
+    q.order_by_desc(outbox::Column::CreatedAtMs).limit(limit).all(db).await
+}
+
+/// Deliveries not yet settled (pending, in flight or waiting to retry), across tenants.
+pub async fn count_owed<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    outbox::Entity::find()
+        .filter(outbox::Column::State.is_in([PENDING, IN_FLIGHT, RETRY]))
+        .count(db)
+        .await
+}

@@ -1,0 +1,215 @@
+//! Sessions, their participants (clients that received tokens in them) and devices.
+
+use super::entities::{device, session, session_participant};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+pub use device::Model as DeviceRow;
+pub use session::Model as SessionRow;
+
+pub const ACTIVE: &str = "active";
+pub const ENDED: &str = "ended";
+
+pub async fn insert<C: ConnectionTrait>(db: &C, s: SessionRow) -> Result<SessionRow, DbErr> {
+    let am: session::ActiveModel = s.into();
+    am.insert(db).await
+}
+
+pub async fn find_by_cookie_hash<C: ConnectionTrait>(db: &C, tenant_id: &str, cookie_hash: &str) -> Result<Option<SessionRow>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::CookieHash.eq(cookie_hash))
+        .one(db)
+        .await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<SessionRow>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+pub async fn find_by_sid<C: ConnectionTrait>(db: &C, tenant_id: &str, sid: &str) -> Result<Option<SessionRow>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Sid.eq(sid))
+        .one(db)
+        .await
+}
+
+/// Sessions of a tenant, newest first, optionally only active ones or one user's.
+pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str, user_id: Option<&str>, active_only: bool, limit: u64) -> Result<Vec<SessionRow>, DbErr> {
+    let mut q = session::Entity::find().filter(session::Column::TenantId.eq(tenant_id));
+    if let Some(u) = user_id {
+        q = q.filter(session::Column::UserId.eq(u));
+    }
+    if active_only {
+        q = q.filter(session::Column::State.eq(ACTIVE));
+    }
+    q.order_by_desc(session::Column::CreatedAt).limit(limit).all(db).await
+}
+
+/// Ids of active sessions matching a scope, in pages (`after` = last id of the previous page),
+/// so tenant-wide revocation streams instead of loading everything.
+pub async fn list_active_ids<C: ConnectionTrait>(db: &C, tenant_id: &str, user_id: Option<&str>, device_id: Option<&str>, after: Option<&str>, limit: u64) -> Result<Vec<String>, DbErr> {
+    let mut q = session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::State.eq(ACTIVE));
+    if let Some(u) = user_id {
+        q = q.filter(session::Column::UserId.eq(u));
+    }
+    if let Some(d) = device_id {
+        q = q.filter(session::Column::DeviceId.eq(d));
+    }
+    if let Some(a) = after {
+        q = q.filter(session::Column::Id.gt(a));
+    }
+    q.order_by_asc(session::Column::Id).limit(limit).into_tuple::<String>().all(db).await
+}
+
+/// Active sessions past either deadline, across tenants: `(tenant_id, id, idle_deadline,
+/// absolute_deadline)`. Used by the sweeper.
+pub async fn list_expired<C: ConnectionTrait>(db: &C, now: i64, limit: u64) -> Result<Vec<(String, String, i64, i64)>, DbErr> {
+    session::Entity::find()
+        .select_only()
+        .column(session::Column::TenantId)
+        .column(session::Column::Id)
+        .column(session::Column::IdleDeadline)
+        .column(session::Column::AbsoluteDeadline)
+        .filter(session::Column::State.eq(ACTIVE))
+        .filter(
+            Condition::any()
+                .add(session::Column::IdleDeadline.lte(now))
+                .add(session::Column::AbsoluteDeadline.lte(now)),
+        )
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// End an active session. Returns false if it had already ended (someone else won).
+pub async fn mark_ended<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, reason: &str, now: i64) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(session::Column::State, Expr::value(ENDED))
+        .col_expr(session::Column::EndedAt, Expr::value(now))
+        .col_expr(session::Column::EndReason, Expr::value(reason))
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Record activity: move the idle deadline (never past the absolute one; the caller computes it).
+pub async fn mark_active<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, now: i64, idle_deadline: i64) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(session::Column::LastActiveAt, Expr::value(now))
+        .col_expr(session::Column::IdleDeadline, Expr::value(idle_deadline))
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Re-authentication in the same session: new auth_time/amr/acr and a new cookie secret.
+pub async fn mark_reauthenticated<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, cookie_hash: &str, auth_time: i64, acr: &str, amr: &str, idle_deadline: i64) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(session::Column::CookieHash, Expr::value(cookie_hash))
+        .col_expr(session::Column::AuthTime, Expr::value(auth_time))
+        .col_expr(session::Column::Acr, Expr::value(acr))
+        .col_expr(session::Column::Amr, Expr::value(amr))
+        .col_expr(session::Column::LastActiveAt, Expr::value(auth_time))
+        .col_expr(session::Column::IdleDeadline, Expr::value(idle_deadline))
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Record that `client_id` (internal id) received tokens in the session.
+pub async fn upsert_participant<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str, client_id: &str, now: i64) -> Result<(), DbErr> {
+    let am = session_participant::ActiveModel {
+        id: Set(crate::crypto::random_id()),
+        tenant_id: Set(tenant_id.to_string()),
+        session_id: Set(session_id.to_string()),
+        client_id: Set(client_id.to_string()),
+        first_at: Set(now),
+        last_at: Set(now),
+    };
+    session_participant::Entity::insert(am)
+        .on_conflict(
+            OnConflict::columns([session_participant::Column::SessionId, session_participant::Column::ClientId])
+                .update_column(session_participant::Column::LastAt)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Internal client ids that took part in a session.
+pub async fn list_participants<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str) -> Result<Vec<String>, DbErr> {
+    session_participant::Entity::find()
+        .select_only()
+        .column(session_participant::Column::ClientId)
+        .filter(session_participant::Column::TenantId.eq(tenant_id))
+        .filter(session_participant::Column::SessionId.eq(session_id))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+pub async fn insert_device<C: ConnectionTrait>(db: &C, d: DeviceRow) -> Result<DeviceRow, DbErr> {
+    let am: device::ActiveModel = d.into();
+    am.insert(db).await
+}
+
+pub async fn find_device_by_token_hash<C: ConnectionTrait>(db: &C, tenant_id: &str, token_hash: &str) -> Result<Option<DeviceRow>, DbErr> {
+    device::Entity::find()
+        .filter(device::Column::TenantId.eq(tenant_id))
+        .filter(device::Column::TokenHash.eq(token_hash))
+        .one(db)
+        .await
+}
+
+pub async fn find_device<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<DeviceRow>, DbErr> {
+    device::Entity::find()
+        .filter(device::Column::TenantId.eq(tenant_id))
+        .filter(device::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+pub async fn mark_device_seen<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, now: i64, ip: &str) -> Result<(), DbErr> {
+    device::Entity::update_many()
+        .col_expr(device::Column::LastSeen, Expr::value(now))
+        .col_expr(device::Column::LastIp, Expr::value(ip))
+        .filter(device::Column::TenantId.eq(tenant_id))
+        .filter(device::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_device_trust<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, trust: &str) -> Result<bool, DbErr> {
+    let r = device::Entity::update_many()
+        .col_expr(device::Column::Trust, Expr::value(trust))
+        .filter(device::Column::TenantId.eq(tenant_id))
+        .filter(device::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

@@ -1,0 +1,52 @@
+//! Users of a tenant.
+
+use super::entities::user;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+pub use user::Model as User;
+
+pub const ACTIVE: &str = "active";
+pub const DISABLED: &str = "disabled";
+
+pub async fn insert<C: ConnectionTrait>(db: &C, u: User) -> Result<User, DbErr> {
+    let am: user::ActiveModel = u.into();
+    am.insert(db).await
+}
+
+pub async fn find_by_username<C: ConnectionTrait>(db: &C, tenant_id: &str, username: &str) -> Result<Option<User>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await
+}
+
+pub async fn find<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<User>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str) -> Result<Vec<User>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .order_by_asc(user::Column::Username)
+        .all(db)
+        .await
+}
+
+/// Conditional status change; returns whether the row changed.
+pub async fn mark_status<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, from: &str, to: &str, now: i64) -> Result<bool, DbErr> {
+    let r = user::Entity::update_many()
+        .col_expr(user::Column::Status, Expr::value(to))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::Status.eq(from))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

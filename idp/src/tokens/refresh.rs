@@ -1,0 +1,145 @@
+//! Refresh-token rotation and reuse detection.
+//!
+//! ```text
+//!   token:  active ──used──▶ rotated            family: active ──replay / session end / revoke──▶ revoked
+//! ```
+//! Every use rotates: the presented token becomes `rotated` and a successor is issued. Presenting
+//! a rotated token again means two parties hold it, so the whole family is revoked, the newest
+//! token included (OAuth 2.0 Security BCP §4.14.2). A per-client grace window tolerates one
+//! client retry after a lost response, but only while the successor has never been used.
+
+use crate::clock::UnixTime;
+use crate::error::Rejection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenState {
+    Active,
+    Rotated { at: UnixTime },
+}
+
+/// Everything the rule needs to know about a presented refresh token.
+#[derive(Debug, Clone)]
+pub struct RefreshFacts<'a> {
+    pub token: TokenState,
+    pub idle_deadline: UnixTime,
+    pub family_active: bool,
+    pub family_client_id: &'a str,
+    pub family_absolute_deadline: UnixTime,
+    /// Whether the successor of a rotated token is still unused (None if unknown / no successor).
+    pub successor_unused: Option<bool>,
+    /// The session the family belongs to is still active.
+    pub session_active: bool,
+    pub user_active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshDecision {
+    /// Issue a successor and mark the presented token rotated.
+    Rotate,
+    /// Within the grace window with an unused successor: discard it and issue a new one.
+    ReissueWithinGrace,
+    /// Reuse detected: refuse and revoke the family (the revocation must be committed).
+    RevokeFamily,
+    Reject(Rejection),
+}
+
+pub fn decide_refresh(f: &RefreshFacts<'_>, client_id: &str, grace_secs: i64, now: UnixTime) -> RefreshDecision {
+    // A token of another client proves nothing about this one: refuse without side effects.
+    if f.family_client_id != client_id {
+        return RefreshDecision::Reject(Rejection::RefreshInvalid);
+    }
+    if !f.family_active {
+        return RefreshDecision::Reject(Rejection::RefreshInvalid);
+    }
+    if let TokenState::Rotated { at } = f.token {
+        let within_grace = grace_secs > 0 && now < at + grace_secs;
+        return if within_grace && f.successor_unused == Some(true) && f.session_active && f.user_active {
+            RefreshDecision::ReissueWithinGrace
+        } else {
+            RefreshDecision::RevokeFamily
+        };
+    }
+    if !f.session_active {
+        return RefreshDecision::Reject(Rejection::SessionEnded);
+    }
+    if !f.user_active {
+        return RefreshDecision::Reject(Rejection::UserInactive);
+    }
+    if now >= f.family_absolute_deadline || now >= f.idle_deadline {
+        return RefreshDecision::Reject(Rejection::RefreshInvalid);
+    }
+    RefreshDecision::Rotate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(token: TokenState) -> RefreshFacts<'static> {
+        RefreshFacts {
+            token,
+            idle_deadline: 1000,
+            family_active: true,
+            family_client_id: "c1",
+            family_absolute_deadline: 5000,
+            successor_unused: None,
+            session_active: true,
+            user_active: true,
+        }
+    }
+
+    #[test]
+    fn active_token_rotates() {
+        assert_eq!(decide_refresh(&facts(TokenState::Active), "c1", 0, 100), RefreshDecision::Rotate);
+    }
+
+    #[test]
+    fn refresh_reused_after_rotation_revokes_family() {
+        let f = facts(TokenState::Rotated { at: 90 });
+        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::RevokeFamily);
+    }
+
+    #[test]
+    fn grace_window_tolerates_retry_only_while_successor_unused() {
+        let mut f = facts(TokenState::Rotated { at: 90 });
+        f.successor_unused = Some(true);
+        assert_eq!(decide_refresh(&f, "c1", 30, 100), RefreshDecision::ReissueWithinGrace);
+        assert_eq!(decide_refresh(&f, "c1", 30, 120), RefreshDecision::RevokeFamily, "window over");
+        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::RevokeFamily, "no window by default");
+        f.successor_unused = Some(false);
+        assert_eq!(decide_refresh(&f, "c1", 30, 100), RefreshDecision::RevokeFamily, "successor used");
+    }
+
+    #[test]
+    fn other_clients_token_is_invalid_grant_without_side_effects() {
+        assert_eq!(decide_refresh(&facts(TokenState::Active), "c2", 0, 100), RefreshDecision::Reject(Rejection::RefreshInvalid));
+        assert_eq!(decide_refresh(&facts(TokenState::Rotated { at: 1 }), "c2", 0, 100), RefreshDecision::Reject(Rejection::RefreshInvalid));
+    }
+
+    #[test]
+    fn revoked_family_refuses_every_member() {
+        let mut f = facts(TokenState::Active);
+        f.family_active = false;
+        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::Reject(Rejection::RefreshInvalid));
+    }
+
+    #[test]
+    fn ended_session_or_disabled_user_stops_refresh() {
+        let mut f = facts(TokenState::Active);
+        f.session_active = false;
+        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::Reject(Rejection::SessionEnded));
+        let mut f = facts(TokenState::Active);
+        f.user_active = false;
+        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::Reject(Rejection::UserInactive));
+    }
+
+    #[test]
+    fn idle_and_absolute_lifetimes_expire() {
+        let f = facts(TokenState::Active);
+        assert_eq!(decide_refresh(&f, "c1", 0, 999), RefreshDecision::Rotate);
+        assert_eq!(decide_refresh(&f, "c1", 0, 1000), RefreshDecision::Reject(Rejection::RefreshInvalid));
+        let mut f = facts(TokenState::Active);
+        f.idle_deadline = 9999;
+        assert_eq!(decide_refresh(&f, "c1", 0, 5000), RefreshDecision::Reject(Rejection::RefreshInvalid));
+    }
+}

@@ -1,0 +1,19 @@
+//! Lanyard's database schema: one migration per schema change, never edited after release.
+//!
+//! Times are stored as `BIGINT` Unix seconds (milliseconds where a column name says `_ms`), so
+//! SQLite and PostgreSQL compare and index them identically. Lists are JSON text.
+
+pub use sea_orm_migration;
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_initial;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_initial::Migration)]
+    }
+}
