@@ -1,1 +1,12 @@
+//! Black-box tests of the composed server over real HTTP. One test binary (STYLE.md rule 10):
+//! every file here is a module of it. Storage runs on SQLite, and on PostgreSQL as well when
+//! `LANYARD_TEST_POSTGRES_URL` is set (each test gets a fresh database).
 
+mod harness;
+
+mod admin_api;
+mod errors;
+mod logout;
+mod oidc_flow;
+mod refresh;
+mod tenancy;

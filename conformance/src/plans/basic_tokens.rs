@@ -169,7 +169,7 @@ async fn unsigned_request_uri(ctx: &Ctx, c: &mut Checks) -> Result<()> {
     let full = base(ctx);
     let obj = unsigned_jwt(&request_claims(ctx, &full));
     let uri = ctx.rp.host_request_object(&ctx.rng.token(12), obj);
-    let outer = full.clone().remove("nonce").remove("state").remove("redirect_uri").set("request_uri", uri.to_string());
+    let outer = full.clone().remove("nonce").remove("state").set("request_uri", uri.to_string());
     let browser = ctx.browser()?;
     let res = authorize(ctx, &browser, &outer, true).await?;
     match res.error() {

@@ -176,6 +176,12 @@ fn with_state(uri: &str, state: Option<&str>) -> String {
 
 /// The logged-out page. Its CSP allows framing exactly the RPs' front-channel origins.
 fn logged_out_page(state: &AppState, tenant: &Tenant, frames: Vec<String>, continue_url: Option<String>, _ended: Option<()>) -> Response {
+    // Nothing to load in the browser: go straight to the RP (RP-Initiated Logout §3).
+    if frames.is_empty() {
+        if let Some(u) = &continue_url {
+            return respond::redirect(u);
+        }
+    }
     let body = state
         .templates
         .render("logged_out.html", json!({ "tenant": tenant_json(tenant), "frames": frames, "continue_url": continue_url }))
