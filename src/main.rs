@@ -38,7 +38,7 @@ enum Command {
     User(UserCmd),
     /// Relying parties of a tenant.
     #[command(subcommand)]
-    Client(ClientCmd),
+    Client(Box<ClientCmd>),
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -366,7 +366,8 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
             let n = manage::revoke_user_sessions(&state, &t, &username, "cli").await.map_err(m)?;
             print_json(&serde_json::json!({ "sessions_ended": n }))?
         }
-        Command::Client(ClientCmd::Create(a)) => {
+        Command::Client(c) => {
+            let ClientCmd::Create(a) = *c; {
             let t = tenant(a.tenant.clone()).await?;
             let d = Lifetimes::default();
             let lifetimes = Lifetimes {
@@ -395,6 +396,7 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
                 lifetimes,
             };
             print_json(&manage::create_client(&state.db, &state.hasher, &t, c, now).await.map_err(m)?)?
+        }
         }
         Command::Keys(KeysCmd::Rotate { tenant: slug, activate_in }) => {
             let t = tenant(slug).await?;

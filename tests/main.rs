@@ -2,6 +2,10 @@
 //! every file here is a module of it. Storage runs on SQLite, and on PostgreSQL as well when
 //! `LANYARD_TEST_POSTGRES_URL` is set (each test gets a fresh database).
 
+// Tests may unwrap (STYLE.md rule 12): a failed expectation is the assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+
 mod harness;
 
 mod admin_api;

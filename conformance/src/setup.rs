@@ -26,11 +26,16 @@ pub struct Provisioned {
     pub idle: IdleTarget,
 }
 
-fn cli(bin: &str, args: &[String], stdin: Option<&str>) -> Result<Value> {
+fn cli(bin: &str, public_url: &str, args: &[String], stdin: Option<&str>) -> Result<Value> {
     // Secrets are passed as arguments only when the CLI has no stdin form; log without them.
     let shown: Vec<&str> = args.iter().map(String::as_str).take_while(|a| !a.starts_with("--secret")).collect();
     eprintln!("setup: {bin} {}", shown.join(" "));
-    let mut child = Command::new(bin)
+    let mut cmd = Command::new(bin);
+    // The CLI derives printed issuers from its own configuration; make it agree with the server.
+    if std::env::var_os("LANYARD_PUBLIC_URL").is_none() {
+        cmd.env("LANYARD_PUBLIC_URL", public_url);
+    }
+    let mut child = cmd
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
@@ -64,11 +69,15 @@ impl LanyardSetup {
         if let Some(secs) = idle {
             args.extend([s("--session-idle-timeout"), secs.to_string()]);
         }
-        let v = cli(&self.bin, &args, None)?;
-        Ok(v.get("issuer")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("{}/t/{slug}", self.public_url.trim_end_matches('/'))))
+        let v = cli(&self.bin, &self.public_url, &args, None)?;
+        // The contract: the issuer of tenant SLUG is {public_url}/t/{SLUG}.
+        let issuer = format!("{}/t/{slug}", self.public_url.trim_end_matches('/'));
+        if let Some(printed) = v.get("issuer").and_then(Value::as_str) {
+            if printed != issuer {
+                eprintln!("setup: warning: the CLI printed issuer {printed}, using {issuer} (--lanyard-url)");
+            }
+        }
+        Ok(issuer)
     }
 
     fn user(&self, slug: &str, user: &User) -> Result<()> {
@@ -76,7 +85,7 @@ impl LanyardSetup {
             s("user"), s("create"), s("--tenant"), s(slug), user.username.clone(),
             s("--email"), format!("{}@example.test", user.username), s("--password-stdin"),
         ];
-        cli(&self.bin, &args, Some(&format!("{}\n", user.password))).map(drop)
+        cli(&self.bin, &self.public_url, &args, Some(&format!("{}\n", user.password))).map(drop)
     }
 
     fn client(&self, slug: &str, id: &str, secret: &str, auth: ClientAuth, rp: &Rp) -> Result<Client> {
@@ -96,7 +105,7 @@ impl LanyardSetup {
             // `=` form: a generated secret may start with '-' and must not parse as a flag.
             format!("--secret={secret}"),
         ];
-        let v = cli(&self.bin, &args, None)?;
+        let v = cli(&self.bin, &self.public_url, &args, None)?;
         let secret = v.get("client_secret").and_then(Value::as_str).unwrap_or(secret).to_owned();
         let id = v.get("client_id").and_then(Value::as_str).unwrap_or(id).to_owned();
         Ok(Client { id, secret, auth })

@@ -133,7 +133,7 @@ async fn authorization_code(state: &AppState, tenant: &Tenant, client: &Client, 
     }
     insert_access(&txn, tenant, client, &minted, Some(&session.id), family_id.as_deref()).await?;
     store::sessions::upsert_participant(&txn, &tenant.id, &session.id, &client.id, ctx.now).await?;
-    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "token.issued", session_id: Some(&session.id), user_id: Some(&user.id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", detail: Some(json!({"grant": "authorization_code"})), ..Default::default() }, Some(ctx), ctx.now_ms).await?;
+    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "token.issued", session_id: Some(&session.id), user_id: Some(&user.id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", detail: Some(json!({"grant": "authorization_code"})) }, Some(ctx), ctx.now_ms).await?;
     txn.commit().await?;
     Ok(issue::response_body(&minted, refresh.as_deref(), &row.scope, client.lifetimes.access_token_secs))
 }
@@ -274,7 +274,7 @@ async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &P
     insert_access(&txn, tenant, client, &minted, Some(&session.id), Some(&family.id)).await?;
     let idle = crate::session::touched_idle_deadline(&policy, session.absolute_deadline, ctx.now);
     store::sessions::mark_active(&txn, &tenant.id, &session.id, ctx.now, idle).await?;
-    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "refresh.rotated", session_id: Some(&session.id), user_id: Some(&user.id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", detail: Some(json!({"generation": next_generation})), ..Default::default() }, Some(ctx), ctx.now_ms).await?;
+    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "refresh.rotated", session_id: Some(&session.id), user_id: Some(&user.id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", detail: Some(json!({"generation": next_generation})) }, Some(ctx), ctx.now_ms).await?;
     txn.commit().await?;
     Ok(issue::response_body(&minted, Some(&next), &scope, client.lifetimes.access_token_secs))
 }

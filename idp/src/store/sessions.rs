@@ -122,6 +122,7 @@ pub async fn mark_active<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, 
     Ok(r.rows_affected == 1)
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Re-authentication in the same session: new auth_time/amr/acr and a new cookie secret.
 pub async fn mark_reauthenticated<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, cookie_hash: &str, auth_time: i64, acr: &str, amr: &str, idle_deadline: i64) -> Result<bool, DbErr> {
     let r = session::Entity::update_many()

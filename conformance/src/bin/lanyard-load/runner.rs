@@ -32,12 +32,14 @@ struct Window {
     max_requests: Option<u64>,
 }
 
-/// What a worker hands back: its figures, its final state, and when its last measured
-/// operation ended.
+/// What a worker hands back: its figures, its final state, when its last measured operation
+/// ended, and the first failure seen during warm-up (those are not in the figures).
 struct WorkerResult {
     recorder: Recorder,
     worker: Worker,
     last_end: Instant,
+    warmup_failures: u64,
+    first_warmup_failure: Option<String>,
 }
 
 /// Prepares `concurrency` workers, runs them, and summarises the measured window.
@@ -75,11 +77,20 @@ pub async fn run_scenario(
     let mut total = Recorder::new()?;
     let mut last_end = measure_from;
     let mut finished = Vec::with_capacity(concurrency);
+    let mut warmup_failures = 0;
+    let mut first_warmup_failure = None;
     for joined in futures::future::join_all(tasks).await {
         let result = joined??;
         total.merge(&result.recorder)?;
         last_end = last_end.max(result.last_end);
+        warmup_failures += result.warmup_failures;
+        first_warmup_failure = first_warmup_failure.or(result.first_warmup_failure);
         finished.push(result.worker);
+    }
+    if let Some(first) = first_warmup_failure {
+        notes.push(format!(
+            "{warmup_failures} operations failed during warm-up (not counted), e.g. {first}"
+        ));
     }
     notes.extend(scenario::rotation_note(&finished));
     let summary = stats::summarize(&total, last_end.saturating_duration_since(measure_from));
@@ -100,6 +111,8 @@ async fn work(
 ) -> anyhow::Result<WorkerResult> {
     let mut recorder = Recorder::new()?;
     let mut last_end = window.measure_from;
+    let mut warmup_failures = 0;
+    let mut first_warmup_failure = None;
     loop {
         let began = Instant::now();
         if began >= window.stop_at {
@@ -116,12 +129,16 @@ async fn work(
         let result = worker.step(&target).await;
         let took = began.elapsed();
         let failed = result.is_err();
-        if measuring {
-            match result {
-                Ok(Outcome::Done) => recorder.record_success(took),
-                Ok(Outcome::Recovered) => {}
-                Err(failure) => recorder.record_failure(&failure),
+        match result {
+            Ok(Outcome::Done) if measuring => recorder.record_success(took),
+            Err(failure) if measuring => recorder.record_failure(&failure),
+            Err(failure) => {
+                warmup_failures += 1;
+                first_warmup_failure.get_or_insert(failure.detail);
             }
+            Ok(_) => {}
+        }
+        if measuring {
             last_end = Instant::now();
         }
         if failed {
@@ -132,5 +149,7 @@ async fn work(
         recorder,
         worker,
         last_end,
+        warmup_failures,
+        first_warmup_failure,
     })
 }
