@@ -1,6 +1,8 @@
 //! `lanyard`: the composition root. Parses the command line, loads configuration, and either
 //! serves or runs one administrative command. Create commands print one JSON object on stdout.
 
+mod bench_seed;
+
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use lanyard_idp::app::{AppState, State};
@@ -54,6 +56,8 @@ enum Command {
     /// Admin API tokens.
     #[command(subcommand)]
     AdminToken(AdminTokenCmd),
+    /// Benchmark tooling: insert active sessions directly (not for production data).
+    BenchSeed(bench_seed::BenchSeedArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -440,6 +444,7 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
             let changed = manage::retry_delivery(&state, &t, &id).await.map_err(m)?;
             print_json(&serde_json::json!({ "retried": changed }))?
         }
+        Command::BenchSeed(args) => print_json(&bench_seed::run(&state, &args).await?)?,
         Command::AdminToken(AdminTokenCmd::Create { tenant: slug, name }) => {
             let t = match slug {
                 Some(s) => Some(tenant(s).await?),

@@ -64,7 +64,7 @@ impl Lanyard {
     /// `lanyard serve` on `port`, once it answers HTTP.
     async fn serve(&self, port: u16) -> Node {
         let child = self.command(port).arg("serve").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("start lanyard serve");
-        let node = Node { child, port };
+        let node = Node { child };
         let probe = format!("http://127.0.0.1:{port}/api/v1/openapi.json");
         let http = reqwest::Client::new();
         wait_until(Duration::from_secs(60), "lanyard serve to answer HTTP", || {
@@ -102,7 +102,6 @@ impl Lanyard {
 
 struct Node {
     child: Child,
-    port: u16,
 }
 
 impl Node {
@@ -167,7 +166,6 @@ struct Hit {
     pair: Option<(u64, usize)>,
     invalid: Option<String>,
     jti: Option<String>,
-    started: Instant,
     /// When the handler answered; None if the OP went away first.
     finished: Option<Instant>,
     /// The Lanyard process that sent it, when it could be told (two-node test).
@@ -253,7 +251,6 @@ fn owner_of(port: u16, pids: &[u32]) -> Option<u32> {
 
 #[handler]
 async fn backchannel(Path(client): Path<String>, remote: &RemoteAddr, body: String, Data(rp): Data<&Arc<RpState>>) -> StatusCode {
-    let started = Instant::now();
     let verdict = match rp.expect.get() {
         Some(e) => validate(e, &client, &body),
         None => Err("token before the RP knew the JWKS".into()),
@@ -271,7 +268,7 @@ async fn backchannel(Path(client): Path<String>, remote: &RemoteAddr, body: Stri
     };
     let index = {
         let mut hits = rp.hits.lock().unwrap();
-        hits.push(Hit { pair, invalid: invalid.clone(), jti, started, finished: None, node });
+        hits.push(Hit { pair, invalid: invalid.clone(), jti, finished: None, node });
         hits.len() - 1
     };
     // If the OP dies while we wait, the connection drops and this future is never resumed:
