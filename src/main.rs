@@ -476,16 +476,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let _tasks = lanyard_idp::server::spawn_background(&state);
     let app = lanyard_idp::server::app(state.clone(), lanyard_admin::extend(state.clone()));
+    use poem::listener::{AcceptorExt, Listener, RustlsCertificate, RustlsConfig, TcpListener};
+    use poem::Server;
+    // Bind before announcing, so a taken port fails loudly instead of after a false "listening".
+    let acceptor = match tls {
+        Some((cert, key)) => TcpListener::bind(bind.clone())
+            .rustls(RustlsConfig::new().fallback(RustlsCertificate::new().cert(cert).key(key)))
+            .into_acceptor()
+            .await
+            .map(|a| a.boxed())
+            .with_context(|| format!("LANYARD_BIND: cannot listen on {bind}"))?,
+        None => TcpListener::bind(bind.clone())
+            .into_acceptor()
+            .await
+            .map(|a| a.boxed())
+            .with_context(|| format!("LANYARD_BIND: cannot listen on {bind}"))?,
+    };
     tracing::info!(bind = %bind, public_url = %state.config.public_url, "lanyard listening");
     println!("Lanyard listening on {bind} (public URL {})", state.config.public_url);
-    use poem::listener::{Listener, RustlsCertificate, RustlsConfig, TcpListener};
-    use poem::Server;
-    match tls {
-        Some((cert, key)) => {
-            let listener = TcpListener::bind(bind).rustls(RustlsConfig::new().fallback(RustlsCertificate::new().cert(cert).key(key)));
-            Server::new(listener).run(app).await?;
-        }
-        None => Server::new(TcpListener::bind(bind)).run(app).await?,
-    }
+    Server::new_with_acceptor(acceptor).run(app).await?;
     Ok(())
 }

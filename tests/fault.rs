@@ -344,11 +344,11 @@ async fn logout_survives_kill_during_fan_out() {
 
     let ended = lanyard.cli(&["tenant", "revoke-sessions", SLUG]);
     assert_eq!(ended["sessions_ended"].as_u64(), Some(SESSIONS));
-    // Kill once a sixth of the fan-out has arrived: well before the end at 64 concurrent
+    // Kill once a quarter of the fan-out has arrived: well before the end at 64 concurrent
     // deliveries of 300 ms each.
     wait_until(Duration::from_secs(60), "the first deliveries", || {
         let n = rp.hits().len();
-        async move { n >= owed / 6 }
+        async move { n >= owed / 4 }
     })
     .await;
     node.kill();
@@ -356,10 +356,10 @@ async fn logout_survives_kill_during_fan_out() {
     let before = rp.hits();
     assert!(before.len() < owed, "every delivery arrived before the kill; the test proves nothing");
     // In flight at the kill: the RP had the request but the OP may not have recorded the answer
-    // (unanswered, or answered within the last second).
+    // (unanswered, or answered within the last 250 ms).
     let in_flight: HashSet<(u64, usize)> = before
         .iter()
-        .filter(|h| h.finished.is_none_or(|f| killed_at.duration_since(f) < Duration::from_secs(1)))
+        .filter(|h| h.finished.is_none_or(|f| killed_at.duration_since(f) < Duration::from_millis(250)))
         .filter_map(|h| h.pair)
         .collect();
 
