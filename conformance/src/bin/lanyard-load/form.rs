@@ -317,6 +317,26 @@ fn input_type(input: ElementRef<'_>) -> String {
         .unwrap_or_else(|| "text".to_owned())
 }
 
+/// The visible text of an HTML page (no `<script>`/`<style>`), whitespace collapsed: what an
+/// error page says, for failure messages.
+pub fn visible_text(html: &str) -> String {
+    let doc = Html::parse_document(html);
+    let mut words = Vec::new();
+    for node in doc.root_element().descendants() {
+        let Some(text) = node.value().as_text() else {
+            continue;
+        };
+        let hidden = node
+            .ancestors()
+            .filter_map(|a| a.value().as_element())
+            .any(|e| matches!(e.name(), "script" | "style" | "head" | "template"));
+        if !hidden {
+            words.extend(text.split_whitespace());
+        }
+    }
+    words.join(" ")
+}
+
 fn selector(css: &str) -> Result<Selector, FormRejection> {
     Selector::parse(css).map_err(|e| FormRejection::Selector(format!("{css}: {e:?}")))
 }
@@ -381,7 +401,10 @@ mod tests {
         };
         assert_eq!(s.action.as_str(), "http://127.0.0.1:3000/t/demo/login");
         let names: Vec<_> = s.fields.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        assert_eq!(names, ["csrf=c", "req=r", "username=alice", "password=s3cret"]);
+        assert_eq!(
+            names,
+            ["csrf=c", "req=r", "username=alice", "password=s3cret"]
+        );
 
         let consent = r#"<h1>Allow access?</h1><form method="post" action="/t/demo/consent">
             <input type="hidden" name="csrf" value="c"><input type="hidden" name="req" value="r">
@@ -497,6 +520,18 @@ mod tests {
         };
         assert_eq!(s.action.path(), "/b");
         assert_eq!(s.method, FormMethod::Post);
+    }
+
+    #[test]
+    fn visible_text_skips_head_script_and_style() {
+        let html = r#"<html><head><title>oops</title><style>a { b: c }</style></head>
+            <body><h1>oops! something went wrong</h1><script>var x;</script>
+            <pre><code>error</code>: invalid_request
+            <code>error_description</code>: interaction session id cookie not found</pre></body></html>"#;
+        assert_eq!(
+            visible_text(html),
+            "oops! something went wrong error : invalid_request error_description : interaction session id cookie not found"
+        );
     }
 
     #[test]

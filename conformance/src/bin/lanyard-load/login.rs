@@ -190,7 +190,7 @@ async fn drive_to_redirect(target: &Target, start: Url, state: &str) -> Result<S
                 Hop::submit("consent", submission, page)
             }
             PageForm::Nothing => {
-                let excerpt: String = html.chars().take(300).collect();
+                let excerpt: String = form::visible_text(&html).chars().take(300).collect();
                 return Err(Failure::with_detail(
                     format!("{}: page without login or consent form", hop.stage),
                     format!("no form at {}: {excerpt}", page.path()),

@@ -213,11 +213,13 @@ pub fn describe_http_failure(stage: &str, status: u16, path: &str, body: &str) -
         Some(error) => format!("{stage}: HTTP {status} {error}"),
         None => format!("{stage}: HTTP {status}"),
     };
-    let excerpt: String = body.chars().take(BODY_EXCERPT).collect();
-    Failure::with_detail(
-        kind.clone(),
-        format!("{kind} at {path}: {}", excerpt.trim()),
-    )
+    let text = if body.trim_start().starts_with('<') {
+        crate::form::visible_text(body)
+    } else {
+        body.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let excerpt: String = text.chars().take(BODY_EXCERPT).collect();
+    Failure::with_detail(kind.clone(), format!("{kind} at {path}: {excerpt}"))
 }
 
 /// A failure for a request that got no HTTP response at all.
@@ -260,9 +262,14 @@ mod tests {
 
     #[test]
     fn http_failure_without_json_keeps_status_only() {
-        let f = describe_http_failure("authorize", 500, "/auth", "<html>boom</html>");
+        let f = describe_http_failure(
+            "authorize",
+            500,
+            "/auth",
+            "<html><head><style>x{}</style></head><body>\n<h1>boom</h1>\n</body></html>",
+        );
         assert_eq!(f.kind, "authorize: HTTP 500");
-        assert!(f.detail.contains("boom"));
+        assert_eq!(f.detail, "authorize: HTTP 500 at /auth: boom");
     }
 
     #[test]
