@@ -99,6 +99,7 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
                 state: store::sessions::ACTIVE.into(),
                 ended_at: None,
                 end_reason: None,
+                end_batch: None,
             })
             .await?;
             let chosen: &[String] = if args.spread {

@@ -10,6 +10,7 @@ mod harness;
 
 mod admin_api;
 mod errors;
+mod fault;
 mod logout;
 mod oidc_flow;
 mod refresh;

@@ -75,6 +75,7 @@ struct FileConfig {
     delivery_timeout_ms: Option<u64>,
     delivery_max_attempts: Option<i64>,
     delivery_max_age_secs: Option<i64>,
+    delivery_lease_ms: Option<i64>,
 }
 
 /// A configuration error: the key and the reason, printed as one line.
@@ -167,8 +168,12 @@ impl Config {
             timeout_ms: parse_num(env, "LANYARD_DELIVERY_TIMEOUT_MS", file_cfg.delivery_timeout_ms, d.timeout_ms)?,
             max_attempts: parse_num(env, "LANYARD_DELIVERY_MAX_ATTEMPTS", file_cfg.delivery_max_attempts, d.max_attempts)?,
             max_age_secs: parse_num(env, "LANYARD_DELIVERY_MAX_AGE_SECS", file_cfg.delivery_max_age_secs, d.max_age_secs)?,
+            lease_ms: parse_num(env, "LANYARD_DELIVERY_LEASE_MS", file_cfg.delivery_lease_ms, d.lease_ms)?,
             ..d
         };
+        if delivery.lease_ms < 1000 || delivery.lease_ms <= delivery.timeout_ms as i64 {
+            return Err(err("LANYARD_DELIVERY_LEASE_MS", "must be at least 1000 and longer than LANYARD_DELIVERY_TIMEOUT_MS"));
+        }
         if delivery.concurrency == 0 {
             return Err(err("LANYARD_DELIVERY_CONCURRENCY", "must be at least 1"));
         }

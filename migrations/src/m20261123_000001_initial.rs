@@ -177,6 +177,8 @@ impl MigrationTrait for Migration {
                     s("state"),
                     int_null("ended_at"),
                     s_null("end_reason"),
+                    // Which termination batch ended the session (exactly-once bookkeeping).
+                    s_null("end_batch"),
                 ],
             ),
             table(

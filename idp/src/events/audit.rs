@@ -19,8 +19,11 @@ pub struct Event<'a> {
 }
 
 pub async fn record<C: ConnectionTrait>(db: &C, e: Event<'_>, ctx: Option<&RequestContext>, now_ms: i64) -> Result<(), DbErr> {
-    store::audit::insert(
-        db,
+    store::audit::insert(db, row(e, ctx, now_ms)).await
+}
+
+/// The stored form of an event (for bulk inserts).
+pub fn row(e: Event<'_>, ctx: Option<&RequestContext>, now_ms: i64) -> store::audit::EventRow {
         store::audit::EventRow {
             id: crate::crypto::random_id(),
             tenant_id: e.tenant_id.to_string(),
@@ -34,7 +37,5 @@ pub async fn record<C: ConnectionTrait>(db: &C, e: Event<'_>, ctx: Option<&Reque
             actor: e.actor.to_string(),
             outcome: if e.outcome.is_empty() { "ok".into() } else { e.outcome.to_string() },
             detail: e.detail.unwrap_or(Value::Null).to_string(),
-        },
-    )
-    .await
+        }
 }

@@ -14,7 +14,6 @@ use crate::app::State;
 use crate::config::DeliveryConfig;
 use crate::error::{internal, Result};
 use crate::events::audit::{self, Event};
-use crate::model::{Client, Tenant};
 use crate::store;
 use crate::tokens;
 use rand::Rng;
@@ -69,9 +68,21 @@ pub fn decide_delivery_outcome(result: &AttemptResult, attempts: i64, created_at
     DeliveryOutcome::RetryAt(next)
 }
 
+/// An attempt's outcome, waiting to be written.
+#[derive(Debug)]
+struct Settlement {
+    row: store::outbox::DeliveryRow,
+    claim: String,
+    attempt: AttemptResult,
+    outcome: DeliveryOutcome,
+    at_ms: i64,
+}
+
 /// Run until the process ends.
 pub async fn run(state: State) {
     let permits = Arc::new(Semaphore::new(state.config.delivery.concurrency));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Settlement>(4096);
+    tokio::spawn(settle_loop(state.clone(), rx));
     loop {
         // Wait for at least one free slot, then claim as many rows as there are free slots.
         let first = match permits.clone().acquire_owned().await {
@@ -106,64 +117,93 @@ pub async fn run(state: State) {
             };
             let st = state.clone();
             let claim = claim.clone();
+            let tx = tx.clone();
             tokio::spawn(async move {
-                if let Err(e) = deliver(&st, row, &claim).await {
-                    tracing::warn!(error = %e, "back-channel delivery bookkeeping failed");
-                }
+                let settlement = attempt(&st, row, claim).await;
                 drop(permit);
+                let _ = tx.send(settlement).await;
             });
         }
     }
 }
 
-/// Attempt one claimed delivery and record the outcome.
-async fn deliver(state: &State, row: store::outbox::DeliveryRow, claim: &str) -> Result<()> {
-    let payload: Value = serde_json::from_str(&row.payload)?;
-    let attempt = match build_logout_token(state, &row, &payload).await {
+/// Attempt one claimed delivery.
+async fn attempt(state: &State, row: store::outbox::DeliveryRow, claim: String) -> Settlement {
+    let attempt = match build_logout_token(state, &row).await {
         Ok(token) => send(state, &row.target, &token).await,
         Err(e) => {
-            // The tenant or client vanished, or no key: nothing an RP can fix by retrying later.
+            // No key for the client's algorithm, or a corrupt payload: retrying cannot help.
             tracing::warn!(error = %e, delivery = %row.id, "cannot build logout token");
             AttemptResult::Status { code: 0, retry_after_secs: None }
         }
     };
-    let now_ms = state.clock.now_ms();
+    let at_ms = state.clock.now_ms();
     let jitter: f64 = rand::rngs::OsRng.gen();
-    let outcome = decide_delivery_outcome(&attempt, row.attempts, row.created_at_ms, now_ms, &state.config.delivery, jitter);
-    let client_id = payload.get("client_id").and_then(Value::as_str).unwrap_or_default();
-    match &outcome {
-        DeliveryOutcome::Delivered => {
-            store::outbox::mark_delivered(&state.db, &row.id, claim, now_ms).await?;
-            metrics::counter!("lanyard_backchannel_delivered_total").increment(1);
-            metrics::histogram!("lanyard_backchannel_latency_seconds").record((now_ms - row.created_at_ms) as f64 / 1000.0);
-        }
-        DeliveryOutcome::RetryAt(at) => {
-            let err = describe(&attempt);
-            store::outbox::mark_retry(&state.db, &row.id, claim, *at, &err).await?;
-            metrics::counter!("lanyard_backchannel_retries_total").increment(1);
-        }
-        DeliveryOutcome::Dead(err) => {
-            if store::outbox::mark_dead(&state.db, &row.id, claim, err).await? {
-                audit::record(
-                    &state.db,
-                    Event {
-                        tenant_id: &row.tenant_id,
-                        kind: "logout.delivery_failed",
-                        session_id: Some(&row.session_id),
-                        client_id: Some(client_id),
-                        actor: "dispatcher",
-                        outcome: "dead",
-                        detail: Some(json!({ "delivery": row.id, "error": err, "attempts": row.attempts })),
-                        ..Default::default()
-                    },
-                    None,
-                    now_ms,
-                )
-                .await?;
+    let outcome = decide_delivery_outcome(&attempt, row.attempts, row.created_at_ms, at_ms, &state.config.delivery, jitter);
+    Settlement { row, claim, attempt, outcome, at_ms }
+}
+
+/// Write outcomes in batches: one transaction per batch instead of one commit per delivery.
+async fn settle_loop(state: State, mut rx: tokio::sync::mpsc::Receiver<Settlement>) {
+    let mut buf = Vec::with_capacity(256);
+    while let Some(first) = rx.recv().await {
+        buf.push(first);
+        while buf.len() < 256 {
+            match rx.try_recv() {
+                Ok(s) => buf.push(s),
+                Err(_) => break,
             }
-            metrics::counter!("lanyard_backchannel_dead_total").increment(1);
+        }
+        if let Err(e) = settle(&state, &buf).await {
+            // The rows stay leased and are attempted again when the lease expires.
+            tracing::warn!(error = %e, n = buf.len(), "recording delivery outcomes failed");
+        }
+        buf.clear();
+    }
+}
+
+async fn settle(state: &State, batch: &[Settlement]) -> Result<()> {
+    use crate::store::TransactionTrait;
+    let txn = state.db.begin().await?;
+    for s in batch {
+        let row = &s.row;
+        match &s.outcome {
+            DeliveryOutcome::Delivered => {
+                store::outbox::mark_delivered(&txn, &row.id, &s.claim, s.at_ms).await?;
+                metrics::counter!("lanyard_backchannel_delivered_total").increment(1);
+                metrics::histogram!("lanyard_backchannel_latency_seconds").record((s.at_ms - row.created_at_ms) as f64 / 1000.0);
+            }
+            DeliveryOutcome::RetryAt(at) => {
+                store::outbox::mark_retry(&txn, &row.id, &s.claim, *at, &describe(&s.attempt)).await?;
+                metrics::counter!("lanyard_backchannel_retries_total").increment(1);
+            }
+            DeliveryOutcome::Dead(err) => {
+                if store::outbox::mark_dead(&txn, &row.id, &s.claim, err).await? {
+                    let client_id = serde_json::from_str::<Value>(&row.payload)
+                        .ok()
+                        .and_then(|p| p.get("client_id").and_then(Value::as_str).map(str::to_string));
+                    audit::record(
+                        &txn,
+                        Event {
+                            tenant_id: &row.tenant_id,
+                            kind: "logout.delivery_failed",
+                            session_id: Some(&row.session_id),
+                            client_id: client_id.as_deref(),
+                            actor: "dispatcher",
+                            outcome: "dead",
+                            detail: Some(json!({ "delivery": row.id, "target": row.target, "error": err, "attempts": row.attempts })),
+                            ..Default::default()
+                        },
+                        None,
+                        s.at_ms,
+                    )
+                    .await?;
+                }
+                metrics::counter!("lanyard_backchannel_dead_total").increment(1);
+            }
         }
     }
+    txn.commit().await?;
     Ok(())
 }
 
@@ -175,24 +215,16 @@ fn describe(a: &AttemptResult) -> String {
     }
 }
 
-async fn build_logout_token(state: &State, row: &store::outbox::DeliveryRow, payload: &Value) -> Result<String> {
-    let tenant_row = store::tenants::find(&state.db, &row.tenant_id)
-        .await?
-        .ok_or_else(|| internal("tenant gone"))?;
-    let tenant = Tenant::from_row(tenant_row, &state.config.public_url);
-    let client = store::clients::find(&state.db, &row.tenant_id, &row.client_id)
-        .await?
-        .map(Client::from_row)
-        .ok_or_else(|| internal("client gone"))?;
+/// Mint a fresh logout token (new `jti`, `iat`, `exp`) from what the outbox row carries.
+async fn build_logout_token(state: &State, row: &store::outbox::DeliveryRow) -> Result<String> {
+    let payload: Value = serde_json::from_str(&row.payload)?;
+    let field = |k: &str| payload.get(k).and_then(Value::as_str).ok_or_else(|| internal(format!("outbox payload lacks {k}")));
+    let (iss, client_id, alg, sub, sid) = (field("iss")?, field("client_id")?, field("alg")?, field("sub")?, field("sid")?);
     let now_ms = state.clock.now_ms();
     let now = now_ms.div_euclid(1000);
-    let keys = state.keys.get(&state.db, &tenant.id, now_ms).await?;
-    let key = keys
-        .resolve_signing_key(&client.id_token_alg, now)
-        .ok_or_else(|| internal("no signing key"))?;
-    let sub = payload.get("sub").and_then(Value::as_str).unwrap_or_default();
-    let sid = payload.get("sid").and_then(Value::as_str).unwrap_or_default();
-    let claims = tokens::claims::logout_token(&tenant.issuer, &client.client_id, sub, sid, &crate::crypto::random_id(), now);
+    let keys = state.keys.get(&state.db, &row.tenant_id, now_ms).await?;
+    let key = keys.resolve_signing_key(alg, now).ok_or_else(|| internal("no signing key"))?;
+    let claims = tokens::claims::logout_token(iss, client_id, sub, sid, &crate::crypto::random_id(), now);
     Ok(tokens::sign(key, tokens::TYP_LOGOUT, claims)?)
 }
 

@@ -1,19 +1,25 @@
 //! The one path every session end takes (DESIGN.md "Ending a session").
 //!
-//! In one transaction: mark the session ended with its reason (conditionally, so concurrent
-//! enders resolve in the database), revoke its refresh-token families, write one outbox delivery
-//! per participating client with a back-channel logout URI, and append `session.ended`. After
-//! commit the local dispatcher is woken; other nodes find the rows by polling.
+//! In one transaction per page of sessions: mark them ended with their reason (conditionally, so
+//! concurrent enders resolve in the database, and stamped with a batch id so exactly the sessions
+//! this call ended are picked up), revoke their refresh-token families, write one outbox delivery
+//! per participating client with a back-channel logout URI, and append `session.ended` for each.
+//! Set-based statements keep ending 10,000 sessions a matter of a few dozen statements. After
+//! commit the local dispatcher is woken; other nodes find the rows by polling (ADR 0002).
 
 use crate::app::AppState;
-use crate::error::Result;
+use crate::error::{internal, Result};
 use crate::events::audit::{self, Event};
 use crate::http::RequestContext;
 use crate::session::EndReason;
 use crate::store::{self, TransactionTrait};
 use serde_json::json;
+use std::collections::HashMap;
 
 pub const KIND_BACKCHANNEL: &str = "backchannel_logout";
+
+/// Sessions ended per transaction in bulk revocations.
+const PAGE: u64 = 500;
 
 /// Who ended a session, for the audit trail.
 #[derive(Debug, Clone)]
@@ -24,36 +30,58 @@ pub struct Ender<'a> {
 
 /// End one session. Returns false when it had already ended.
 pub async fn end_session(state: &AppState, tenant_id: &str, session_id: &str, reason: EndReason, by: &Ender<'_>, now_ms: i64) -> Result<bool> {
-    let Some(session) = store::sessions::find(&state.db, tenant_id, session_id).await? else {
-        return Ok(false);
-    };
+    Ok(end_session_batch(state, tenant_id, &[session_id.to_string()], reason, by, now_ms).await? == 1)
+}
+
+/// End every still-active session among `ids` in one transaction. Returns how many it ended.
+pub async fn end_session_batch(state: &AppState, tenant_id: &str, ids: &[String], reason: EndReason, by: &Ender<'_>, now_ms: i64) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let tenant = store::tenants::find(&state.db, tenant_id).await?.ok_or_else(|| internal("tenant gone"))?;
+    let issuer = state.config.issuer(&tenant.slug);
     let now = now_ms.div_euclid(1000);
+    let batch = crate::crypto::random_id();
     let txn = state.db.begin().await?;
     // First statement writes, so SQLite takes the write lock up front (no upgrade deadlock).
-    if !store::sessions::mark_ended(&txn, tenant_id, session_id, reason.as_str(), now).await? {
+    if store::sessions::mark_ended_many(&txn, tenant_id, ids, reason.as_str(), &batch, now).await? == 0 {
         txn.rollback().await?;
-        return Ok(false);
+        return Ok(0);
     }
-    let families = store::grants::mark_session_families_revoked(&txn, tenant_id, session_id, reason.as_str(), now).await?;
-    let participants = store::sessions::list_participants(&txn, tenant_id, session_id).await?;
-    let clients = if participants.is_empty() {
-        Vec::new()
+    let ended = store::sessions::list_ended_in_batch(&txn, tenant_id, &batch).await?;
+    let ended_ids: Vec<String> = ended.iter().map(|s| s.id.clone()).collect();
+    store::grants::mark_sessions_families_revoked(&txn, tenant_id, &ended_ids, reason.as_str(), now).await?;
+    let pairs = store::sessions::list_participants_many(&txn, tenant_id, &ended_ids).await?;
+    let mut client_ids: Vec<String> = pairs.iter().map(|(_, c)| c.clone()).collect();
+    client_ids.sort();
+    client_ids.dedup();
+    let clients: HashMap<String, store::clients::ClientRow> = if client_ids.is_empty() {
+        HashMap::new()
     } else {
-        store::clients::list_by_ids(&txn, tenant_id, participants).await?
+        store::clients::list_by_ids(&txn, tenant_id, client_ids).await?.into_iter().map(|c| (c.id.clone(), c)).collect()
     };
-    let mut deliveries = 0;
-    for c in clients.iter() {
-        let Some(uri) = c.backchannel_logout_uri.as_deref() else { continue };
-        store::outbox::insert(
-            &txn,
-            store::outbox::DeliveryRow {
+    let mut by_session: HashMap<&str, Vec<&store::clients::ClientRow>> = HashMap::new();
+    for (sid, cid) in &pairs {
+        if let Some(c) = clients.get(cid) {
+            if c.backchannel_logout_uri.is_some() {
+                by_session.entry(sid.as_str()).or_default().push(c);
+            }
+        }
+    }
+    let mut deliveries = Vec::new();
+    let mut events = Vec::with_capacity(ended.len());
+    for s in &ended {
+        let owed = by_session.get(s.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        for c in owed {
+            deliveries.push(store::outbox::DeliveryRow {
                 id: crate::crypto::random_id(),
                 tenant_id: tenant_id.to_string(),
                 kind: KIND_BACKCHANNEL.into(),
-                session_id: session_id.to_string(),
+                session_id: s.id.clone(),
                 client_id: c.id.clone(),
-                target: uri.to_string(),
-                payload: json!({ "sub": session.user_id, "sid": session.sid, "client_id": c.client_id }).to_string(),
+                target: c.backchannel_logout_uri.clone().unwrap_or_default(),
+                // Everything the dispatcher needs to mint the token without reading more rows.
+                payload: json!({ "iss": issuer, "sub": s.user_id, "sid": s.sid, "client_id": c.client_id, "alg": c.id_token_alg }).to_string(),
                 state: store::outbox::PENDING.into(),
                 attempts: 0,
                 created_at_ms: now_ms,
@@ -62,33 +90,32 @@ pub async fn end_session(state: &AppState, tenant_id: &str, session_id: &str, re
                 leased_by: None,
                 last_error: None,
                 delivered_at_ms: None,
+            });
+        }
+        events.push(audit::row(
+            Event {
+                tenant_id,
+                kind: "session.ended",
+                session_id: Some(&s.id),
+                user_id: Some(&s.user_id),
+                actor: by.actor,
+                outcome: reason.as_str(),
+                detail: Some(json!({ "reason": reason.as_str(), "backchannel_deliveries": owed.len() })),
+                ..Default::default()
             },
-        )
-        .await?;
-        deliveries += 1;
+            by.ctx,
+            now_ms,
+        ));
     }
-    audit::record(
-        &txn,
-        Event {
-            tenant_id,
-            kind: "session.ended",
-            session_id: Some(session_id),
-            user_id: Some(&session.user_id),
-            actor: by.actor,
-            outcome: reason.as_str(),
-            detail: Some(json!({ "reason": reason.as_str(), "families_revoked": families, "backchannel_deliveries": deliveries })),
-            ..Default::default()
-        },
-        by.ctx,
-        now_ms,
-    )
-    .await?;
+    let owed = deliveries.len();
+    store::outbox::insert_many(&txn, deliveries).await?;
+    store::audit::insert_many(&txn, events).await?;
     txn.commit().await?;
-    if deliveries > 0 {
+    if owed > 0 {
         state.outbox_notify.notify_one();
     }
-    metrics::counter!("lanyard_sessions_ended_total", "reason" => reason.as_str()).increment(1);
-    Ok(true)
+    metrics::counter!("lanyard_sessions_ended_total", "reason" => reason.as_str()).increment(ended.len() as u64);
+    Ok(ended.len() as u64)
 }
 
 /// Which sessions a bulk revocation covers.
@@ -99,8 +126,8 @@ pub enum Scope<'a> {
     Tenant,
 }
 
-/// End every active session in scope, streaming ids page by page (memory stays flat however many
-/// sessions there are). Returns how many this call ended.
+/// End every active session in scope, a page per transaction, streaming ids from the database
+/// (memory stays flat however many sessions there are). Returns how many this call ended.
 pub async fn end_sessions(state: &AppState, tenant_id: &str, scope: Scope<'_>, reason: EndReason, by: &Ender<'_>) -> Result<u64> {
     let (user, device) = match scope {
         Scope::User(u) => (Some(u), None),
@@ -110,14 +137,9 @@ pub async fn end_sessions(state: &AppState, tenant_id: &str, scope: Scope<'_>, r
     let mut after: Option<String> = None;
     let mut ended = 0;
     loop {
-        let ids = store::sessions::list_active_ids(&state.db, tenant_id, user, device, after.as_deref(), 500).await?;
+        let ids = store::sessions::list_active_ids(&state.db, tenant_id, user, device, after.as_deref(), PAGE).await?;
         let Some(last) = ids.last().cloned() else { break };
-        for id in ids {
-            let now_ms = state.clock.now_ms();
-            if end_session(state, tenant_id, &id, reason, by, now_ms).await? {
-                ended += 1;
-            }
-        }
+        ended += end_session_batch(state, tenant_id, &ids, reason, by, state.clock.now_ms()).await?;
         after = Some(last);
     }
     Ok(ended)

@@ -195,6 +195,7 @@ async fn establish_session(state: &AppState, tenant: &Tenant, req: &Request, use
         state: store::sessions::ACTIVE.into(),
         ended_at: None,
         end_reason: None,
+        end_batch: None,
     };
     let txn = state.db.begin().await?;
     let session = store::sessions::insert(&txn, row).await?;

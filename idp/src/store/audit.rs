@@ -6,8 +6,16 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 pub use audit_event::Model as EventRow;
 
 pub async fn insert<C: ConnectionTrait>(db: &C, e: EventRow) -> Result<(), DbErr> {
-    let am: audit_event::ActiveModel = e.into();
-    audit_event::Entity::insert(am).exec_without_returning(db).await?;
+    insert_many(db, vec![e]).await
+}
+
+/// Insert many events with multi-row INSERTs.
+pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<EventRow>) -> Result<(), DbErr> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<audit_event::ActiveModel> = rows.by_ref().take(400).map(Into::into).collect();
+        audit_event::Entity::insert_many(chunk).exec_without_returning(db).await?;
+    }
     Ok(())
 }
 

@@ -127,6 +127,7 @@ entity!(session, "sessions", debug = derive, {
     pub state: String,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    pub end_batch: Option<String>,
 });
 
 entity!(session_participant, "session_participants", debug = derive, {

@@ -115,12 +115,17 @@ pub async fn mark_family_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, id
 
 /// Revoke every active family of a session; returns how many.
 pub async fn mark_session_families_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str, reason: &str, now: i64) -> Result<u64, DbErr> {
+    mark_sessions_families_revoked(db, tenant_id, &[session_id.to_string()], reason, now).await
+}
+
+/// Revoke every active family of several sessions; returns how many.
+pub async fn mark_sessions_families_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, session_ids: &[String], reason: &str, now: i64) -> Result<u64, DbErr> {
     let r = refresh_family::Entity::update_many()
         .col_expr(refresh_family::Column::State, Expr::value(FAMILY_REVOKED))
         .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
         .col_expr(refresh_family::Column::RevokeReason, Expr::value(reason))
         .filter(refresh_family::Column::TenantId.eq(tenant_id))
-        .filter(refresh_family::Column::SessionId.eq(session_id))
+        .filter(refresh_family::Column::SessionId.is_in(session_ids.iter().cloned()))
         .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE))
         .exec(db)
         .await?;

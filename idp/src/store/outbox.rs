@@ -23,8 +23,16 @@ pub const DELIVERED: &str = "delivered";
 pub const DEAD: &str = "dead";
 
 pub async fn insert<C: ConnectionTrait>(db: &C, d: DeliveryRow) -> Result<(), DbErr> {
-    let am: outbox::ActiveModel = d.into();
-    outbox::Entity::insert(am).exec_without_returning(db).await?;
+    insert_many(db, vec![d]).await
+}
+
+/// Insert many rows with multi-row INSERTs (chunked below SQLite's bound-parameter limit).
+pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<DeliveryRow>) -> Result<(), DbErr> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<outbox::ActiveModel> = rows.by_ref().take(400).map(Into::into).collect();
+        outbox::Entity::insert_many(chunk).exec_without_returning(db).await?;
+    }
     Ok(())
 }
 
@@ -48,7 +56,6 @@ fn due_ids_subquery(postgres: bool, now_ms: i64, limit: u64) -> SelectStatement 
     q.column(outbox::Column::Id)
         .from(outbox::Entity)
         .cond_where(due(now_ms))
-        .order_by(outbox::Column::NextAttemptAtMs, sea_orm::Order::Asc)
         .limit(limit);
     if postgres {
         q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);

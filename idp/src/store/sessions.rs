@@ -97,16 +97,33 @@ pub async fn list_expired<C: ConnectionTrait>(db: &C, now: i64, limit: u64) -> R
 
 /// End an active session. Returns false if it had already ended (someone else won).
 pub async fn mark_ended<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, reason: &str, now: i64) -> Result<bool, DbErr> {
+    let batch = crate::crypto::random_id();
+    Ok(mark_ended_many(db, tenant_id, &[id.to_string()], reason, &batch, now).await? == 1)
+}
+
+/// End every still-active session among `ids`, stamping them with `batch` (unique per call) so
+/// [`list_ended_in_batch`] returns exactly the ones this call ended. Returns how many.
+pub async fn mark_ended_many<C: ConnectionTrait>(db: &C, tenant_id: &str, ids: &[String], reason: &str, batch: &str, now: i64) -> Result<u64, DbErr> {
     let r = session::Entity::update_many()
         .col_expr(session::Column::State, Expr::value(ENDED))
         .col_expr(session::Column::EndedAt, Expr::value(now))
         .col_expr(session::Column::EndReason, Expr::value(reason))
+        .col_expr(session::Column::EndBatch, Expr::value(batch))
         .filter(session::Column::TenantId.eq(tenant_id))
-        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::Id.is_in(ids.iter().cloned()))
         .filter(session::Column::State.eq(ACTIVE))
         .exec(db)
         .await?;
-    Ok(r.rows_affected == 1)
+    Ok(r.rows_affected)
+}
+
+/// The sessions a [`mark_ended_many`] call ended.
+pub async fn list_ended_in_batch<C: ConnectionTrait>(db: &C, tenant_id: &str, batch: &str) -> Result<Vec<SessionRow>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::EndBatch.eq(batch))
+        .all(db)
+        .await
 }
 
 /// Record activity: move the idle deadline (never past the absolute one; the caller computes it).
@@ -159,6 +176,19 @@ pub async fn upsert_participant<C: ConnectionTrait>(db: &C, tenant_id: &str, ses
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// `(session_id, client_id)` participant pairs of several sessions.
+pub async fn list_participants_many<C: ConnectionTrait>(db: &C, tenant_id: &str, session_ids: &[String]) -> Result<Vec<(String, String)>, DbErr> {
+    session_participant::Entity::find()
+        .select_only()
+        .column(session_participant::Column::SessionId)
+        .column(session_participant::Column::ClientId)
+        .filter(session_participant::Column::TenantId.eq(tenant_id))
+        .filter(session_participant::Column::SessionId.is_in(session_ids.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 /// Internal client ids that took part in a session.
