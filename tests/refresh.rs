@@ -132,3 +132,36 @@ async fn revocation_then_introspection() {
     let r = reqwest::Client::new().post(ts.url("/revoke")).basic_auth("web", Some(SECRET)).form(&[("token", "nonsense")]).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn concurrent_use_of_one_refresh_token_lets_exactly_one_win() {
+    let ts = TestServer::start_with(Setup { policy: PolicyLayer { refresh_reuse_ends_session: Some(false), ..Default::default() }, ..Default::default() }).await;
+    let tok = login_and_redeem(&ts, &Browser::new(), "openid").await;
+    let rt = tok["refresh_token"].as_str().unwrap().to_string();
+    let attempts = (0..10).map(|_| {
+        let rt = rt.clone();
+        let url = ts.url("/token");
+        tokio::spawn(async move {
+            let r = reqwest::Client::new().post(url).basic_auth("web", Some(SECRET)).form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())]).send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        })
+    });
+    let results: Vec<(u16, serde_json::Value)> = futures_join(attempts.collect()).await;
+    let winners: Vec<&serde_json::Value> = results.iter().filter(|(s, _)| *s == 200).map(|(_, v)| v).collect();
+    assert!(winners.len() <= 1, "at most one concurrent use may succeed: {results:?}");
+    assert!(results.iter().all(|(s, v)| *s == 200 || v["error"] == "invalid_grant"));
+    // Any parallel reuse is a replay: the family is dead, the winner's successor included.
+    if let Some(w) = winners.first() {
+        let (s, _) = refresh(&ts, w["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(s, 400);
+    }
+    ts.assert_invariants().await;
+}
+
+async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

@@ -13,11 +13,18 @@ use tokio::sync::Notify;
 /// Everything a request needs; built once by the composition root.
 #[derive(Debug)]
 pub struct AppState {
+    /// Every write, and reads that must see this request's own transaction.
     pub db: DatabaseConnection,
+    /// Hot-path reads of committed state (see `store::connect_reader`).
+    pub read: DatabaseConnection,
     pub config: Config,
     pub clock: SharedClock,
     pub hasher: SecretHasher,
     pub keys: KeyCache,
+    /// Refresh rotations committed in groups.
+    pub rotations: crate::store::group_commit::GroupCommit,
+    /// Tenants and clients, cached for two seconds.
+    pub cache: crate::cache::Cache,
     pub templates: Templates,
     pub cookies: CookiePolicy,
     /// Identifies this process in outbox claims.
@@ -32,6 +39,7 @@ pub type State = Arc<AppState>;
 
 impl AppState {
     pub async fn new(db: DatabaseConnection, config: Config, clock: SharedClock) -> anyhow::Result<State> {
+        let read = crate::store::connect_reader(&config.database_url).await?;
         let key = crate::store::hashing_key(&db).await?;
         let templates = Templates::load(config.templates_dir.as_deref()).map_err(anyhow::Error::msg)?;
         let http = reqwest::Client::builder()
@@ -43,11 +51,14 @@ impl AppState {
             .build()?;
         Ok(Arc::new(AppState {
             cookies: CookiePolicy { secure: config.is_https() },
+            rotations: crate::store::group_commit::GroupCommit::start(db.clone()),
             db,
+            read,
             config,
             clock,
             hasher: SecretHasher::new(key),
             keys: KeyCache::default(),
+            cache: crate::cache::Cache::default(),
             templates,
             node_id: crate::crypto::random_id(),
             outbox_notify: Arc::new(Notify::new()),

@@ -1,6 +1,7 @@
 //! Lanyard identity provider core: OIDC/OAuth protocol, sessions, tokens, keys, store, delivery.
 
 pub mod app;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod crypto;

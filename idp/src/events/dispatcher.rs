@@ -222,7 +222,7 @@ async fn build_logout_token(state: &State, row: &store::outbox::DeliveryRow) -> 
     let (iss, client_id, alg, sub, sid) = (field("iss")?, field("client_id")?, field("alg")?, field("sub")?, field("sid")?);
     let now_ms = state.clock.now_ms();
     let now = now_ms.div_euclid(1000);
-    let keys = state.keys.get(&state.db, &row.tenant_id, now_ms).await?;
+    let keys = state.keys.get(&state.read, &row.tenant_id, now_ms).await?;
     let key = keys.resolve_signing_key(alg, now).ok_or_else(|| internal("no signing key"))?;
     let claims = tokens::claims::logout_token(iss, client_id, sub, sid, &crate::crypto::random_id(), now);
     Ok(tokens::sign(key, tokens::TYP_LOGOUT, claims)?)

@@ -159,7 +159,7 @@ async fn parse_request(state: &AppState, tenant: &Tenant, p: &Params, client: &C
 
 /// An `id_token_hint` must be an ID token we issued (expired is fine: OIDC Core §3.1.2.1).
 async fn verify_id_token_hint(state: &AppState, tenant: &Tenant, hint: &str, now_ms: i64) -> std::result::Result<String, Rejection> {
-    let keys = state.keys.get(&state.db, &tenant.id, now_ms).await.map_err(|_| Rejection::Unavailable)?;
+    let keys = state.keys.get(&state.read, &tenant.id, now_ms).await.map_err(|_| Rejection::Unavailable)?;
     let v = tokens::verify(&keys, hint, now_ms / 1000).map_err(|_| Rejection::Malformed("id_token_hint"))?;
     if tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str()) {
         return Err(Rejection::Malformed("id_token_hint"));

@@ -69,7 +69,7 @@ pub async fn jwks(state: Data<&State>, Path(slug): Path<String>) -> Response {
         Err(e) => return respond::server_error(&e),
     };
     let now_ms = state.clock.now_ms();
-    match state.keys.get(&state.db, &t.id, now_ms).await {
+    match state.keys.get(&state.read, &t.id, now_ms).await {
         Ok(keys) => {
             let mut r = respond::json(StatusCode::OK, &keys.jwks(now_ms / 1000));
             r.headers_mut().insert("content-type", poem::http::HeaderValue::from_static("application/jwk-set+json"));

@@ -197,7 +197,7 @@ fn logged_out_page(state: &AppState, tenant: &Tenant, frames: Vec<String>, conti
 }
 
 async fn verify_hint(state: &AppState, tenant: &Tenant, hint: &str, now_ms: i64) -> Result<Option<Hint>> {
-    let keys = state.keys.get(&state.db, &tenant.id, now_ms).await?;
+    let keys = state.keys.get(&state.read, &tenant.id, now_ms).await?;
     let Ok(v) = tokens::verify(&keys, hint, now_ms / 1000) else { return Ok(None) };
     if tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str()) || v.typ.as_deref() == Some(tokens::TYP_ACCESS) {
         return Ok(None);

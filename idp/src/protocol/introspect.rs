@@ -70,19 +70,19 @@ async fn introspect_access(state: &AppState, tenant: &Tenant, token: &str, now_m
 async fn introspect_refresh(state: &AppState, tenant: &Tenant, token: &str, now_ms: i64) -> Result<Value> {
     let now = now_ms.div_euclid(1000);
     let hash = state.hasher.hash("refresh", token);
-    let Some(rt) = store::grants::find_refresh(&state.db, &tenant.id, &hash).await? else { return Ok(Value::Null) };
-    let Some(f) = store::grants::find_family(&state.db, &tenant.id, &rt.family_id).await? else { return Ok(Value::Null) };
+    let Some(rt) = store::grants::find_refresh(&state.read, &tenant.id, &hash).await? else { return Ok(Value::Null) };
+    let Some(f) = store::grants::find_family(&state.read, &tenant.id, &rt.family_id).await? else { return Ok(Value::Null) };
     if rt.state != store::grants::RT_ACTIVE || f.state != store::grants::FAMILY_ACTIVE || now >= rt.idle_deadline || now >= f.absolute_deadline {
         return Ok(Value::Null);
     }
     let sid = match &f.session_id {
-        Some(s) => match store::sessions::find(&state.db, &tenant.id, s).await? {
+        Some(s) => match store::sessions::find(&state.read, &tenant.id, s).await? {
             Some(s) if evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, now) == Liveness::Live => s.sid,
             _ => return Ok(Value::Null),
         },
         None => return Ok(Value::Null),
     };
-    let client = store::clients::find(&state.db, &tenant.id, &f.client_id).await?;
+    let client = store::clients::find(&state.read, &tenant.id, &f.client_id).await?;
     Ok(json!({
         "active": true,
         "token_type": "refresh_token",

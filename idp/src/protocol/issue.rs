@@ -33,7 +33,7 @@ pub struct Minted {
 
 pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted> {
     let now = now_ms.div_euclid(1000);
-    let keys = state.keys.get(&state.db, &g.tenant.id, now_ms).await?;
+    let keys = state.keys.get(&state.read, &g.tenant.id, now_ms).await?;
     let at_key = keys.resolve_signing_key("ES256", now).ok_or_else(|| internal("no ES256 signing key"))?;
     let jti = crate::crypto::random_id();
     let ttl = g.client.lifetimes.access_token_secs;

@@ -49,16 +49,30 @@ pub async fn load_tenant(state: &AppState, slug: &str) -> Result<Option<Tenant>>
     if slug.len() > 64 {
         return Ok(None);
     }
-    Ok(store::tenants::find_by_slug(&state.db, slug)
-        .await?
-        .map(|t| Tenant::from_row(t, &state.config.public_url)))
+    let now_ms = state.clock.now_ms();
+    if let Some(t) = state.cache.tenant(slug, now_ms) {
+        return Ok(Some(t));
+    }
+    let t = store::tenants::find_by_slug(&state.read, slug).await?.map(|t| Tenant::from_row(t, &state.config.public_url));
+    if let Some(t) = &t {
+        state.cache.put_tenant(t, now_ms);
+    }
+    Ok(t)
 }
 
 pub async fn load_client(state: &AppState, tenant: &Tenant, client_id: &str) -> Result<Option<Client>> {
     if client_id.len() > 255 {
         return Ok(None);
     }
-    Ok(store::clients::find_by_client_id(&state.db, &tenant.id, client_id).await?.map(Client::from_row))
+    let now_ms = state.clock.now_ms();
+    if let Some(c) = state.cache.client(&tenant.id, client_id, now_ms) {
+        return Ok(Some(c));
+    }
+    let c = store::clients::find_by_client_id(&state.read, &tenant.id, client_id).await?.map(Client::from_row);
+    if let Some(c) = &c {
+        state.cache.put_client(&tenant.id, c, now_ms);
+    }
+    Ok(c)
 }
 
 /// Read parameters from the query (GET) or the form body (POST).
@@ -85,7 +99,7 @@ pub async fn current_session(state: &AppState, tenant: &Tenant, req: &Request, c
         return Ok(None);
     };
     let hash = state.hasher.hash("session", &cookie);
-    let Some(s) = store::sessions::find_by_cookie_hash(&state.db, &tenant.id, &hash).await? else {
+    let Some(s) = store::sessions::find_by_cookie_hash(&state.read, &tenant.id, &hash).await? else {
         return Ok(None);
     };
     match evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, ctx.now) {

@@ -69,7 +69,7 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
         Err(e) => return respond::server_error(&e.into()),
     }
     // Access token? Only if it is ours and names this client.
-    let keys = match state.keys.get(&state.db, &tenant.id, ctx.now_ms).await {
+    let keys = match state.keys.get(&state.read, &tenant.id, ctx.now_ms).await {
         Ok(k) => k,
         Err(e) => return respond::server_error(&e),
     };
@@ -79,7 +79,14 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
                 return respond::oauth_json(&Rejection::UnauthorizedGrant, false);
             }
             if let Some(jti) = tokens::claim_str(&v.claims, "jti") {
-                if let Err(e) = store::grants::mark_access_revoked(&state.db, &tenant.id, jti).await {
+                let exp = v.claims.get("exp").and_then(serde_json::Value::as_i64).unwrap_or(ctx.now);
+                // Registered tokens are marked; unregistered (client_credentials) ones get a row.
+                let r = match store::grants::mark_access_revoked(&state.db, &tenant.id, jti).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => store::grants::insert_revoked_access(&state.db, &tenant.id, jti, &client.id, exp).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = r {
                     return respond::server_error(&e.into());
                 }
             }

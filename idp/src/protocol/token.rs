@@ -22,6 +22,10 @@ use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 use serde_json::json;
 
+/// Session activity is recorded at most this often per session (the idle deadline may thus be
+/// up to this much earlier than exact; never later).
+const TOUCH_GRANULARITY_SECS: i64 = 30;
+
 #[handler]
 pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
@@ -61,7 +65,7 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
 async fn authorization_code(state: &AppState, tenant: &Tenant, client: &Client, p: &Params, ctx: &RequestContext) -> Result<serde_json::Value> {
     let code = p.get("code").ok_or(Rejection::Malformed("code"))?;
     let code_hash = state.hasher.hash("code", code);
-    let row = store::grants::find_code(&state.db, &tenant.id, &code_hash).await?.ok_or(Rejection::CodeInvalid)?;
+    let row = store::grants::find_code(&state.read, &tenant.id, &code_hash).await?.ok_or(Rejection::CodeInvalid)?;
     let facts = CodeFacts {
         state: if row.state == store::grants::CODE_ISSUED { CodeState::Issued } else { CodeState::Redeemed },
         client_id: &row.client_id,
@@ -78,11 +82,11 @@ async fn authorization_code(state: &AppState, tenant: &Tenant, client: &Client, 
         }
         CodeDecision::Redeem => {}
     }
-    let session = store::sessions::find(&state.db, &tenant.id, &row.session_id).await?.ok_or(Rejection::CodeInvalid)?;
+    let session = store::sessions::find(&state.read, &tenant.id, &row.session_id).await?.ok_or(Rejection::CodeInvalid)?;
     if evaluate_liveness(session.state == store::sessions::ACTIVE, session.idle_deadline, session.absolute_deadline, ctx.now) != Liveness::Live {
         return Err(Rejection::SessionEnded.into());
     }
-    let user = store::users::find(&state.db, &tenant.id, &row.user_id).await?.ok_or(Rejection::CodeInvalid)?;
+    let user = store::users::find(&state.read, &tenant.id, &row.user_id).await?.ok_or(Rejection::CodeInvalid)?;
     if user.status != store::users::ACTIVE {
         return Err(Rejection::UserInactive.into());
     }
@@ -184,19 +188,19 @@ async fn insert_access<C: sea_orm::ConnectionTrait>(db: &C, tenant: &Tenant, cli
 async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &Params, ctx: &RequestContext) -> Result<serde_json::Value> {
     let presented = p.get("refresh_token").ok_or(Rejection::Malformed("refresh_token"))?;
     let hash = state.hasher.hash("refresh", presented);
-    let token = store::grants::find_refresh(&state.db, &tenant.id, &hash).await?.ok_or(Rejection::RefreshInvalid)?;
-    let family = store::grants::find_family(&state.db, &tenant.id, &token.family_id).await?.ok_or(Rejection::RefreshInvalid)?;
+    let token = store::grants::find_refresh(&state.read, &tenant.id, &hash).await?.ok_or(Rejection::RefreshInvalid)?;
+    let family = store::grants::find_family(&state.read, &tenant.id, &token.family_id).await?.ok_or(Rejection::RefreshInvalid)?;
     let session = match &family.session_id {
-        Some(sid) => store::sessions::find(&state.db, &tenant.id, sid).await?,
+        Some(sid) => store::sessions::find(&state.read, &tenant.id, sid).await?,
         None => None,
     };
     let session_live = session.as_ref().is_some_and(|s| {
         evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, ctx.now) == Liveness::Live
     });
-    let user = store::users::find(&state.db, &tenant.id, &family.user_id).await?;
+    let user = store::users::find(&state.read, &tenant.id, &family.user_id).await?;
     let rotated = token.state == store::grants::RT_ROTATED;
     let successor = if rotated {
-        store::grants::find_refresh_by_generation(&state.db, &tenant.id, &family.id, token.generation + 1).await?
+        store::grants::find_refresh_by_generation(&state.read, &tenant.id, &family.id, token.generation + 1).await?
     } else {
         None
     };
@@ -248,9 +252,33 @@ async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &P
     let next = crate::crypto::random_token();
     let policy = tenant.policy();
 
-    let txn = state.db.begin().await?;
-    let next_generation = match decision {
+    let next_generation = token.generation + 1;
+    let next_row = store::grants::RefreshRow {
+        token_hash: state.hasher.hash("refresh", &next),
+        tenant_id: tenant.id.clone(),
+        family_id: family.id.clone(),
+        generation: next_generation,
+        state: store::grants::RT_ACTIVE.into(),
+        created_at: ctx.now,
+        idle_deadline: ctx.now + client.lifetimes.refresh_idle_secs,
+        rotated_at: None,
+    };
+    let access_row = store::grants::AccessTokenRow {
+        jti: minted.jti.clone(),
+        tenant_id: tenant.id.clone(),
+        client_id: client.id.clone(),
+        session_id: Some(session.id.clone()),
+        family_id: Some(family.id.clone()),
+        expires_at: minted.expires_at,
+        revoked: false,
+    };
+    let event = audit::row(Event { tenant_id: &tenant.id, kind: "refresh.rotated", session_id: Some(&session.id), user_id: Some(&user.id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", detail: Some(json!({"generation": next_generation})) }, Some(ctx), ctx.now_ms);
+    // Activity moves the idle deadline; a session touched in the last 30 s needs no write.
+    let touch = (ctx.now - session.last_active_at >= TOUCH_GRANULARITY_SECS)
+        .then(|| (session.id.clone(), ctx.now, crate::session::touched_idle_deadline(&policy, session.absolute_deadline, ctx.now)));
+    match decision {
         RefreshDecision::ReissueWithinGrace => {
+            let txn = state.db.begin().await?;
             // Replace the unused successor; if it got used meanwhile, this is reuse after all.
             let Some(s) = &successor else { return Err(Rejection::RefreshInvalid.into()) };
             if !store::grants::delete_refresh(&txn, &tenant.id, &s.token_hash).await? {
@@ -258,24 +286,23 @@ async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &P
                 replay_detected(state, tenant, &family, ctx).await?;
                 return Err(Rejection::RefreshReplayed.into());
             }
-            token.generation + 1
+            store::grants::insert_refresh(&txn, next_row).await?;
+            store::grants::insert_access(&txn, access_row).await?;
+            if let Some((sid, now, idle)) = &touch {
+                store::sessions::mark_active(&txn, &tenant.id, sid, *now, *idle).await?;
+            }
+            store::audit::insert(&txn, event).await?;
+            txn.commit().await?;
         }
         _ => {
-            if !store::grants::mark_refresh_rotated(&txn, &tenant.id, &hash, ctx.now).await? {
+            let rotation = store::group_commit::Rotation { tenant_id: tenant.id.clone(), presented_hash: hash.clone(), now: ctx.now, next: next_row, access: access_row, touch, event };
+            if state.rotations.rotate(rotation).await? == store::group_commit::Rotated::Lost {
                 // A concurrent request rotated it first: two parties hold this token.
-                txn.rollback().await?;
                 replay_detected(state, tenant, &family, ctx).await?;
                 return Err(Rejection::RefreshReplayed.into());
             }
-            token.generation + 1
         }
-    };
-    insert_refresh(state, &txn, tenant, &family.id, &next, next_generation, client, ctx.now).await?;
-    insert_access(&txn, tenant, client, &minted, Some(&session.id), Some(&family.id)).await?;
-    let idle = crate::session::touched_idle_deadline(&policy, session.absolute_deadline, ctx.now);
-    store::sessions::mark_active(&txn, &tenant.id, &session.id, ctx.now, idle).await?;
-    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "refresh.rotated", session_id: Some(&session.id), user_id: Some(&user.id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", detail: Some(json!({"generation": next_generation})) }, Some(ctx), ctx.now_ms).await?;
-    txn.commit().await?;
+    }
     Ok(issue::response_body(&minted, Some(&next), &scope, client.lifetimes.access_token_secs))
 }
 
@@ -302,7 +329,9 @@ async fn client_credentials(state: &AppState, tenant: &Tenant, client: &Client, 
     }
     let scope = p.get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty() && *s != "openid" && *s != "offline_access").collect::<Vec<_>>().join(" ");
     let grant = Grant { tenant, client, sub: &client.client_id, scope: &scope, sid: None, auth_time: None, acr: None, amr: vec![], nonce: None, with_id_token: false };
+    // Not registered: a client_credentials token has no session or family whose end could
+    // deactivate it, so introspection needs no row unless it is revoked (RFC 7009), which
+    // then writes one. This keeps the grant free of database writes.
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
-    insert_access(&state.db, tenant, client, &minted, None, None).await?;
     Ok(issue::response_body(&minted, None, &scope, client.lifetimes.access_token_secs))
 }

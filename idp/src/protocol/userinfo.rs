@@ -24,7 +24,7 @@ pub struct LiveAccess {
 /// its refresh family (if any) not revoked, its user still active. `Ok(None)` = inactive.
 pub async fn check_access_token(state: &AppState, tenant: &Tenant, token: &str, now_ms: i64) -> Result<Option<LiveAccess>> {
     let now = now_ms.div_euclid(1000);
-    let keys = state.keys.get(&state.db, &tenant.id, now_ms).await?;
+    let keys = state.keys.get(&state.read, &tenant.id, now_ms).await?;
     let Ok(v) = tokens::verify(&keys, token, now) else { return Ok(None) };
     if v.typ.as_deref() != Some(tokens::TYP_ACCESS) || tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str()) {
         return Ok(None);
@@ -33,22 +33,33 @@ pub async fn check_access_token(state: &AppState, tenant: &Tenant, token: &str, 
         return Ok(None);
     }
     let Some(jti) = tokens::claim_str(&v.claims, "jti") else { return Ok(None) };
-    let Some(row) = store::grants::find_access(&state.db, &tenant.id, jti).await? else { return Ok(None) };
-    if row.revoked {
-        return Ok(None);
-    }
+    let row = store::grants::find_access(&state.read, &tenant.id, jti).await?;
+    let row = match row {
+        Some(r) if r.revoked => return Ok(None),
+        Some(r) => r,
+        // Unregistered: only client_credentials tokens (no sid) are issued without a row.
+        None if !v.claims.contains_key("sid") => {
+            let Some(cid) = tokens::claim_str(&v.claims, "client_id") else { return Ok(None) };
+            // The client must still exist.
+            if super::load_client(state, tenant, cid).await?.is_none() {
+                return Ok(None);
+            }
+            return Ok(Some(LiveAccess { claims: v.claims }));
+        }
+        None => return Ok(None),
+    };
     if let Some(sid) = &row.session_id {
-        let Some(s) = store::sessions::find(&state.db, &tenant.id, sid).await? else { return Ok(None) };
+        let Some(s) = store::sessions::find(&state.read, &tenant.id, sid).await? else { return Ok(None) };
         if evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, now) != Liveness::Live {
             return Ok(None);
         }
-        let Some(u) = store::users::find(&state.db, &tenant.id, &s.user_id).await? else { return Ok(None) };
+        let Some(u) = store::users::find(&state.read, &tenant.id, &s.user_id).await? else { return Ok(None) };
         if u.status != store::users::ACTIVE {
             return Ok(None);
         }
     }
     if let Some(fid) = &row.family_id {
-        match store::grants::find_family(&state.db, &tenant.id, fid).await? {
+        match store::grants::find_family(&state.read, &tenant.id, fid).await? {
             Some(f) if f.state == store::grants::FAMILY_ACTIVE => {}
             _ => return Ok(None),
         }
@@ -100,7 +111,7 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
     if !scope.split(' ').any(|s| s == "openid") {
         return respond::bearer_error(&Rejection::InvalidToken);
     }
-    let user = match store::users::find(&state.db, &tenant.id, sub).await {
+    let user = match store::users::find(&state.read, &tenant.id, sub).await {
         Ok(Some(u)) => u,
         Ok(None) => return respond::bearer_error(&Rejection::InvalidToken),
         Err(e) => return respond::server_error(&e.into()),

@@ -198,6 +198,27 @@ pub async fn find_access<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str)
         .await
 }
 
+/// Record a revoked access token that has no register row (client_credentials tokens are not
+/// registered at issuance; see `protocol::userinfo::check_access_token`).
+pub async fn insert_revoked_access<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str, client_id: &str, expires_at: i64) -> Result<(), DbErr> {
+    use sea_orm::sea_query::OnConflict;
+    let am: access_token::ActiveModel = AccessTokenRow {
+        jti: jti.to_string(),
+        tenant_id: tenant_id.to_string(),
+        client_id: client_id.to_string(),
+        session_id: None,
+        family_id: None,
+        expires_at,
+        revoked: true,
+    }
+    .into();
+    access_token::Entity::insert(am)
+        .on_conflict(OnConflict::column(access_token::Column::Jti).update_column(access_token::Column::Revoked).to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn mark_access_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str) -> Result<bool, DbErr> {
     let r = access_token::Entity::update_many()
         .col_expr(access_token::Column::Revoked, Expr::value(true))
