@@ -344,6 +344,7 @@ impl MigrationTrait for Migration {
             index("audit_events", "ix_audit_session", &["session_id"], false),
             index("outbox", "ix_outbox_due", &["state", "next_attempt_at_ms"], false),
             index("outbox", "ix_outbox_session", &["tenant_id", "session_id"], false),
+            index("outbox", "ix_outbox_leased_by", &["leased_by"], false),
             index("admin_tokens", "ux_admin_tokens_hash", &["token_hash"], true),
         ];
         for i in indexes {

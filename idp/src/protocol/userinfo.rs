@@ -18,6 +18,8 @@ use serde_json::{json, Map, Value};
 #[derive(Debug)]
 pub struct LiveAccess {
     pub claims: Map<String, Value>,
+    /// The token's user, when it belongs to a session (already loaded for the liveness check).
+    pub user: Option<store::users::User>,
 }
 
 /// Verify an access token and check it against live state: not revoked, its session still live,
@@ -44,10 +46,11 @@ pub async fn check_access_token(state: &AppState, tenant: &Tenant, token: &str, 
             if super::load_client(state, tenant, cid).await?.is_none() {
                 return Ok(None);
             }
-            return Ok(Some(LiveAccess { claims: v.claims }));
+            return Ok(Some(LiveAccess { claims: v.claims, user: None }));
         }
         None => return Ok(None),
     };
+    let mut user = None;
     if let Some(sid) = &row.session_id {
         let Some(s) = store::sessions::find(&state.read, &tenant.id, sid).await? else { return Ok(None) };
         if evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, now) != Liveness::Live {
@@ -57,6 +60,7 @@ pub async fn check_access_token(state: &AppState, tenant: &Tenant, token: &str, 
         if u.status != store::users::ACTIVE {
             return Ok(None);
         }
+        user = Some(u);
     }
     if let Some(fid) = &row.family_id {
         match store::grants::find_family(&state.read, &tenant.id, fid).await? {
@@ -64,7 +68,7 @@ pub async fn check_access_token(state: &AppState, tenant: &Tenant, token: &str, 
             _ => return Ok(None),
         }
     }
-    Ok(Some(LiveAccess { claims: v.claims }))
+    Ok(Some(LiveAccess { claims: v.claims, user }))
 }
 
 fn bearer(req: &Request) -> Option<String> {
@@ -111,10 +115,9 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
     if !scope.split(' ').any(|s| s == "openid") {
         return respond::bearer_error(&Rejection::InvalidToken);
     }
-    let user = match store::users::find(&state.read, &tenant.id, sub).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return respond::bearer_error(&Rejection::InvalidToken),
-        Err(e) => return respond::server_error(&e.into()),
+    let user = match live.user {
+        Some(u) if u.id == sub => u,
+        _ => return respond::bearer_error(&Rejection::InvalidToken),
     };
     let groups = store::from_json_list(&user.groups);
     let c = claims::userinfo(

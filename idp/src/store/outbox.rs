@@ -10,8 +10,8 @@
 use super::entities::outbox;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 pub use outbox::Model as DeliveryRow;
@@ -36,27 +36,25 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<DeliveryRow>) -> 
     Ok(())
 }
 
-fn due(now_ms: i64) -> Condition {
-    Condition::any()
-        .add(
-            Condition::all()
-                .add(outbox::Column::State.is_in([PENDING, RETRY]))
-                .add(outbox::Column::NextAttemptAtMs.lte(now_ms)),
-        )
-        .add(
-            Condition::all()
-                .add(outbox::Column::State.eq(IN_FLIGHT))
-                .add(outbox::Column::LeaseUntilMs.lt(now_ms)),
-        )
+/// Rows waiting for their (next) attempt. Served by the index on (state, next_attempt_at_ms).
+fn waiting(now_ms: i64) -> Condition {
+    Condition::all()
+        .add(outbox::Column::State.is_in([PENDING, RETRY]))
+        .add(outbox::Column::NextAttemptAtMs.lte(now_ms))
 }
 
-/// The ids of up to `limit` due rows; on PostgreSQL skipping rows other nodes hold locked.
-fn due_ids_subquery(postgres: bool, now_ms: i64, limit: u64) -> SelectStatement {
+/// Claimed rows whose node died: the lease ran out.
+fn abandoned(now_ms: i64) -> Condition {
+    Condition::all()
+        .add(outbox::Column::State.eq(IN_FLIGHT))
+        .add(outbox::Column::LeaseUntilMs.lt(now_ms))
+}
+
+/// The ids of up to `limit` rows matching `cond`; on PostgreSQL locking them and skipping rows
+/// other nodes hold locked. Each condition is a single index range.
+fn ids_query(postgres: bool, cond: Condition, limit: u64) -> SelectStatement {
     let mut q = Query::select();
-    q.column(outbox::Column::Id)
-        .from(outbox::Entity)
-        .cond_where(due(now_ms))
-        .limit(limit);
+    q.column(outbox::Column::Id).from(outbox::Entity).cond_where(cond).limit(limit);
     if postgres {
         q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
@@ -65,25 +63,52 @@ fn due_ids_subquery(postgres: bool, now_ms: i64, limit: u64) -> SelectStatement 
 
 /// Claim up to `limit` due deliveries for `claim` (a token unique to this claim) until
 /// `lease_until_ms`, counting the attempt. Returns the claimed rows.
-pub async fn claim_due<C: ConnectionTrait>(db: &C, claim: &str, now_ms: i64, lease_until_ms: i64, limit: u64) -> Result<Vec<DeliveryRow>, DbErr> {
+///
+/// The ids are selected first and then updated by primary key: an `UPDATE ... WHERE id IN
+/// (subquery)` let SQLite walk every waiting row per claim, which made a 100,000-delivery
+/// backlog quadratic (measured 2,100 tokens/s against 7,700 for a 10,000 backlog).
+pub async fn claim_due(db: &DatabaseConnection, claim: &str, now_ms: i64, lease_until_ms: i64, limit: u64) -> Result<Vec<DeliveryRow>, DbErr> {
     let postgres = super::is_postgres(db);
-    let r = outbox::Entity::update_many()
-        .col_expr(outbox::Column::State, Expr::value(IN_FLIGHT))
-        .col_expr(outbox::Column::LeaseUntilMs, Expr::value(lease_until_ms))
-        .col_expr(outbox::Column::LeasedBy, Expr::value(claim))
-        .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
-        .filter(outbox::Column::Id.in_subquery(due_ids_subquery(postgres, now_ms, limit)))
-        .filter(due(now_ms))
-        .exec(db)
-        .await?;
-    if r.rows_affected == 0 {
+    let txn = db.begin().await?;
+    let mut claimed = 0;
+    for cond in [abandoned as fn(i64) -> Condition, waiting] {
+        if claimed >= limit {
+            break;
+        }
+        let select = ids_query(postgres, cond(now_ms), limit - claimed);
+        let builder = txn.get_database_backend();
+        let ids: Vec<String> = txn
+            .query_all(builder.build(&select))
+            .await?
+            .iter()
+            .filter_map(|r| r.try_get::<String>("", "id").ok())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let r = outbox::Entity::update_many()
+            .col_expr(outbox::Column::State, Expr::value(IN_FLIGHT))
+            .col_expr(outbox::Column::LeaseUntilMs, Expr::value(lease_until_ms))
+            .col_expr(outbox::Column::LeasedBy, Expr::value(claim))
+            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+            .filter(outbox::Column::Id.is_in(ids))
+            // Re-checked on the row itself, so a row another node claimed meanwhile is skipped.
+            .filter(cond(now_ms))
+            .exec(&txn)
+            .await?;
+        claimed += r.rows_affected;
+    }
+    if claimed == 0 {
+        txn.commit().await?;
         return Ok(Vec::new());
     }
-    outbox::Entity::find()
+    let rows = outbox::Entity::find()
         .filter(outbox::Column::LeasedBy.eq(claim))
         .filter(outbox::Column::State.eq(IN_FLIGHT))
-        .all(db)
-        .await
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(rows)
 }
 
 /// Settle a claimed delivery. Conditional on still holding the claim, so a delivery whose lease
