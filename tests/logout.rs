@@ -233,3 +233,106 @@ async fn logging_in_as_another_user_supersedes_the_browser_session() {
     assert!(b.authorize(&ts, &url, "bob", PASSWORD).await.param("code").is_some());
     assert_eq!(introspect(&ts, first["access_token"].as_str().unwrap()).await["active"], false);
 }
+
+/// An RP that hangs past the delivery timeout the first time, then answers.
+#[tokio::test]
+async fn backchannel_retries_after_rp_hangs_past_the_timeout() {
+    use poem::{handler, post, web::Data, EndpointExt, Route};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    #[derive(Clone, Default)]
+    struct Rp {
+        calls: Arc<AtomicU32>,
+        delivered: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+    #[handler]
+    async fn slow(rp: Data<&Rp>, body: String) -> poem::http::StatusCode {
+        if rp.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            // Longer than LANYARD_DELIVERY_TIMEOUT_MS (1 s in the harness).
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        }
+        rp.delivered.lock().unwrap().push(body);
+        poem::http::StatusCode::OK
+    }
+    let rp = Rp::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = Route::new().at("/bc", post(slow)).data(rp.clone());
+    let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
+    tokio::spawn(async move { poem::Server::new_with_acceptor(acceptor).run(app).await });
+    let ts = TestServer::start_with(Setup { web_backchannel: Some(format!("http://127.0.0.1:{port}/bc")), ..Default::default() }).await;
+    let tok = login_and_redeem(&ts, &Browser::new(), "openid").await;
+    let sid = id_token_claims(&tok)["sid"].as_str().unwrap().to_string();
+    manage::revoke_session(&ts.state, &ts.tenant, &sid, "test").await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let rows = lanyard_idp::store::outbox::list(&ts.state.db, &ts.tenant.id, None, None, 10).await.unwrap();
+        if rows[0].state == "delivered" {
+            assert!(rows[0].attempts >= 2, "the hung attempt timed out and was retried");
+            break;
+        }
+        if rows[0].state == "retry" {
+            assert_eq!(rows[0].last_error.as_deref(), Some("timeout"));
+        }
+        assert!(std::time::Instant::now() < deadline, "never delivered: {:?}", rows[0]);
+        ts.clock.advance_secs(5);
+        ts.state.outbox_notify.notify_one();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let bodies = rp.delivered.lock().unwrap().clone();
+    let last = bodies.last().unwrap();
+    let token = url::form_urlencoded::parse(last.as_bytes()).find(|(k, _)| k == "logout_token").unwrap().1.to_string();
+    validate_logout_token(&ts, &token, "web").await;
+}
+
+/// An RP that is down (connection refused) and comes up later still gets its logout.
+#[tokio::test]
+async fn backchannel_reaches_an_rp_that_was_down_when_the_session_ended() {
+    // Reserve a port, then close it: connections are refused until the RP starts there.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let ts = TestServer::start_with(Setup { web_backchannel: Some(format!("http://127.0.0.1:{port}/bc")), ..Default::default() }).await;
+    let tok = login_and_redeem(&ts, &Browser::new(), "openid").await;
+    let sid = id_token_claims(&tok)["sid"].as_str().unwrap().to_string();
+    manage::revoke_session(&ts.state, &ts.tenant, &sid, "test").await.unwrap();
+    // Wait for a failed attempt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rows = lanyard_idp::store::outbox::list(&ts.state.db, &ts.tenant.id, None, None, 10).await.unwrap();
+        if rows[0].state == "retry" {
+            assert!(rows[0].last_error.as_deref().unwrap_or("").contains("connection"), "{:?}", rows[0].last_error);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no failed attempt recorded: {:?}", rows[0]);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // The RP comes up on that port.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    {
+        use poem::{handler, post, web::Data, EndpointExt, Route};
+        #[handler]
+        async fn bc(store: Data<&std::sync::Arc<std::sync::Mutex<Vec<String>>>>, body: String) -> poem::http::StatusCode {
+            store.lock().unwrap().push(body);
+            poem::http::StatusCode::OK
+        }
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let app = Route::new().at("/bc", post(bc)).data(received.clone());
+        let acceptor = poem::listener::TcpAcceptor::from_std(listener).unwrap();
+        tokio::spawn(async move { poem::Server::new_with_acceptor(acceptor).run(app).await });
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while received.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never delivered after the RP came up");
+        ts.clock.advance_secs(5);
+        ts.state.outbox_notify.notify_one();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let body = received.lock().unwrap()[0].clone();
+    let token = url::form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "logout_token").unwrap().1.to_string();
+    validate_logout_token(&ts, &token, "web").await;
+    ts.drain_outbox(10).await;
+}
