@@ -342,7 +342,9 @@ impl MigrationTrait for Migration {
             index("access_tokens", "ix_at_family", &["family_id"], false),
             index("audit_events", "ix_audit_tenant_at", &["tenant_id", "at_ms"], false),
             index("audit_events", "ix_audit_session", &["session_id"], false),
+            // Claims walk (state = X, next_attempt_at_ms ascending): a range of this index in order.
             index("outbox", "ix_outbox_due", &["state", "next_attempt_at_ms"], false),
+            index("outbox", "ix_outbox_lease", &["state", "lease_until_ms"], false),
             index("outbox", "ix_outbox_session", &["tenant_id", "session_id"], false),
             index("outbox", "ix_outbox_leased_by", &["leased_by"], false),
             index("admin_tokens", "ux_admin_tokens_hash", &["token_hash"], true),

@@ -79,51 +79,45 @@ struct Settlement {
 }
 
 /// Run until the process ends.
+///
+/// Rows are claimed in batches of twice the concurrency and handed out as slots free up, so a
+/// claim (three statements) is amortised over many deliveries; a batch is small enough to be sent
+/// well within its lease even when every attempt runs into the timeout.
 pub async fn run(state: State) {
-    let permits = Arc::new(Semaphore::new(state.config.delivery.concurrency));
+    let concurrency = state.config.delivery.concurrency;
+    let permits = Arc::new(Semaphore::new(concurrency));
     let (tx, rx) = tokio::sync::mpsc::channel::<Settlement>(4096);
     tokio::spawn(settle_loop(state.clone(), rx));
+    let mut queue: std::collections::VecDeque<(store::outbox::DeliveryRow, String)> = std::collections::VecDeque::new();
     loop {
-        // Wait for at least one free slot, then claim as many rows as there are free slots.
-        let first = match permits.clone().acquire_owned().await {
+        let permit = match permits.clone().acquire_owned().await {
             Ok(p) => p,
             Err(_) => return,
         };
-        let free = permits.available_permits() + 1;
-        let now_ms = state.clock.now_ms();
-        let claim = format!("{}:{}", state.node_id, crate::crypto::random_id());
-        let lease_until = now_ms + state.config.delivery.lease_ms;
-        let batch = match store::outbox::claim_due(&state.db, &claim, now_ms, lease_until, free as u64).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "outbox claim failed");
-                Vec::new()
+        if queue.is_empty() {
+            let now_ms = state.clock.now_ms();
+            let claim = format!("{}:{}", state.node_id, crate::crypto::random_id());
+            let lease_until = now_ms + state.config.delivery.lease_ms;
+            match store::outbox::claim_due(&state.db, &claim, now_ms, lease_until, (concurrency * 2) as u64).await {
+                Ok(rows) => queue.extend(rows.into_iter().map(|r| (r, claim.clone()))),
+                Err(e) => tracing::warn!(error = %e, "outbox claim failed"),
             }
-        };
-        if batch.is_empty() {
-            drop(first);
+        }
+        let Some((row, claim)) = queue.pop_front() else {
+            drop(permit);
             let poll = Duration::from_millis(state.config.delivery.poll_ms);
             let _ = tokio::time::timeout(poll, state.outbox_notify.notified()).await;
             continue;
-        }
-        let mut first = Some(first);
-        for row in batch {
-            let permit = match first.take() {
-                Some(p) => p,
-                None => match permits.clone().acquire_owned().await {
-                    Ok(p) => p,
-                    Err(_) => return,
-                },
-            };
-            let st = state.clone();
-            let claim = claim.clone();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let settlement = attempt(&st, row, claim).await;
-                drop(permit);
-                let _ = tx.send(settlement).await;
-            });
-        }
+        };
+        let st = state.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let settlement = attempt(&st, row, claim).await;
+            // The slot is released only once the outcome is queued for writing, so attempts
+            // waiting to be recorded stay bounded (memory flat, backpressure from the database).
+            let _ = tx.send(settlement).await;
+            drop(permit);
+        });
     }
 }
 

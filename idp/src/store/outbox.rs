@@ -36,11 +36,20 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<DeliveryRow>) -> 
     Ok(())
 }
 
-/// Rows waiting for their (next) attempt. Served by the index on (state, next_attempt_at_ms).
-fn waiting(now_ms: i64) -> Condition {
+/// Rows in `state` waiting for their (next) attempt. One state per query, so the index on
+/// (state, next_attempt_at_ms) serves it in order without sorting the backlog.
+fn waiting(state: &'static str, now_ms: i64) -> Condition {
     Condition::all()
-        .add(outbox::Column::State.is_in([PENDING, RETRY]))
+        .add(outbox::Column::State.eq(state))
         .add(outbox::Column::NextAttemptAtMs.lte(now_ms))
+}
+
+fn pending(now_ms: i64) -> Condition {
+    waiting(PENDING, now_ms)
+}
+
+fn retrying(now_ms: i64) -> Condition {
+    waiting(RETRY, now_ms)
 }
 
 /// Claimed rows whose node died: the lease ran out.
@@ -56,7 +65,13 @@ fn ids_query(postgres: bool, cond: Condition, limit: u64) -> SelectStatement {
     let mut q = Query::select();
     q.column(outbox::Column::Id).from(outbox::Entity).cond_where(cond).limit(limit);
     if postgres {
+        // No ORDER BY here: right after a bulk revocation PostgreSQL's statistics still describe
+        // an empty table, and it sorted the whole backlog on every claim (measured: 92 s instead
+        // of 22 s for 100,000 deliveries). Fairness comes from every due row being claimed soon.
         q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    } else {
+        // Oldest due first; SQLite reads it in order from ix_outbox_due, no sort.
+        q.order_by(outbox::Column::NextAttemptAtMs, sea_orm::Order::Asc);
     }
     q.to_owned()
 }
@@ -71,7 +86,7 @@ pub async fn claim_due(db: &DatabaseConnection, claim: &str, now_ms: i64, lease_
     let postgres = super::is_postgres(db);
     let txn = db.begin().await?;
     let mut claimed = 0;
-    for cond in [abandoned as fn(i64) -> Condition, waiting] {
+    for cond in [abandoned as fn(i64) -> Condition, retrying, pending] {
         if claimed >= limit {
             break;
         }
@@ -91,9 +106,12 @@ pub async fn claim_due(db: &DatabaseConnection, claim: &str, now_ms: i64, lease_
             .col_expr(outbox::Column::LeaseUntilMs, Expr::value(lease_until_ms))
             .col_expr(outbox::Column::LeasedBy, Expr::value(claim))
             .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
+            // By key only. The rows cannot have changed since the select: on PostgreSQL this
+            // transaction holds their row locks (FOR UPDATE), and on SQLite a write by another
+            // connection since our read makes this update fail (stale snapshot) rather than
+            // claim twice. Repeating the due condition here made PostgreSQL, with statistics
+            // from before a bulk revocation, walk every waiting row per claim (measured).
             .filter(outbox::Column::Id.is_in(ids))
-            // Re-checked on the row itself, so a row another node claimed meanwhile is skipped.
-            .filter(cond(now_ms))
             .exec(&txn)
             .await?;
         claimed += r.rows_affected;
