@@ -205,3 +205,28 @@ async fn key_rotation_publishes_before_use_and_keeps_old_keys() {
     let tok = login_and_redeem(&ts, &Browser::new(), "openid").await;
     assert_eq!(kid_of(tok["id_token"].as_str().unwrap()), new_rs);
 }
+
+#[tokio::test]
+async fn built_in_demo_relying_party_signs_in_and_out() {
+    let ts = TestServer::start().await;
+    ts.client(lanyard_idp::manage::NewClient {
+        client_id: "demo-spa".into(),
+        public: true,
+        redirect_uris: vec![ts.url("/demo/callback")],
+        post_logout_redirect_uris: vec![ts.url("/demo/logged-out")],
+        first_party: true,
+        ..Default::default()
+    })
+    .await;
+    let b = Browser::new();
+    let (_, home) = b.get(&ts.base, &ts.url("/demo")).await.page();
+    let login = home.split("href=\"").find(|s| s.contains("authorize?")).unwrap().split('"').next().unwrap().replace("&amp;", "&").replace("&#x2f;", "/");
+    let (status, body) = b.authorize(&ts, &login, "alice", PASSWORD).await.page();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Signed in"), "{body}");
+    assert!(body.contains(&ts.alice_id), "decoded ID token shows sub");
+    let logout = body.split("href=\"").find(|s| s.contains("end_session")).unwrap().split('"').next().unwrap().replace("&amp;", "&").replace("&#x2f;", "/");
+    let (s, page) = b.get(&ts.base, &logout).await.page();
+    assert_eq!(s, 200);
+    assert!(page.contains("logged out"));
+}

@@ -80,9 +80,10 @@ struct Settlement {
 
 /// Run until the process ends.
 ///
-/// Rows are claimed in batches of twice the concurrency and handed out as slots free up, so a
-/// claim (three statements) is amortised over many deliveries; a batch is small enough to be sent
-/// well within its lease even when every attempt runs into the timeout.
+/// A claim takes as many rows as there are free slots, so every claimed row is attempted at once
+/// and its lease covers only the attempt and the recording of its outcome: a row that waited in
+/// a local queue could outlive its lease and be claimed again by another node (seen in the
+/// two-node test with a short lease).
 pub async fn run(state: State) {
     let concurrency = state.config.delivery.concurrency;
     let permits = Arc::new(Semaphore::new(concurrency));
@@ -98,7 +99,8 @@ pub async fn run(state: State) {
             let now_ms = state.clock.now_ms();
             let claim = format!("{}:{}", state.node_id, crate::crypto::random_id());
             let lease_until = now_ms + state.config.delivery.lease_ms;
-            match store::outbox::claim_due(&state.db, &claim, now_ms, lease_until, (concurrency * 2) as u64).await {
+            let free = permits.available_permits() + 1;
+            match store::outbox::claim_due(&state.db, &claim, now_ms, lease_until, free as u64).await {
                 Ok(rows) => queue.extend(rows.into_iter().map(|r| (r, claim.clone()))),
                 Err(e) => tracing::warn!(error = %e, "outbox claim failed"),
             }
