@@ -49,10 +49,9 @@ impl Lanyard {
             .env("LANYARD_PUBLIC_URL", &self.public_url)
             .env("LANYARD_DEMO", "false")
             .env("LANYARD_LOG", "warn")
-            // A killed node's claims are taken over after 10 s instead of 30 s; still far longer
-            // than an attempt (2 s timeout) plus recording it, even on a loaded CI machine.
-            .env("LANYARD_DELIVERY_LEASE_MS", "10000")
-            .env("LANYARD_DELIVERY_TIMEOUT_MS", "2000");
+            // A killed node's claims are taken over after 10 s instead of 30 s; still longer
+            // than an attempt (default 5 s timeout) plus recording it.
+            .env("LANYARD_DELIVERY_LEASE_MS", "10000");
         c
     }
 

@@ -63,7 +63,11 @@ fn abandoned(now_ms: i64) -> Condition {
 /// other nodes hold locked. Each condition is a single index range.
 fn ids_query(postgres: bool, cond: Condition, limit: u64) -> SelectStatement {
     let mut q = Query::select();
-    q.column(outbox::Column::Id).from(outbox::Entity).cond_where(cond).limit(limit);
+    q.column(outbox::Column::Id)
+        .column(outbox::Column::Attempts)
+        .from(outbox::Entity)
+        .cond_where(cond)
+        .limit(limit);
     if postgres {
         // No ORDER BY here: right after a bulk revocation PostgreSQL's statistics still describe
         // an empty table, and it sorted the whole backlog on every claim (measured: 92 s instead
@@ -92,29 +96,29 @@ pub async fn claim_due(db: &DatabaseConnection, claim: &str, now_ms: i64, lease_
         }
         let select = ids_query(postgres, cond(now_ms), limit - claimed);
         let builder = txn.get_database_backend();
-        let ids: Vec<String> = txn
+        let candidates: Vec<(String, i64)> = txn
             .query_all(builder.build(&select))
             .await?
             .iter()
-            .filter_map(|r| r.try_get::<String>("", "id").ok())
+            .filter_map(|r| Some((r.try_get::<String>("", "id").ok()?, r.try_get::<i64>("", "attempts").ok()?)))
             .collect();
-        if ids.is_empty() {
-            continue;
+        // Each row is claimed by key *and* the attempt count it was selected with: every claim
+        // increments `attempts`, so a row another node claimed (or claimed and delivered) since
+        // our select is left alone, whatever the isolation level or lock behaviour. Repeating the
+        // due condition instead made PostgreSQL walk every waiting row per claim (measured), and
+        // updating by key alone let two nodes claim one row (caught by the two-node test).
+        for (id, attempts) in candidates {
+            let r = outbox::Entity::update_many()
+                .col_expr(outbox::Column::State, Expr::value(IN_FLIGHT))
+                .col_expr(outbox::Column::LeaseUntilMs, Expr::value(lease_until_ms))
+                .col_expr(outbox::Column::LeasedBy, Expr::value(claim))
+                .col_expr(outbox::Column::Attempts, Expr::value(attempts + 1))
+                .filter(outbox::Column::Id.eq(id))
+                .filter(outbox::Column::Attempts.eq(attempts))
+                .exec(&txn)
+                .await?;
+            claimed += r.rows_affected;
         }
-        let r = outbox::Entity::update_many()
-            .col_expr(outbox::Column::State, Expr::value(IN_FLIGHT))
-            .col_expr(outbox::Column::LeaseUntilMs, Expr::value(lease_until_ms))
-            .col_expr(outbox::Column::LeasedBy, Expr::value(claim))
-            .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
-            // By key only. The rows cannot have changed since the select: on PostgreSQL this
-            // transaction holds their row locks (FOR UPDATE), and on SQLite a write by another
-            // connection since our read makes this update fail (stale snapshot) rather than
-            // claim twice. Repeating the due condition here made PostgreSQL, with statistics
-            // from before a bulk revocation, walk every waiting row per claim (measured).
-            .filter(outbox::Column::Id.is_in(ids))
-            .exec(&txn)
-            .await?;
-        claimed += r.rows_affected;
     }
     if claimed == 0 {
         txn.commit().await?;
