@@ -1,10 +1,10 @@
 //! The consent page for third-party clients (OIDC Core §3.1.2.4).
 
 use super::authorize::{continue_authorization, load_request, redirect_error, AuthRequest, Fresh};
-use super::{current_session, error_page, load_client, load_tenant, page_error, read_params, tenant_not_found};
+use super::{current_session, error_page, load_client, page_error};
 use crate::app::{AppState, State};
 use crate::error::Rejection;
-use crate::http::{cookies, csrf, RequestContext};
+use crate::http::RequestContext;
 use crate::model::{Client, Tenant};
 use crate::store;
 use poem::http::StatusCode;
@@ -24,15 +24,10 @@ pub fn page(state: &AppState, tenant: &Tenant, client: &Client, request_id: &str
 #[handler]
 pub async fn submit(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
-    let params = match read_params(req, body).await {
-        Ok(p) => p,
-        Err(r) => return page_error(&state, Some(&tenant), r.into()),
+    let (tenant, params) = match super::read_form(&state, &slug, req, body, &ctx).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
-    let csrf_cookie = cookies::read(req, &state.cookies.csrf_name(&tenant.slug));
-    if !csrf::check(csrf_cookie.as_deref(), params.get("csrf"), ctx.origin.as_deref(), &state.config.public_url) {
-        return error_page(&state, Some(&tenant), StatusCode::FORBIDDEN, "Request refused", "The form expired or came from another site. Go back and try again.");
-    }
     let req_id = params.get("req").unwrap_or("").to_string();
     let ar = match load_request(&state, &tenant, &req_id, ctx.now).await {
         Ok(Some(ar)) => ar,

@@ -12,7 +12,7 @@ use super::{current_session, error_page, load_client, load_tenant, page_error, r
 use crate::app::{AppState, State};
 use crate::error::Result;
 use crate::events::termination::{end_session, Ender};
-use crate::http::{cookies, csrf, respond, Params, RequestContext};
+use crate::http::{cookies, respond, Params, RequestContext};
 use crate::model::{Client, Tenant};
 use crate::session::EndReason;
 use crate::store;
@@ -113,15 +113,10 @@ async fn run(state: &AppState, tenant: &Tenant, req: &Request, p: &Params, ctx: 
 #[handler]
 pub async fn confirm(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
-    let params = match read_params(req, body).await {
-        Ok(p) => p,
-        Err(r) => return page_error(&state, Some(&tenant), r.into()),
+    let (tenant, params) = match super::read_form(&state, &slug, req, body, &ctx).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
-    let csrf_cookie = cookies::read(req, &state.cookies.csrf_name(&tenant.slug));
-    if !csrf::check(csrf_cookie.as_deref(), params.get("csrf"), ctx.origin.as_deref(), &state.config.public_url) {
-        return error_page(&state, Some(&tenant), StatusCode::FORBIDDEN, "Request refused", "The form expired or came from another site.");
-    }
     let r = async {
         let id = params.get("req").unwrap_or("");
         let lr: LogoutRequest = match store::grants::find_request(&state.db, &tenant.id, id, ctx.now).await? {

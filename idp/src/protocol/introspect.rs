@@ -1,9 +1,7 @@
 //! Token introspection (RFC 7662), answered from live state: the access token of an ended session
 //! or revoked family is `active: false` at once.
 
-use super::client_auth::{self, AuthFailure};
 use super::userinfo::check_access_token;
-use super::{load_tenant, read_params};
 use crate::app::{AppState, State};
 use crate::error::{Rejection, Result};
 use crate::http::respond;
@@ -18,20 +16,9 @@ use serde_json::{json, Value};
 #[handler]
 pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
     let now_ms = state.clock.now_ms();
-    let tenant = match load_tenant(&state, &slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return respond::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
-        Err(e) => return respond::server_error(&e),
-    };
-    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
-        Ok(p) => p,
-        Err(r) => return respond::oauth_json(&r, false),
-    };
-    let endpoint = format!("{}/introspect", tenant.issuer);
-    let client = match client_auth::authenticate(&state, &tenant, req, &params, &endpoint, now_ms / 1000).await {
-        Ok(Ok(a)) => a.client,
-        Ok(Err(AuthFailure { rejection, basic })) => return respond::oauth_json(&rejection, basic),
-        Err(e) => return respond::server_error(&e),
+    let (tenant, params, client) = match super::read_client_request(&state, &slug, req, body, "introspect", now_ms / 1000).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     // §2.1: the protected resource must be authorized; public clients cannot keep that promise.
     if client.is_public() {

@@ -8,7 +8,7 @@ use crate::app::{AppState, State};
 use crate::error::Result;
 use crate::events::audit::{self, Event};
 use crate::events::termination::{end_session, Ender};
-use crate::http::{cookies, csrf, respond, RequestContext};
+use crate::http::{cookies, respond, RequestContext};
 use crate::model::Tenant;
 use crate::session::EndReason;
 use crate::store::{self, TransactionTrait};
@@ -66,15 +66,10 @@ fn render(state: &AppState, tenant: &Tenant, req: &Request, req_id: &str, client
 #[handler]
 pub async fn submit(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
-    let params = match read_params(req, body).await {
-        Ok(p) => p,
-        Err(r) => return page_error(&state, Some(&tenant), r.into()),
+    let (tenant, params) = match super::read_form(&state, &slug, req, body, &ctx).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
-    let csrf_cookie = cookies::read(req, &state.cookies.csrf_name(&tenant.slug));
-    if !csrf::check(csrf_cookie.as_deref(), params.get("csrf"), ctx.origin.as_deref(), &state.config.public_url) {
-        return error_page(&state, Some(&tenant), StatusCode::FORBIDDEN, "Request refused", "The form expired or came from another site. Go back and try again.");
-    }
     let req_id = params.get("req").unwrap_or("").to_string();
     let ar = match load_request(&state, &tenant, &req_id, ctx.now).await {
         Ok(Some(ar)) => ar,

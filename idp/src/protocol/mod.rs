@@ -141,6 +141,43 @@ pub fn page_error(state: &AppState, tenant: Option<&Tenant>, e: Error) -> Respon
     }
 }
 
+/// The start of every browser form submission: the tenant, its parameters, and the CSRF token and
+/// Origin check. `Err` is the page to answer with.
+pub async fn read_form(state: &AppState, slug: &str, req: &Request, body: poem::Body, ctx: &RequestContext) -> std::result::Result<(Tenant, Params), Response> {
+    let Ok(Some(tenant)) = load_tenant(state, slug).await else { return Err(tenant_not_found(state)) };
+    let params = match read_params(req, body).await {
+        Ok(p) => p,
+        Err(r) => return Err(page_error(state, Some(&tenant), r.into())),
+    };
+    let csrf_cookie = crate::http::cookies::read(req, &state.cookies.csrf_name(&tenant.slug));
+    if !crate::http::csrf::check(csrf_cookie.as_deref(), params.get("csrf"), ctx.origin.as_deref(), &state.config.public_url) {
+        return Err(error_page(state, Some(&tenant), StatusCode::FORBIDDEN, "Request refused", "The form expired or came from another site. Go back and try again."));
+    }
+    Ok((tenant, params))
+}
+
+/// The start of every client-authenticated JSON endpoint (token, revocation, introspection):
+/// the tenant, parameters without repeats (RFC 6749 §3.2), and the authenticated client.
+/// `Err` is the protocol error response.
+pub async fn read_client_request(state: &AppState, slug: &str, req: &Request, body: poem::Body, endpoint: &str, now: i64) -> std::result::Result<(Tenant, Params, Client), Response> {
+    let tenant = match load_tenant(state, slug).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(respond::json(StatusCode::NOT_FOUND, &serde_json::json!({"error": "not_found"}))),
+        Err(e) => return Err(respond::server_error(&e)),
+    };
+    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
+        Ok(p) => p,
+        Err(r) => return Err(respond::oauth_json(&r, false)),
+    };
+    let url = format!("{}/{endpoint}", tenant.issuer);
+    let client = match client_auth::authenticate(state, &tenant, req, &params, &url, now).await {
+        Ok(Ok(a)) => a.client,
+        Ok(Err(client_auth::AuthFailure { rejection, basic })) => return Err(respond::oauth_json(&rejection, basic)),
+        Err(e) => return Err(respond::server_error(&e)),
+    };
+    Ok((tenant, params, client))
+}
+
 pub fn tenant_json(t: &Tenant) -> serde_json::Value {
     serde_json::json!({ "name": t.name, "slug": t.slug })
 }

@@ -2,8 +2,6 @@
 //! access tokens issued from it, through live-state introspection); revoking an access token
 //! marks its `jti`. Unknown tokens are answered 200 (§2.2).
 
-use super::client_auth::{self, AuthFailure};
-use super::{load_tenant, read_params};
 use crate::app::State;
 use crate::error::Rejection;
 use crate::events::audit::{self, Event};
@@ -13,25 +11,13 @@ use crate::tokens;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
-use serde_json::json;
 
 #[handler]
 pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
-    let tenant = match load_tenant(&state, &slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return respond::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
-        Err(e) => return respond::server_error(&e),
-    };
-    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
-        Ok(p) => p,
-        Err(r) => return respond::oauth_json(&r, false),
-    };
-    let endpoint = format!("{}/revoke", tenant.issuer);
-    let client = match client_auth::authenticate(&state, &tenant, req, &params, &endpoint, ctx.now).await {
-        Ok(Ok(a)) => a.client,
-        Ok(Err(AuthFailure { rejection, basic })) => return respond::oauth_json(&rejection, basic),
-        Err(e) => return respond::server_error(&e),
+    let (tenant, params, client) = match super::read_client_request(&state, &slug, req, body, "revoke", ctx.now).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     let Some(token) = params.get("token") else {
         return respond::oauth_json(&Rejection::Malformed("token"), false);

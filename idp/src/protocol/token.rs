@@ -4,9 +4,7 @@
 //! decide (pure rules in `tokens::code` / `tokens::refresh`) -> one transaction applying the
 //! decision (also on the refusal path: a replay's revocation is committed) -> JSON response.
 
-use super::client_auth::{self, AuthFailure};
 use super::issue::{self, Grant};
-use super::{load_tenant, read_params};
 use crate::app::{AppState, State};
 use crate::error::{Error, Rejection, Result};
 use crate::events::audit::{self, Event};
@@ -29,20 +27,9 @@ const TOUCH_GRANULARITY_SECS: i64 = 30;
 #[handler]
 pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
-    let tenant = match load_tenant(&state, &slug).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return respond::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
-        Err(e) => return respond::server_error(&e),
-    };
-    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
-        Ok(p) => p,
-        Err(r) => return respond::oauth_json(&r, false),
-    };
-    let endpoint = format!("{}/token", tenant.issuer);
-    let client = match client_auth::authenticate(&state, &tenant, req, &params, &endpoint, ctx.now).await {
-        Ok(Ok(a)) => a.client,
-        Ok(Err(AuthFailure { rejection, basic })) => return respond::oauth_json(&rejection, basic),
-        Err(e) => return respond::server_error(&e),
+    let (tenant, params, client) = match super::read_client_request(&state, &slug, req, body, "token", ctx.now).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     let result = match params.get("grant_type") {
         None => Err(Rejection::Malformed("grant_type").into()),
