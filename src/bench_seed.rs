@@ -68,7 +68,10 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
     if client_ids.is_empty() {
         bail!("--clients must name at least one client");
     }
-    let prefix = args.sid_prefix.clone().unwrap_or_else(|| format!("{}-", lanyard_idp::crypto::random_id()));
+    let prefix = args
+        .sid_prefix
+        .clone()
+        .unwrap_or_else(|| format!("{}-", lanyard_idp::crypto::random_id()));
     let policy = tenant.policy();
     let batch = args.batch.max(1);
     let mut created = 0u64;
@@ -80,27 +83,32 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
         let txn = state.db.begin().await?;
         for i in created..end {
             let id = lanyard_idp::crypto::random_id();
-            store::sessions::insert(&txn, store::sessions::SessionRow {
-                id: id.clone(),
-                tenant_id: tenant.id.clone(),
-                sid: format!("{prefix}{i}"),
-                cookie_hash: state.hasher.hash("session", &lanyard_idp::crypto::random_token()),
-                user_id: user.id.clone(),
-                device_id: None,
-                auth_time: now,
-                acr: "1".into(),
-                amr: r#"["pwd"]"#.into(),
-                ip: "127.0.0.1".into(),
-                user_agent: "lanyard bench-seed".into(),
-                created_at: now,
-                last_active_at: now,
-                idle_deadline: idle,
-                absolute_deadline: absolute,
-                state: store::sessions::ACTIVE.into(),
-                ended_at: None,
-                end_reason: None,
-                end_batch: None,
-            })
+            store::sessions::insert(
+                &txn,
+                store::sessions::SessionRow {
+                    id: id.clone(),
+                    tenant_id: tenant.id.clone(),
+                    sid: format!("{prefix}{i}"),
+                    cookie_hash: state
+                        .hasher
+                        .hash("session", &lanyard_idp::crypto::random_token()),
+                    user_id: user.id.clone(),
+                    device_id: None,
+                    auth_time: now,
+                    acr: "1".into(),
+                    amr: r#"["pwd"]"#.into(),
+                    ip: "127.0.0.1".into(),
+                    user_agent: "lanyard bench-seed".into(),
+                    created_at: now,
+                    last_active_at: now,
+                    idle_deadline: idle,
+                    absolute_deadline: absolute,
+                    state: store::sessions::ACTIVE.into(),
+                    ended_at: None,
+                    end_reason: None,
+                    end_batch: None,
+                },
+            )
             .await?;
             let chosen: &[String] = if args.spread {
                 let k = (i % client_ids.len() as u64) as usize;
@@ -116,5 +124,10 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
         txn.commit().await?;
         created = end;
     }
-    Ok(Seeded { sessions_created: created, participants, user_id: user.id, sid_prefix: prefix })
+    Ok(Seeded {
+        sessions_created: created,
+        participants,
+        user_id: user.id,
+        sid_prefix: prefix,
+    })
 }

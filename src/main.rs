@@ -17,7 +17,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "lanyard", version, about = "An OpenID Connect provider that governs every session from grant to revocation")]
+#[command(
+    name = "lanyard",
+    version,
+    about = "An OpenID Connect provider that governs every session from grant to revocation"
+)]
 struct Cli {
     /// Configuration file (default: ./lanyard.toml if present). LANYARD_* variables override it.
     #[arg(long, global = true)]
@@ -116,7 +120,11 @@ enum UserCmd {
         email: Option<String>,
         #[arg(long = "group")]
         groups: Vec<String>,
-        #[arg(long, conflicts_with = "password_stdin", required_unless_present = "password_stdin")]
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
         password: Option<String>,
         /// Read the password from standard input (first line).
         #[arg(long)]
@@ -269,8 +277,11 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LANYARD_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LANYARD_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -286,7 +297,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start runtime: {e}");
@@ -300,7 +314,9 @@ fn main() {
 }
 
 async fn open(config: Config) -> anyhow::Result<State> {
-    let db = store::connect(&config.database_url).await.with_context(|| "cannot open the database (LANYARD_DATABASE_URL)")?;
+    let db = store::connect(&config.database_url)
+        .await
+        .with_context(|| "cannot open the database (LANYARD_DATABASE_URL)")?;
     store::migrate(&db).await.context("migrations failed")?;
     AppState::new(db, config, Arc::new(SystemClock)).await
 }
@@ -325,12 +341,23 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
     match cmd {
         Command::Serve => {}
         Command::Migrate => println!("migrations applied"),
-        Command::Tenant(TenantCmd::Create { slug, name, policy }) => {
-            print_json(&manage::create_tenant(&state.db, &public, &slug, name.as_deref(), policy.layer(), now).await.map_err(m)?)?
-        }
+        Command::Tenant(TenantCmd::Create { slug, name, policy }) => print_json(
+            &manage::create_tenant(
+                &state.db,
+                &public,
+                &slug,
+                name.as_deref(),
+                policy.layer(),
+                now,
+            )
+            .await
+            .map_err(m)?,
+        )?,
         Command::Tenant(TenantCmd::SetPolicy { slug, policy }) => {
             let t = tenant(slug).await?;
-            manage::set_policy(&state.db, &t, policy.layer()).await.map_err(m)?;
+            manage::set_policy(&state.db, &t, policy.layer())
+                .await
+                .map_err(m)?;
             print_json(&serde_json::json!({ "tenant": t.slug, "policy": policy.layer() }))?
         }
         Command::Tenant(TenantCmd::List) => {
@@ -341,10 +368,19 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Tenant(TenantCmd::RevokeSessions { slug }) => {
             let t = tenant(slug).await?;
-            let n = manage::revoke_tenant_sessions(&state, &t, "cli").await.map_err(m)?;
+            let n = manage::revoke_tenant_sessions(&state, &t, "cli")
+                .await
+                .map_err(m)?;
             print_json(&serde_json::json!({ "sessions_ended": n }))?
         }
-        Command::User(UserCmd::Create { tenant: slug, username, email, groups, password, password_stdin }) => {
+        Command::User(UserCmd::Create {
+            tenant: slug,
+            username,
+            email,
+            groups,
+            password,
+            password_stdin,
+        }) => {
             let t = tenant(slug).await?;
             let password = if password_stdin {
                 let mut s = String::new();
@@ -353,66 +389,124 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
             } else {
                 password.unwrap_or_default()
             };
-            print_json(&manage::create_user(&state.db, &t, &username, email.as_deref(), &groups, &password, now).await.map_err(m)?)?
+            print_json(
+                &manage::create_user(
+                    &state.db,
+                    &t,
+                    &username,
+                    email.as_deref(),
+                    &groups,
+                    &password,
+                    now,
+                )
+                .await
+                .map_err(m)?,
+            )?
         }
-        Command::User(UserCmd::Disable { tenant: slug, username }) => {
+        Command::User(UserCmd::Disable {
+            tenant: slug,
+            username,
+        }) => {
             let t = tenant(slug).await?;
-            let n = manage::disable_user(&state, &t, &username, "cli").await.map_err(m)?;
+            let n = manage::disable_user(&state, &t, &username, "cli")
+                .await
+                .map_err(m)?;
             print_json(&serde_json::json!({ "disabled": username, "sessions_ended": n }))?
         }
-        Command::User(UserCmd::Enable { tenant: slug, username }) => {
+        Command::User(UserCmd::Enable {
+            tenant: slug,
+            username,
+        }) => {
             let t = tenant(slug).await?;
-            let changed = manage::enable_user(&state, &t, &username, "cli").await.map_err(m)?;
+            let changed = manage::enable_user(&state, &t, &username, "cli")
+                .await
+                .map_err(m)?;
             print_json(&serde_json::json!({ "enabled": username, "changed": changed }))?
         }
-        Command::User(UserCmd::RevokeSessions { tenant: slug, username }) => {
+        Command::User(UserCmd::RevokeSessions {
+            tenant: slug,
+            username,
+        }) => {
             let t = tenant(slug).await?;
-            let n = manage::revoke_user_sessions(&state, &t, &username, "cli").await.map_err(m)?;
+            let n = manage::revoke_user_sessions(&state, &t, &username, "cli")
+                .await
+                .map_err(m)?;
             print_json(&serde_json::json!({ "sessions_ended": n }))?
         }
         Command::Client(c) => {
-            let ClientCmd::Create(a) = *c; {
-            let t = tenant(a.tenant.clone()).await?;
-            let d = Lifetimes::default();
-            let lifetimes = Lifetimes {
-                access_token_secs: a.access_token_lifetime.unwrap_or(d.access_token_secs),
-                id_token_secs: a.id_token_lifetime.unwrap_or(d.id_token_secs),
-                refresh_absolute_secs: a.refresh_token_absolute_lifetime.unwrap_or(d.refresh_absolute_secs),
-                refresh_idle_secs: a.refresh_token_idle_lifetime.unwrap_or(d.refresh_idle_secs),
-                refresh_reuse_grace_secs: a.refresh_reuse_grace.unwrap_or(d.refresh_reuse_grace_secs),
-            };
-            if lifetimes.access_token_secs <= 0 || lifetimes.id_token_secs <= 0 || lifetimes.refresh_absolute_secs <= 0 || lifetimes.refresh_idle_secs <= 0 || lifetimes.refresh_reuse_grace_secs < 0 {
-                bail!("lifetimes must be positive (grace may be 0)");
+            let ClientCmd::Create(a) = *c;
+            {
+                let t = tenant(a.tenant.clone()).await?;
+                let d = Lifetimes::default();
+                let lifetimes = Lifetimes {
+                    access_token_secs: a.access_token_lifetime.unwrap_or(d.access_token_secs),
+                    id_token_secs: a.id_token_lifetime.unwrap_or(d.id_token_secs),
+                    refresh_absolute_secs: a
+                        .refresh_token_absolute_lifetime
+                        .unwrap_or(d.refresh_absolute_secs),
+                    refresh_idle_secs: a.refresh_token_idle_lifetime.unwrap_or(d.refresh_idle_secs),
+                    refresh_reuse_grace_secs: a
+                        .refresh_reuse_grace
+                        .unwrap_or(d.refresh_reuse_grace_secs),
+                };
+                if lifetimes.access_token_secs <= 0
+                    || lifetimes.id_token_secs <= 0
+                    || lifetimes.refresh_absolute_secs <= 0
+                    || lifetimes.refresh_idle_secs <= 0
+                    || lifetimes.refresh_reuse_grace_secs < 0
+                {
+                    bail!("lifetimes must be positive (grace may be 0)");
+                }
+                let c = NewClient {
+                    client_id: a.client_id,
+                    secret: a.secret,
+                    public: a.public || a.token_endpoint_auth_method.as_deref() == Some("none"),
+                    auth_method: a.token_endpoint_auth_method,
+                    redirect_uris: a.redirect_uris,
+                    post_logout_redirect_uris: a.post_logout_redirect_uris,
+                    backchannel_logout_uri: a.backchannel_logout_uri,
+                    frontchannel_logout_uri: a.frontchannel_logout_uri,
+                    grant_types: a.grant_types,
+                    first_party: a.first_party,
+                    id_token_alg: a.id_token_signed_response_alg,
+                    jwks: a.jwks,
+                    lifetimes,
+                };
+                print_json(
+                    &manage::create_client(&state.db, &state.hasher, &t, c, now)
+                        .await
+                        .map_err(m)?,
+                )?
             }
-            let c = NewClient {
-                client_id: a.client_id,
-                secret: a.secret,
-                public: a.public || a.token_endpoint_auth_method.as_deref() == Some("none"),
-                auth_method: a.token_endpoint_auth_method,
-                redirect_uris: a.redirect_uris,
-                post_logout_redirect_uris: a.post_logout_redirect_uris,
-                backchannel_logout_uri: a.backchannel_logout_uri,
-                frontchannel_logout_uri: a.frontchannel_logout_uri,
-                grant_types: a.grant_types,
-                first_party: a.first_party,
-                id_token_alg: a.id_token_signed_response_alg,
-                jwks: a.jwks,
-                lifetimes,
-            };
-            print_json(&manage::create_client(&state.db, &state.hasher, &t, c, now).await.map_err(m)?)?
         }
-        }
-        Command::Keys(KeysCmd::Rotate { tenant: slug, activate_in }) => {
+        Command::Keys(KeysCmd::Rotate {
+            tenant: slug,
+            activate_in,
+        }) => {
             let t = tenant(slug).await?;
-            print_json(&manage::rotate_keys(&state.db, &t, activate_in, now).await.map_err(m)?)?
+            print_json(
+                &manage::rotate_keys(&state.db, &t, activate_in, now)
+                    .await
+                    .map_err(m)?,
+            )?
         }
-        Command::Session(SessionCmd::List { tenant: slug, user, active }) => {
+        Command::Session(SessionCmd::List {
+            tenant: slug,
+            user,
+            active,
+        }) => {
             let t = tenant(slug).await?;
             let user_id = match user {
-                Some(u) => Some(store::users::find_by_username(&state.db, &t.id, &u).await?.with_context(|| format!("no user '{u}'"))?.id),
+                Some(u) => Some(
+                    store::users::find_by_username(&state.db, &t.id, &u)
+                        .await?
+                        .with_context(|| format!("no user '{u}'"))?
+                        .id,
+                ),
                 None => None,
             };
-            let rows = store::sessions::list(&state.db, &t.id, user_id.as_deref(), active, 1000).await?;
+            let rows =
+                store::sessions::list(&state.db, &t.id, user_id.as_deref(), active, 1000).await?;
             let list: Vec<_> = rows.into_iter().map(|s| serde_json::json!({
                 "sid": s.sid, "user_id": s.user_id, "device_id": s.device_id, "state": s.state, "auth_time": s.auth_time,
                 "ip": s.ip, "idle_deadline": s.idle_deadline, "absolute_deadline": s.absolute_deadline, "end_reason": s.end_reason,
@@ -421,15 +515,25 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Session(SessionCmd::Revoke { tenant: slug, sid }) => {
             let t = tenant(slug).await?;
-            let ended = manage::revoke_session(&state, &t, &sid, "cli").await.map_err(m)?;
+            let ended = manage::revoke_session(&state, &t, &sid, "cli")
+                .await
+                .map_err(m)?;
             print_json(&serde_json::json!({ "sessions_ended": u64::from(ended) }))?
         }
-        Command::Device(DeviceCmd::Revoke { tenant: slug, device_id }) => {
+        Command::Device(DeviceCmd::Revoke {
+            tenant: slug,
+            device_id,
+        }) => {
             let t = tenant(slug).await?;
-            let n = manage::revoke_device(&state, &t, &device_id, "cli").await.map_err(m)?;
+            let n = manage::revoke_device(&state, &t, &device_id, "cli")
+                .await
+                .map_err(m)?;
             print_json(&serde_json::json!({ "sessions_ended": n }))?
         }
-        Command::Deliveries(DeliveriesCmd::List { tenant: slug, state: st }) => {
+        Command::Deliveries(DeliveriesCmd::List {
+            tenant: slug,
+            state: st,
+        }) => {
             let t = tenant(slug).await?;
             let rows = store::outbox::list(&state.db, &t.id, st.as_deref(), None, 1000).await?;
             let list: Vec<_> = rows.into_iter().map(|d| serde_json::json!({
@@ -450,20 +554,26 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
                 Some(s) => Some(tenant(s).await?),
                 None => None,
             };
-            let token = manage::create_admin_token(&state.db, &state.hasher, t.as_ref(), &name, now).await.map_err(m)?;
-            print_json(&serde_json::json!({ "name": name, "tenant": t.map(|t| t.slug), "token": token }))?
+            let token =
+                manage::create_admin_token(&state.db, &state.hasher, t.as_ref(), &name, now)
+                    .await
+                    .map_err(m)?;
+            print_json(
+                &serde_json::json!({ "name": name, "tenant": t.map(|t| t.slug), "token": token }),
+            )?
         }
     }
     Ok(())
 }
 
-
 async fn serve(config: Config) -> anyhow::Result<()> {
     let bind = config.bind.clone();
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(c), Some(k)) => Some((
-            std::fs::read(c).with_context(|| format!("LANYARD_TLS_CERT: cannot read {}", c.display()))?,
-            std::fs::read(k).with_context(|| format!("LANYARD_TLS_KEY: cannot read {}", k.display()))?,
+            std::fs::read(c)
+                .with_context(|| format!("LANYARD_TLS_CERT: cannot read {}", c.display()))?,
+            std::fs::read(k)
+                .with_context(|| format!("LANYARD_TLS_KEY: cannot read {}", k.display()))?,
         )),
         _ => None,
     };
@@ -493,7 +603,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("LANYARD_BIND: cannot listen on {bind}"))?,
     };
     tracing::info!(bind = %bind, public_url = %state.config.public_url, "lanyard listening");
-    println!("Lanyard listening on {bind} (public URL {})", state.config.public_url);
+    println!(
+        "Lanyard listening on {bind} (public URL {})",
+        state.config.public_url
+    );
     Server::new_with_acceptor(acceptor).run(app).await?;
     Ok(())
 }

@@ -24,14 +24,26 @@ pub const POST_LOGOUT: &str = "https://rp.example/after-logout";
 /// Where the storage for one test lives.
 async fn database_url() -> String {
     if let Ok(pg) = std::env::var("LANYARD_TEST_POSTGRES_URL") {
-        let name = format!("lanyard_t_{}", lanyard_idp::crypto::random_id().to_lowercase().replace(['-', '_'], ""));
+        let name = format!(
+            "lanyard_t_{}",
+            lanyard_idp::crypto::random_id()
+                .to_lowercase()
+                .replace(['-', '_'], "")
+        );
         let admin = store::connect(&pg).await.expect("postgres reachable");
         use sea_orm::ConnectionTrait;
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
-        let base = pg.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(pg);
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        let base = pg
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .unwrap_or(pg);
         return format!("{base}/{name}");
     }
-    let dir = std::env::temp_dir().join(format!("lanyard-test-{}", lanyard_idp::crypto::random_id()));
+    let dir =
+        std::env::temp_dir().join(format!("lanyard-test-{}", lanyard_idp::crypto::random_id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     format!("sqlite://{}?mode=rwc", dir.join("t.db").display())
 }
@@ -55,7 +67,13 @@ pub struct Setup {
 
 impl Default for Setup {
     fn default() -> Self {
-        Self { policy: PolicyLayer::default(), web_lifetimes: Lifetimes::default(), web_backchannel: None, web_frontchannel: None, dispatcher: true }
+        Self {
+            policy: PolicyLayer::default(),
+            web_lifetimes: Lifetimes::default(),
+            web_backchannel: None,
+            web_frontchannel: None,
+            dispatcher: true,
+        }
     }
 }
 
@@ -83,37 +101,90 @@ impl TestServer {
         let db = store::connect(&db_url).await.expect("db");
         store::migrate(&db).await.expect("migrate");
         let clock = MockClock::at(chrono::Utc::now().timestamp());
-        let state = AppState::new(db, config, Arc::new(clock.clone())).await.expect("state");
+        let state = AppState::new(db, config, Arc::new(clock.clone()))
+            .await
+            .expect("state");
         let now = clock.now_secs();
-        manage::create_tenant(&state.db, &base, "acme", Some("Acme"), setup.policy.clone(), now).await.expect("tenant");
-        let tenant = manage::tenant(&state.db, &base, "acme").await.expect("tenant");
-        let alice = manage::create_user(&state.db, &tenant, "alice", Some("alice@acme.test"), &["staff".into()], PASSWORD, now).await.expect("alice");
-        manage::create_user(&state.db, &tenant, "bob", None, &[], PASSWORD, now).await.expect("bob");
-        manage::create_client(&state.db, &state.hasher, &tenant, NewClient {
-            client_id: "web".into(),
-            secret: Some(SECRET.into()),
-            redirect_uris: vec![REDIRECT.into()],
-            post_logout_redirect_uris: vec![POST_LOGOUT.into()],
-            grant_types: vec!["authorization_code".into(), "refresh_token".into(), "client_credentials".into()],
-            first_party: true,
-            backchannel_logout_uri: setup.web_backchannel.clone(),
-            frontchannel_logout_uri: setup.web_frontchannel.clone(),
-            lifetimes: setup.web_lifetimes.clone(),
-            ..Default::default()
-        }, now).await.expect("web client");
-        manage::create_client(&state.db, &state.hasher, &tenant, NewClient {
-            client_id: "other".into(),
-            secret: Some("other-secret-0123456789".into()),
-            redirect_uris: vec!["https://other.example/cb".into()],
-            first_party: true,
-            ..Default::default()
-        }, now).await.expect("other client");
-        manage::create_client(&state.db, &state.hasher, &tenant, NewClient {
-            client_id: "spa".into(),
-            public: true,
-            redirect_uris: vec!["https://spa.example/cb".into()],
-            ..Default::default()
-        }, now).await.expect("spa client");
+        manage::create_tenant(
+            &state.db,
+            &base,
+            "acme",
+            Some("Acme"),
+            setup.policy.clone(),
+            now,
+        )
+        .await
+        .expect("tenant");
+        let tenant = manage::tenant(&state.db, &base, "acme")
+            .await
+            .expect("tenant");
+        let alice = manage::create_user(
+            &state.db,
+            &tenant,
+            "alice",
+            Some("alice@acme.test"),
+            &["staff".into()],
+            PASSWORD,
+            now,
+        )
+        .await
+        .expect("alice");
+        manage::create_user(&state.db, &tenant, "bob", None, &[], PASSWORD, now)
+            .await
+            .expect("bob");
+        manage::create_client(
+            &state.db,
+            &state.hasher,
+            &tenant,
+            NewClient {
+                client_id: "web".into(),
+                secret: Some(SECRET.into()),
+                redirect_uris: vec![REDIRECT.into()],
+                post_logout_redirect_uris: vec![POST_LOGOUT.into()],
+                grant_types: vec![
+                    "authorization_code".into(),
+                    "refresh_token".into(),
+                    "client_credentials".into(),
+                ],
+                first_party: true,
+                backchannel_logout_uri: setup.web_backchannel.clone(),
+                frontchannel_logout_uri: setup.web_frontchannel.clone(),
+                lifetimes: setup.web_lifetimes.clone(),
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .expect("web client");
+        manage::create_client(
+            &state.db,
+            &state.hasher,
+            &tenant,
+            NewClient {
+                client_id: "other".into(),
+                secret: Some("other-secret-0123456789".into()),
+                redirect_uris: vec!["https://other.example/cb".into()],
+                first_party: true,
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .expect("other client");
+        manage::create_client(
+            &state.db,
+            &state.hasher,
+            &tenant,
+            NewClient {
+                client_id: "spa".into(),
+                public: true,
+                redirect_uris: vec!["https://spa.example/cb".into()],
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .expect("spa client");
         if setup.dispatcher {
             tokio::spawn(lanyard_idp::events::dispatcher::run(state.clone()));
         }
@@ -123,7 +194,14 @@ impl TestServer {
             let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
         });
         let issuer = format!("{base}/t/acme");
-        TestServer { base, state, clock, tenant, issuer, alice_id: alice.id }
+        TestServer {
+            base,
+            state,
+            clock,
+            tenant,
+            issuer,
+            alice_id: alice.id,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -132,12 +210,23 @@ impl TestServer {
 
     /// Register another client.
     pub async fn client(&self, c: NewClient) -> Option<String> {
-        manage::create_client(&self.state.db, &self.state.hasher, &self.tenant, c, self.clock.now_secs()).await.expect("client").client_secret
+        manage::create_client(
+            &self.state.db,
+            &self.state.hasher,
+            &self.tenant,
+            c,
+            self.clock.now_secs(),
+        )
+        .await
+        .expect("client")
+        .client_secret
     }
 
     /// Run the session sweeper once at the mock clock's time.
     pub async fn sweep(&self) -> u64 {
-        lanyard_idp::events::sweeper::sweep_once(&self.state).await.expect("sweep")
+        lanyard_idp::events::sweeper::sweep_once(&self.state)
+            .await
+            .expect("sweep")
     }
 
     /// Invariant checks at the end of a scenario (STYLE.md rule 10).
@@ -158,11 +247,16 @@ impl TestServer {
     pub async fn drain_outbox(&self, secs: u64) {
         let deadline = std::time::Instant::now() + Duration::from_secs(secs);
         loop {
-            let owed = store::outbox::count_owed(&self.state.db).await.expect("count");
+            let owed = store::outbox::count_owed(&self.state.db)
+                .await
+                .expect("count");
             if owed == 0 {
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "outbox still owes {owed} deliveries");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "outbox still owes {owed} deliveries"
+            );
             self.state.outbox_notify.notify_one();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -190,14 +284,21 @@ pub enum Landing {
     /// Redirected outside Lanyard (to an RP).
     Redirect(url::Url),
     /// A page rendered by Lanyard.
-    Page { status: u16, body: String, url: String },
+    Page {
+        status: u16,
+        body: String,
+        url: String,
+    },
 }
 
 impl Landing {
     pub fn redirect(self) -> url::Url {
         match self {
             Landing::Redirect(u) => u,
-            Landing::Page { status, body, url } => panic!("expected a redirect, got page {status} at {url}: {}", &body[..body.len().min(400)]),
+            Landing::Page { status, body, url } => panic!(
+                "expected a redirect, got page {status} at {url}: {}",
+                &body[..body.len().min(400)]
+            ),
         }
     }
     pub fn page(self) -> (u16, String) {
@@ -208,7 +309,10 @@ impl Landing {
     }
     pub fn param(&self, name: &str) -> Option<String> {
         match self {
-            Landing::Redirect(u) => u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string()),
+            Landing::Redirect(u) => u
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.to_string()),
             _ => None,
         }
     }
@@ -237,7 +341,12 @@ impl Browser {
         loop {
             let url = resp.url().to_string();
             if resp.status().is_redirection() {
-                let loc = resp.headers().get("location").and_then(|v| v.to_str().ok()).expect("location").to_string();
+                let loc = resp
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .expect("location")
+                    .to_string();
                 let next = resp.url().join(&loc).expect("join");
                 if !next.as_str().starts_with(base) {
                     return Landing::Redirect(next);
@@ -262,13 +371,33 @@ impl Browser {
     }
 
     /// Open an authorization URL and sign in if asked; returns where it ended.
-    pub async fn authorize(&self, ts: &TestServer, auth_url: &str, username: &str, password: &str) -> Landing {
+    pub async fn authorize(
+        &self,
+        ts: &TestServer,
+        auth_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Landing {
         let landing = self.get(&ts.base, auth_url).await;
         match landing {
-            Landing::Page { ref body, status: 200, .. } if body.contains("name=\"password\"") => {
+            Landing::Page {
+                ref body,
+                status: 200,
+                ..
+            } if body.contains("name=\"password\"") => {
                 let csrf = field(body, "csrf").expect("csrf");
                 let req = field(body, "req").expect("req");
-                self.post_form(&ts.base, &ts.url("/login"), &[("csrf", &csrf), ("req", &req), ("username", username), ("password", password)]).await
+                self.post_form(
+                    &ts.base,
+                    &ts.url("/login"),
+                    &[
+                        ("csrf", &csrf),
+                        ("req", &req),
+                        ("username", username),
+                        ("password", password),
+                    ],
+                )
+                .await
             }
             other => other,
         }
@@ -276,7 +405,13 @@ impl Browser {
 }
 
 /// Build an authorization URL for `client` with PKCE. Returns (url, state, nonce, verifier).
-pub fn auth_url(ts: &TestServer, client_id: &str, redirect: &str, scope: &str, extra: &[(&str, &str)]) -> (String, String, String, String) {
+pub fn auth_url(
+    ts: &TestServer,
+    client_id: &str,
+    redirect: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> (String, String, String, String) {
     let state = lanyard_idp::crypto::random_token();
     let nonce = lanyard_idp::crypto::random_token();
     let verifier = lanyard_idp::crypto::random_token();
@@ -298,19 +433,45 @@ pub fn auth_url(ts: &TestServer, client_id: &str, redirect: &str, scope: &str, e
 }
 
 /// Log alice in with the `web` client and redeem the code. Returns the token response JSON.
-pub async fn login_and_redeem(ts: &TestServer, browser: &Browser, scope: &str) -> serde_json::Value {
+pub async fn login_and_redeem(
+    ts: &TestServer,
+    browser: &Browser,
+    scope: &str,
+) -> serde_json::Value {
     let (url, state, _nonce, verifier) = auth_url(ts, "web", REDIRECT, scope, &[]);
     let landing = browser.authorize(ts, &url, "alice", PASSWORD).await;
     assert_eq!(landing.param("state").as_deref(), Some(state.as_str()));
     let code = landing.param("code").expect("code");
-    let r = token_request(ts, "web", SECRET, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)]).await;
+    let r = token_request(
+        ts,
+        "web",
+        SECRET,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
     assert_eq!(r.0, 200, "token response: {}", r.1);
     r.1
 }
 
 /// POST to the token endpoint with client_secret_basic. Returns (status, json).
-pub async fn token_request(ts: &TestServer, client_id: &str, secret: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let r = reqwest::Client::new().post(ts.url("/token")).basic_auth(client_id, Some(secret)).form(form).send().await.expect("token");
+pub async fn token_request(
+    ts: &TestServer,
+    client_id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(ts.url("/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .expect("token");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
@@ -339,18 +500,23 @@ pub struct RecordingRp {
 impl RecordingRp {
     /// Start on a random port; returns the RP and its back-channel URL.
     pub async fn start() -> (Self, String) {
-        use poem::{handler, post, web::Data, Route, EndpointExt};
+        use poem::{handler, post, web::Data, EndpointExt, Route};
         #[handler]
         async fn logout(rp: Data<&RecordingRp>, body: String) -> poem::Response {
             {
                 let mut f = rp.fail_first.lock().expect("lock");
                 if *f > 0 {
                     *f -= 1;
-                    return poem::Response::builder().status(poem::http::StatusCode::SERVICE_UNAVAILABLE).finish();
+                    return poem::Response::builder()
+                        .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
+                        .finish();
                 }
             }
             rp.received.lock().expect("lock").push(body);
-            poem::Response::builder().status(poem::http::StatusCode::OK).header("cache-control", "no-store").finish()
+            poem::Response::builder()
+                .status(poem::http::StatusCode::OK)
+                .header("cache-control", "no-store")
+                .finish()
         }
         let rp = RecordingRp::default();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -370,7 +536,11 @@ impl RecordingRp {
             .lock()
             .expect("lock")
             .iter()
-            .filter_map(|b| url::form_urlencoded::parse(b.as_bytes()).find(|(k, _)| k == "logout_token").map(|(_, v)| v.to_string()))
+            .filter_map(|b| {
+                url::form_urlencoded::parse(b.as_bytes())
+                    .find(|(k, _)| k == "logout_token")
+                    .map(|(_, v)| v.to_string())
+            })
             .collect()
     }
 
@@ -381,7 +551,11 @@ impl RecordingRp {
             if t.len() >= n {
                 return t;
             }
-            assert!(std::time::Instant::now() < deadline, "RP received {} of {n} logout tokens", t.len());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "RP received {} of {n} logout tokens",
+                t.len()
+            );
             ts.state.outbox_notify.notify_one();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -390,13 +564,31 @@ impl RecordingRp {
 
 /// Validate a logout token strictly per Back-Channel Logout 1.0 §2.6 against the OP's JWKS.
 /// Returns its claims.
-pub async fn validate_logout_token(ts: &TestServer, token: &str, client_id: &str) -> serde_json::Map<String, serde_json::Value> {
-    let jwks: serde_json::Value = reqwest::get(ts.url("/jwks")).await.expect("jwks").json().await.expect("json");
+pub async fn validate_logout_token(
+    ts: &TestServer,
+    token: &str,
+    client_id: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let jwks: serde_json::Value = reqwest::get(ts.url("/jwks"))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
     let header = josekit::jwt::decode_header(token).expect("header");
-    assert_eq!(header.claim("typ").and_then(|v| v.as_str()), Some("logout+jwt"), "typ");
+    assert_eq!(
+        header.claim("typ").and_then(|v| v.as_str()),
+        Some("logout+jwt"),
+        "typ"
+    );
     let kid = header.claim("kid").and_then(|v| v.as_str()).expect("kid");
     let alg = header.claim("alg").and_then(|v| v.as_str()).expect("alg");
-    let jwk = jwks["keys"].as_array().expect("keys").iter().find(|k| k["kid"] == kid).expect("kid in JWKS");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .expect("kid in JWKS");
     let jwk = josekit::jwk::Jwk::from_bytes(jwk.to_string().as_bytes()).expect("jwk");
     let verifier: Box<dyn josekit::jws::JwsVerifier> = match alg {
         "RS256" => Box::new(josekit::jws::RS256.verifier_from_jwk(&jwk).expect("v")),
@@ -404,7 +596,8 @@ pub async fn validate_logout_token(ts: &TestServer, token: &str, client_id: &str
         "EdDSA" => Box::new(josekit::jws::EdDSA.verifier_from_jwk(&jwk).expect("v")),
         other => panic!("unexpected alg {other}"),
     };
-    let (payload, _) = josekit::jwt::decode_with_verifier(token, verifier.as_ref()).expect("signature");
+    let (payload, _) =
+        josekit::jwt::decode_with_verifier(token, verifier.as_ref()).expect("signature");
     let c = payload.claims_set().clone();
     assert_eq!(c["iss"], ts.issuer.as_str(), "iss");
     let aud_ok = match &c["aud"] {
@@ -419,7 +612,10 @@ pub async fn validate_logout_token(ts: &TestServer, token: &str, client_id: &str
     assert!(!c.contains_key("nonce"), "no nonce");
     let events = c["events"].as_object().expect("events");
     assert_eq!(events.len(), 1);
-    assert_eq!(events["http://schemas.openid.net/event/backchannel-logout"], serde_json::json!({}));
+    assert_eq!(
+        events["http://schemas.openid.net/event/backchannel-logout"],
+        serde_json::json!({})
+    );
     assert!(c.contains_key("sid") || c.contains_key("sub"), "sub or sid");
     c
 }

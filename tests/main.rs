@@ -5,7 +5,6 @@
 // Tests may unwrap (STYLE.md rule 12): a failed expectation is the assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-
 mod harness;
 
 mod admin_api;

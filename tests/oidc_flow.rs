@@ -8,17 +8,34 @@ use openidconnect::{
 };
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 #[tokio::test]
 async fn discovery_parses_as_core_provider_metadata() {
     let ts = TestServer::start().await;
-    let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(ts.issuer.clone()).unwrap(), &http()).await.expect("discovery");
+    let meta =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(ts.issuer.clone()).unwrap(), &http())
+            .await
+            .expect("discovery");
     assert_eq!(meta.issuer().as_str(), ts.issuer);
-    assert!(meta.jwks().keys().len() >= 3, "RS256, ES256 and EdDSA keys published");
-    let raw: serde_json::Value = reqwest::get(ts.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
-    assert_eq!(raw["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert!(
+        meta.jwks().keys().len() >= 3,
+        "RS256, ES256 and EdDSA keys published"
+    );
+    let raw: serde_json::Value = reqwest::get(ts.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(raw["backchannel_logout_session_supported"], true);
     assert_eq!(raw["authorization_response_iss_parameter_supported"], true);
 }
@@ -27,20 +44,40 @@ async fn discovery_parses_as_core_provider_metadata() {
 async fn code_flow_with_pkce_validates_in_openidconnect() {
     let ts = TestServer::start().await;
     let http = http();
-    let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(ts.issuer.clone()).unwrap(), &http).await.unwrap();
-    let client = CoreClient::from_provider_metadata(meta, ClientId::new("web".into()), Some(ClientSecret::new(SECRET.into())))
-        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let meta =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(ts.issuer.clone()).unwrap(), &http)
+            .await
+            .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new("web".into()),
+        Some(ClientSecret::new(SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("email".into()))
         .set_pkce_challenge(challenge)
         .url();
     let browser = Browser::new();
-    let landing = browser.authorize(&ts, url.as_str(), "alice", PASSWORD).await;
-    assert_eq!(landing.param("state").as_deref(), Some(csrf.secret().as_str()));
-    assert_eq!(landing.param("iss").as_deref(), Some(ts.issuer.as_str()), "RFC 9207 iss");
+    let landing = browser
+        .authorize(&ts, url.as_str(), "alice", PASSWORD)
+        .await;
+    assert_eq!(
+        landing.param("state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    assert_eq!(
+        landing.param("iss").as_deref(),
+        Some(ts.issuer.as_str()),
+        "RFC 9207 iss"
+    );
     let code = landing.param("code").expect("code");
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
@@ -50,22 +87,48 @@ async fn code_flow_with_pkce_validates_in_openidconnect() {
         .await
         .expect("token exchange");
     let id_token = tokens.id_token().expect("id token");
-    let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("valid ID token");
+    let claims = id_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .expect("valid ID token");
     assert_eq!(claims.subject().as_str(), ts.alice_id);
     assert!(claims.auth_time().is_some());
     assert!(claims.access_token_hash().is_some(), "at_hash");
     let raw = id_token.to_string();
-    let payload: serde_json::Value = serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let payload: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            raw.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     for k in ["sid", "acr", "amr", "auth_time", "nonce", "at_hash"] {
         assert!(payload.get(k).is_some(), "ID token lacks {k}");
     }
-    let header: serde_json::Value = serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw.split('.').next().unwrap()).unwrap()).unwrap();
-    assert_eq!(header["alg"], "RS256", "OIDC default alg when none registered");
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            raw.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        header["alg"], "RS256",
+        "OIDC default alg when none registered"
+    );
     assert!(tokens.refresh_token().is_some());
 
     // The access token is an RFC 9068 JWT.
     let at = tokens.access_token().secret();
-    let at_header: serde_json::Value = serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, at.split('.').next().unwrap()).unwrap()).unwrap();
+    let at_header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            at.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(at_header["typ"], "at+jwt");
     assert_eq!(at_header["alg"], "ES256");
 
@@ -86,9 +149,19 @@ async fn userinfo_accepts_post_with_header_or_body() {
     let ts = TestServer::start().await;
     let tok = login_and_redeem(&ts, &Browser::new(), "openid profile").await;
     let at = tok["access_token"].as_str().unwrap();
-    let r = reqwest::Client::new().post(ts.url("/userinfo")).bearer_auth(at).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(ts.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = reqwest::Client::new().post(ts.url("/userinfo")).form(&[("access_token", at)]).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(ts.url("/userinfo"))
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["preferred_username"], "alice");
@@ -123,8 +196,17 @@ async fn max_age_elapsed_requires_login_again() {
     let browser = Browser::new();
     login_and_redeem(&ts, &browser, "openid").await;
     ts.clock.advance_secs(5);
-    let (url, _, _, _) = auth_url(&ts, "web", REDIRECT, "openid", &[("max_age", "1"), ("prompt", "none")]);
-    assert_eq!(browser.get(&ts.base, &url).await.param("error").as_deref(), Some("login_required"));
+    let (url, _, _, _) = auth_url(
+        &ts,
+        "web",
+        REDIRECT,
+        "openid",
+        &[("max_age", "1"), ("prompt", "none")],
+    );
+    assert_eq!(
+        browser.get(&ts.base, &url).await.param("error").as_deref(),
+        Some("login_required")
+    );
     let (url, _, _, _) = auth_url(&ts, "web", REDIRECT, "openid", &[("max_age", "10000")]);
     assert!(browser.get(&ts.base, &url).await.param("code").is_some());
 }
@@ -132,22 +214,48 @@ async fn max_age_elapsed_requires_login_again() {
 #[tokio::test]
 async fn third_party_client_gets_consent_page() {
     let ts = TestServer::start().await;
-    let secret = ts.client(lanyard_idp::manage::NewClient {
-        client_id: "third".into(),
-        redirect_uris: vec!["https://third.example/cb".into()],
-        ..Default::default()
-    }).await.unwrap();
+    let secret = ts
+        .client(lanyard_idp::manage::NewClient {
+            client_id: "third".into(),
+            redirect_uris: vec!["https://third.example/cb".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let browser = Browser::new();
-    let (url, state, _, verifier) = auth_url(&ts, "third", "https://third.example/cb", "openid email", &[]);
+    let (url, state, _, verifier) = auth_url(
+        &ts,
+        "third",
+        "https://third.example/cb",
+        "openid email",
+        &[],
+    );
     let (status, body) = browser.authorize(&ts, &url, "alice", PASSWORD).await.page();
     assert_eq!(status, 200);
     assert!(body.contains("Allow access"));
     let csrf = field(&body, "csrf").unwrap();
     let req = field(&body, "req").unwrap();
-    let landing = browser.post_form(&ts.base, &ts.url("/consent"), &[("csrf", &csrf), ("req", &req), ("decision", "allow")]).await;
+    let landing = browser
+        .post_form(
+            &ts.base,
+            &ts.url("/consent"),
+            &[("csrf", &csrf), ("req", &req), ("decision", "allow")],
+        )
+        .await;
     assert_eq!(landing.param("state").as_deref(), Some(state.as_str()));
     let code = landing.param("code").unwrap();
-    let (s, _) = token_request(&ts, "third", &secret, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "https://third.example/cb"), ("code_verifier", &verifier)]).await;
+    let (s, _) = token_request(
+        &ts,
+        "third",
+        &secret,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://third.example/cb"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
     assert_eq!(s, 200);
 }
 
@@ -157,11 +265,21 @@ async fn client_credentials_and_post_auth() {
     let (s, v) = token_request(&ts, "web", SECRET, &[("grant_type", "client_credentials")]).await;
     assert_eq!(s, 200);
     assert!(v.get("refresh_token").is_none());
-    assert_eq!(introspect(&ts, v["access_token"].as_str().unwrap()).await["active"], true);
+    assert_eq!(
+        introspect(&ts, v["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
     // client_secret_post works as well.
-    let r = reqwest::Client::new().post(ts.url("/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "web"), ("client_secret", SECRET)])
-        .send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(ts.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "web"),
+            ("client_secret", SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
 }
@@ -176,29 +294,74 @@ async fn public_client_code_flow_with_pkce() {
     let (_, body) = landing.page();
     let csrf = field(&body, "csrf").unwrap();
     let req = field(&body, "req").unwrap();
-    let code = browser.post_form(&ts.base, &ts.url("/consent"), &[("csrf", &csrf), ("req", &req), ("decision", "allow")]).await.param("code").unwrap();
-    let r = reqwest::Client::new().post(ts.url("/token"))
-        .form(&[("grant_type", "authorization_code"), ("client_id", "spa"), ("code", &code), ("redirect_uri", "https://spa.example/cb"), ("code_verifier", &verifier)])
-        .send().await.unwrap();
+    let code = browser
+        .post_form(
+            &ts.base,
+            &ts.url("/consent"),
+            &[("csrf", &csrf), ("req", &req), ("decision", "allow")],
+        )
+        .await
+        .param("code")
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(ts.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", "https://spa.example/cb"),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]
 async fn key_rotation_publishes_before_use_and_keeps_old_keys() {
     let ts = TestServer::start().await;
-    let before: serde_json::Value = reqwest::get(ts.url("/jwks")).await.unwrap().json().await.unwrap();
+    let before: serde_json::Value = reqwest::get(ts.url("/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let now = ts.clock.now_secs();
-    let rotated = lanyard_idp::manage::rotate_keys(&ts.state.db, &ts.tenant, 600, now).await.unwrap();
+    let rotated = lanyard_idp::manage::rotate_keys(&ts.state.db, &ts.tenant, 600, now)
+        .await
+        .unwrap();
     ts.state.keys.invalidate(&ts.tenant.id);
-    let after: serde_json::Value = reqwest::get(ts.url("/jwks")).await.unwrap().json().await.unwrap();
-    assert_eq!(after["keys"].as_array().unwrap().len(), before["keys"].as_array().unwrap().len() * 2, "new keys published next to the old");
+    let after: serde_json::Value = reqwest::get(ts.url("/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        after["keys"].as_array().unwrap().len(),
+        before["keys"].as_array().unwrap().len() * 2,
+        "new keys published next to the old"
+    );
     // Still signed by the old key until activation.
     let tok = login_and_redeem(&ts, &Browser::new(), "openid").await;
     let kid_of = |t: &str| -> String {
-        let h: serde_json::Value = serde_json::from_slice(&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, t.split('.').next().unwrap()).unwrap()).unwrap();
+        let h: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                t.split('.').next().unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
         h["kid"].as_str().unwrap().to_string()
     };
-    let new_rs = rotated.iter().find(|r| r.alg == "RS256").unwrap().kid.clone();
+    let new_rs = rotated
+        .iter()
+        .find(|r| r.alg == "RS256")
+        .unwrap()
+        .kid
+        .clone();
     assert_ne!(kid_of(tok["id_token"].as_str().unwrap()), new_rs);
     ts.clock.advance_secs(601);
     ts.state.keys.invalidate(&ts.tenant.id);
@@ -220,12 +383,28 @@ async fn built_in_demo_relying_party_signs_in_and_out() {
     .await;
     let b = Browser::new();
     let (_, home) = b.get(&ts.base, &ts.url("/demo")).await.page();
-    let login = home.split("href=\"").find(|s| s.contains("authorize?")).unwrap().split('"').next().unwrap().replace("&amp;", "&").replace("&#x2f;", "/");
+    let login = home
+        .split("href=\"")
+        .find(|s| s.contains("authorize?"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
     let (status, body) = b.authorize(&ts, &login, "alice", PASSWORD).await.page();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Signed in"), "{body}");
     assert!(body.contains(&ts.alice_id), "decoded ID token shows sub");
-    let logout = body.split("href=\"").find(|s| s.contains("end_session")).unwrap().split('"').next().unwrap().replace("&amp;", "&").replace("&#x2f;", "/");
+    let logout = body
+        .split("href=\"")
+        .find(|s| s.contains("end_session"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
     let (s, page) = b.get(&ts.base, &logout).await.page();
     assert_eq!(s, 200);
     assert!(page.contains("logged out"));

@@ -27,6 +27,8 @@ impl Randomness {
         const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         let mut buf = vec![0u8; len];
         rand::rngs::OsRng.fill_bytes(&mut buf);
-        buf.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+        buf.iter()
+            .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+            .collect()
     }
 }

@@ -14,7 +14,10 @@ pub struct User {
 
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User").field("username", &self.username).field("password", &"***").finish()
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
     }
 }
 

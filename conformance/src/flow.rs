@@ -78,8 +78,20 @@ fn form_request(form: &html::Form, fields: Vec<(String, String)>) -> Request {
 }
 
 /// Follows redirects and fills forms until the browser is sent to the RP or rests on a page.
-pub async fn navigate(ctx: &Ctx, browser: &Browser, user: &User, first: Request, mode: Mode) -> Result<Navigation> {
-    let mut nav = Navigation { landing: Landing::Rp(ctx.rp.base.clone()), logins: 0, consents: 0, confirmations: 0, iframes: Vec::new() };
+pub async fn navigate(
+    ctx: &Ctx,
+    browser: &Browser,
+    user: &User,
+    first: Request,
+    mode: Mode,
+) -> Result<Navigation> {
+    let mut nav = Navigation {
+        landing: Landing::Rp(ctx.rp.base.clone()),
+        logins: 0,
+        consents: 0,
+        confirmations: 0,
+        iframes: Vec::new(),
+    };
     let mut req = first;
     for _ in 0..MAX_STEPS {
         if ctx.rp.is_ours(&req.url) {
@@ -88,7 +100,9 @@ pub async fn navigate(ctx: &Ctx, browser: &Browser, user: &User, first: Request,
         }
         let page = browser.send(&req).await?;
         if page.is_redirect() {
-            let next = page.location().context("redirect without a usable Location")?;
+            let next = page
+                .location()
+                .context("redirect without a usable Location")?;
             req = Request::get(next);
             continue;
         }
@@ -124,14 +138,20 @@ async fn next_step(
                     bail!("the login form came back after submitting credentials (rejected?)");
                 }
                 nav.logins += 1;
-                return Ok(Some(form_request(&form, form.login_submission(&user.username, &user.password))));
+                return Ok(Some(form_request(
+                    &form,
+                    form.login_submission(&user.username, &user.password),
+                )));
             }
             if let Some((form, button)) = html::consent_form(body, &page.url) {
                 if !interactive || nav.consents >= 3 {
                     return Ok(None);
                 }
                 nav.consents += 1;
-                return Ok(Some(form_request(&form, form.submission_with(button.as_ref()))));
+                return Ok(Some(form_request(
+                    &form,
+                    form.submission_with(button.as_ref()),
+                )));
             }
         }
         Mode::Logout => {
@@ -152,7 +172,10 @@ async fn next_step(
                     return Ok(None);
                 }
                 nav.confirmations += 1;
-                return Ok(Some(form_request(&form, form.submission_with(button.as_ref()))));
+                return Ok(Some(form_request(
+                    &form,
+                    form.submission_with(button.as_ref()),
+                )));
             }
             if let Some(next) = html::continuation(body, &page.url, &ctx.rp.base) {
                 return Ok(Some(Request::get(next)));
@@ -180,11 +203,17 @@ impl AuthRequest {
             ("state".to_owned(), ctx.rng.token(16)),
             ("nonce".to_owned(), ctx.rng.token(16)),
         ];
-        AuthRequest { params, post: false }
+        AuthRequest {
+            params,
+            post: false,
+        }
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn set(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -240,8 +269,20 @@ impl AuthResult {
     }
 }
 
-pub async fn authorize(ctx: &Ctx, browser: &Browser, req: &AuthRequest, interactive: bool) -> Result<AuthResult> {
-    let nav = navigate(ctx, browser, &ctx.user, req.request(&ctx.op)?, Mode::Authorize { interactive }).await?;
+pub async fn authorize(
+    ctx: &Ctx,
+    browser: &Browser,
+    req: &AuthRequest,
+    interactive: bool,
+) -> Result<AuthResult> {
+    let nav = navigate(
+        ctx,
+        browser,
+        &ctx.user,
+        req.request(&ctx.op)?,
+        Mode::Authorize { interactive },
+    )
+    .await?;
     let response = nav
         .rp_url()
         .filter(|u| u.path().trim_start_matches('/') == crate::listener::CALLBACK)
@@ -270,59 +311,115 @@ impl Tokens {
 }
 
 /// Checks the authorization response (state, iss per RFC 9207) and redeems the code.
-pub async fn redeem(c: &mut Checks, ctx: &Ctx, client: &Client, req: &AuthRequest, res: &AuthResult) -> Result<Tokens> {
+pub async fn redeem(
+    c: &mut Checks,
+    ctx: &Ctx,
+    client: &Client,
+    req: &AuthRequest,
+    res: &AuthResult,
+) -> Result<Tokens> {
     let Some(p) = res.response.as_deref() else {
-        bail!("no authorization response at the redirect URI ({})", res.nav.describe());
+        bail!(
+            "no authorization response at the redirect URI ({})",
+            res.nav.describe()
+        );
     };
     if let Some(err) = param(p, "error") {
-        bail!("authorization error {err}: {}", param(p, "error_description").unwrap_or(""));
+        bail!(
+            "authorization error {err}: {}",
+            param(p, "error_description").unwrap_or("")
+        );
     }
     let code = param(p, "code").context("authorization response has no code")?;
-    c.require(param(p, "state") == req.get("state"), "authorization response state does not match");
+    c.require(
+        param(p, "state") == req.get("state"),
+        "authorization response state does not match",
+    );
     if let Some(iss) = param(p, "iss") {
-        c.require(iss == ctx.op.issuer, "authorization response iss is not the issuer (RFC 9207)");
-    } else if ctx.op.flag("authorization_response_iss_parameter_supported") {
+        c.require(
+            iss == ctx.op.issuer,
+            "authorization response iss is not the issuer (RFC 9207)",
+        );
+    } else if ctx
+        .op
+        .flag("authorization_response_iss_parameter_supported")
+    {
         c.fail("iss missing from the authorization response although advertised (RFC 9207)");
     }
     exchange(c, ctx, client, req, code).await
 }
 
 /// Redeems `code` at the token endpoint and validates the response and ID token.
-pub async fn exchange(c: &mut Checks, ctx: &Ctx, client: &Client, req: &AuthRequest, code: &str) -> Result<Tokens> {
+pub async fn exchange(
+    c: &mut Checks,
+    ctx: &Ctx,
+    client: &Client,
+    req: &AuthRequest,
+    code: &str,
+) -> Result<Tokens> {
     let redirect = req.get("redirect_uri").unwrap_or_default().to_owned();
-    let mut params = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect.as_str())];
+    let mut params = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect.as_str()),
+    ];
     if let Some(v) = req.get("code_verifier") {
         params.push(("code_verifier", v));
     }
     let reply = op::token_request(&ctx.http, &ctx.op, client, &params).await?;
     if reply.status != 200 {
-        bail!("token endpoint returned HTTP {} {}", reply.status, reply.json);
+        bail!(
+            "token endpoint returned HTTP {} {}",
+            reply.status,
+            reply.json
+        );
     }
     token_response_checks(c, &reply);
-    let id_token_raw = reply.str("id_token").context("token response has no id_token")?.to_owned();
-    let access_token = reply.str("access_token").context("token response has no access_token")?.to_owned();
+    let id_token_raw = reply
+        .str("id_token")
+        .context("token response has no id_token")?
+        .to_owned();
+    let access_token = reply
+        .str("access_token")
+        .context("token response has no access_token")?
+        .to_owned();
     let refresh_token = reply.str("refresh_token").map(str::to_owned);
     let now = crate::clock::now_epoch();
     let id_token = op::check_id_token(c, &ctx.op, client, &id_token_raw, req.get("nonce"), now)
         .context("ID token unusable")?;
     if let Some(at_hash) = id_token.claim_str("at_hash") {
-        c.require(at_hash == half_hash(&access_token, id_token.alg()), "at_hash does not match the access token");
+        c.require(
+            at_hash == half_hash(&access_token, id_token.alg()),
+            "at_hash does not match the access token",
+        );
     }
-    Ok(Tokens { reply, id_token_raw, id_token, access_token, refresh_token })
+    Ok(Tokens {
+        reply,
+        id_token_raw,
+        id_token,
+        access_token,
+        refresh_token,
+    })
 }
 
 /// RFC 6749 §5.1: JSON, `token_type` Bearer, `Cache-Control: no-store`.
 pub fn token_response_checks(c: &mut Checks, reply: &Reply) {
     c.require(
-        reply.header("content-type").is_some_and(|v| v.contains("application/json")),
+        reply
+            .header("content-type")
+            .is_some_and(|v| v.contains("application/json")),
         "token response is not application/json",
     );
     c.require(
-        reply.str("token_type").is_some_and(|t| t.eq_ignore_ascii_case("bearer")),
+        reply
+            .str("token_type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("bearer")),
         "token_type is not Bearer",
     );
     c.require(
-        reply.header("cache-control").is_some_and(|v| v.contains("no-store")),
+        reply
+            .header("cache-control")
+            .is_some_and(|v| v.contains("no-store")),
         "token response lacks Cache-Control: no-store",
     );
     if let Some(e) = reply.json.get("expires_in") {
@@ -343,7 +440,12 @@ pub fn half_hash(value: &str, alg: Option<&str>) -> String {
 }
 
 /// The common prologue: a fresh browser logs in with `scope` and redeems the code.
-pub async fn login(c: &mut Checks, ctx: &Ctx, client: &Client, scope: &str) -> Result<(Browser, AuthRequest, Tokens)> {
+pub async fn login(
+    c: &mut Checks,
+    ctx: &Ctx,
+    client: &Client,
+    scope: &str,
+) -> Result<(Browser, AuthRequest, Tokens)> {
     let browser = ctx.browser()?;
     let req = AuthRequest::code(ctx, client, scope);
     let res = authorize(ctx, &browser, &req, true).await?;
@@ -362,7 +464,11 @@ pub fn offline_request(ctx: &Ctx, client: &Client) -> AuthRequest {
 }
 
 /// Sends the browser to `end_session_endpoint` with `params` (RP-Initiated Logout 1.0 §2).
-pub async fn end_session(ctx: &Ctx, browser: &Browser, params: &[(&str, &str)]) -> Result<Navigation> {
+pub async fn end_session(
+    ctx: &Ctx,
+    browser: &Browser,
+    params: &[(&str, &str)],
+) -> Result<Navigation> {
     let mut u = ctx.op.endpoint("end_session_endpoint")?;
     if !params.is_empty() {
         u.query_pairs_mut().extend_pairs(params.iter());
@@ -371,20 +477,36 @@ pub async fn end_session(ctx: &Ctx, browser: &Browser, params: &[(&str, &str)]) 
 }
 
 /// After logout, `prompt=none` must come back with an error of the login_required family.
-pub async fn check_logged_out(c: &mut Checks, ctx: &Ctx, browser: &Browser, client: &Client) -> Result<()> {
+pub async fn check_logged_out(
+    c: &mut Checks,
+    ctx: &Ctx,
+    browser: &Browser,
+    client: &Client,
+) -> Result<()> {
     let req = AuthRequest::code(ctx, client, "openid").set("prompt", "none");
     let res = authorize(ctx, browser, &req, false).await?;
     match res.error() {
         Some(e) if PROMPT_NONE_ERRORS.contains(&e) => {}
-        Some(e) => c.fail(format!("prompt=none after logout returned {e}, expected login_required or similar")),
-        None if res.code().is_some() => c.fail("prompt=none after logout still issued a code: the session survived"),
-        None => c.fail(format!("prompt=none after logout gave no error redirect: {}", res.nav.describe())),
+        Some(e) => c.fail(format!(
+            "prompt=none after logout returned {e}, expected login_required or similar"
+        )),
+        None if res.code().is_some() => {
+            c.fail("prompt=none after logout still issued a code: the session survived")
+        }
+        None => c.fail(format!(
+            "prompt=none after logout gave no error redirect: {}",
+            res.nav.describe()
+        )),
     }
     Ok(())
 }
 
-pub const PROMPT_NONE_ERRORS: [&str; 4] =
-    ["login_required", "interaction_required", "account_selection_required", "consent_required"];
+pub const PROMPT_NONE_ERRORS: [&str; 4] = [
+    "login_required",
+    "interaction_required",
+    "account_selection_required",
+    "consent_required",
+];
 
 /// Does a JSON value carry a non-empty claim?
 pub fn has_claim(v: &Value, name: &str) -> bool {
@@ -398,25 +520,42 @@ pub fn has_claim(v: &Value, name: &str) -> bool {
 /// The happy path through a stock `openidconnect` RP: the code is redeemed by `CoreClient`
 /// (built from the discovery metadata) and its ID token verified by the crate's own verifier,
 /// so "an off-the-shelf RP library works with this OP" is checked, not only our raw client.
-pub async fn redeem_with_openidconnect(ctx: &Ctx, client: &Client, req: &AuthRequest, res: &AuthResult) -> Result<String> {
+pub async fn redeem_with_openidconnect(
+    ctx: &Ctx,
+    client: &Client,
+    req: &AuthRequest,
+    res: &AuthResult,
+) -> Result<String> {
     use openidconnect::core::{CoreClient, CoreProviderMetadata};
-    use openidconnect::{AuthType, AuthorizationCode, ClientId, ClientSecret, Nonce, OAuth2TokenResponse as _, RedirectUrl};
-    let code = res.code().context("no code in the authorization response")?;
+    use openidconnect::{
+        AuthType, AuthorizationCode, ClientId, ClientSecret, Nonce, OAuth2TokenResponse as _,
+        RedirectUrl,
+    };
+    let code = res
+        .code()
+        .context("no code in the authorization response")?;
     let metadata: CoreProviderMetadata = serde_json::from_value(ctx.op.doc.clone())
         .context("discovery does not parse as CoreProviderMetadata")?;
     let metadata = metadata.set_jwks(ctx.op.jwks.clone());
-    let rp = CoreClient::from_provider_metadata(metadata, ClientId::new(client.id.clone()), Some(ClientSecret::new(client.secret.clone())))
-        .set_redirect_uri(RedirectUrl::new(req.get("redirect_uri").unwrap_or_default().to_owned())?)
-        .set_auth_type(match client.auth {
-            crate::op::ClientAuth::Basic => AuthType::BasicAuth,
-            crate::op::ClientAuth::Post => AuthType::RequestBody,
-        });
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client.id.clone()),
+        Some(ClientSecret::new(client.secret.clone())),
+    )
+    .set_redirect_uri(RedirectUrl::new(
+        req.get("redirect_uri").unwrap_or_default().to_owned(),
+    )?)
+    .set_auth_type(match client.auth {
+        crate::op::ClientAuth::Basic => AuthType::BasicAuth,
+        crate::op::ClientAuth::Post => AuthType::RequestBody,
+    });
     let response = rp
         .exchange_code(AuthorizationCode::new(code.to_owned()))?
         .request_async(&ctx.http)
         .await
         .map_err(|e| anyhow::anyhow!("openidconnect code exchange: {e}"))?;
-    let id_token = openidconnect::TokenResponse::id_token(&response).context("no id_token in the token response")?;
+    let id_token = openidconnect::TokenResponse::id_token(&response)
+        .context("no id_token in the token response")?;
     let nonce = Nonce::new(req.get("nonce").unwrap_or_default().to_owned());
     let claims = id_token
         .claims(&rp.id_token_verifier(), &nonce)

@@ -48,14 +48,22 @@ impl Form {
     /// Fields to send for a login: defaults plus username and password.
     pub fn login_submission(&self, username: &str, password: &str) -> Vec<(String, String)> {
         let mut fields = self.fields.clone();
-        for (name, value) in [(&self.username_field, username), (&self.password_field, password)] {
+        for (name, value) in [
+            (&self.username_field, username),
+            (&self.password_field, password),
+        ] {
             if let Some(name) = name {
                 fields.retain(|(n, _)| n != name);
                 fields.push((name.clone(), value.to_owned()));
             }
         }
         // The first submit button, as pressing Enter would.
-        if let Some(Button { name: Some(n), value, .. }) = self.buttons.first() {
+        if let Some(Button {
+            name: Some(n),
+            value,
+            ..
+        }) = self.buttons.first()
+        {
             fields.push((n.clone(), value.clone().unwrap_or_default()));
         }
         fields
@@ -64,7 +72,12 @@ impl Form {
     /// Fields to send when pressing `button`.
     pub fn submission_with(&self, button: Option<&Button>) -> Vec<(String, String)> {
         let mut fields = self.fields.clone();
-        if let Some(Button { name: Some(n), value, .. }) = button {
+        if let Some(Button {
+            name: Some(n),
+            value,
+            ..
+        }) = button
+        {
             fields.push((n.clone(), value.clone().unwrap_or_default()));
         }
         fields
@@ -82,8 +95,16 @@ fn select<'a>(root: ElementRef<'a>, s: &str) -> Vec<ElementRef<'a>> {
     }
 }
 
-const USERNAME_NAMES: [&str; 8] =
-    ["username", "login", "email", "user", "user_name", "userid", "identifier", "j_username"];
+const USERNAME_NAMES: [&str; 8] = [
+    "username",
+    "login",
+    "email",
+    "user",
+    "user_name",
+    "userid",
+    "identifier",
+    "j_username",
+];
 
 /// Every form on the page, in document order.
 pub fn forms(html: &str, page: &Url) -> Vec<Form> {
@@ -111,9 +132,16 @@ fn extract_form(form: ElementRef<'_>, page: &Url, all_buttons: &[ElementRef<'_>]
     let mut text_inputs = Vec::new();
     for input in select(form, "input") {
         let a = input.value();
-        let Some(name) = a.attr("name").map(str::to_owned) else { continue };
+        let Some(name) = a.attr("name").map(str::to_owned) else {
+            continue;
+        };
         let value = a.attr("value").unwrap_or("").to_owned();
-        match a.attr("type").map(str::to_ascii_lowercase).as_deref().unwrap_or("text") {
+        match a
+            .attr("type")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+            .unwrap_or("text")
+        {
             "password" => {
                 if password_field.is_none() {
                     password_field = Some(name);
@@ -122,7 +150,11 @@ fn extract_form(form: ElementRef<'_>, page: &Url, all_buttons: &[ElementRef<'_>]
             "submit" | "image" | "button" | "reset" | "file" => {}
             "checkbox" | "radio" => {
                 if a.attr("checked").is_some() {
-                    let value = if value.is_empty() { "on".to_owned() } else { value };
+                    let value = if value.is_empty() {
+                        "on".to_owned()
+                    } else {
+                        value
+                    };
                     fields.push((name, value));
                 }
             }
@@ -135,14 +167,20 @@ fn extract_form(form: ElementRef<'_>, page: &Url, all_buttons: &[ElementRef<'_>]
         }
     }
     for sel in select(form, "select") {
-        let Some(name) = sel.value().attr("name") else { continue };
+        let Some(name) = sel.value().attr("name") else {
+            continue;
+        };
         let options = select(sel, "option");
         let chosen = options
             .iter()
             .find(|o| o.value().attr("selected").is_some())
             .or_else(|| options.first());
         if let Some(o) = chosen {
-            let value = o.value().attr("value").map(str::to_owned).unwrap_or_else(|| text_of(*o));
+            let value = o
+                .value()
+                .attr("value")
+                .map(str::to_owned)
+                .unwrap_or_else(|| text_of(*o));
             fields.push((name.to_owned(), value));
         }
     }
@@ -171,23 +209,46 @@ fn extract_form(form: ElementRef<'_>, page: &Url, all_buttons: &[ElementRef<'_>]
             });
         }
     }
-    Some(Form { action, method, fields, password_field, username_field, buttons })
+    Some(Form {
+        action,
+        method,
+        fields,
+        password_field,
+        username_field,
+        buttons,
+    })
 }
 
 fn text_of(el: ElementRef<'_>) -> String {
-    el.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
+    el.text()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The login form: the first form with a password input.
 pub fn login_form(html: &str, page: &Url) -> Option<Form> {
-    forms(html, page).into_iter().find(|f| f.password_field.is_some())
+    forms(html, page)
+        .into_iter()
+        .find(|f| f.password_field.is_some())
 }
 
-const ALLOW_WORDS: [&str; 8] =
-    ["allow", "accept", "approve", "continue", "yes", "authorize", "consent", "grant"];
+const ALLOW_WORDS: [&str; 8] = [
+    "allow",
+    "accept",
+    "approve",
+    "continue",
+    "yes",
+    "authorize",
+    "consent",
+    "grant",
+];
 const DENY_WORDS: [&str; 6] = ["deny", "cancel", "reject", "decline", "abort", "stay"];
-const LOGOUT_WORDS: [&str; 7] =
-    ["logout", "log out", "sign out", "signout", "sign-out", "yes", "confirm"];
+const LOGOUT_WORDS: [&str; 7] = [
+    "logout", "log out", "sign out", "signout", "sign-out", "yes", "confirm",
+];
 
 fn means(button: &Button, words: &[&str]) -> bool {
     let w = button.words();
@@ -198,8 +259,10 @@ fn means(button: &Button, words: &[&str]) -> bool {
 /// saying one of `yes_words` and none of the deny words; else a lone form whose only button is
 /// not a refusal.
 fn agreeing_form(html: &str, page: &Url, yes_words: &[&str]) -> Option<(Form, Option<Button>)> {
-    let candidates: Vec<Form> =
-        forms(html, page).into_iter().filter(|f| f.password_field.is_none()).collect();
+    let candidates: Vec<Form> = forms(html, page)
+        .into_iter()
+        .filter(|f| f.password_field.is_none())
+        .collect();
     for form in &candidates {
         let chosen = form
             .buttons
@@ -214,7 +277,9 @@ fn agreeing_form(html: &str, page: &Url, yes_words: &[&str]) -> Option<(Form, Op
         }
     }
     match candidates.as_slice() {
-        [only] if only.buttons.len() <= 1 && !only.buttons.iter().any(|b| means(b, &DENY_WORDS)) => {
+        [only]
+            if only.buttons.len() <= 1 && !only.buttons.iter().any(|b| means(b, &DENY_WORDS)) =>
+        {
             Some((only.clone(), only.buttons.first().cloned()))
         }
         _ => None,
@@ -248,11 +313,15 @@ pub fn continuation(html: &str, page: &Url, target: &Url) -> Option<Url> {
     let root = doc.root_element();
     for meta in select(root, "meta[http-equiv]") {
         let a = meta.value();
-        if a.attr("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("refresh")) {
+        if a.attr("http-equiv")
+            .is_some_and(|h| h.eq_ignore_ascii_case("refresh"))
+        {
             if let Some(content) = a.attr("content") {
                 let lower = content.to_ascii_lowercase();
                 if let Some(i) = lower.find("url=") {
-                    let raw = content[i + 4..].trim().trim_matches(|c| c == '\'' || c == '"');
+                    let raw = content[i + 4..]
+                        .trim()
+                        .trim_matches(|c| c == '\'' || c == '"');
                     if let Ok(u) = page.join(raw) {
                         return Some(u);
                     }
@@ -261,10 +330,18 @@ pub fn continuation(html: &str, page: &Url, target: &Url) -> Option<Url> {
         }
     }
     // Front-channel iframes also point at the RP; they are loaded, not navigated to.
-    let frames: Vec<String> = iframe_sources(html, page).iter().map(|u| u.to_string()).collect();
-    let under = |u: &Url| u.as_str().starts_with(target.as_str()) && !frames.contains(&u.to_string());
+    let frames: Vec<String> = iframe_sources(html, page)
+        .iter()
+        .map(|u| u.to_string())
+        .collect();
+    let under =
+        |u: &Url| u.as_str().starts_with(target.as_str()) && !frames.contains(&u.to_string());
     for a in select(root, "a[href]") {
-        if let Some(u) = a.value().attr("href").and_then(|h| page.join(h.trim()).ok()) {
+        if let Some(u) = a
+            .value()
+            .attr("href")
+            .and_then(|h| page.join(h.trim()).ok())
+        {
             if under(&u) {
                 return Some(u);
             }
@@ -279,7 +356,10 @@ pub fn continuation(html: &str, page: &Url, target: &Url) -> Option<Url> {
             return Some(u);
         }
     }
-    let text = html.replace("\\/", "/").replace("\\u0026", "&").replace("&amp;", "&");
+    let text = html
+        .replace("\\/", "/")
+        .replace("\\u0026", "&")
+        .replace("&amp;", "&");
     let needle = target.as_str();
     let mut from = 0;
     while let Some(i) = text[from..].find(needle) {
@@ -306,13 +386,19 @@ pub fn visible_text(html: &str) -> String {
     } else {
         collect_text(doc.root_element(), &mut out);
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 fn collect_text(el: ElementRef<'_>, out: &mut String) {
     for child in el.children() {
         if let Some(e) = ElementRef::wrap(child) {
-            if !matches!(e.value().name(), "script" | "style" | "noscript" | "template") {
+            if !matches!(
+                e.value().name(),
+                "script" | "style" | "noscript" | "template"
+            ) {
                 collect_text(e, out);
             }
         } else if let Some(t) = child.value().as_text() {
@@ -326,9 +412,16 @@ fn collect_text(el: ElementRef<'_>, out: &mut String) {
 /// made observable: the page says the user is logged/signed out.
 pub fn says_logged_out(html: &str) -> bool {
     let text = visible_text(html).replace('-', " ");
-    ["logged out", "signed out", "log out success", "sign out success", "logout success", "signout success"]
-        .iter()
-        .any(|p| text.contains(p))
+    [
+        "logged out",
+        "signed out",
+        "log out success",
+        "sign out success",
+        "logout success",
+        "signout success",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
         || text.contains("sign out") && text.contains("successful")
         || text.contains("log out") && text.contains("successful")
 }
@@ -370,7 +463,10 @@ mod tests {
     #[test]
     fn known_username_name_wins_over_first_text_input() {
         let html = r#"<form><input name="tenant"><input name="login"><input name="p" type=password></form>"#;
-        assert_eq!(login_form(html, &page()).unwrap().username_field.as_deref(), Some("login"));
+        assert_eq!(
+            login_form(html, &page()).unwrap().username_field.as_deref(),
+            Some("login")
+        );
     }
 
     #[test]
@@ -390,7 +486,10 @@ mod tests {
         let html = r#"<form method="post" action="/i/1/confirm"><input type=hidden name=prompt value=consent>
             <button autofocus type="submit">Continue</button></form>"#;
         let (f, b) = consent_form(html, &page()).unwrap();
-        assert_eq!(f.submission_with(b.as_ref()), vec![("prompt".to_string(), "consent".to_string())]);
+        assert_eq!(
+            f.submission_with(b.as_ref()),
+            vec![("prompt".to_string(), "consent".to_string())]
+        );
     }
 
     #[test]
@@ -420,14 +519,21 @@ mod tests {
         let next = continuation(html, &page(), &rp).unwrap();
         assert_eq!(next.as_str(), "http://127.0.0.1:9/post-logout?state=s1");
         let meta = r#"<meta http-equiv="refresh" content="0; url=/done">"#;
-        assert_eq!(continuation(meta, &page(), &rp).unwrap().as_str(), "https://op.example/done");
+        assert_eq!(
+            continuation(meta, &page(), &rp).unwrap().as_str(),
+            "https://op.example/done"
+        );
     }
 
     #[test]
     fn logged_out_text_is_recognised_and_scripts_ignored() {
         assert!(says_logged_out("<h1>You have been signed out</h1>"));
-        assert!(says_logged_out("<h1>Sign-out Success</h1><p>Your sign-out was successful.</p>"));
+        assert!(says_logged_out(
+            "<h1>Sign-out Success</h1><p>Your sign-out was successful.</p>"
+        ));
         assert!(says_logged_out("<p>You are now Logged-Out.</p>"));
-        assert!(!says_logged_out("<script>var s='logged out'</script><p>Welcome</p>"));
+        assert!(!says_logged_out(
+            "<script>var s='logged out'</script><p>Welcome</p>"
+        ));
     }
 }

@@ -66,11 +66,19 @@ pub struct Request {
 
 impl Request {
     pub fn get(url: Url) -> Self {
-        Request { method: Method::GET, url, form: None }
+        Request {
+            method: Method::GET,
+            url,
+            form: None,
+        }
     }
 
     pub fn post_form(url: Url, form: Vec<(String, String)>) -> Self {
-        Request { method: Method::POST, url, form: Some(form) }
+        Request {
+            method: Method::POST,
+            url,
+            form: Some(form),
+        }
     }
 }
 
@@ -104,7 +112,11 @@ impl Page {
     pub fn describe(&self) -> String {
         let text = crate::html::visible_text(&self.body);
         let short: String = text.chars().take(160).collect();
-        format!("HTTP {} at {} \"{short}\"", self.status, strip_query(&self.url))
+        format!(
+            "HTTP {} at {} \"{short}\"",
+            self.status,
+            strip_query(&self.url)
+        )
     }
 }
 
@@ -122,11 +134,19 @@ impl Browser {
         if let Some(form) = &req.form {
             rb = rb.form(form);
         }
-        let resp = rb.send().await.with_context(|| format!("{} {}", req.method, strip_query(&req.url)))?;
+        let resp = rb
+            .send()
+            .await
+            .with_context(|| format!("{} {}", req.method, strip_query(&req.url)))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let url = resp.url().clone();
         let body = resp.text().await.unwrap_or_default();
-        Ok(Page { url, status, headers, body })
+        Ok(Page {
+            url,
+            status,
+            headers,
+            body,
+        })
     }
 }

@@ -25,7 +25,10 @@ impl Jws {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let parts: Vec<&str> = raw.trim().split('.').collect();
         let [h, p, s] = parts.as_slice() else {
-            return Err(format!("not a compact JWS ({} parts, 5 would be an encrypted JWT)", parts.len()));
+            return Err(format!(
+                "not a compact JWS ({} parts, 5 would be an encrypted JWT)",
+                parts.len()
+            ));
         };
         let header: Value =
             serde_json::from_slice(&b64(h)?).map_err(|e| format!("header is not JSON: {e}"))?;
@@ -34,7 +37,12 @@ impl Jws {
         if !claims.is_object() {
             return Err("payload is not a JSON object".into());
         }
-        Ok(Jws { header, claims, signing_input: format!("{h}.{p}"), signature: b64(s)? })
+        Ok(Jws {
+            header,
+            claims,
+            signing_input: format!("{h}.{p}"),
+            signature: b64(s)?,
+        })
     }
 
     pub fn alg(&self) -> Option<&str> {
@@ -85,7 +93,9 @@ impl Jws {
                 Err(e) => last = e.to_string(),
             }
         }
-        Err(format!("signature does not verify with the OP's JWKS: {last}"))
+        Err(format!(
+            "signature does not verify with the OP's JWKS: {last}"
+        ))
     }
 }
 
@@ -103,14 +113,19 @@ pub(crate) mod testing {
 
     impl Signer {
         pub fn new() -> Self {
-            Signer { pair: RS256.generate_key_pair(2048).unwrap() }
+            Signer {
+                pair: RS256.generate_key_pair(2048).unwrap(),
+            }
         }
 
         pub fn jwks(&self) -> CoreJsonWebKeySet {
             let mut jwk = self.pair.to_jwk_public_key();
             jwk.set_key_id("k1");
             jwk.set_algorithm("RS256");
-            serde_json::from_value(serde_json::json!({ "keys": [serde_json::to_value(jwk.as_ref()).unwrap()] })).unwrap()
+            serde_json::from_value(
+                serde_json::json!({ "keys": [serde_json::to_value(jwk.as_ref()).unwrap()] }),
+            )
+            .unwrap()
         }
 
         pub fn sign(&self, typ: Option<&str>, claims: serde_json::Value) -> String {
@@ -120,7 +135,9 @@ pub(crate) mod testing {
                 header.set_token_type(t);
             }
             let payload = JwtPayload::from_map(claims.as_object().unwrap().clone()).unwrap();
-            let signer = RS256.signer_from_jwk(&self.pair.to_jwk_private_key()).unwrap();
+            let signer = RS256
+                .signer_from_jwk(&self.pair.to_jwk_private_key())
+                .unwrap();
             jwt::encode_with_signer(&payload, &header, &signer).unwrap()
         }
     }

@@ -33,7 +33,10 @@ pub struct BackchannelHit {
 
 impl BackchannelHit {
     pub fn logout_token(&self) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == "logout_token").map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == "logout_token")
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -92,7 +95,11 @@ impl Rp {
 
     /// Serves `jwt` at a fresh URL under the listener and returns that URL.
     pub fn host_request_object(&self, id: &str, jwt: String) -> Url {
-        self.state.request_objects.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_owned(), jwt);
+        self.state
+            .request_objects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned(), jwt);
         self.url(&format!("{REQUEST_OBJECTS}/{id}"))
     }
 
@@ -101,11 +108,21 @@ impl Rp {
     }
 
     pub fn backchannel_since(&self, mark: u64) -> Vec<BackchannelHit> {
-        self.lock().backchannel.iter().filter(|h| h.seq > mark).cloned().collect()
+        self.lock()
+            .backchannel
+            .iter()
+            .filter(|h| h.seq > mark)
+            .cloned()
+            .collect()
     }
 
     pub fn frontchannel_since(&self, mark: u64) -> Vec<FrontchannelHit> {
-        self.lock().frontchannel.iter().filter(|h| h.seq > mark).cloned().collect()
+        self.lock()
+            .frontchannel
+            .iter()
+            .filter(|h| h.seq > mark)
+            .cloned()
+            .collect()
     }
 
     /// Waits until `enough` holds for the back-channel hits since `mark`, or `timeout` passes.
@@ -126,7 +143,10 @@ impl Rp {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
-        self.state.recorded.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state
+            .recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -178,13 +198,18 @@ fn backchannel(
     } else {
         StatusCode::OK
     };
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
     let content_type = headers
         .get(poem::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     {
-        let mut rec = state.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rec = state
+            .recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         rec.seq += 1;
         let seq = rec.seq;
         rec.backchannel.push(BackchannelHit {
@@ -196,14 +221,27 @@ fn backchannel(
         });
     }
     // §2.8: the RP answers 200 and SHOULD send Cache-Control: no-store, as the suite does.
-    Response::builder().status(answered).header("Cache-Control", "no-store").finish()
+    Response::builder()
+        .status(answered)
+        .header("Cache-Control", "no-store")
+        .finish()
 }
 
 #[handler]
-fn request_object(Data(state): Data<&Arc<ListenerState>>, poem::web::Path(id): poem::web::Path<String>) -> Response {
-    let found = state.request_objects.lock().unwrap_or_else(PoisonError::into_inner).get(&id).cloned();
+fn request_object(
+    Data(state): Data<&Arc<ListenerState>>,
+    poem::web::Path(id): poem::web::Path<String>,
+) -> Response {
+    let found = state
+        .request_objects
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&id)
+        .cloned();
     match found {
-        Some(jwt) => Response::builder().content_type("application/oauth-authz-req+jwt").body(jwt),
+        Some(jwt) => Response::builder()
+            .content_type("application/oauth-authz-req+jwt")
+            .body(jwt),
         None => Response::builder().status(StatusCode::NOT_FOUND).finish(),
     }
 }
@@ -214,10 +252,18 @@ fn frontchannel(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     {
-        let mut rec = state.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rec = state
+            .recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         rec.seq += 1;
         let seq = rec.seq;
-        rec.frontchannel.push(FrontchannelHit { seq, query: query.into_iter().collect() });
+        rec.frontchannel.push(FrontchannelHit {
+            seq,
+            query: query.into_iter().collect(),
+        });
     }
-    Response::builder().header("Cache-Control", "no-store").body("<html><body>front-channel logout received</body></html>")
+    Response::builder()
+        .header("Cache-Control", "no-store")
+        .body("<html><body>front-channel logout received</body></html>")
 }

@@ -30,7 +30,10 @@ const IAT_FUTURE_SKEW: i64 = 5 * 60;
 const IAT_MAX_AGE: i64 = 24 * 60 * 60;
 
 fn fail(message: String) -> Finding {
-    Finding { severity: Severity::Failure, message }
+    Finding {
+        severity: Severity::Failure,
+        message,
+    }
 }
 
 /// Validates one logout token; returns every violated rule (empty = valid).
@@ -52,11 +55,16 @@ pub fn evaluate_logout_token(
     if expect.strict && jws.header.get("typ").and_then(Value::as_str) != Some("logout+jwt") {
         out.push(fail(format!(
             "logout token header typ is {}, expected logout+jwt (§2.4)",
-            jws.header.get("typ").map_or("absent".into(), Value::to_string)
+            jws.header
+                .get("typ")
+                .map_or("absent".into(), Value::to_string)
         )));
     }
     if jws.claim_str("iss") != Some(expect.issuer) {
-        out.push(fail(format!("logout token iss {:?} is not the issuer", jws.claims.get("iss"))));
+        out.push(fail(format!(
+            "logout token iss {:?} is not the issuer",
+            jws.claims.get("iss")
+        )));
     }
     let aud_ok = match jws.claims.get("aud") {
         Some(Value::String(a)) => a == expect.client_id,
@@ -64,19 +72,28 @@ pub fn evaluate_logout_token(
         _ => false,
     };
     if !aud_ok {
-        out.push(fail("logout token aud does not contain the client id".into()));
+        out.push(fail(
+            "logout token aud does not contain the client id".into(),
+        ));
     }
     match jws.claim_i64("iat") {
         None => out.push(fail("logout token has no numeric iat".into())),
         Some(iat) if iat > now + IAT_FUTURE_SKEW => {
-            out.push(fail(format!("logout token iat is {}s in the future", iat - now)));
+            out.push(fail(format!(
+                "logout token iat is {}s in the future",
+                iat - now
+            )));
         }
-        Some(iat) if iat < now - IAT_MAX_AGE => out.push(fail("logout token iat is over a day old".into())),
+        Some(iat) if iat < now - IAT_MAX_AGE => {
+            out.push(fail("logout token iat is over a day old".into()))
+        }
         Some(_) => {}
     }
     if expect.strict {
         match jws.claim_i64("exp") {
-            None => out.push(fail("logout token has no exp (REQUIRED by errata 1, §2.4)".into())),
+            None => out.push(fail(
+                "logout token has no exp (REQUIRED by errata 1, §2.4)".into(),
+            )),
             Some(exp) if exp <= now - 60 => out.push(fail("logout token is expired".into())),
             Some(exp) if jws.claim_i64("iat").is_some_and(|iat| exp <= iat) => {
                 out.push(fail("logout token exp is not after iat".into()));
@@ -90,7 +107,9 @@ pub fn evaluate_logout_token(
     match jws.claims.get("events") {
         Some(Value::Object(events)) => {
             let only = events.len() == 1;
-            let member_ok = events.get(BACKCHANNEL_EVENT).is_some_and(|v| v.as_object().is_some_and(|o| o.is_empty()));
+            let member_ok = events
+                .get(BACKCHANNEL_EVENT)
+                .is_some_and(|v| v.as_object().is_some_and(|o| o.is_empty()));
             if !(only && member_ok) {
                 out.push(fail(format!(
                     "logout token events must be exactly {{\"{BACKCHANNEL_EVENT}\": {{}}}}, got {}",
@@ -110,15 +129,21 @@ pub fn evaluate_logout_token(
     }
     if let (Some(got), Some(want)) = (sub, expect.sub) {
         if got != want {
-            out.push(fail("logout token sub differs from the ID token's sub".into()));
+            out.push(fail(
+                "logout token sub differs from the ID token's sub".into(),
+            ));
         }
     }
     match (sid, expect.sid) {
         (Some(got), Some(want)) if got != want => {
-            out.push(fail("logout token sid differs from the ID token's sid".into()));
+            out.push(fail(
+                "logout token sid differs from the ID token's sid".into(),
+            ));
         }
         (None, _) if expect.sid_required => {
-            out.push(fail("logout token has no sid but the client requires session (§2.4)".into()));
+            out.push(fail(
+                "logout token has no sid but the client requires session (§2.4)".into(),
+            ));
         }
         _ => {}
     }
@@ -152,7 +177,12 @@ mod tests {
         })
     }
 
-    fn run(signer: &Signer, typ: Option<&str>, claims: serde_json::Value, strict: bool) -> Vec<String> {
+    fn run(
+        signer: &Signer,
+        typ: Option<&str>,
+        claims: serde_json::Value,
+        strict: bool,
+    ) -> Vec<String> {
         let t = signer.sign(typ, claims);
         evaluate_logout_token(&t, &signer.jwks(), &expectation(strict), NOW)
             .into_iter()
@@ -194,7 +224,9 @@ mod tests {
         let s = Signer::new();
         let mut c = good_claims();
         c["events"] = json!({ BACKCHANNEL_EVENT: { "x": 1 } });
-        assert!(run(&s, Some("logout+jwt"), c, false).iter().any(|e| e.contains("events")));
+        assert!(run(&s, Some("logout+jwt"), c, false)
+            .iter()
+            .any(|e| e.contains("events")));
     }
 
     #[test]
@@ -226,7 +258,10 @@ mod tests {
         let other = Signer::new();
         let t = other.sign(Some("logout+jwt"), good_claims());
         let errs = evaluate_logout_token(&t, &s.jwks(), &expectation(true), NOW);
-        assert!(errs.iter().any(|f| f.message.contains("signature")), "{errs:?}");
+        assert!(
+            errs.iter().any(|f| f.message.contains("signature")),
+            "{errs:?}"
+        );
     }
 
     #[test]

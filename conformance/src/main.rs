@@ -102,11 +102,18 @@ struct RunArgs {
 fn print_registration(listen: &str) {
     let base = format!("http://{listen}");
     println!("Register at the OP (run the runner with --listen {listen}):");
-    println!("  client 1 (--client-id): confidential, token_endpoint_auth_method client_secret_basic");
-    println!("  client 2 (--client2-id): confidential, token_endpoint_auth_method client_secret_post");
+    println!(
+        "  client 1 (--client-id): confidential, token_endpoint_auth_method client_secret_basic"
+    );
+    println!(
+        "  client 2 (--client2-id): confidential, token_endpoint_auth_method client_secret_post"
+    );
     println!("  both: grant types authorization_code, refresh_token; response type code");
     println!("  redirect_uri               {base}/{}", listener::CALLBACK);
-    println!("  post_logout_redirect_uri   {base}/{}", listener::POST_LOGOUT);
+    println!(
+        "  post_logout_redirect_uri   {base}/{}",
+        listener::POST_LOGOUT
+    );
     println!("  backchannel_logout_uri     {base}/{}  (client 1, backchannel_logout_session_required=true)", listener::BACKCHANNEL);
     println!("  frontchannel_logout_uri    {base}/{}  (client 1, frontchannel_logout_session_required=true)", listener::FRONTCHANNEL);
 }
@@ -119,14 +126,21 @@ fn selected(args: &RunArgs) -> Result<Vec<(&'static str, Vec<&'static str>)>> {
     let all = plans::all();
     for p in &args.plans {
         if !all.iter().any(|(n, _)| n == p) {
-            bail!("unknown plan {p}; known: {}", all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "));
+            bail!(
+                "unknown plan {p}; known: {}",
+                all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            );
         }
     }
     Ok(all
         .into_iter()
         .filter(|(n, _)| args.plans.is_empty() || args.plans.iter().any(|p| p == n))
         .map(|(n, ms)| {
-            let ms = ms.iter().copied().filter(|m| args.modules.is_empty() || args.modules.iter().any(|x| x == m)).collect();
+            let ms = ms
+                .iter()
+                .copied()
+                .filter(|m| args.modules.is_empty() || args.modules.iter().any(|x| x == m))
+                .collect();
             (n, ms)
         })
         .filter(|(_, ms): &(_, Vec<_>)| !ms.is_empty())
@@ -158,7 +172,11 @@ async fn run(args: RunArgs) -> Result<bool> {
                 auth: ClientAuth::Basic,
             };
             let client2 = match (args.client2_id.clone(), args.client2_secret.clone()) {
-                (Some(id), Some(secret)) => Some(Client { id, secret, auth: ClientAuth::Post }),
+                (Some(id), Some(secret)) => Some(Client {
+                    id,
+                    secret,
+                    auth: ClientAuth::Post,
+                }),
                 _ => None,
             };
             let user = User {
@@ -195,12 +213,28 @@ async fn run(args: RunArgs) -> Result<bool> {
             return finish(&args, &reports);
         }
     };
-    let ctx = Ctx { op, client, client2, user, rp, trust, http, rng, idle };
-    let opts = plans::Options { retry_wait: Duration::from_secs(args.retry_wait_secs) };
+    let ctx = Ctx {
+        op,
+        client,
+        client2,
+        user,
+        rp,
+        trust,
+        http,
+        rng,
+        idle,
+    };
+    let opts = plans::Options {
+        retry_wait: Duration::from_secs(args.retry_wait_secs),
+    };
     for (plan, modules) in &plan_list {
         for m in modules {
             let r = plans::run_module(plan, m, &ctx, opts).await;
-            let detail = if r.reasons.is_empty() { String::new() } else { format!(" — {}", r.reasons.join("; ")) };
+            let detail = if r.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", r.reasons.join("; "))
+            };
             eprintln!("{:>7}  {m}{detail}", r.result.label());
             reports.push(r);
         }
@@ -211,7 +245,8 @@ async fn run(args: RunArgs) -> Result<bool> {
 fn finish(args: &RunArgs, reports: &[ModuleReport]) -> Result<bool> {
     println!("{}", report::render_table(reports));
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(reports)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(reports)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(!report::any_failed(reports))
 }
@@ -232,4 +267,3 @@ async fn main() -> std::process::ExitCode {
         }
     }
 }
-

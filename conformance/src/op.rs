@@ -30,13 +30,20 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("id", &self.id).field("secret", &"***").field("auth", &self.auth).finish()
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("secret", &"***")
+            .field("auth", &self.auth)
+            .finish()
     }
 }
 
 impl Client {
     pub fn with_auth(&self, auth: ClientAuth) -> Client {
-        Client { auth, ..self.clone() }
+        Client {
+            auth,
+            ..self.clone()
+        }
     }
 }
 
@@ -50,21 +57,43 @@ pub struct Op {
 }
 
 pub fn discovery_url(issuer: &str) -> String {
-    format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'))
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
 }
 
 impl Op {
     pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Op> {
         let url = discovery_url(issuer);
-        let resp = http.get(&url).send().await.with_context(|| format!("GET {url}"))?;
+        let resp = http
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
         if !resp.status().is_success() {
             bail!("discovery returned HTTP {}", resp.status());
         }
         let doc: Value = resp.json().await.context("discovery is not JSON")?;
-        let jwks_uri = doc.get("jwks_uri").and_then(Value::as_str).context("discovery has no jwks_uri")?;
-        let jwks_raw: Value = http.get(jwks_uri).send().await?.json().await.context("JWKS is not JSON")?;
-        let jwks: CoreJsonWebKeySet = serde_json::from_value(jwks_raw.clone()).context("JWKS is not a JWK set")?;
-        Ok(Op { issuer: issuer.to_owned(), doc, jwks_raw, jwks })
+        let jwks_uri = doc
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .context("discovery has no jwks_uri")?;
+        let jwks_raw: Value = http
+            .get(jwks_uri)
+            .send()
+            .await?
+            .json()
+            .await
+            .context("JWKS is not JSON")?;
+        let jwks: CoreJsonWebKeySet =
+            serde_json::from_value(jwks_raw.clone()).context("JWKS is not a JWK set")?;
+        Ok(Op {
+            issuer: issuer.to_owned(),
+            doc,
+            jwks_raw,
+            jwks,
+        })
     }
 
     pub fn str(&self, key: &str) -> Option<&str> {
@@ -72,7 +101,9 @@ impl Op {
     }
 
     pub fn endpoint(&self, key: &str) -> Result<Url> {
-        let raw = self.str(key).with_context(|| format!("discovery has no {key}"))?;
+        let raw = self
+            .str(key)
+            .with_context(|| format!("discovery has no {key}"))?;
         Url::parse(raw).with_context(|| format!("{key} is not a URL"))
     }
 
@@ -114,7 +145,10 @@ impl Reply {
 fn basic_header(client: &Client) -> String {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let raw = format!("{}:{}", enc(&client.id), enc(&client.secret));
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
 }
 
 async fn reply(resp: reqwest::Response) -> Result<Reply> {
@@ -122,7 +156,11 @@ async fn reply(resp: reqwest::Response) -> Result<Reply> {
     let headers = resp.headers().clone();
     let text = resp.text().await?;
     let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Ok(Reply { status, headers, json })
+    Ok(Reply {
+        status,
+        headers,
+        json,
+    })
 }
 
 /// POSTs a form to an endpoint with client authentication.
@@ -141,10 +179,21 @@ pub async fn client_post(
             form.push(("client_secret", &client.secret));
         }
     }
-    reply(rb.form(&form).send().await.with_context(|| format!("POST {endpoint}"))?).await
+    reply(
+        rb.form(&form)
+            .send()
+            .await
+            .with_context(|| format!("POST {endpoint}"))?,
+    )
+    .await
 }
 
-pub async fn token_request(http: &reqwest::Client, op: &Op, client: &Client, params: &[(&str, &str)]) -> Result<Reply> {
+pub async fn token_request(
+    http: &reqwest::Client,
+    op: &Op,
+    client: &Client,
+    params: &[(&str, &str)],
+) -> Result<Reply> {
     client_post(http, &op.endpoint("token_endpoint")?, client, params).await
 }
 
@@ -156,7 +205,12 @@ pub enum UserinfoCall {
     PostBody,
 }
 
-pub async fn userinfo(http: &reqwest::Client, op: &Op, access_token: &str, how: UserinfoCall) -> Result<Reply> {
+pub async fn userinfo(
+    http: &reqwest::Client,
+    op: &Op,
+    access_token: &str,
+    how: UserinfoCall,
+) -> Result<Reply> {
     let ep = op.endpoint("userinfo_endpoint")?;
     let bearer = format!("Bearer {access_token}");
     let rb = match how {
@@ -197,8 +251,12 @@ pub fn check_id_token(
         .allow_any_alg()
         .set_time_fn(move || time);
         match nonce {
-            Some(n) => token.claims(&verifier, &Nonce::new(n.to_owned())).map(|_| ()),
-            None => token.claims(&verifier, |_: Option<&Nonce>| Ok::<(), String>(())).map(|_| ()),
+            Some(n) => token
+                .claims(&verifier, &Nonce::new(n.to_owned()))
+                .map(|_| ()),
+            None => token
+                .claims(&verifier, |_: Option<&Nonce>| Ok::<(), String>(()))
+                .map(|_| ()),
         }
         .map_err(|e| anyhow::anyhow!("{e}"))
     })();
@@ -213,7 +271,10 @@ pub fn check_id_token(
         op.lists("id_token_signing_alg_values_supported", alg),
         format!("ID token alg {alg} is not in id_token_signing_alg_values_supported"),
     );
-    c.require(jws.claim_str("sub").is_some_and(|s| !s.is_empty()), "ID token has no sub");
+    c.require(
+        jws.claim_str("sub").is_some_and(|s| !s.is_empty()),
+        "ID token has no sub",
+    );
     c.require(jws.claim_i64("iat").is_some(), "ID token has no iat");
     if let Some(v) = jws.claims.get("auth_time") {
         c.require(v.is_number(), "ID token auth_time is not a number");
@@ -223,7 +284,10 @@ pub fn check_id_token(
     }
     if let Some(Value::Array(aud)) = jws.claims.get("aud") {
         if aud.len() > 1 {
-            c.require(jws.claim_str("azp") == Some(client.id.as_str()), "multiple aud but azp is not the client");
+            c.require(
+                jws.claim_str("azp") == Some(client.id.as_str()),
+                "multiple aud but azp is not the client",
+            );
         }
     }
     if nonce.is_none() && jws.claims.get("nonce").is_some() {
@@ -234,11 +298,22 @@ pub fn check_id_token(
 
 /// The official suite's JWKS check: every key has a distinct `kid` (or there is a single key).
 pub fn check_jwks_kids(c: &mut Checks, op: &Op) {
-    let keys = op.jwks_raw.get("keys").and_then(Value::as_array).cloned().unwrap_or_default();
+    let keys = op
+        .jwks_raw
+        .get("keys")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     c.require(!keys.is_empty(), "JWKS has no keys");
-    let mut kids: Vec<&str> = keys.iter().filter_map(|k| k.get("kid").and_then(Value::as_str)).collect();
+    let mut kids: Vec<&str> = keys
+        .iter()
+        .filter_map(|k| k.get("kid").and_then(Value::as_str))
+        .collect();
     if keys.len() > 1 {
-        c.require(kids.len() == keys.len(), "JWKS has several keys and some lack a kid");
+        c.require(
+            kids.len() == keys.len(),
+            "JWKS has several keys and some lack a kid",
+        );
     }
     let n = kids.len();
     kids.sort_unstable();

@@ -52,11 +52,17 @@ pub struct Checks {
 
 impl Checks {
     pub fn fail(&mut self, message: impl Into<String>) {
-        self.findings.push(Finding { severity: Severity::Failure, message: message.into() });
+        self.findings.push(Finding {
+            severity: Severity::Failure,
+            message: message.into(),
+        });
     }
 
     pub fn warn(&mut self, message: impl Into<String>) {
-        self.findings.push(Finding { severity: Severity::Warning, message: message.into() });
+        self.findings.push(Finding {
+            severity: Severity::Warning,
+            message: message.into(),
+        });
     }
 
     /// Records a failure unless `ok`; returns `ok` so callers can stop early.
@@ -134,7 +140,11 @@ impl ModuleReport {
 }
 
 fn select(findings: &[Finding], severity: Severity) -> Vec<String> {
-    findings.iter().filter(|f| f.severity == severity).map(|f| f.message.clone()).collect()
+    findings
+        .iter()
+        .filter(|f| f.severity == severity)
+        .map(|f| f.message.clone())
+        .collect()
 }
 
 /// Counts per verdict, in table order.
@@ -155,7 +165,10 @@ pub fn render_table(reports: &[ModuleReport]) -> String {
     for r in reports {
         if r.plan != plan {
             plan = &r.plan;
-            let _ = writeln!(out, "\n### {plan}\n\n| module | result | reason |\n|---|---|---|");
+            let _ = writeln!(
+                out,
+                "\n### {plan}\n\n| module | result | reason |\n|---|---|---|"
+            );
         }
         let reason = r.reasons.join("; ").replace('|', "\\|").replace('\n', " ");
         let _ = writeln!(out, "| {} | {} | {} |", r.module, r.result.label(), reason);
@@ -178,7 +191,10 @@ mod tests {
     use super::*;
 
     fn f(severity: Severity) -> Finding {
-        Finding { severity, message: "m".into() }
+        Finding {
+            severity,
+            message: "m".into(),
+        }
     }
 
     #[test]
@@ -188,9 +204,19 @@ mod tests {
 
     #[test]
     fn worst_finding_wins() {
-        assert_eq!(resolve_verdict(None, &[f(Severity::Warning)]), Verdict::Warning);
         assert_eq!(
-            resolve_verdict(None, &[f(Severity::Warning), f(Severity::Failure), f(Severity::Warning)]),
+            resolve_verdict(None, &[f(Severity::Warning)]),
+            Verdict::Warning
+        );
+        assert_eq!(
+            resolve_verdict(
+                None,
+                &[
+                    f(Severity::Warning),
+                    f(Severity::Failure),
+                    f(Severity::Warning)
+                ]
+            ),
             Verdict::Failed
         );
     }
@@ -198,8 +224,14 @@ mod tests {
     #[test]
     fn skip_does_not_hide_a_failure() {
         assert_eq!(resolve_verdict(Some("x"), &[]), Verdict::Skipped);
-        assert_eq!(resolve_verdict(Some("x"), &[f(Severity::Failure)]), Verdict::Failed);
-        assert_eq!(resolve_verdict(Some("x"), &[f(Severity::Warning)]), Verdict::Warning);
+        assert_eq!(
+            resolve_verdict(Some("x"), &[f(Severity::Failure)]),
+            Verdict::Failed
+        );
+        assert_eq!(
+            resolve_verdict(Some("x"), &[f(Severity::Warning)]),
+            Verdict::Warning
+        );
     }
 
     #[test]

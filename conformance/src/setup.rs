@@ -28,7 +28,11 @@ pub struct Provisioned {
 
 fn cli(bin: &str, public_url: &str, args: &[String], stdin: Option<&str>) -> Result<Value> {
     // Secrets are passed as arguments only when the CLI has no stdin form; log without them.
-    let shown: Vec<&str> = args.iter().map(String::as_str).take_while(|a| !a.starts_with("--secret")).collect();
+    let shown: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .take_while(|a| !a.starts_with("--secret"))
+        .collect();
     eprintln!("setup: {bin} {}", shown.join(" "));
     let mut cmd = Command::new(bin);
     // The CLI derives printed issuers from its own configuration; make it agree with the server.
@@ -37,7 +41,11 @@ fn cli(bin: &str, public_url: &str, args: &[String], stdin: Option<&str>) -> Res
     }
     let mut child = cmd
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -55,8 +63,13 @@ fn cli(bin: &str, public_url: &str, args: &[String], stdin: Option<&str>) -> Res
         );
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let json_line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or(text.trim());
-    serde_json::from_str(json_line).with_context(|| format!("`{}` did not print a JSON object: {text}", shown.join(" ")))
+    let json_line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or(text.trim());
+    serde_json::from_str(json_line)
+        .with_context(|| format!("`{}` did not print a JSON object: {text}", shown.join(" ")))
 }
 
 fn s(v: &str) -> String {
@@ -65,7 +78,13 @@ fn s(v: &str) -> String {
 
 impl LanyardSetup {
     fn tenant(&self, slug: &str, idle: Option<u64>) -> Result<String> {
-        let mut args = vec![s("tenant"), s("create"), s(slug), s("--name"), format!("Conformance {slug}")];
+        let mut args = vec![
+            s("tenant"),
+            s("create"),
+            s(slug),
+            s("--name"),
+            format!("Conformance {slug}"),
+        ];
         if let Some(secs) = idle {
             args.extend([s("--session-idle-timeout"), secs.to_string()]);
         }
@@ -82,53 +101,111 @@ impl LanyardSetup {
 
     fn user(&self, slug: &str, user: &User) -> Result<()> {
         let args = vec![
-            s("user"), s("create"), s("--tenant"), s(slug), user.username.clone(),
-            s("--email"), format!("{}@example.test", user.username), s("--password-stdin"),
+            s("user"),
+            s("create"),
+            s("--tenant"),
+            s(slug),
+            user.username.clone(),
+            s("--email"),
+            format!("{}@example.test", user.username),
+            s("--password-stdin"),
         ];
-        cli(&self.bin, &self.public_url, &args, Some(&format!("{}\n", user.password))).map(drop)
+        cli(
+            &self.bin,
+            &self.public_url,
+            &args,
+            Some(&format!("{}\n", user.password)),
+        )
+        .map(drop)
     }
 
-    fn client(&self, slug: &str, id: &str, secret: &str, auth: ClientAuth, rp: &Rp) -> Result<Client> {
+    fn client(
+        &self,
+        slug: &str,
+        id: &str,
+        secret: &str,
+        auth: ClientAuth,
+        rp: &Rp,
+    ) -> Result<Client> {
         let method = match auth {
             ClientAuth::Basic => "client_secret_basic",
             ClientAuth::Post => "client_secret_post",
         };
         let args = vec![
-            s("client"), s("create"), s("--tenant"), s(slug), s(id),
-            s("--redirect-uri"), rp.callback().to_string(),
-            s("--post-logout-redirect-uri"), rp.post_logout().to_string(),
-            s("--backchannel-logout-uri"), rp.url(BACKCHANNEL).to_string(),
-            s("--frontchannel-logout-uri"), rp.url(FRONTCHANNEL).to_string(),
-            s("--grant-type"), s("authorization_code"),
-            s("--grant-type"), s("refresh_token"),
-            s("--token-endpoint-auth-method"), s(method),
+            s("client"),
+            s("create"),
+            s("--tenant"),
+            s(slug),
+            s(id),
+            s("--redirect-uri"),
+            rp.callback().to_string(),
+            s("--post-logout-redirect-uri"),
+            rp.post_logout().to_string(),
+            s("--backchannel-logout-uri"),
+            rp.url(BACKCHANNEL).to_string(),
+            s("--frontchannel-logout-uri"),
+            rp.url(FRONTCHANNEL).to_string(),
+            s("--grant-type"),
+            s("authorization_code"),
+            s("--grant-type"),
+            s("refresh_token"),
+            s("--token-endpoint-auth-method"),
+            s(method),
             // `=` form: a generated secret may start with '-' and must not parse as a flag.
             format!("--secret={secret}"),
         ];
         let v = cli(&self.bin, &self.public_url, &args, None)?;
-        let secret = v.get("client_secret").and_then(Value::as_str).unwrap_or(secret).to_owned();
-        let id = v.get("client_id").and_then(Value::as_str).unwrap_or(id).to_owned();
+        let secret = v
+            .get("client_secret")
+            .and_then(Value::as_str)
+            .unwrap_or(secret)
+            .to_owned();
+        let id = v
+            .get("client_id")
+            .and_then(Value::as_str)
+            .unwrap_or(id)
+            .to_owned();
         Ok(Client { id, secret, auth })
     }
 
     /// Creates `conf-<random>` (normal policy) and `conf-<random>-idle` (short idle timeout).
     pub fn provision(&self, rp: &Rp, rng: Randomness) -> Result<Provisioned> {
         let slug = format!("conf-{}", rng.slug(8));
-        let user = User { username: s("conformance-user"), password: rng.token(18) };
+        let user = User {
+            username: s("conformance-user"),
+            password: rng.token(18),
+        };
         let issuer = self.tenant(&slug, None)?;
         self.user(&slug, &user)?;
-        let client = self.client(&slug, "conformance-1", &rng.token(24), ClientAuth::Basic, rp)?;
+        let client = self.client(
+            &slug,
+            "conformance-1",
+            &rng.token(24),
+            ClientAuth::Basic,
+            rp,
+        )?;
         let client2 = self.client(&slug, "conformance-2", &rng.token(24), ClientAuth::Post, rp)?;
         let idle_slug = format!("{slug}-idle");
         let idle_issuer = self.tenant(&idle_slug, Some(self.idle_secs))?;
         self.user(&idle_slug, &user)?;
-        let idle_client = self.client(&idle_slug, "conformance-idle", &rng.token(24), ClientAuth::Basic, rp)?;
+        let idle_client = self.client(
+            &idle_slug,
+            "conformance-idle",
+            &rng.token(24),
+            ClientAuth::Basic,
+            rp,
+        )?;
         Ok(Provisioned {
             issuer,
             client,
             client2,
             user: user.clone(),
-            idle: IdleTarget { issuer: idle_issuer, client: idle_client, user, idle_secs: self.idle_secs },
+            idle: IdleTarget {
+                issuer: idle_issuer,
+                client: idle_client,
+                user,
+                idle_secs: self.idle_secs,
+            },
         })
     }
 }

@@ -38,10 +38,15 @@ pub struct AppState {
 pub type State = Arc<AppState>;
 
 impl AppState {
-    pub async fn new(db: DatabaseConnection, config: Config, clock: SharedClock) -> anyhow::Result<State> {
+    pub async fn new(
+        db: DatabaseConnection,
+        config: Config,
+        clock: SharedClock,
+    ) -> anyhow::Result<State> {
         let read = crate::store::connect_reader(&config.database_url).await?;
         let key = crate::store::hashing_key(&db).await?;
-        let templates = Templates::load(config.templates_dir.as_deref()).map_err(anyhow::Error::msg)?;
+        let templates =
+            Templates::load(config.templates_dir.as_deref()).map_err(anyhow::Error::msg)?;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_millis(config.delivery.timeout_ms))
@@ -50,7 +55,9 @@ impl AppState {
             .user_agent(concat!("lanyard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Arc::new(AppState {
-            cookies: CookiePolicy { secure: config.is_https() },
+            cookies: CookiePolicy {
+                secure: config.is_https(),
+            },
             rotations: crate::store::group_commit::GroupCommit::start(db.clone()),
             db,
             read,

@@ -19,7 +19,9 @@ pub struct Cache {
 impl Cache {
     pub fn tenant(&self, slug: &str, now_ms: i64) -> Option<Tenant> {
         let m = self.tenants.read().ok()?;
-        m.get(slug).filter(|(at, _)| fresh(*at, now_ms)).map(|(_, t)| t.clone())
+        m.get(slug)
+            .filter(|(at, _)| fresh(*at, now_ms))
+            .map(|(_, t)| t.clone())
     }
 
     pub fn put_tenant(&self, t: &Tenant, now_ms: i64) {
@@ -33,7 +35,9 @@ impl Cache {
 
     pub fn client(&self, tenant_id: &str, client_id: &str, now_ms: i64) -> Option<Client> {
         let m = self.clients.read().ok()?;
-        m.get(&(tenant_id.to_string(), client_id.to_string())).filter(|(at, _)| fresh(*at, now_ms)).map(|(_, c)| c.clone())
+        m.get(&(tenant_id.to_string(), client_id.to_string()))
+            .filter(|(at, _)| fresh(*at, now_ms))
+            .map(|(_, c)| c.clone())
     }
 
     pub fn put_client(&self, tenant_id: &str, c: &Client, now_ms: i64) {
@@ -41,7 +45,10 @@ impl Cache {
             if m.len() > 100_000 {
                 m.clear();
             }
-            m.insert((tenant_id.to_string(), c.client_id.clone()), (now_ms, c.clone()));
+            m.insert(
+                (tenant_id.to_string(), c.client_id.clone()),
+                (now_ms, c.clone()),
+            );
         }
     }
 }
@@ -57,7 +64,13 @@ mod tests {
     #[test]
     fn entries_expire_after_two_seconds() {
         let c = Cache::default();
-        let t = Tenant { id: "1".into(), slug: "a".into(), name: "A".into(), issuer: "i".into(), policy_layer: Default::default() };
+        let t = Tenant {
+            id: "1".into(),
+            slug: "a".into(),
+            name: "A".into(),
+            issuer: "i".into(),
+            policy_layer: Default::default(),
+        };
         c.put_tenant(&t, 1000);
         assert!(c.tenant("a", 2999).is_some());
         assert!(c.tenant("a", 3000).is_none());

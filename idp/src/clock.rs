@@ -38,7 +38,9 @@ pub struct MockClock {
 
 impl MockClock {
     pub fn at(unix_secs: UnixTime) -> Self {
-        Self { ms: Arc::new(AtomicI64::new(unix_secs * 1000)) }
+        Self {
+            ms: Arc::new(AtomicI64::new(unix_secs * 1000)),
+        }
     }
     pub fn advance_secs(&self, secs: i64) {
         self.ms.fetch_add(secs * 1000, Ordering::SeqCst);

@@ -87,7 +87,10 @@ pub struct ConfigError {
 }
 
 fn err(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.to_string(), reason: reason.into() }
+    ConfigError {
+        key: key.to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl Config {
@@ -103,9 +106,8 @@ impl Config {
         let file_cfg: FileConfig = if fc.exists() {
             let text = std::fs::read_to_string(&fc)
                 .map_err(|e| err(&fc.display().to_string(), format!("cannot read: {e}")))?;
-            toml::from_str(&text).map_err(|e| {
-                err(&fc.display().to_string(), e.message().to_string())
-            })?
+            toml::from_str(&text)
+                .map_err(|e| err(&fc.display().to_string(), e.message().to_string()))?
         } else if explicit {
             return Err(err(&fc.display().to_string(), "file not found"));
         } else {
@@ -119,16 +121,31 @@ impl Config {
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            return Err(err("LANYARD_DATABASE_URL", "must start with sqlite: or postgres://"));
+            return Err(err(
+                "LANYARD_DATABASE_URL",
+                "must start with sqlite: or postgres://",
+            ));
         }
-        let bind = env("LANYARD_BIND").or(file_cfg.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = env("LANYARD_BIND")
+            .or(file_cfg.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
         if bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(err("LANYARD_BIND", "must be an address:port such as 127.0.0.1:8080"));
+            return Err(err(
+                "LANYARD_BIND",
+                "must be an address:port such as 127.0.0.1:8080",
+            ));
         }
-        let tls_cert = env("LANYARD_TLS_CERT").map(PathBuf::from).or(file_cfg.tls_cert);
-        let tls_key = env("LANYARD_TLS_KEY").map(PathBuf::from).or(file_cfg.tls_key);
+        let tls_cert = env("LANYARD_TLS_CERT")
+            .map(PathBuf::from)
+            .or(file_cfg.tls_cert);
+        let tls_key = env("LANYARD_TLS_KEY")
+            .map(PathBuf::from)
+            .or(file_cfg.tls_key);
         if tls_cert.is_some() != tls_key.is_some() {
-            return Err(err("LANYARD_TLS_CERT", "LANYARD_TLS_CERT and LANYARD_TLS_KEY must be set together"));
+            return Err(err(
+                "LANYARD_TLS_CERT",
+                "LANYARD_TLS_CERT and LANYARD_TLS_KEY must be set together",
+            ));
         }
         let scheme = if tls_cert.is_some() { "https" } else { "http" };
         let public_url = env("LANYARD_PUBLIC_URL")
@@ -136,10 +153,11 @@ impl Config {
             .unwrap_or_else(|| format!("{scheme}://{bind}"));
         let public_url = public_url.trim_end_matches('/').to_string();
         match url::Url::parse(&public_url) {
-            Ok(u) if (u.scheme() == "http" || u.scheme() == "https")
-                && u.query().is_none()
-                && u.fragment().is_none()
-                && u.host().is_some() => {}
+            Ok(u)
+                if (u.scheme() == "http" || u.scheme() == "https")
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+                    && u.host().is_some() => {}
             _ => {
                 return Err(err(
                     "LANYARD_PUBLIC_URL",
@@ -152,7 +170,12 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(_) => return Err(err("LANYARD_LOG_FORMAT", "must be text or json")),
         };
-        let sweep_interval_secs = parse_num(env, "LANYARD_SWEEP_INTERVAL_SECS", file_cfg.sweep_interval_secs, 5)?;
+        let sweep_interval_secs = parse_num(
+            env,
+            "LANYARD_SWEEP_INTERVAL_SECS",
+            file_cfg.sweep_interval_secs,
+            5,
+        )?;
         if sweep_interval_secs == 0 {
             return Err(err("LANYARD_SWEEP_INTERVAL_SECS", "must be at least 1"));
         }
@@ -164,15 +187,43 @@ impl Config {
         };
         let d = DeliveryConfig::default();
         let delivery = DeliveryConfig {
-            concurrency: parse_num(env, "LANYARD_DELIVERY_CONCURRENCY", file_cfg.delivery_concurrency, d.concurrency)?,
-            timeout_ms: parse_num(env, "LANYARD_DELIVERY_TIMEOUT_MS", file_cfg.delivery_timeout_ms, d.timeout_ms)?,
-            max_attempts: parse_num(env, "LANYARD_DELIVERY_MAX_ATTEMPTS", file_cfg.delivery_max_attempts, d.max_attempts)?,
-            max_age_secs: parse_num(env, "LANYARD_DELIVERY_MAX_AGE_SECS", file_cfg.delivery_max_age_secs, d.max_age_secs)?,
-            lease_ms: parse_num(env, "LANYARD_DELIVERY_LEASE_MS", file_cfg.delivery_lease_ms, d.lease_ms)?,
+            concurrency: parse_num(
+                env,
+                "LANYARD_DELIVERY_CONCURRENCY",
+                file_cfg.delivery_concurrency,
+                d.concurrency,
+            )?,
+            timeout_ms: parse_num(
+                env,
+                "LANYARD_DELIVERY_TIMEOUT_MS",
+                file_cfg.delivery_timeout_ms,
+                d.timeout_ms,
+            )?,
+            max_attempts: parse_num(
+                env,
+                "LANYARD_DELIVERY_MAX_ATTEMPTS",
+                file_cfg.delivery_max_attempts,
+                d.max_attempts,
+            )?,
+            max_age_secs: parse_num(
+                env,
+                "LANYARD_DELIVERY_MAX_AGE_SECS",
+                file_cfg.delivery_max_age_secs,
+                d.max_age_secs,
+            )?,
+            lease_ms: parse_num(
+                env,
+                "LANYARD_DELIVERY_LEASE_MS",
+                file_cfg.delivery_lease_ms,
+                d.lease_ms,
+            )?,
             ..d
         };
         if delivery.lease_ms < 1000 || delivery.lease_ms <= delivery.timeout_ms as i64 {
-            return Err(err("LANYARD_DELIVERY_LEASE_MS", "must be at least 1000 and longer than LANYARD_DELIVERY_TIMEOUT_MS"));
+            return Err(err(
+                "LANYARD_DELIVERY_LEASE_MS",
+                "must be at least 1000 and longer than LANYARD_DELIVERY_TIMEOUT_MS",
+            ));
         }
         if delivery.concurrency == 0 {
             return Err(err("LANYARD_DELIVERY_CONCURRENCY", "must be at least 1"));
@@ -183,7 +234,9 @@ impl Config {
             public_url,
             tls_cert,
             tls_key,
-            templates_dir: env("LANYARD_TEMPLATES_DIR").map(PathBuf::from).or(file_cfg.templates_dir),
+            templates_dir: env("LANYARD_TEMPLATES_DIR")
+                .map(PathBuf::from)
+                .or(file_cfg.templates_dir),
             log_format,
             sweep_interval_secs,
             delivery,
@@ -208,7 +261,9 @@ fn parse_num<T: std::str::FromStr>(
     default: T,
 ) -> Result<T, ConfigError> {
     match env(key) {
-        Some(v) => v.parse().map_err(|_| err(key, "must be a non-negative integer")),
+        Some(v) => v
+            .parse()
+            .map_err(|_| err(key, "must be a non-negative integer")),
         None => Ok(file.unwrap_or(default)),
     }
 }
@@ -219,8 +274,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let m: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::load(None, &move |k| m.get(k).cloned())
     }
 
@@ -241,7 +298,9 @@ mod tests {
         assert_eq!(e.key, "LANYARD_PUBLIC_URL");
         let e = load(&[("LANYARD_DATABASE_URL", "mysql://x")]).unwrap_err();
         assert_eq!(e.key, "LANYARD_DATABASE_URL");
-        assert!(e.to_string().starts_with("configuration error: LANYARD_DATABASE_URL"));
+        assert!(e
+            .to_string()
+            .starts_with("configuration error: LANYARD_DATABASE_URL"));
     }
 
     #[test]

@@ -79,33 +79,89 @@ impl Rejection {
     pub fn oauth(&self) -> OAuthError {
         use Rejection::*;
         let (error, description, status) = match self {
-            Malformed(_) => ("invalid_request", "The request is missing a required parameter or is malformed.", 400),
-            DuplicateParameter(_) => ("invalid_request", "A parameter was included more than once.", 400),
+            Malformed(_) => (
+                "invalid_request",
+                "The request is missing a required parameter or is malformed.",
+                400,
+            ),
+            DuplicateParameter(_) => (
+                "invalid_request",
+                "A parameter was included more than once.",
+                400,
+            ),
             UnknownClient | ClientAuthFailed | ClientAuthMethodNotAllowed => {
                 ("invalid_client", "Client authentication failed.", 401)
             }
-            UnauthorizedGrant => ("unauthorized_client", "The client is not allowed to use this grant type.", 400),
-            UnsupportedGrantType => ("unsupported_grant_type", "The grant type is not supported.", 400),
-            UnsupportedResponseType => ("unsupported_response_type", "Only response_type=code is supported.", 400),
+            UnauthorizedGrant => (
+                "unauthorized_client",
+                "The client is not allowed to use this grant type.",
+                400,
+            ),
+            UnsupportedGrantType => (
+                "unsupported_grant_type",
+                "The grant type is not supported.",
+                400,
+            ),
+            UnsupportedResponseType => (
+                "unsupported_response_type",
+                "Only response_type=code is supported.",
+                400,
+            ),
             InvalidScope => ("invalid_scope", "The requested scope is invalid.", 400),
-            CodeInvalid | CodeReplayed | ClientMismatch | RedirectMismatch => {
-                ("invalid_grant", "The authorization code is invalid, expired or already used.", 400)
-            }
+            CodeInvalid | CodeReplayed | ClientMismatch | RedirectMismatch => (
+                "invalid_grant",
+                "The authorization code is invalid, expired or already used.",
+                400,
+            ),
             PkceFailed => ("invalid_grant", "PKCE verification failed.", 400),
-            PkceRequired => ("invalid_request", "PKCE with code_challenge_method=S256 is required.", 400),
-            RefreshInvalid | RefreshReplayed | SessionEnded | UserInactive => {
-                ("invalid_grant", "The refresh token is invalid, expired or revoked.", 400)
-            }
+            PkceRequired => (
+                "invalid_request",
+                "PKCE with code_challenge_method=S256 is required.",
+                400,
+            ),
+            RefreshInvalid | RefreshReplayed | SessionEnded | UserInactive => (
+                "invalid_grant",
+                "The refresh token is invalid, expired or revoked.",
+                400,
+            ),
             LoginRequired => ("login_required", "The user must authenticate.", 400),
             ConsentRequired => ("consent_required", "The user must consent.", 400),
-            InvalidToken => ("invalid_token", "The access token is invalid, expired or revoked.", 401),
-            RequestNotSupported => ("request_not_supported", "Request objects are not supported.", 400),
-            RequestUriNotSupported => ("request_uri_not_supported", "request_uri is not supported.", 400),
-            RegistrationNotSupported => ("registration_not_supported", "The registration parameter is not supported.", 400),
-            AccessDenied => ("access_denied", "The resource owner denied the request.", 400),
-            Unavailable => ("temporarily_unavailable", "The server is temporarily unavailable.", 503),
+            InvalidToken => (
+                "invalid_token",
+                "The access token is invalid, expired or revoked.",
+                401,
+            ),
+            RequestNotSupported => (
+                "request_not_supported",
+                "Request objects are not supported.",
+                400,
+            ),
+            RequestUriNotSupported => (
+                "request_uri_not_supported",
+                "request_uri is not supported.",
+                400,
+            ),
+            RegistrationNotSupported => (
+                "registration_not_supported",
+                "The registration parameter is not supported.",
+                400,
+            ),
+            AccessDenied => (
+                "access_denied",
+                "The resource owner denied the request.",
+                400,
+            ),
+            Unavailable => (
+                "temporarily_unavailable",
+                "The server is temporarily unavailable.",
+                503,
+            ),
         };
-        OAuthError { error, description, status }
+        OAuthError {
+            error,
+            description,
+            status,
+        }
     }
 }
 
@@ -167,7 +223,12 @@ mod tests {
 
     #[test]
     fn grant_failures_are_400_invalid_grant() {
-        for r in [Rejection::CodeReplayed, Rejection::RefreshReplayed, Rejection::PkceFailed, Rejection::SessionEnded] {
+        for r in [
+            Rejection::CodeReplayed,
+            Rejection::RefreshReplayed,
+            Rejection::PkceFailed,
+            Rejection::SessionEnded,
+        ] {
             assert_eq!(r.oauth().error, "invalid_grant");
             assert_eq!(r.oauth().status, 400);
         }

@@ -1,6 +1,8 @@
 //! Password hashing with argon2id, always off the async runtime (each hash costs tens of ms).
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 /// A hash of a password nobody knows, verified when the username does not exist so that the
@@ -23,7 +25,13 @@ fn dummy() -> String {
 /// makes every login wait longer (measured: 64 concurrent logins ran slower than 16).
 fn permits() -> &'static tokio::sync::Semaphore {
     static P: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    P.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)))
+    P.get_or_init(|| {
+        tokio::sync::Semaphore::new(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        )
+    })
 }
 
 pub async fn hash(password: String) -> Result<String, String> {
@@ -41,12 +49,19 @@ pub async fn hash(password: String) -> Result<String, String> {
 
 /// Constant-time verification (inside argon2). `None` hash = unknown user: burn the same time.
 pub async fn verify(password: String, stored: Option<String>) -> bool {
-    let Ok(_permit) = permits().acquire().await else { return false };
+    let Ok(_permit) = permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let h = stored.unwrap_or_else(dummy);
-        let Ok(parsed) = PasswordHash::new(&h) else { return false };
-        Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known
+        let Ok(parsed) = PasswordHash::new(&h) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+            && known
     })
     .await
     .unwrap_or(false)

@@ -14,13 +14,17 @@ static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Install the Prometheus recorder once per process.
 pub fn metrics_handle() -> Option<PrometheusHandle> {
-    PROMETHEUS.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).clone()
+    PROMETHEUS
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
 }
 
 #[handler]
 fn metrics_endpoint() -> Response {
     match metrics_handle() {
-        Some(h) => Response::builder().content_type("text/plain; version=0.0.4").body(h.render()),
+        Some(h) => Response::builder()
+            .content_type("text/plain; version=0.0.4")
+            .body(h.render()),
         None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
@@ -40,19 +44,33 @@ async fn readyz(state: Data<&State>) -> Response {
 
 #[handler]
 fn stylesheet() -> Response {
-    Response::builder().content_type("text/css").header("cache-control", "public, max-age=3600").body(STYLESHEET)
+    Response::builder()
+        .content_type("text/css")
+        .header("cache-control", "public, max-age=3600")
+        .body(STYLESHEET)
 }
 
 #[handler]
 fn logged_out_js() -> Response {
-    Response::builder().content_type("application/javascript").header("cache-control", "public, max-age=3600").body(LOGGED_OUT_JS)
+    Response::builder()
+        .content_type("application/javascript")
+        .header("cache-control", "public, max-age=3600")
+        .body(LOGGED_OUT_JS)
 }
 
 #[handler]
 async fn root(state: Data<&State>) -> Response {
-    let tenants = crate::store::tenants::list(&state.db).await.unwrap_or_default();
-    let list: Vec<String> = tenants.iter().map(|t| format!("{}/t/{}", state.config.public_url, t.slug)).collect();
-    crate::http::respond::json(StatusCode::OK, &serde_json::json!({ "service": "lanyard", "issuers": list }))
+    let tenants = crate::store::tenants::list(&state.db)
+        .await
+        .unwrap_or_default();
+    let list: Vec<String> = tenants
+        .iter()
+        .map(|t| format!("{}/t/{}", state.config.public_url, t.slug))
+        .collect();
+    crate::http::respond::json(
+        StatusCode::OK,
+        &serde_json::json!({ "service": "lanyard", "issuers": list }),
+    )
 }
 
 /// The full application: protocol routes plus whatever the composition root adds (admin area).

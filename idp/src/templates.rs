@@ -11,10 +11,19 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
     ("error.html", include_str!("../../templates/error.html")),
-    ("logout_confirm.html", include_str!("../../templates/logout_confirm.html")),
-    ("logged_out.html", include_str!("../../templates/logged_out.html")),
+    (
+        "logout_confirm.html",
+        include_str!("../../templates/logout_confirm.html"),
+    ),
+    (
+        "logged_out.html",
+        include_str!("../../templates/logged_out.html"),
+    ),
     ("demo.html", include_str!("../../templates/demo.html")),
-    ("demo_result.html", include_str!("../../templates/demo_result.html")),
+    (
+        "demo_result.html",
+        include_str!("../../templates/demo_result.html"),
+    ),
 ];
 
 pub const STYLESHEET: &str = include_str!("../../templates/static/lanyard.css");
@@ -32,10 +41,13 @@ impl Templates {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
         for (name, source) in BUILTIN {
             let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
-                Some(p) => std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+                Some(p) => {
+                    std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?
+                }
                 None => (*source).to_string(),
             };
-            env.add_template_owned(name.to_string(), source).map_err(|e| format!("template {name}: {e}"))?;
+            env.add_template_owned(name.to_string(), source)
+                .map_err(|e| format!("template {name}: {e}"))?;
         }
         Ok(Self { env })
     }
@@ -80,7 +92,12 @@ mod tests {
     #[test]
     fn output_is_escaped() {
         let t = Templates::load(None).unwrap();
-        let html = t.render("error.html", json!({"title": "x", "message": "<img src=x>"})).unwrap();
+        let html = t
+            .render(
+                "error.html",
+                json!({"title": "x", "message": "<img src=x>"}),
+            )
+            .unwrap();
         assert!(!html.contains("<img src=x>"));
     }
 }

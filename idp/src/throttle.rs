@@ -10,8 +10,16 @@ pub struct ThrottleRule {
     pub lockout_secs: i64,
 }
 
-pub const PER_ACCOUNT: ThrottleRule = ThrottleRule { max_failures: 5, window_secs: 900, lockout_secs: 900 };
-pub const PER_IP: ThrottleRule = ThrottleRule { max_failures: 30, window_secs: 900, lockout_secs: 900 };
+pub const PER_ACCOUNT: ThrottleRule = ThrottleRule {
+    max_failures: 5,
+    window_secs: 900,
+    lockout_secs: 900,
+};
+pub const PER_IP: ThrottleRule = ThrottleRule {
+    max_failures: 30,
+    window_secs: 900,
+    lockout_secs: 900,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counter {
@@ -28,7 +36,11 @@ pub fn evaluate_attempt(c: &Counter, now: UnixTime) -> bool {
 /// The counter after a failed attempt.
 pub fn after_failure(c: &Counter, rule: &ThrottleRule, now: UnixTime) -> Counter {
     let mut n = if now - c.window_start >= rule.window_secs {
-        Counter { failures: 0, window_start: now, locked_until: c.locked_until }
+        Counter {
+            failures: 0,
+            window_start: now,
+            locked_until: c.locked_until,
+        }
     } else {
         *c
     };
@@ -44,7 +56,11 @@ pub fn after_failure(c: &Counter, rule: &ThrottleRule, now: UnixTime) -> Counter
 #[cfg(test)]
 mod tests {
     use super::*;
-    const R: ThrottleRule = ThrottleRule { max_failures: 3, window_secs: 100, lockout_secs: 50 };
+    const R: ThrottleRule = ThrottleRule {
+        max_failures: 3,
+        window_secs: 100,
+        lockout_secs: 50,
+    };
 
     #[test]
     fn locks_after_max_failures_within_window() {
@@ -61,7 +77,11 @@ mod tests {
 
     #[test]
     fn failures_outside_the_window_start_over() {
-        let mut c = Counter { failures: 0, window_start: 0, locked_until: 0 };
+        let mut c = Counter {
+            failures: 0,
+            window_start: 0,
+            locked_until: 0,
+        };
         c = after_failure(&c, &R, 1);
         c = after_failure(&c, &R, 2);
         c = after_failure(&c, &R, 150);

@@ -36,7 +36,11 @@ fn boolean(name: &str) -> ColumnDef {
     ColumnDef::new(a(name)).boolean().not_null().to_owned()
 }
 fn pk(name: &str) -> ColumnDef {
-    ColumnDef::new(a(name)).string().not_null().primary_key().to_owned()
+    ColumnDef::new(a(name))
+        .string()
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 fn table(name: &str, cols: Vec<ColumnDef>) -> TableCreateStatement {
@@ -88,7 +92,13 @@ impl MigrationTrait for Migration {
             table("settings", vec![pk("key"), text("value")]),
             table(
                 "tenants",
-                vec![pk("id"), s("slug"), s("name"), text("policy"), int("created_at")],
+                vec![
+                    pk("id"),
+                    s("slug"),
+                    s("name"),
+                    text("policy"),
+                    int("created_at"),
+                ],
             ),
             table(
                 "users",
@@ -194,7 +204,13 @@ impl MigrationTrait for Migration {
             ),
             table(
                 "auth_requests",
-                vec![pk("id"), s("tenant_id"), text("params"), int("created_at"), int("expires_at")],
+                vec![
+                    pk("id"),
+                    s("tenant_id"),
+                    text("params"),
+                    int("created_at"),
+                    int("expires_at"),
+                ],
             ),
             table(
                 "auth_codes",
@@ -301,7 +317,12 @@ impl MigrationTrait for Migration {
             ),
             table(
                 "login_throttle",
-                vec![pk("key"), int("failures"), int("window_start"), int("locked_until")],
+                vec![
+                    pk("key"),
+                    int("failures"),
+                    int("window_start"),
+                    int("locked_until"),
+                ],
             ),
             table(
                 "admin_tokens",
@@ -320,34 +341,94 @@ impl MigrationTrait for Migration {
         }
         let indexes = vec![
             index("tenants", "ux_tenants_slug", &["slug"], true),
-            index("users", "ux_users_tenant_username", &["tenant_id", "username"], true),
-            index("clients", "ux_clients_tenant_client", &["tenant_id", "client_id"], true),
+            index(
+                "users",
+                "ux_users_tenant_username",
+                &["tenant_id", "username"],
+                true,
+            ),
+            index(
+                "clients",
+                "ux_clients_tenant_client",
+                &["tenant_id", "client_id"],
+                true,
+            ),
             index("signing_keys", "ix_keys_tenant", &["tenant_id"], false),
             index("devices", "ux_devices_token", &["token_hash"], true),
             index("sessions", "ux_sessions_cookie", &["cookie_hash"], true),
             index("sessions", "ux_sessions_sid", &["tenant_id", "sid"], true),
-            index("sessions", "ix_sessions_user", &["tenant_id", "user_id", "state"], false),
-            index("sessions", "ix_sessions_device", &["tenant_id", "device_id", "state"], false),
-            index("sessions", "ix_sessions_idle", &["state", "idle_deadline"], false),
-            index("sessions", "ix_sessions_abs", &["state", "absolute_deadline"], false),
+            index(
+                "sessions",
+                "ix_sessions_user",
+                &["tenant_id", "user_id", "state"],
+                false,
+            ),
+            index(
+                "sessions",
+                "ix_sessions_device",
+                &["tenant_id", "device_id", "state"],
+                false,
+            ),
+            index(
+                "sessions",
+                "ix_sessions_idle",
+                &["state", "idle_deadline"],
+                false,
+            ),
+            index(
+                "sessions",
+                "ix_sessions_abs",
+                &["state", "absolute_deadline"],
+                false,
+            ),
             index(
                 "session_participants",
                 "ux_participants",
                 &["session_id", "client_id"],
                 true,
             ),
-            index("refresh_families", "ix_families_session", &["session_id"], false),
+            index(
+                "refresh_families",
+                "ix_families_session",
+                &["session_id"],
+                false,
+            ),
             index("refresh_tokens", "ix_rt_family", &["family_id"], false),
             index("access_tokens", "ix_at_session", &["session_id"], false),
             index("access_tokens", "ix_at_family", &["family_id"], false),
-            index("audit_events", "ix_audit_tenant_at", &["tenant_id", "at_ms"], false),
+            index(
+                "audit_events",
+                "ix_audit_tenant_at",
+                &["tenant_id", "at_ms"],
+                false,
+            ),
             index("audit_events", "ix_audit_session", &["session_id"], false),
             // Claims walk (state = X, next_attempt_at_ms ascending): a range of this index in order.
-            index("outbox", "ix_outbox_due", &["state", "next_attempt_at_ms"], false),
-            index("outbox", "ix_outbox_lease", &["state", "lease_until_ms"], false),
-            index("outbox", "ix_outbox_session", &["tenant_id", "session_id"], false),
+            index(
+                "outbox",
+                "ix_outbox_due",
+                &["state", "next_attempt_at_ms"],
+                false,
+            ),
+            index(
+                "outbox",
+                "ix_outbox_lease",
+                &["state", "lease_until_ms"],
+                false,
+            ),
+            index(
+                "outbox",
+                "ix_outbox_session",
+                &["tenant_id", "session_id"],
+                false,
+            ),
             index("outbox", "ix_outbox_leased_by", &["leased_by"], false),
-            index("admin_tokens", "ux_admin_tokens_hash", &["token_hash"], true),
+            index(
+                "admin_tokens",
+                "ux_admin_tokens_hash",
+                &["token_hash"],
+                true,
+            ),
         ];
         for i in indexes {
             manager.create_index(i).await?;
@@ -357,7 +438,9 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for t in TABLES.iter().rev() {
-            manager.drop_table(Table::drop().table(a(t)).if_exists().to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(a(t)).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -39,15 +39,25 @@ pub async fn run(module: &str, ctx: &Ctx, c: &mut Checks) -> Result<()> {
         "oidcc-claims-essential" => {
             let claims = json!({ "userinfo": { "name": { "essential": true } } }).to_string();
             let t = happy(ctx, c, base(ctx).set("claims", claims)).await?;
-            let r = op::userinfo(&ctx.http, &ctx.op, &t.access_token, UserinfoCall::GetHeader).await?;
-            c.require(r.status == 200, format!("userinfo returned HTTP {}", r.status));
-            c.expect(has_claim(&r.json, "name"), "essential claim name not returned from userinfo");
+            let r =
+                op::userinfo(&ctx.http, &ctx.op, &t.access_token, UserinfoCall::GetHeader).await?;
+            c.require(
+                r.status == 200,
+                format!("userinfo returned HTTP {}", r.status),
+            );
+            c.expect(
+                has_claim(&r.json, "name"),
+                "essential claim name not returned from userinfo",
+            );
         }
-        "oidcc-ensure-request-object-with-redirect-uri" => request_object_redirect_uri(ctx, c).await?,
+        "oidcc-ensure-request-object-with-redirect-uri" => {
+            request_object_redirect_uri(ctx, c).await?
+        }
         "oidcc-refresh-token" => refresh_token(ctx, c).await?,
         "oidcc-ensure-request-with-valid-pkce-succeeds" => {
             let verifier = ctx.rng.token(32);
-            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(verifier.as_bytes()));
             let req = base(ctx)
                 .set("code_challenge", challenge)
                 .set("code_challenge_method", "S256")
@@ -72,15 +82,39 @@ async fn code_reuse(ctx: &Ctx, c: &mut Checks, wait: Duration) -> Result<()> {
     tokio::time::sleep(wait).await;
     let code = res.code().unwrap_or_default();
     let redirect = ctx.rp.callback().to_string();
-    let params = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect.as_str())];
+    let params = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect.as_str()),
+    ];
     let again = op::token_request(&ctx.http, &ctx.op, &ctx.client, &params).await?;
     let refused = again.status == 400 && again.error() == Some("invalid_grant");
     if wait.is_zero() {
-        c.expect(refused, format!("second use of the code: HTTP {} {:?}, expected 400 invalid_grant", again.status, again.error()));
+        c.expect(
+            refused,
+            format!(
+                "second use of the code: HTTP {} {:?}, expected 400 invalid_grant",
+                again.status,
+                again.error()
+            ),
+        );
         return Ok(());
     }
-    c.require(refused, format!("second use of the code after 30 s: HTTP {} {:?}, expected 400 invalid_grant", again.status, again.error()));
-    let ui = op::userinfo(&ctx.http, &ctx.op, &first.access_token, UserinfoCall::GetHeader).await?;
+    c.require(
+        refused,
+        format!(
+            "second use of the code after 30 s: HTTP {} {:?}, expected 400 invalid_grant",
+            again.status,
+            again.error()
+        ),
+    );
+    let ui = op::userinfo(
+        &ctx.http,
+        &ctx.op,
+        &first.access_token,
+        UserinfoCall::GetHeader,
+    )
+    .await?;
     c.expect(
         (400..500).contains(&ui.status),
         format!("access token from the reused code still works at userinfo (HTTP {}); it SHOULD be revoked", ui.status),
@@ -95,7 +129,10 @@ async fn unregistered_redirect(ctx: &Ctx, c: &mut Checks) -> Result<()> {
     // OIDC Core §3.1.2.1: the redirect URI must match a registered one exactly; the OP shows an
     // error page instead of redirecting (calling the registered URI would be a failure too).
     if let Some(u) = res.nav.rp_url() {
-        c.fail(format!("the OP redirected to {}: it must show an error instead", crate::http::strip_query(u)));
+        c.fail(format!(
+            "the OP redirected to {}: it must show an error instead",
+            crate::http::strip_query(u)
+        ));
     }
     Ok(())
 }
@@ -107,8 +144,11 @@ fn unsigned_jwt(claims: &Value) -> String {
 }
 
 fn request_claims(ctx: &Ctx, req: &AuthRequest) -> Value {
-    let mut m: Map<String, Value> =
-        req.params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let mut m: Map<String, Value> = req
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     m.insert("iss".into(), json!(ctx.client.id));
     m.insert("aud".into(), json!(ctx.op.issuer));
     Value::Object(m)
@@ -117,7 +157,10 @@ fn request_claims(ctx: &Ctx, req: &AuthRequest) -> Value {
 /// The official suite skips the request-object modules unless discovery lists alg `none` in
 /// `request_object_signing_alg_values_supported` (AbstractOIDCCRequestObjectServerTest).
 fn skip_without_unsigned_request_objects(ctx: &Ctx, c: &mut Checks) -> bool {
-    if ctx.op.lists("request_object_signing_alg_values_supported", "none") {
+    if ctx
+        .op
+        .lists("request_object_signing_alg_values_supported", "none")
+    {
         return false;
     }
     c.skip("request_object_signing_alg_values_supported does not list none (unsigned request objects not offered)");
@@ -131,7 +174,11 @@ async fn unsigned_request_object(ctx: &Ctx, c: &mut Checks) -> Result<()> {
     let full = base(ctx);
     let obj = unsigned_jwt(&request_claims(ctx, &full));
     // The nonce travels only inside the request object: an OP that ignored it cannot echo it.
-    let outer = full.clone().remove("nonce").remove("state").set("request", obj);
+    let outer = full
+        .clone()
+        .remove("nonce")
+        .remove("state")
+        .set("request", obj);
     let browser = ctx.browser()?;
     let res = authorize(ctx, &browser, &outer, true).await?;
     match res.error() {
@@ -146,7 +193,10 @@ async fn unsigned_request_object(ctx: &Ctx, c: &mut Checks) -> Result<()> {
         if ctx.op.doc.get("request_parameter_supported") == Some(&Value::Bool(false)) {
             return Ok(());
         }
-        c.fail(format!("no response to an unsigned request object: {}", res.nav.describe()));
+        c.fail(format!(
+            "no response to an unsigned request object: {}",
+            res.nav.describe()
+        ));
         return Ok(());
     }
     // Redeem with the full request (state and nonce from inside the request object).
@@ -169,16 +219,25 @@ async fn unsigned_request_uri(ctx: &Ctx, c: &mut Checks) -> Result<()> {
     let full = base(ctx);
     let obj = unsigned_jwt(&request_claims(ctx, &full));
     let uri = ctx.rp.host_request_object(&ctx.rng.token(12), obj);
-    let outer = full.clone().remove("nonce").remove("state").set("request_uri", uri.to_string());
+    let outer = full
+        .clone()
+        .remove("nonce")
+        .remove("state")
+        .set("request_uri", uri.to_string());
     let browser = ctx.browser()?;
     let res = authorize(ctx, &browser, &outer, true).await?;
     match res.error() {
         Some("request_uri_not_supported") => {}
-        Some(e) => c.fail(format!("unsigned request_uri rejected with {e}, expected success or request_uri_not_supported")),
+        Some(e) => c.fail(format!(
+            "unsigned request_uri rejected with {e}, expected success or request_uri_not_supported"
+        )),
         None if res.response.is_some() => {
             redeem(c, ctx, &ctx.client, &full, &res).await?;
         }
-        None => c.fail(format!("no response to an unsigned request_uri: {}", res.nav.describe())),
+        None => c.fail(format!(
+            "no response to an unsigned request_uri: {}",
+            res.nav.describe()
+        )),
     }
     Ok(())
 }
@@ -189,7 +248,12 @@ async fn request_object_redirect_uri(ctx: &Ctx, c: &mut Checks) -> Result<()> {
     }
     let full = base(ctx);
     let obj = unsigned_jwt(&request_claims(ctx, &full));
-    let outer = full.clone().remove("redirect_uri").remove("nonce").remove("state").set("request", obj);
+    let outer = full
+        .clone()
+        .remove("redirect_uri")
+        .remove("nonce")
+        .remove("state")
+        .set("request", obj);
     let browser = ctx.browser()?;
     let res = authorize(ctx, &browser, &outer, true).await?;
     match (&res.response, res.error()) {
@@ -197,10 +261,15 @@ async fn request_object_redirect_uri(ctx: &Ctx, c: &mut Checks) -> Result<()> {
             redeem(c, ctx, &ctx.client, &full, &res).await?;
         }
         (Some(_), Some("request_not_supported")) => {}
-        (Some(_), Some(e)) => c.fail(format!("request object with redirect_uri rejected with {e}")),
+        (Some(_), Some(e)) => c.fail(format!(
+            "request object with redirect_uri rejected with {e}"
+        )),
         (None, _) => {
             // An error page (invalid redirect) is allowed; a redirect elsewhere is not.
-            c.require(res.nav.page().is_some(), format!("unexpected outcome: {}", res.nav.describe()));
+            c.require(
+                res.nav.page().is_some(),
+                format!("unexpected outcome: {}", res.nav.describe()),
+            );
         }
     }
     Ok(())
@@ -240,20 +309,40 @@ async fn refresh_token(ctx: &Ctx, c: &mut Checks) -> Result<()> {
         c.skip("no refresh token was issued");
         return Ok(());
     };
-    c.require(is_vschar_token(&rt), "refresh token has characters outside VSCHAR (RFC 6749 A.17)");
+    c.require(
+        is_vschar_token(&rt),
+        "refresh token has characters outside VSCHAR (RFC 6749 A.17)",
+    );
     let bits = estimated_entropy_bits(&rt);
-    c.require(bits >= 96.0, format!("refresh token carries ~{bits:.0} bits of entropy, fewer than 96"));
+    c.require(
+        bits >= 96.0,
+        format!("refresh token carries ~{bits:.0} bits of entropy, fewer than 96"),
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = op::token_request(&ctx.http, &ctx.op, &ctx.client, &[("grant_type", "refresh_token"), ("refresh_token", &rt)]).await?;
-    if !c.require(r.status == 200, format!("refresh grant returned HTTP {} {}", r.status, r.json)) {
+    let r = op::token_request(
+        &ctx.http,
+        &ctx.op,
+        &ctx.client,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await?;
+    if !c.require(
+        r.status == 200,
+        format!("refresh grant returned HTTP {} {}", r.status, r.json),
+    ) {
         return Ok(());
     }
     flow::token_response_checks(c, &r);
     if let Some(raw) = r.str("id_token") {
         let now = crate::clock::now_epoch();
         // OIDC Core §12.2: a nonce in the refreshed ID token, if any, is the original one.
-        let carries_nonce = crate::jwt::Jws::parse(raw).is_ok_and(|j| j.claims.get("nonce").is_some());
-        let nonce = if carries_nonce { req.get("nonce") } else { None };
+        let carries_nonce =
+            crate::jwt::Jws::parse(raw).is_ok_and(|j| j.claims.get("nonce").is_some());
+        let nonce = if carries_nonce {
+            req.get("nonce")
+        } else {
+            None
+        };
         if let Some(new) = op::check_id_token(c, &ctx.op, &ctx.client, raw, nonce, now) {
             for claim in ["iss", "sub", "aud", "auth_time", "azp"] {
                 c.require(
@@ -280,10 +369,20 @@ async fn refresh_token(ctx: &Ctx, c: &mut Checks) -> Result<()> {
         c.fail("second client got no refresh token");
         return Ok(());
     };
-    let cross = op::token_request(&ctx.http, &ctx.op, &ctx.client, &[("grant_type", "refresh_token"), ("refresh_token", &rt2)]).await?;
+    let cross = op::token_request(
+        &ctx.http,
+        &ctx.op,
+        &ctx.client,
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt2)],
+    )
+    .await?;
     c.require(
         cross.status == 400 && cross.error() == Some("invalid_grant"),
-        format!("client 2's refresh token used by client 1: HTTP {} {:?}, expected 400 invalid_grant", cross.status, cross.error()),
+        format!(
+            "client 2's refresh token used by client 1: HTTP {} {:?}, expected 400 invalid_grant",
+            cross.status,
+            cross.error()
+        ),
     );
     Ok(())
 }
@@ -296,7 +395,11 @@ mod tests {
     fn entropy_estimate_separates_random_from_repetitive() {
         assert!(estimated_entropy_bits("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") < 1.0);
         let random = "Xq3vT9kLm2Pz8RwYc5JbN7dFh4GsA6eU1tKo0iVn";
-        assert!(estimated_entropy_bits(random) > 96.0, "{}", estimated_entropy_bits(random));
+        assert!(
+            estimated_entropy_bits(random) > 96.0,
+            "{}",
+            estimated_entropy_bits(random)
+        );
     }
 
     #[test]

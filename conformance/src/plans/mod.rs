@@ -40,7 +40,13 @@ pub struct Options {
     pub retry_wait: Duration,
 }
 
-async fn dispatch(plan: &str, module: &str, ctx: &Ctx, c: &mut Checks, opts: Options) -> anyhow::Result<()> {
+async fn dispatch(
+    plan: &str,
+    module: &str,
+    ctx: &Ctx,
+    c: &mut Checks,
+    opts: Options,
+) -> anyhow::Result<()> {
     match plan {
         CONFIG => config::run(module, ctx, c).await,
         BASIC => basic::run(module, ctx, c).await,

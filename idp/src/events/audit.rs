@@ -18,24 +18,33 @@ pub struct Event<'a> {
     pub detail: Option<Value>,
 }
 
-pub async fn record<C: ConnectionTrait>(db: &C, e: Event<'_>, ctx: Option<&RequestContext>, now_ms: i64) -> Result<(), DbErr> {
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    e: Event<'_>,
+    ctx: Option<&RequestContext>,
+    now_ms: i64,
+) -> Result<(), DbErr> {
     store::audit::insert(db, row(e, ctx, now_ms)).await
 }
 
 /// The stored form of an event (for bulk inserts).
 pub fn row(e: Event<'_>, ctx: Option<&RequestContext>, now_ms: i64) -> store::audit::EventRow {
-        store::audit::EventRow {
-            id: crate::crypto::random_id(),
-            tenant_id: e.tenant_id.to_string(),
-            at_ms: now_ms,
-            kind: e.kind.to_string(),
-            session_id: e.session_id.map(str::to_string),
-            user_id: e.user_id.map(str::to_string),
-            client_id: e.client_id.map(str::to_string),
-            ip: ctx.map(|c| c.ip.clone()),
-            user_agent: ctx.map(|c| c.user_agent.clone()),
-            actor: e.actor.to_string(),
-            outcome: if e.outcome.is_empty() { "ok".into() } else { e.outcome.to_string() },
-            detail: e.detail.unwrap_or(Value::Null).to_string(),
-        }
+    store::audit::EventRow {
+        id: crate::crypto::random_id(),
+        tenant_id: e.tenant_id.to_string(),
+        at_ms: now_ms,
+        kind: e.kind.to_string(),
+        session_id: e.session_id.map(str::to_string),
+        user_id: e.user_id.map(str::to_string),
+        client_id: e.client_id.map(str::to_string),
+        ip: ctx.map(|c| c.ip.clone()),
+        user_agent: ctx.map(|c| c.user_agent.clone()),
+        actor: e.actor.to_string(),
+        outcome: if e.outcome.is_empty() {
+            "ok".into()
+        } else {
+            e.outcome.to_string()
+        },
+        detail: e.detail.unwrap_or(Value::Null).to_string(),
+    }
 }

@@ -25,7 +25,10 @@ use tokio::sync::Semaphore;
 /// What one attempt observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptResult {
-    Status { code: u16, retry_after_secs: Option<i64> },
+    Status {
+        code: u16,
+        retry_after_secs: Option<i64>,
+    },
     Timeout,
     Connect(String),
 }
@@ -38,10 +41,22 @@ pub enum DeliveryOutcome {
 }
 
 /// Decide what an attempt means. `attempts` counts this one; `jitter` is in [0, 1).
-pub fn decide_delivery_outcome(result: &AttemptResult, attempts: i64, created_at_ms: i64, now_ms: i64, cfg: &DeliveryConfig, jitter: f64) -> DeliveryOutcome {
+pub fn decide_delivery_outcome(
+    result: &AttemptResult,
+    attempts: i64,
+    created_at_ms: i64,
+    now_ms: i64,
+    cfg: &DeliveryConfig,
+    jitter: f64,
+) -> DeliveryOutcome {
     let (retryable, error, retry_after) = match result {
-        AttemptResult::Status { code: 200 | 204, .. } => return DeliveryOutcome::Delivered,
-        AttemptResult::Status { code: 429, retry_after_secs } => (true, "HTTP 429".to_string(), *retry_after_secs),
+        AttemptResult::Status {
+            code: 200 | 204, ..
+        } => return DeliveryOutcome::Delivered,
+        AttemptResult::Status {
+            code: 429,
+            retry_after_secs,
+        } => (true, "HTTP 429".to_string(), *retry_after_secs),
         AttemptResult::Status { code, .. } if *code >= 500 => (true, format!("HTTP {code}"), None),
         // 2xx other than 200/204, 3xx (redirects are not followed) and 4xx: the RP refuses.
         AttemptResult::Status { code, .. } => (false, format!("HTTP {code}"), None),
@@ -55,7 +70,10 @@ pub fn decide_delivery_outcome(result: &AttemptResult, attempts: i64, created_at
         return DeliveryOutcome::Dead(format!("{error}; gave up after {attempts} attempts"));
     }
     // Exponential backoff with full jitter over the upper half: base * 2^(n-1), capped.
-    let exp = cfg.base_backoff_ms.saturating_mul(1i64 << (attempts - 1).clamp(0, 30)).min(cfg.max_backoff_ms);
+    let exp = cfg
+        .base_backoff_ms
+        .saturating_mul(1i64 << (attempts - 1).clamp(0, 30))
+        .min(cfg.max_backoff_ms);
     let backoff = exp / 2 + ((exp / 2) as f64 * jitter.clamp(0.0, 1.0)) as i64;
     let delay = match retry_after {
         Some(s) if s > 0 => (s * 1000).min(cfg.max_backoff_ms).max(backoff),
@@ -89,7 +107,8 @@ pub async fn run(state: State) {
     let permits = Arc::new(Semaphore::new(concurrency));
     let (tx, rx) = tokio::sync::mpsc::channel::<Settlement>(4096);
     tokio::spawn(settle_loop(state.clone(), rx));
-    let mut queue: std::collections::VecDeque<(store::outbox::DeliveryRow, String)> = std::collections::VecDeque::new();
+    let mut queue: std::collections::VecDeque<(store::outbox::DeliveryRow, String)> =
+        std::collections::VecDeque::new();
     loop {
         let permit = match permits.clone().acquire_owned().await {
             Ok(p) => p,
@@ -100,7 +119,9 @@ pub async fn run(state: State) {
             let claim = format!("{}:{}", state.node_id, crate::crypto::random_id());
             let lease_until = now_ms + state.config.delivery.lease_ms;
             let free = permits.available_permits() + 1;
-            match store::outbox::claim_due(&state.db, &claim, now_ms, lease_until, free as u64).await {
+            match store::outbox::claim_due(&state.db, &claim, now_ms, lease_until, free as u64)
+                .await
+            {
                 Ok(rows) => queue.extend(rows.into_iter().map(|r| (r, claim.clone()))),
                 Err(e) => tracing::warn!(error = %e, "outbox claim failed"),
             }
@@ -130,13 +151,29 @@ async fn attempt(state: &State, row: store::outbox::DeliveryRow, claim: String) 
         Err(e) => {
             // No key for the client's algorithm, or a corrupt payload: retrying cannot help.
             tracing::warn!(error = %e, delivery = %row.id, "cannot build logout token");
-            AttemptResult::Status { code: 0, retry_after_secs: None }
+            AttemptResult::Status {
+                code: 0,
+                retry_after_secs: None,
+            }
         }
     };
     let at_ms = state.clock.now_ms();
     let jitter: f64 = rand::rngs::OsRng.gen();
-    let outcome = decide_delivery_outcome(&attempt, row.attempts, row.created_at_ms, at_ms, &state.config.delivery, jitter);
-    Settlement { row, claim, attempt, outcome, at_ms }
+    let outcome = decide_delivery_outcome(
+        &attempt,
+        row.attempts,
+        row.created_at_ms,
+        at_ms,
+        &state.config.delivery,
+        jitter,
+    );
+    Settlement {
+        row,
+        claim,
+        attempt,
+        outcome,
+        at_ms,
+    }
 }
 
 /// Write outcomes in batches: one transaction per batch instead of one commit per delivery.
@@ -167,17 +204,24 @@ async fn settle(state: &State, batch: &[Settlement]) -> Result<()> {
             DeliveryOutcome::Delivered => {
                 store::outbox::mark_delivered(&txn, &row.id, &s.claim, s.at_ms).await?;
                 metrics::counter!("lanyard_backchannel_delivered_total").increment(1);
-                metrics::histogram!("lanyard_backchannel_latency_seconds").record((s.at_ms - row.created_at_ms) as f64 / 1000.0);
+                metrics::histogram!("lanyard_backchannel_latency_seconds")
+                    .record((s.at_ms - row.created_at_ms) as f64 / 1000.0);
             }
             DeliveryOutcome::RetryAt(at) => {
-                store::outbox::mark_retry(&txn, &row.id, &s.claim, *at, &describe(&s.attempt)).await?;
+                store::outbox::mark_retry(&txn, &row.id, &s.claim, *at, &describe(&s.attempt))
+                    .await?;
                 metrics::counter!("lanyard_backchannel_retries_total").increment(1);
             }
             DeliveryOutcome::Dead(err) => {
                 if store::outbox::mark_dead(&txn, &row.id, &s.claim, err).await? {
-                    let client_id = serde_json::from_str::<Value>(&row.payload)
-                        .ok()
-                        .and_then(|p| p.get("client_id").and_then(Value::as_str).map(str::to_string));
+                    let client_id =
+                        serde_json::from_str::<Value>(&row.payload)
+                            .ok()
+                            .and_then(|p| {
+                                p.get("client_id")
+                                    .and_then(Value::as_str)
+                                    .map(str::to_string)
+                            });
                     audit::record(
                         &txn,
                         Event {
@@ -214,13 +258,27 @@ fn describe(a: &AttemptResult) -> String {
 /// Mint a fresh logout token (new `jti`, `iat`, `exp`) from what the outbox row carries.
 async fn build_logout_token(state: &State, row: &store::outbox::DeliveryRow) -> Result<String> {
     let payload: Value = serde_json::from_str(&row.payload)?;
-    let field = |k: &str| payload.get(k).and_then(Value::as_str).ok_or_else(|| internal(format!("outbox payload lacks {k}")));
-    let (iss, client_id, alg, sub, sid) = (field("iss")?, field("client_id")?, field("alg")?, field("sub")?, field("sid")?);
+    let field = |k: &str| {
+        payload
+            .get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| internal(format!("outbox payload lacks {k}")))
+    };
+    let (iss, client_id, alg, sub, sid) = (
+        field("iss")?,
+        field("client_id")?,
+        field("alg")?,
+        field("sub")?,
+        field("sid")?,
+    );
     let now_ms = state.clock.now_ms();
     let now = now_ms.div_euclid(1000);
     let keys = state.keys.get(&state.read, &row.tenant_id, now_ms).await?;
-    let key = keys.resolve_signing_key(alg, now).ok_or_else(|| internal("no signing key"))?;
-    let claims = tokens::claims::logout_token(iss, client_id, sub, sid, &crate::crypto::random_id(), now);
+    let key = keys
+        .resolve_signing_key(alg, now)
+        .ok_or_else(|| internal("no signing key"))?;
+    let claims =
+        tokens::claims::logout_token(iss, client_id, sub, sid, &crate::crypto::random_id(), now);
     Ok(tokens::sign(key, tokens::TYP_LOGOUT, claims)?)
 }
 
@@ -240,7 +298,10 @@ async fn send(state: &State, target: &str, token: &str) -> AttemptResult {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<i64>().ok());
-            AttemptResult::Status { code: r.status().as_u16(), retry_after_secs }
+            AttemptResult::Status {
+                code: r.status().as_u16(),
+                retry_after_secs,
+            }
         }
         Err(e) if e.is_timeout() => AttemptResult::Timeout,
         Err(e) => AttemptResult::Connect(e.to_string()),
@@ -252,49 +313,101 @@ mod tests {
     use super::*;
 
     fn cfg() -> DeliveryConfig {
-        DeliveryConfig { max_attempts: 5, max_age_secs: 3600, base_backoff_ms: 1000, max_backoff_ms: 60_000, ..Default::default() }
+        DeliveryConfig {
+            max_attempts: 5,
+            max_age_secs: 3600,
+            base_backoff_ms: 1000,
+            max_backoff_ms: 60_000,
+            ..Default::default()
+        }
     }
     fn status(code: u16) -> AttemptResult {
-        AttemptResult::Status { code, retry_after_secs: None }
+        AttemptResult::Status {
+            code,
+            retry_after_secs: None,
+        }
     }
 
     #[test]
     fn success_codes_deliver() {
-        assert_eq!(decide_delivery_outcome(&status(200), 1, 0, 0, &cfg(), 0.0), DeliveryOutcome::Delivered);
-        assert_eq!(decide_delivery_outcome(&status(204), 1, 0, 0, &cfg(), 0.0), DeliveryOutcome::Delivered);
+        assert_eq!(
+            decide_delivery_outcome(&status(200), 1, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::Delivered
+        );
+        assert_eq!(
+            decide_delivery_outcome(&status(204), 1, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::Delivered
+        );
     }
 
     #[test]
     fn client_errors_and_redirects_are_permanent() {
         for c in [400, 401, 404, 302, 201] {
-            assert!(matches!(decide_delivery_outcome(&status(c), 1, 0, 0, &cfg(), 0.0), DeliveryOutcome::Dead(_)), "{c}");
+            assert!(
+                matches!(
+                    decide_delivery_outcome(&status(c), 1, 0, 0, &cfg(), 0.0),
+                    DeliveryOutcome::Dead(_)
+                ),
+                "{c}"
+            );
         }
     }
 
     #[test]
     fn server_errors_timeouts_and_refusals_retry_with_growing_backoff() {
-        for r in [status(503), AttemptResult::Timeout, AttemptResult::Connect("refused".into())] {
-            assert_eq!(decide_delivery_outcome(&r, 1, 0, 0, &cfg(), 0.0), DeliveryOutcome::RetryAt(500));
-            assert_eq!(decide_delivery_outcome(&r, 2, 0, 0, &cfg(), 0.0), DeliveryOutcome::RetryAt(1000));
-            assert_eq!(decide_delivery_outcome(&r, 3, 0, 0, &cfg(), 0.999), DeliveryOutcome::RetryAt(3998));
+        for r in [
+            status(503),
+            AttemptResult::Timeout,
+            AttemptResult::Connect("refused".into()),
+        ] {
+            assert_eq!(
+                decide_delivery_outcome(&r, 1, 0, 0, &cfg(), 0.0),
+                DeliveryOutcome::RetryAt(500)
+            );
+            assert_eq!(
+                decide_delivery_outcome(&r, 2, 0, 0, &cfg(), 0.0),
+                DeliveryOutcome::RetryAt(1000)
+            );
+            assert_eq!(
+                decide_delivery_outcome(&r, 3, 0, 0, &cfg(), 0.999),
+                DeliveryOutcome::RetryAt(3998)
+            );
         }
     }
 
     #[test]
     fn backoff_is_capped() {
-        let c = DeliveryConfig { max_attempts: 100, ..cfg() };
-        assert_eq!(decide_delivery_outcome(&status(500), 40, 0, 0, &c, 1.0), DeliveryOutcome::RetryAt(60_000));
+        let c = DeliveryConfig {
+            max_attempts: 100,
+            ..cfg()
+        };
+        assert_eq!(
+            decide_delivery_outcome(&status(500), 40, 0, 0, &c, 1.0),
+            DeliveryOutcome::RetryAt(60_000)
+        );
     }
 
     #[test]
     fn retry_after_is_honoured() {
-        let r = AttemptResult::Status { code: 429, retry_after_secs: Some(30) };
-        assert_eq!(decide_delivery_outcome(&r, 1, 0, 0, &cfg(), 0.0), DeliveryOutcome::RetryAt(30_000));
+        let r = AttemptResult::Status {
+            code: 429,
+            retry_after_secs: Some(30),
+        };
+        assert_eq!(
+            decide_delivery_outcome(&r, 1, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::RetryAt(30_000)
+        );
     }
 
     #[test]
     fn retries_are_bounded_by_count_and_age() {
-        assert!(matches!(decide_delivery_outcome(&status(503), 5, 0, 0, &cfg(), 0.0), DeliveryOutcome::Dead(_)));
-        assert!(matches!(decide_delivery_outcome(&status(503), 1, 0, 3_600_000, &cfg(), 0.0), DeliveryOutcome::Dead(_)));
+        assert!(matches!(
+            decide_delivery_outcome(&status(503), 5, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::Dead(_)
+        ));
+        assert!(matches!(
+            decide_delivery_outcome(&status(503), 1, 0, 3_600_000, &cfg(), 0.0),
+            DeliveryOutcome::Dead(_)
+        ));
     }
 }

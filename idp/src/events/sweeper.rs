@@ -21,7 +21,19 @@ pub async fn sweep_once(state: &State) -> Result<u64> {
         let n = expired.len();
         for (tenant_id, id, idle, absolute) in expired {
             if let Liveness::Expired(reason) = evaluate_liveness(true, idle, absolute, now) {
-                if end_session(state, &tenant_id, &id, reason, &Ender { actor: "sweeper", ctx: None }, now_ms).await? {
+                if end_session(
+                    state,
+                    &tenant_id,
+                    &id,
+                    reason,
+                    &Ender {
+                        actor: "sweeper",
+                        ctx: None,
+                    },
+                    now_ms,
+                )
+                .await?
+                {
                     ended += 1;
                 }
             }

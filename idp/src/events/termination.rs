@@ -29,28 +29,62 @@ pub struct Ender<'a> {
 }
 
 /// End one session. Returns false when it had already ended.
-pub async fn end_session(state: &AppState, tenant_id: &str, session_id: &str, reason: EndReason, by: &Ender<'_>, now_ms: i64) -> Result<bool> {
-    Ok(end_session_batch(state, tenant_id, &[session_id.to_string()], reason, by, now_ms).await? == 1)
+pub async fn end_session(
+    state: &AppState,
+    tenant_id: &str,
+    session_id: &str,
+    reason: EndReason,
+    by: &Ender<'_>,
+    now_ms: i64,
+) -> Result<bool> {
+    Ok(end_session_batch(
+        state,
+        tenant_id,
+        &[session_id.to_string()],
+        reason,
+        by,
+        now_ms,
+    )
+    .await?
+        == 1)
 }
 
 /// End every still-active session among `ids` in one transaction. Returns how many it ended.
-pub async fn end_session_batch(state: &AppState, tenant_id: &str, ids: &[String], reason: EndReason, by: &Ender<'_>, now_ms: i64) -> Result<u64> {
+pub async fn end_session_batch(
+    state: &AppState,
+    tenant_id: &str,
+    ids: &[String],
+    reason: EndReason,
+    by: &Ender<'_>,
+    now_ms: i64,
+) -> Result<u64> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let tenant = store::tenants::find(&state.db, tenant_id).await?.ok_or_else(|| internal("tenant gone"))?;
+    let tenant = store::tenants::find(&state.db, tenant_id)
+        .await?
+        .ok_or_else(|| internal("tenant gone"))?;
     let issuer = state.config.issuer(&tenant.slug);
     let now = now_ms.div_euclid(1000);
     let batch = crate::crypto::random_id();
     let txn = state.db.begin().await?;
     // First statement writes, so SQLite takes the write lock up front (no upgrade deadlock).
-    if store::sessions::mark_ended_many(&txn, tenant_id, ids, reason.as_str(), &batch, now).await? == 0 {
+    if store::sessions::mark_ended_many(&txn, tenant_id, ids, reason.as_str(), &batch, now).await?
+        == 0
+    {
         txn.rollback().await?;
         return Ok(0);
     }
     let ended = store::sessions::list_ended_in_batch(&txn, tenant_id, &batch).await?;
     let ended_ids: Vec<String> = ended.iter().map(|s| s.id.clone()).collect();
-    store::grants::mark_sessions_families_revoked(&txn, tenant_id, &ended_ids, reason.as_str(), now).await?;
+    store::grants::mark_sessions_families_revoked(
+        &txn,
+        tenant_id,
+        &ended_ids,
+        reason.as_str(),
+        now,
+    )
+    .await?;
     let pairs = store::sessions::list_participants_many(&txn, tenant_id, &ended_ids).await?;
     let mut client_ids: Vec<String> = pairs.iter().map(|(_, c)| c.clone()).collect();
     client_ids.sort();
@@ -58,7 +92,11 @@ pub async fn end_session_batch(state: &AppState, tenant_id: &str, ids: &[String]
     let clients: HashMap<String, store::clients::ClientRow> = if client_ids.is_empty() {
         HashMap::new()
     } else {
-        store::clients::list_by_ids(&txn, tenant_id, client_ids).await?.into_iter().map(|c| (c.id.clone(), c)).collect()
+        store::clients::list_by_ids(&txn, tenant_id, client_ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect()
     };
     let mut by_session: HashMap<&str, Vec<&store::clients::ClientRow>> = HashMap::new();
     for (sid, cid) in &pairs {
@@ -71,7 +109,10 @@ pub async fn end_session_batch(state: &AppState, tenant_id: &str, ids: &[String]
     let mut deliveries = Vec::new();
     let mut events = Vec::with_capacity(ended.len());
     for s in &ended {
-        let owed = by_session.get(s.id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let owed = by_session
+            .get(s.id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         for c in owed {
             deliveries.push(store::outbox::DeliveryRow {
                 id: crate::crypto::random_id(),
@@ -100,7 +141,9 @@ pub async fn end_session_batch(state: &AppState, tenant_id: &str, ids: &[String]
                 user_id: Some(&s.user_id),
                 actor: by.actor,
                 outcome: reason.as_str(),
-                detail: Some(json!({ "reason": reason.as_str(), "backchannel_deliveries": owed.len() })),
+                detail: Some(
+                    json!({ "reason": reason.as_str(), "backchannel_deliveries": owed.len() }),
+                ),
                 ..Default::default()
             },
             by.ctx,
@@ -114,7 +157,8 @@ pub async fn end_session_batch(state: &AppState, tenant_id: &str, ids: &[String]
     if owed > 0 {
         state.outbox_notify.notify_one();
     }
-    metrics::counter!("lanyard_sessions_ended_total", "reason" => reason.as_str()).increment(ended.len() as u64);
+    metrics::counter!("lanyard_sessions_ended_total", "reason" => reason.as_str())
+        .increment(ended.len() as u64);
     Ok(ended.len() as u64)
 }
 
@@ -128,7 +172,13 @@ pub enum Scope<'a> {
 
 /// End every active session in scope, a page per transaction, streaming ids from the database
 /// (memory stays flat however many sessions there are). Returns how many this call ended.
-pub async fn end_sessions(state: &AppState, tenant_id: &str, scope: Scope<'_>, reason: EndReason, by: &Ender<'_>) -> Result<u64> {
+pub async fn end_sessions(
+    state: &AppState,
+    tenant_id: &str,
+    scope: Scope<'_>,
+    reason: EndReason,
+    by: &Ender<'_>,
+) -> Result<u64> {
     let (user, device) = match scope {
         Scope::User(u) => (Some(u), None),
         Scope::Device(d) => (None, Some(d)),
@@ -137,9 +187,20 @@ pub async fn end_sessions(state: &AppState, tenant_id: &str, scope: Scope<'_>, r
     let mut after: Option<String> = None;
     let mut ended = 0;
     loop {
-        let ids = store::sessions::list_active_ids(&state.db, tenant_id, user, device, after.as_deref(), PAGE).await?;
-        let Some(last) = ids.last().cloned() else { break };
-        ended += end_session_batch(state, tenant_id, &ids, reason, by, state.clock.now_ms()).await?;
+        let ids = store::sessions::list_active_ids(
+            &state.db,
+            tenant_id,
+            user,
+            device,
+            after.as_deref(),
+            PAGE,
+        )
+        .await?;
+        let Some(last) = ids.last().cloned() else {
+            break;
+        };
+        ended +=
+            end_session_batch(state, tenant_id, &ids, reason, by, state.clock.now_ms()).await?;
         after = Some(last);
     }
     Ok(ended)

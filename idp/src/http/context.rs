@@ -29,7 +29,17 @@ impl RequestContext {
             .chars()
             .take(512)
             .collect();
-        let origin = req.headers().get("origin").and_then(|v| v.to_str().ok()).map(str::to_string);
-        Self { ip, user_agent, origin, now: now_ms.div_euclid(1000), now_ms }
+        let origin = req
+            .headers()
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Self {
+            ip,
+            user_agent,
+            origin,
+            now: now_ms.div_euclid(1000),
+            now_ms,
+        }
     }
 }

@@ -54,7 +54,11 @@ pub fn read(req: &Request, name: &str) -> Option<String> {
             let mut it = pair.trim().splitn(2, '=');
             if it.next() == Some(name) {
                 let v = it.next().unwrap_or("");
-                if !v.is_empty() && v.len() <= 256 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+                if !v.is_empty()
+                    && v.len() <= 256
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+                {
                     return Some(v.to_string());
                 }
             }

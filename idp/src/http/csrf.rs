@@ -4,13 +4,20 @@
 use crate::crypto::constant_time_eq;
 
 /// Does a form submission carry a valid token, and come from our own origin?
-pub fn check(cookie: Option<&str>, field: Option<&str>, origin: Option<&str>, public_url: &str) -> bool {
+pub fn check(
+    cookie: Option<&str>,
+    field: Option<&str>,
+    origin: Option<&str>,
+    public_url: &str,
+) -> bool {
     let same_origin = match origin {
         None => true,
         Some(o) => o == origin_of(public_url),
     };
     match (cookie, field) {
-        (Some(c), Some(f)) => same_origin && c.len() >= 32 && constant_time_eq(c.as_bytes(), f.as_bytes()),
+        (Some(c), Some(f)) => {
+            same_origin && c.len() >= 32 && constant_time_eq(c.as_bytes(), f.as_bytes())
+        }
         _ => false,
     }
 }
@@ -30,7 +37,12 @@ mod tests {
 
     #[test]
     fn matching_token_and_origin_pass() {
-        assert!(check(Some(T), Some(T), Some("http://127.0.0.1:8080"), "http://127.0.0.1:8080"));
+        assert!(check(
+            Some(T),
+            Some(T),
+            Some("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        ));
         assert!(check(Some(T), Some(T), None, "http://127.0.0.1:8080"));
     }
 
@@ -39,7 +51,12 @@ mod tests {
         assert!(!check(Some(T), Some("x"), None, "http://a"));
         assert!(!check(None, Some(T), None, "http://a"));
         assert!(!check(Some(T), None, None, "http://a"));
-        assert!(!check(Some(T), Some(T), Some("https://evil.example"), "http://127.0.0.1:8080"));
+        assert!(!check(
+            Some(T),
+            Some(T),
+            Some("https://evil.example"),
+            "http://127.0.0.1:8080"
+        ));
         assert!(!check(Some("short"), Some("short"), None, "http://a"));
     }
 }

@@ -24,13 +24,25 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
         let mut resp = self.inner.call(req).await?.into_response();
         let h = resp.headers_mut();
         if !h.contains_key("content-security-policy") {
-            h.insert("content-security-policy", poem::http::HeaderValue::from_static(DEFAULT_CSP));
+            h.insert(
+                "content-security-policy",
+                poem::http::HeaderValue::from_static(DEFAULT_CSP),
+            );
         }
         if !h.contains_key("x-frame-options") {
-            h.insert("x-frame-options", poem::http::HeaderValue::from_static("DENY"));
+            h.insert(
+                "x-frame-options",
+                poem::http::HeaderValue::from_static("DENY"),
+            );
         }
-        h.insert("x-content-type-options", poem::http::HeaderValue::from_static("nosniff"));
-        h.insert("referrer-policy", poem::http::HeaderValue::from_static("no-referrer"));
+        h.insert(
+            "x-content-type-options",
+            poem::http::HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            "referrer-policy",
+            poem::http::HeaderValue::from_static("no-referrer"),
+        );
         Ok(resp)
     }
 }

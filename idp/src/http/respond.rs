@@ -9,7 +9,10 @@ use serde_json::json;
 /// `Cache-Control: no-store` on anything carrying tokens or errors about them (RFC 6749 §5.1).
 pub fn no_store(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert("cache-control", poem::http::HeaderValue::from_static("no-store"));
+    h.insert(
+        "cache-control",
+        poem::http::HeaderValue::from_static("no-store"),
+    );
     h.insert("pragma", poem::http::HeaderValue::from_static("no-cache"));
     r
 }
@@ -26,7 +29,10 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
 pub fn oauth_json(rej: &Rejection, basic_challenge: bool) -> Response {
     let e = rej.oauth();
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut r = json(status, &json!({ "error": e.error, "error_description": e.description }));
+    let mut r = json(
+        status,
+        &json!({ "error": e.error, "error_description": e.description }),
+    );
     if status == StatusCode::UNAUTHORIZED && basic_challenge {
         r.headers_mut().insert(
             "www-authenticate",
@@ -40,8 +46,14 @@ pub fn oauth_json(rej: &Rejection, basic_challenge: bool) -> Response {
 pub fn bearer_error(rej: &Rejection) -> Response {
     let e = rej.oauth();
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNAUTHORIZED);
-    let challenge = format!("Bearer error=\"{}\", error_description=\"{}\"", e.error, e.description);
-    let mut r = json(status, &json!({ "error": e.error, "error_description": e.description }));
+    let challenge = format!(
+        "Bearer error=\"{}\", error_description=\"{}\"",
+        e.error, e.description
+    );
+    let mut r = json(
+        status,
+        &json!({ "error": e.error, "error_description": e.description }),
+    );
     if let Ok(v) = poem::http::HeaderValue::from_str(&challenge) {
         r.headers_mut().insert("www-authenticate", v);
     }

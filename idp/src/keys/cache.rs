@@ -19,7 +19,12 @@ pub struct KeyCache {
 
 impl KeyCache {
     /// The tenant's key set as of `now_ms`.
-    pub async fn get<C: ConnectionTrait>(&self, db: &C, tenant_id: &str, now_ms: i64) -> Result<Arc<KeySet>, crate::error::Error> {
+    pub async fn get<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant_id: &str,
+        now_ms: i64,
+    ) -> Result<Arc<KeySet>, crate::error::Error> {
         if let Ok(map) = self.inner.read() {
             if let Some((at, set)) = map.get(tenant_id) {
                 if now_ms - at < TTL_MS && now_ms >= *at {
@@ -34,7 +39,15 @@ impl KeyCache {
             let k = match cached {
                 Some(k) if k.retire_at == r.retire_at && k.remove_at == r.remove_at => k,
                 _ => {
-                    let k = Arc::new(LoadedKey::from_jwk(&r.kid, &r.alg, &r.private_jwk, &r.public_jwk, r.activate_at, r.retire_at, r.remove_at)?);
+                    let k = Arc::new(LoadedKey::from_jwk(
+                        &r.kid,
+                        &r.alg,
+                        &r.private_jwk,
+                        &r.public_jwk,
+                        r.activate_at,
+                        r.retire_at,
+                        r.remove_at,
+                    )?);
                     if let Ok(mut m) = self.parsed.write() {
                         m.insert(r.kid.clone(), k.clone());
                     }
@@ -43,7 +56,9 @@ impl KeyCache {
             };
             keys.push(k);
         }
-        let set = Arc::new(KeySet { keys: keys.iter().map(|k| clone_key(k)).collect() });
+        let set = Arc::new(KeySet {
+            keys: keys.iter().map(|k| clone_key(k)).collect(),
+        });
         if let Ok(mut map) = self.inner.write() {
             map.insert(tenant_id.to_string(), (now_ms, set.clone()));
         }

@@ -16,7 +16,7 @@ use crate::clock::UnixTime;
 use crate::crypto::random_id;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::Jwk;
-use josekit::jws::{JwsSigner, JwsVerifier, EdDSA, ES256, RS256};
+use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, RS256};
 use std::sync::Arc;
 
 /// Algorithms Lanyard signs with. RS256 is the OIDC default for ID tokens (Core §2), ES256 signs
@@ -56,7 +56,11 @@ pub fn generate(alg: &str) -> Result<GeneratedKey, josekit::JoseError> {
             let kp = EdDSA.generate_key_pair(EdCurve::Ed25519)?;
             ("EdDSA", kp.to_jwk_private_key(), kp.to_jwk_public_key())
         }
-        _ => return Err(josekit::JoseError::UnsupportedSignatureAlgorithm(anyhow::anyhow!("{alg}"))),
+        _ => {
+            return Err(josekit::JoseError::UnsupportedSignatureAlgorithm(
+                anyhow::anyhow!("{alg}"),
+            ))
+        }
     };
     for jwk in [&mut private, &mut public] {
         jwk.set_key_id(&kid);
@@ -90,16 +94,38 @@ impl std::fmt::Debug for LoadedKey {
 }
 
 impl LoadedKey {
-    pub fn from_jwk(kid: &str, alg: &str, private_jwk: &str, public_jwk: &str, activate_at: UnixTime, retire_at: Option<UnixTime>, remove_at: Option<UnixTime>) -> Result<Self, josekit::JoseError> {
+    pub fn from_jwk(
+        kid: &str,
+        alg: &str,
+        private_jwk: &str,
+        public_jwk: &str,
+        activate_at: UnixTime,
+        retire_at: Option<UnixTime>,
+        remove_at: Option<UnixTime>,
+    ) -> Result<Self, josekit::JoseError> {
         let private = Jwk::from_bytes(private_jwk.as_bytes())?;
         let public = Jwk::from_bytes(public_jwk.as_bytes())?;
         let (signer, verifier): (Arc<dyn JwsSigner>, Arc<dyn JwsVerifier>) = match alg {
-            "RS256" => (Arc::new(RS256.signer_from_jwk(&private)?), Arc::new(RS256.verifier_from_jwk(&public)?)),
-            "ES256" => (Arc::new(ES256.signer_from_jwk(&private)?), Arc::new(ES256.verifier_from_jwk(&public)?)),
-            "EdDSA" => (Arc::new(EdDSA.signer_from_jwk(&private)?), Arc::new(EdDSA.verifier_from_jwk(&public)?)),
-            _ => return Err(josekit::JoseError::UnsupportedSignatureAlgorithm(anyhow::anyhow!("{alg}"))),
+            "RS256" => (
+                Arc::new(RS256.signer_from_jwk(&private)?),
+                Arc::new(RS256.verifier_from_jwk(&public)?),
+            ),
+            "ES256" => (
+                Arc::new(ES256.signer_from_jwk(&private)?),
+                Arc::new(ES256.verifier_from_jwk(&public)?),
+            ),
+            "EdDSA" => (
+                Arc::new(EdDSA.signer_from_jwk(&private)?),
+                Arc::new(EdDSA.verifier_from_jwk(&public)?),
+            ),
+            _ => {
+                return Err(josekit::JoseError::UnsupportedSignatureAlgorithm(
+                    anyhow::anyhow!("{alg}"),
+                ))
+            }
         };
-        let public_jwk = serde_json::from_str(public_jwk).map_err(|e| josekit::JoseError::InvalidJson(e.into()))?;
+        let public_jwk = serde_json::from_str(public_jwk)
+            .map_err(|e| josekit::JoseError::InvalidJson(e.into()))?;
         Ok(Self {
             kid: kid.to_string(),
             alg: alg.to_string(),
@@ -130,7 +156,9 @@ impl KeySet {
 
     /// The key with this `kid`, if still published at `now`.
     pub fn find(&self, kid: &str, now: UnixTime) -> Option<&LoadedKey> {
-        self.keys.iter().find(|k| k.kid == kid && k.remove_at.is_none_or(|r| r > now))
+        self.keys
+            .iter()
+            .find(|k| k.kid == kid && k.remove_at.is_none_or(|r| r > now))
     }
 
     /// The JWKS document: every published key, including ones not active yet.
@@ -155,13 +183,24 @@ pub struct RotationPlan {
 
 /// Plan a rotation: the new key activates after `activate_in`; the current key retires at that
 /// moment and stays published for [`MAX_TOKEN_LIFETIME_SECS`] after.
-pub fn resolve_rotation(current: Option<(&str, Option<UnixTime>)>, now: UnixTime, activate_in: i64) -> RotationPlan {
+pub fn resolve_rotation(
+    current: Option<(&str, Option<UnixTime>)>,
+    now: UnixTime,
+    activate_in: i64,
+) -> RotationPlan {
     let activate_at = now + activate_in.max(0);
     let retire = match current {
-        Some((kid, None)) => Some((kid.to_string(), activate_at, activate_at + MAX_TOKEN_LIFETIME_SECS)),
+        Some((kid, None)) => Some((
+            kid.to_string(),
+            activate_at,
+            activate_at + MAX_TOKEN_LIFETIME_SECS,
+        )),
         _ => None,
     };
-    RotationPlan { activate_at, retire }
+    RotationPlan {
+        activate_at,
+        retire,
+    }
 }
 
 #[cfg(test)]
@@ -170,14 +209,28 @@ mod tests {
 
     fn key(kid: &str, alg: &str, activate_at: i64, remove_at: Option<i64>) -> LoadedKey {
         let g = generate(alg).unwrap();
-        let mut k = LoadedKey::from_jwk(&g.kid, alg, &g.private_jwk, &g.public_jwk, activate_at, None, remove_at).unwrap();
+        let mut k = LoadedKey::from_jwk(
+            &g.kid,
+            alg,
+            &g.private_jwk,
+            &g.public_jwk,
+            activate_at,
+            None,
+            remove_at,
+        )
+        .unwrap();
         k.kid = kid.into();
         k
     }
 
     #[test]
     fn newest_active_key_signs_and_unpublished_future_is_not_used() {
-        let set = KeySet { keys: vec![key("old", "ES256", 0, Some(5000)), key("new", "ES256", 1000, None)] };
+        let set = KeySet {
+            keys: vec![
+                key("old", "ES256", 0, Some(5000)),
+                key("new", "ES256", 1000, None),
+            ],
+        };
         assert_eq!(set.resolve_signing_key("ES256", 999).unwrap().kid, "old");
         assert_eq!(set.resolve_signing_key("ES256", 1000).unwrap().kid, "new");
         assert!(set.resolve_signing_key("RS256", 1000).is_none());
@@ -185,7 +238,12 @@ mod tests {
 
     #[test]
     fn jwks_publishes_future_keys_and_drops_removed_ones() {
-        let set = KeySet { keys: vec![key("old", "ES256", 0, Some(5000)), key("new", "ES256", 1000, None)] };
+        let set = KeySet {
+            keys: vec![
+                key("old", "ES256", 0, Some(5000)),
+                key("new", "ES256", 1000, None),
+            ],
+        };
         assert_eq!(set.jwks(10)["keys"].as_array().unwrap().len(), 2);
         assert_eq!(set.jwks(5000)["keys"].as_array().unwrap().len(), 1);
         assert!(set.find("old", 4999).is_some());
@@ -207,7 +265,10 @@ mod tests {
     fn rotation_retires_current_when_successor_activates() {
         let p = resolve_rotation(Some(("k1", None)), 100, 3600);
         assert_eq!(p.activate_at, 3700);
-        assert_eq!(p.retire, Some(("k1".into(), 3700, 3700 + MAX_TOKEN_LIFETIME_SECS)));
+        assert_eq!(
+            p.retire,
+            Some(("k1".into(), 3700, 3700 + MAX_TOKEN_LIFETIME_SECS))
+        );
         assert_eq!(resolve_rotation(None, 100, 0).retire, None);
     }
 }

@@ -42,7 +42,12 @@ pub struct AuthRequest {
 const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "groups"];
 
 #[handler]
-pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+pub async fn handle(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
     let tenant = match load_tenant(&state, &slug).await {
         Ok(Some(t)) => t,
@@ -53,13 +58,24 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
         Ok(p) => p,
         Err(r) => return super::page_error(&state, Some(&tenant), r.into()),
     };
-    let (client, redirect_uri) = match validate_client_and_redirect(&state, &tenant, &params).await {
+    let (client, redirect_uri) = match validate_client_and_redirect(&state, &tenant, &params).await
+    {
         Ok(Ok(v)) => v,
-        Ok(Err(message)) => return error_page(&state, Some(&tenant), StatusCode::BAD_REQUEST, "Invalid request", message),
+        Ok(Err(message)) => {
+            return error_page(
+                &state,
+                Some(&tenant),
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                message,
+            )
+        }
         Err(e) => return super::page_error(&state, Some(&tenant), e),
     };
     let state_param = params.get("state").map(str::to_string);
-    let request = match parse_request(&state, &tenant, &params, &client, &redirect_uri, ctx.now_ms).await {
+    let request = match parse_request(&state, &tenant, &params, &client, &redirect_uri, ctx.now_ms)
+        .await
+    {
         Ok(r) => r,
         Err(rej) => return redirect_error(&tenant, &redirect_uri, state_param.as_deref(), &rej),
     };
@@ -68,7 +84,19 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
         Err(e) => return super::page_error(&state, Some(&tenant), e),
     };
     match remember(&state, &tenant, &request, ctx.now).await {
-        Ok(id) => continue_authorization(&state, &tenant, &client, &id, request, session.as_ref(), Fresh::default(), &ctx).await,
+        Ok(id) => {
+            continue_authorization(
+                &state,
+                &tenant,
+                &client,
+                &id,
+                request,
+                session.as_ref(),
+                Fresh::default(),
+                &ctx,
+            )
+            .await
+        }
         Err(e) => super::page_error(&state, Some(&tenant), e),
     }
 }
@@ -76,7 +104,11 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
 /// Step 1: the client must exist and the redirect URI must exactly match a registered one
 /// (OAuth 2.0 Security BCP §4.1.3). Failures here are rendered: redirecting would make Lanyard
 /// an open redirector (RFC 6749 §4.1.2.1).
-async fn validate_client_and_redirect(state: &AppState, tenant: &Tenant, p: &Params) -> Result<std::result::Result<(Client, String), &'static str>> {
+async fn validate_client_and_redirect(
+    state: &AppState,
+    tenant: &Tenant,
+    p: &Params,
+) -> Result<std::result::Result<(Client, String), &'static str>> {
     if matches!(p.duplicate(), Some("client_id" | "redirect_uri")) {
         return Ok(Err("The client_id or redirect_uri parameter was repeated."));
     }
@@ -99,7 +131,14 @@ async fn validate_client_and_redirect(state: &AppState, tenant: &Tenant, p: &Par
 }
 
 /// Step 2: the request's own rules. Errors are returned to the validated redirect URI.
-async fn parse_request(state: &AppState, tenant: &Tenant, p: &Params, client: &Client, redirect_uri: &str, now_ms: i64) -> std::result::Result<AuthRequest, Rejection> {
+async fn parse_request(
+    state: &AppState,
+    tenant: &Tenant,
+    p: &Params,
+    client: &Client,
+    redirect_uri: &str,
+    now_ms: i64,
+) -> std::result::Result<AuthRequest, Rejection> {
     p.reject_duplicates()?;
     match p.get("response_type") {
         None => return Err(Rejection::Malformed("response_type")),
@@ -119,13 +158,32 @@ async fn parse_request(state: &AppState, tenant: &Tenant, p: &Params, client: &C
     if p.get("registration").is_some() {
         return Err(Rejection::RegistrationNotSupported);
     }
-    let requested: Vec<&str> = p.get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+    let requested: Vec<&str> = p
+        .get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
     if !requested.contains(&"openid") {
         return Err(Rejection::InvalidScope);
     }
-    let scope = KNOWN_SCOPES.iter().filter(|s| requested.contains(s)).copied().collect::<Vec<_>>().join(" ");
-    let prompt: Vec<String> = p.get("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
-    if prompt.iter().any(|v| !matches!(v.as_str(), "none" | "login" | "consent" | "select_account")) {
+    let scope = KNOWN_SCOPES
+        .iter()
+        .filter(|s| requested.contains(s))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let prompt: Vec<String> = p
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if prompt
+        .iter()
+        .any(|v| !matches!(v.as_str(), "none" | "login" | "consent" | "select_account"))
+    {
         return Err(Rejection::Malformed("prompt"));
     }
     // OIDC Core §3.1.2.1: none with any other value is an error.
@@ -134,10 +192,25 @@ async fn parse_request(state: &AppState, tenant: &Tenant, p: &Params, client: &C
     }
     let max_age = match p.get("max_age") {
         None => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|v| *v >= 0).ok_or(Rejection::Malformed("max_age"))?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or(Rejection::Malformed("max_age"))?,
+        ),
     };
-    let code_challenge = pkce::decide_challenge(p.get("code_challenge"), p.get("code_challenge_method"), client.is_public())
-        .map_err(|_| if client.is_public() && p.get("code_challenge").is_none() { Rejection::PkceRequired } else { Rejection::Malformed("code_challenge") })?;
+    let code_challenge = pkce::decide_challenge(
+        p.get("code_challenge"),
+        p.get("code_challenge_method"),
+        client.is_public(),
+    )
+    .map_err(|_| {
+        if client.is_public() && p.get("code_challenge").is_none() {
+            Rejection::PkceRequired
+        } else {
+            Rejection::Malformed("code_challenge")
+        }
+    })?;
     let hint_sub = match p.get("id_token_hint") {
         None => None,
         Some(h) => Some(verify_id_token_hint(state, tenant, h, now_ms).await?),
@@ -158,16 +231,33 @@ async fn parse_request(state: &AppState, tenant: &Tenant, p: &Params, client: &C
 }
 
 /// An `id_token_hint` must be an ID token we issued (expired is fine: OIDC Core §3.1.2.1).
-async fn verify_id_token_hint(state: &AppState, tenant: &Tenant, hint: &str, now_ms: i64) -> std::result::Result<String, Rejection> {
-    let keys = state.keys.get(&state.read, &tenant.id, now_ms).await.map_err(|_| Rejection::Unavailable)?;
-    let v = tokens::verify(&keys, hint, now_ms / 1000).map_err(|_| Rejection::Malformed("id_token_hint"))?;
+async fn verify_id_token_hint(
+    state: &AppState,
+    tenant: &Tenant,
+    hint: &str,
+    now_ms: i64,
+) -> std::result::Result<String, Rejection> {
+    let keys = state
+        .keys
+        .get(&state.read, &tenant.id, now_ms)
+        .await
+        .map_err(|_| Rejection::Unavailable)?;
+    let v = tokens::verify(&keys, hint, now_ms / 1000)
+        .map_err(|_| Rejection::Malformed("id_token_hint"))?;
     if tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str()) {
         return Err(Rejection::Malformed("id_token_hint"));
     }
-    tokens::claim_str(&v.claims, "sub").map(str::to_string).ok_or(Rejection::Malformed("id_token_hint"))
+    tokens::claim_str(&v.claims, "sub")
+        .map(str::to_string)
+        .ok_or(Rejection::Malformed("id_token_hint"))
 }
 
-async fn remember(state: &AppState, tenant: &Tenant, r: &AuthRequest, now: UnixTime) -> Result<String> {
+async fn remember(
+    state: &AppState,
+    tenant: &Tenant,
+    r: &AuthRequest,
+    now: UnixTime,
+) -> Result<String> {
     let id = crate::crypto::random_token();
     store::grants::insert_request(
         &state.db,
@@ -207,32 +297,58 @@ pub struct SessionFacts<'a> {
 }
 
 /// Decide the interaction (OIDC Core §3.1.2.1 prompt and max_age, §3.1.2.3).
-pub fn decide_interaction(session: Option<&SessionFacts<'_>>, r: &AuthRequest, first_party: bool, consented_before: bool, fresh: Fresh, now: UnixTime) -> Interaction {
+pub fn decide_interaction(
+    session: Option<&SessionFacts<'_>>,
+    r: &AuthRequest,
+    first_party: bool,
+    consented_before: bool,
+    fresh: Fresh,
+    now: UnixTime,
+) -> Interaction {
     let prompt_none = r.prompt.iter().any(|p| p == "none");
     let need_login = match session {
         None => true,
         Some(s) if fresh.authenticated => r.hint_sub.as_deref().is_some_and(|h| h != s.user_id),
         Some(s) => {
-            r.prompt.iter().any(|p| p == "login" || p == "select_account")
+            r.prompt
+                .iter()
+                .any(|p| p == "login" || p == "select_account")
                 || r.max_age.is_some_and(|m| now - s.auth_time > m)
                 || r.hint_sub.as_deref().is_some_and(|h| h != s.user_id)
         }
     };
     if need_login {
-        return if prompt_none { Interaction::Fail(Rejection::LoginRequired) } else { Interaction::Login };
+        return if prompt_none {
+            Interaction::Fail(Rejection::LoginRequired)
+        } else {
+            Interaction::Login
+        };
     }
     let need_consent = !first_party
         && !fresh.consented
         && (!consented_before || r.prompt.iter().any(|p| p == "consent"));
     if need_consent {
-        return if prompt_none { Interaction::Fail(Rejection::ConsentRequired) } else { Interaction::Consent };
+        return if prompt_none {
+            Interaction::Fail(Rejection::ConsentRequired)
+        } else {
+            Interaction::Consent
+        };
     }
     Interaction::Issue
 }
 
 /// Decide and carry out the next step of a remembered request.
 #[allow(clippy::too_many_arguments)]
-pub async fn continue_authorization(state: &AppState, tenant: &Tenant, client: &Client, request_id: &str, r: AuthRequest, session: Option<&SessionRow>, fresh: Fresh, ctx: &RequestContext) -> Response {
+pub async fn continue_authorization(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    request_id: &str,
+    r: AuthRequest,
+    session: Option<&SessionRow>,
+    fresh: Fresh,
+    ctx: &RequestContext,
+) -> Response {
     let consented_before = match session {
         Some(s) => match store::sessions::list_participants(&state.db, &tenant.id, &s.id).await {
             Ok(p) => p.contains(&client.id),
@@ -240,20 +356,37 @@ pub async fn continue_authorization(state: &AppState, tenant: &Tenant, client: &
         },
         None => false,
     };
-    let facts = session.map(|s| SessionFacts { user_id: &s.user_id, auth_time: s.auth_time });
-    match decide_interaction(facts.as_ref(), &r, client.first_party, consented_before, fresh, ctx.now) {
+    let facts = session.map(|s| SessionFacts {
+        user_id: &s.user_id,
+        auth_time: s.auth_time,
+    });
+    match decide_interaction(
+        facts.as_ref(),
+        &r,
+        client.first_party,
+        consented_before,
+        fresh,
+        ctx.now,
+    ) {
         Interaction::Fail(rej) => {
             let _ = store::grants::delete_request(&state.db, &tenant.id, request_id).await;
             redirect_error(tenant, &r.redirect_uri, r.state.as_deref(), &rej)
         }
-        Interaction::Login => respond::redirect(&format!("{}/login?req={request_id}", tenant_path(tenant))),
+        Interaction::Login => {
+            respond::redirect(&format!("{}/login?req={request_id}", tenant_path(tenant)))
+        }
         Interaction::Consent => super::consent::page(state, tenant, client, request_id, &r, ctx),
         Interaction::Issue => match session {
             Some(s) => match issue_code(state, tenant, client, request_id, &r, s, ctx).await {
                 Ok(resp) => resp,
                 Err(e) => super::page_error(state, Some(tenant), e),
             },
-            None => redirect_error(tenant, &r.redirect_uri, r.state.as_deref(), &Rejection::LoginRequired),
+            None => redirect_error(
+                tenant,
+                &r.redirect_uri,
+                r.state.as_deref(),
+                &Rejection::LoginRequired,
+            ),
         },
     }
 }
@@ -263,7 +396,15 @@ pub fn tenant_path(t: &Tenant) -> String {
 }
 
 /// Issue a code bound to client, redirect URI, PKCE challenge and session (RFC 6749 §4.1.2).
-async fn issue_code(state: &AppState, tenant: &Tenant, client: &Client, request_id: &str, r: &AuthRequest, s: &SessionRow, ctx: &RequestContext) -> Result<Response> {
+async fn issue_code(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    request_id: &str,
+    r: &AuthRequest,
+    s: &SessionRow,
+    ctx: &RequestContext,
+) -> Result<Response> {
     use crate::store::TransactionTrait;
     let code = crate::crypto::random_token();
     let policy = tenant.policy();
@@ -305,7 +446,12 @@ async fn issue_code(state: &AppState, tenant: &Tenant, client: &Client, request_
 }
 
 /// An error redirected to the validated redirect URI with `state` and RFC 9207 `iss`.
-pub fn redirect_error(tenant: &Tenant, redirect_uri: &str, state: Option<&str>, rej: &Rejection) -> Response {
+pub fn redirect_error(
+    tenant: &Tenant,
+    redirect_uri: &str,
+    state: Option<&str>,
+    rej: &Rejection,
+) -> Response {
     let e = rej.oauth();
     let mut params = vec![("error", e.error), ("error_description", e.description)];
     if let Some(s) = state {
@@ -316,7 +462,12 @@ pub fn redirect_error(tenant: &Tenant, redirect_uri: &str, state: Option<&str>, 
 }
 
 /// Load a remembered request.
-pub async fn load_request(state: &AppState, tenant: &Tenant, id: &str, now: UnixTime) -> Result<Option<AuthRequest>> {
+pub async fn load_request(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &str,
+    now: UnixTime,
+) -> Result<Option<AuthRequest>> {
     let Some(row) = store::grants::find_request(&state.db, &tenant.id, id, now).await? else {
         return Ok(None);
     };
@@ -329,58 +480,128 @@ mod tests {
 
     fn req(prompt: &[&str], max_age: Option<i64>) -> AuthRequest {
         AuthRequest {
-            client_id: "c".into(), redirect_uri: "https://rp/cb".into(), scope: "openid".into(), state: None,
-            nonce: None, code_challenge: None, prompt: prompt.iter().map(|s| s.to_string()).collect(),
-            max_age, login_hint: None, hint_sub: None, acr_values: None,
+            client_id: "c".into(),
+            redirect_uri: "https://rp/cb".into(),
+            scope: "openid".into(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt: prompt.iter().map(|s| s.to_string()).collect(),
+            max_age,
+            login_hint: None,
+            hint_sub: None,
+            acr_values: None,
         }
     }
-    const S: SessionFacts<'static> = SessionFacts { user_id: "u1", auth_time: 100 };
+    const S: SessionFacts<'static> = SessionFacts {
+        user_id: "u1",
+        auth_time: 100,
+    };
     const NOW: i64 = 200;
-    fn none() -> Fresh { Fresh::default() }
+    fn none() -> Fresh {
+        Fresh::default()
+    }
 
     #[test]
     fn no_session_needs_login_or_fails_with_prompt_none() {
-        assert_eq!(decide_interaction(None, &req(&[], None), true, false, none(), NOW), Interaction::Login);
-        assert_eq!(decide_interaction(None, &req(&["none"], None), true, false, none(), NOW), Interaction::Fail(Rejection::LoginRequired));
+        assert_eq!(
+            decide_interaction(None, &req(&[], None), true, false, none(), NOW),
+            Interaction::Login
+        );
+        assert_eq!(
+            decide_interaction(None, &req(&["none"], None), true, false, none(), NOW),
+            Interaction::Fail(Rejection::LoginRequired)
+        );
     }
 
     #[test]
     fn sso_session_issues_without_ui() {
-        assert_eq!(decide_interaction(Some(&S), &req(&[], None), true, false, none(), NOW), Interaction::Issue);
-        assert_eq!(decide_interaction(Some(&S), &req(&["none"], None), true, false, none(), NOW), Interaction::Issue);
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&[], None), true, false, none(), NOW),
+            Interaction::Issue
+        );
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&["none"], None), true, false, none(), NOW),
+            Interaction::Issue
+        );
     }
 
     #[test]
     fn prompt_login_forces_reauthentication_once() {
-        assert_eq!(decide_interaction(Some(&S), &req(&["login"], None), true, false, none(), NOW), Interaction::Login);
-        let fresh = Fresh { authenticated: true, consented: false };
-        assert_eq!(decide_interaction(Some(&S), &req(&["login"], None), true, false, fresh, NOW), Interaction::Issue);
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&["login"], None), true, false, none(), NOW),
+            Interaction::Login
+        );
+        let fresh = Fresh {
+            authenticated: true,
+            consented: false,
+        };
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&["login"], None), true, false, fresh, NOW),
+            Interaction::Issue
+        );
     }
 
     #[test]
     fn max_age_elapsed_forces_login() {
-        assert_eq!(decide_interaction(Some(&S), &req(&[], Some(100)), true, false, none(), NOW), Interaction::Issue);
-        assert_eq!(decide_interaction(Some(&S), &req(&[], Some(99)), true, false, none(), NOW), Interaction::Login);
-        assert_eq!(decide_interaction(Some(&S), &req(&["none"], Some(1)), true, false, none(), NOW), Interaction::Fail(Rejection::LoginRequired));
-        assert_eq!(decide_interaction(Some(&S), &req(&[], Some(0)), true, false, none(), NOW), Interaction::Login);
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&[], Some(100)), true, false, none(), NOW),
+            Interaction::Issue
+        );
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&[], Some(99)), true, false, none(), NOW),
+            Interaction::Login
+        );
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&["none"], Some(1)), true, false, none(), NOW),
+            Interaction::Fail(Rejection::LoginRequired)
+        );
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&[], Some(0)), true, false, none(), NOW),
+            Interaction::Login
+        );
     }
 
     #[test]
     fn id_token_hint_for_another_user_needs_login() {
         let mut r = req(&["none"], None);
         r.hint_sub = Some("u2".into());
-        assert_eq!(decide_interaction(Some(&S), &r, true, false, none(), NOW), Interaction::Fail(Rejection::LoginRequired));
+        assert_eq!(
+            decide_interaction(Some(&S), &r, true, false, none(), NOW),
+            Interaction::Fail(Rejection::LoginRequired)
+        );
         r.hint_sub = Some("u1".into());
-        assert_eq!(decide_interaction(Some(&S), &r, true, false, none(), NOW), Interaction::Issue);
+        assert_eq!(
+            decide_interaction(Some(&S), &r, true, false, none(), NOW),
+            Interaction::Issue
+        );
     }
 
     #[test]
     fn third_party_clients_need_consent_once_per_session() {
-        assert_eq!(decide_interaction(Some(&S), &req(&[], None), false, false, none(), NOW), Interaction::Consent);
-        assert_eq!(decide_interaction(Some(&S), &req(&[], None), false, true, none(), NOW), Interaction::Issue);
-        assert_eq!(decide_interaction(Some(&S), &req(&["consent"], None), false, true, none(), NOW), Interaction::Consent);
-        assert_eq!(decide_interaction(Some(&S), &req(&["none"], None), false, false, none(), NOW), Interaction::Fail(Rejection::ConsentRequired));
-        let fresh = Fresh { authenticated: false, consented: true };
-        assert_eq!(decide_interaction(Some(&S), &req(&["consent"], None), false, true, fresh, NOW), Interaction::Issue);
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&[], None), false, false, none(), NOW),
+            Interaction::Consent
+        );
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&[], None), false, true, none(), NOW),
+            Interaction::Issue
+        );
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&["consent"], None), false, true, none(), NOW),
+            Interaction::Consent
+        );
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&["none"], None), false, false, none(), NOW),
+            Interaction::Fail(Rejection::ConsentRequired)
+        );
+        let fresh = Fresh {
+            authenticated: false,
+            consented: true,
+        };
+        assert_eq!(
+            decide_interaction(Some(&S), &req(&["consent"], None), false, true, fresh, NOW),
+            Interaction::Issue
+        );
     }
 }

@@ -29,36 +29,77 @@ pub struct AuthFailure {
 
 impl From<Rejection> for AuthFailure {
     fn from(rejection: Rejection) -> Self {
-        AuthFailure { rejection, basic: false }
+        AuthFailure {
+            rejection,
+            basic: false,
+        }
     }
 }
 
 fn basic_credentials(req: &Request) -> std::result::Result<Option<(String, String)>, Rejection> {
-    let Some(h) = req.headers().get("authorization") else { return Ok(None) };
+    let Some(h) = req.headers().get("authorization") else {
+        return Ok(None);
+    };
     let h = h.to_str().map_err(|_| Rejection::ClientAuthFailed)?;
-    let Some(b64) = h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")) else { return Ok(None) };
-    let decoded = STANDARD.decode(b64.trim()).map_err(|_| Rejection::ClientAuthFailed)?;
+    let Some(b64) = h
+        .strip_prefix("Basic ")
+        .or_else(|| h.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    let decoded = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| Rejection::ClientAuthFailed)?;
     let s = String::from_utf8(decoded).map_err(|_| Rejection::ClientAuthFailed)?;
     let (id, secret) = s.split_once(':').ok_or(Rejection::ClientAuthFailed)?;
     // §2.3.1: both parts are form-urlencoded before base64.
-    let dec = |v: &str| crate::http::Params::parse(format!("v={v}").as_bytes()).ok().and_then(|p| p.get("v").map(str::to_string));
-    Ok(Some((dec(id).unwrap_or_default(), dec(secret).unwrap_or_default())))
+    let dec = |v: &str| {
+        crate::http::Params::parse(format!("v={v}").as_bytes())
+            .ok()
+            .and_then(|p| p.get("v").map(str::to_string))
+    };
+    Ok(Some((
+        dec(id).unwrap_or_default(),
+        dec(secret).unwrap_or_default(),
+    )))
 }
 
 /// Authenticate the calling client of `tenant`.
-pub async fn authenticate(state: &AppState, tenant: &Tenant, req: &Request, p: &Params, endpoint_url: &str, now: i64) -> Result<std::result::Result<Authenticated, AuthFailure>> {
+pub async fn authenticate(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &Request,
+    p: &Params,
+    endpoint_url: &str,
+    now: i64,
+) -> Result<std::result::Result<Authenticated, AuthFailure>> {
     let basic = match basic_credentials(req) {
         Ok(b) => b,
-        Err(r) => return Ok(Err(AuthFailure { rejection: r, basic: true })),
+        Err(r) => {
+            return Ok(Err(AuthFailure {
+                rejection: r,
+                basic: true,
+            }))
+        }
     };
     let via_basic = basic.is_some();
-    let fail = |r: Rejection| Ok(Err(AuthFailure { rejection: r, basic: via_basic }));
+    let fail = |r: Rejection| {
+        Ok(Err(AuthFailure {
+            rejection: r,
+            basic: via_basic,
+        }))
+    };
     let post_secret = p.get("client_secret");
     let assertion = p.get("client_assertion");
-    let methods = [basic.is_some(), post_secret.is_some(), assertion.is_some()].iter().filter(|b| **b).count();
+    let methods = [basic.is_some(), post_secret.is_some(), assertion.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
     if methods > 1 {
         // RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
-        return fail(Rejection::Malformed("more than one client authentication method"));
+        return fail(Rejection::Malformed(
+            "more than one client authentication method",
+        ));
     }
     let (client_id, method) = if let Some((id, _)) = &basic {
         if p.get("client_id").is_some_and(|c| c != id) {
@@ -69,7 +110,9 @@ pub async fn authenticate(state: &AppState, tenant: &Tenant, req: &Request, p: &
         if p.get("client_assertion_type") != Some(JWT_BEARER) {
             return fail(Rejection::Malformed("client_assertion_type"));
         }
-        let Some(id) = assertion_subject(assertion.unwrap_or_default()).or_else(|| p.get("client_id").map(str::to_string)) else {
+        let Some(id) = assertion_subject(assertion.unwrap_or_default())
+            .or_else(|| p.get("client_id").map(str::to_string))
+        else {
             return fail(Rejection::ClientAuthFailed);
         };
         (id, AuthMethod::PrivateKeyJwt)
@@ -88,13 +131,27 @@ pub async fn authenticate(state: &AppState, tenant: &Tenant, req: &Request, p: &
         return fail(Rejection::UnknownClient);
     };
     let ok = match (method, client.auth_method) {
-        (AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost) => {
-            let secret = basic.as_ref().map(|(_, s)| s.as_str()).or(post_secret).unwrap_or_default();
-            client.secret_hash.as_deref().is_some_and(|h| state.hasher.verify("client_secret", secret, h))
+        (
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
+        ) => {
+            let secret = basic
+                .as_ref()
+                .map(|(_, s)| s.as_str())
+                .or(post_secret)
+                .unwrap_or_default();
+            client
+                .secret_hash
+                .as_deref()
+                .is_some_and(|h| state.hasher.verify("client_secret", secret, h))
         }
-        (AuthMethod::PrivateKeyJwt, AuthMethod::PrivateKeyJwt) => {
-            verify_assertion(&client, assertion.unwrap_or_default(), &tenant.issuer, endpoint_url, now)
-        }
+        (AuthMethod::PrivateKeyJwt, AuthMethod::PrivateKeyJwt) => verify_assertion(
+            &client,
+            assertion.unwrap_or_default(),
+            &tenant.issuer,
+            endpoint_url,
+            now,
+        ),
         (AuthMethod::None, AuthMethod::None) => true,
         _ => return fail(Rejection::ClientAuthMethodNotAllowed),
     };
@@ -107,24 +164,55 @@ pub async fn authenticate(state: &AppState, tenant: &Tenant, req: &Request, p: &
 /// The `sub` of an assertion without verifying it (only to find the client and its keys).
 fn assertion_subject(jwt: &str) -> Option<String> {
     let body = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     v.get("sub").and_then(|s| s.as_str()).map(str::to_string)
 }
 
 /// RFC 7523 §3 / OIDC Core §9: iss = sub = client_id, aud names us, exp in the future, signed by
 /// a key the client registered.
-fn verify_assertion(client: &Client, jwt: &str, issuer: &str, endpoint_url: &str, now: i64) -> bool {
-    let Some(jwks) = client.jwks.as_deref().and_then(|j| JwkSet::from_bytes(j.as_bytes()).ok()) else { return false };
-    let Ok(header) = josekit::jwt::decode_header(jwt) else { return false };
-    let Some(alg) = header.claim("alg").and_then(|a| a.as_str()) else { return false };
+fn verify_assertion(
+    client: &Client,
+    jwt: &str,
+    issuer: &str,
+    endpoint_url: &str,
+    now: i64,
+) -> bool {
+    let Some(jwks) = client
+        .jwks
+        .as_deref()
+        .and_then(|j| JwkSet::from_bytes(j.as_bytes()).ok())
+    else {
+        return false;
+    };
+    let Ok(header) = josekit::jwt::decode_header(jwt) else {
+        return false;
+    };
+    let Some(alg) = header.claim("alg").and_then(|a| a.as_str()) else {
+        return false;
+    };
     let kid = header.claim("kid").and_then(|k| k.as_str());
-    let candidates: Vec<_> = jwks.keys().into_iter().filter(|k| kid.is_none() || k.key_id() == kid).collect();
+    let candidates: Vec<_> = jwks
+        .keys()
+        .into_iter()
+        .filter(|k| kid.is_none() || k.key_id() == kid)
+        .collect();
     for jwk in candidates {
         let verifier: Option<Box<dyn josekit::jws::JwsVerifier>> = match alg {
-            "RS256" => josekit::jws::RS256.verifier_from_jwk(jwk).ok().map(|v| Box::new(v) as _),
-            "ES256" => josekit::jws::ES256.verifier_from_jwk(jwk).ok().map(|v| Box::new(v) as _),
-            "EdDSA" => josekit::jws::EdDSA.verifier_from_jwk(jwk).ok().map(|v| Box::new(v) as _),
+            "RS256" => josekit::jws::RS256
+                .verifier_from_jwk(jwk)
+                .ok()
+                .map(|v| Box::new(v) as _),
+            "ES256" => josekit::jws::ES256
+                .verifier_from_jwk(jwk)
+                .ok()
+                .map(|v| Box::new(v) as _),
+            "EdDSA" => josekit::jws::EdDSA
+                .verifier_from_jwk(jwk)
+                .ok()
+                .map(|v| Box::new(v) as _),
             _ => None,
         };
         let Some(verifier) = verifier else { continue };
@@ -132,7 +220,10 @@ fn verify_assertion(client: &Client, jwt: &str, issuer: &str, endpoint_url: &str
             let c = payload.claims_set();
             let aud = tokens::audiences(c);
             let aud_ok = aud.iter().any(|a| a == issuer || a == endpoint_url);
-            let exp_ok = c.get("exp").and_then(|e| e.as_i64()).is_some_and(|e| e > now);
+            let exp_ok = c
+                .get("exp")
+                .and_then(|e| e.as_i64())
+                .is_some_and(|e| e > now);
             let who_ok = tokens::claim_str(c, "iss") == Some(client.client_id.as_str())
                 && tokens::claim_str(c, "sub") == Some(client.client_id.as_str());
             return aud_ok && exp_ok && who_ok && c.contains_key("jti");

@@ -26,7 +26,9 @@ fn redirect_uri(t: &Tenant) -> String {
 
 #[handler]
 pub async fn home(state: Data<&State>, Path(slug): Path<String>) -> Response {
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
+    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
+        return tenant_not_found(&state);
+    };
     let st = crate::crypto::random_token();
     let verifier = crate::crypto::random_token();
     let nonce = crate::crypto::random_token();
@@ -50,7 +52,14 @@ pub async fn home(state: Data<&State>, Path(slug): Path<String>) -> Response {
         .render("demo.html", json!({ "tenant": tenant_json(&tenant), "issuer": tenant.issuer, "rp": {"client_id": DEMO_CLIENT}, "login_url": login.as_str() }))
         .unwrap_or_default();
     let mut r = respond::html(StatusCode::OK, body);
-    cookies::append(&mut r, state.cookies.set(&cookie_name(&slug), &format!("{st}.{verifier}.{nonce}"), Some(600)));
+    cookies::append(
+        &mut r,
+        state.cookies.set(
+            &cookie_name(&slug),
+            &format!("{st}.{verifier}.{nonce}"),
+            Some(600),
+        ),
+    );
     r
 }
 
@@ -62,19 +71,40 @@ pub struct Callback {
 }
 
 #[handler]
-pub async fn callback(state: Data<&State>, Path(slug): Path<String>, Query(cb): Query<Callback>, req: &Request) -> Response {
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
-    let fail = |m: &str| error_page(&state, Some(&tenant), StatusCode::BAD_REQUEST, "Demo sign-in failed", m);
+pub async fn callback(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    Query(cb): Query<Callback>,
+    req: &Request,
+) -> Response {
+    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
+        return tenant_not_found(&state);
+    };
+    let fail = |m: &str| {
+        error_page(
+            &state,
+            Some(&tenant),
+            StatusCode::BAD_REQUEST,
+            "Demo sign-in failed",
+            m,
+        )
+    };
     if let Some(e) = cb.error {
         return fail(&format!("The provider answered: {e}"));
     }
-    let Some(saved) = cookies::read(req, &cookie_name(&slug)) else { return fail("The demo's state cookie is missing; start again.") };
+    let Some(saved) = cookies::read(req, &cookie_name(&slug)) else {
+        return fail("The demo's state cookie is missing; start again.");
+    };
     let parts: Vec<&str> = saved.split('.').collect();
-    let [st, verifier, nonce] = parts[..] else { return fail("Bad state cookie.") };
+    let [st, verifier, nonce] = parts[..] else {
+        return fail("Bad state cookie.");
+    };
     if cb.state.as_deref() != Some(st) {
         return fail("The state does not match.");
     }
-    let Some(code) = cb.code else { return fail("No code.") };
+    let Some(code) = cb.code else {
+        return fail("No code.");
+    };
     match exchange(&state, &tenant, &code, verifier, nonce).await {
         Ok((claims, userinfo, id_token)) => {
             let logout = format!(
@@ -104,7 +134,13 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn exchange(state: &AppState, tenant: &Tenant, code: &str, verifier: &str, nonce: &str) -> Result<(Value, Value, String), String> {
+async fn exchange(
+    state: &AppState,
+    tenant: &Tenant,
+    code: &str,
+    verifier: &str,
+    nonce: &str,
+) -> Result<(Value, Value, String), String> {
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -124,8 +160,14 @@ async fn exchange(state: &AppState, tenant: &Tenant, code: &str, verifier: &str,
         .json()
         .await
         .map_err(|e| format!("token response unreadable: {e}"))?;
-    let id_token = tok.get("id_token").and_then(Value::as_str).ok_or_else(|| format!("no id_token: {tok}"))?;
-    let access = tok.get("access_token").and_then(Value::as_str).unwrap_or_default();
+    let id_token = tok
+        .get("id_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("no id_token: {tok}"))?;
+    let access = tok
+        .get("access_token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let payload = id_token.split('.').nth(1).unwrap_or_default();
     let claims: Value = URL_SAFE_NO_PAD
         .decode(payload)
@@ -150,6 +192,14 @@ async fn exchange(state: &AppState, tenant: &Tenant, code: &str, verifier: &str,
 
 #[handler]
 pub async fn logged_out(state: Data<&State>, Path(slug): Path<String>) -> Response {
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
-    error_page(&state, Some(&tenant), StatusCode::OK, "Signed out", "The demo app received the post-logout redirect. You are logged out.")
+    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
+        return tenant_not_found(&state);
+    };
+    error_page(
+        &state,
+        Some(&tenant),
+        StatusCode::OK,
+        "Signed out",
+        "The demo app received the post-logout redirect. You are logged out.",
+    )
 }

@@ -72,7 +72,10 @@ pub async fn jwks(state: Data<&State>, Path(slug): Path<String>) -> Response {
     match state.keys.get(&state.read, &t.id, now_ms).await {
         Ok(keys) => {
             let mut r = respond::json(StatusCode::OK, &keys.jwks(now_ms / 1000));
-            r.headers_mut().insert("content-type", poem::http::HeaderValue::from_static("application/jwk-set+json"));
+            r.headers_mut().insert(
+                "content-type",
+                poem::http::HeaderValue::from_static("application/jwk-set+json"),
+            );
             r
         }
         Err(e) => respond::server_error(&e),

@@ -8,7 +8,10 @@
 //! post-logout redirect URI with `state`.
 
 use super::login::render_with_csrf;
-use super::{current_session, error_page, load_client, load_tenant, page_error, read_params, tenant_json, tenant_not_found};
+use super::{
+    current_session, error_page, load_client, load_tenant, page_error, read_params, tenant_json,
+    tenant_not_found,
+};
 use crate::app::{AppState, State};
 use crate::error::Result;
 use crate::events::termination::{end_session, Ender};
@@ -39,10 +42,20 @@ struct Hint {
 }
 
 #[handler]
-pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+pub async fn handle(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else { return tenant_not_found(&state) };
-    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
+    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
+        return tenant_not_found(&state);
+    };
+    let params = match read_params(req, body)
+        .await
+        .and_then(|p| p.reject_duplicates().map(|_| p))
+    {
         Ok(p) => p,
         Err(r) => return page_error(&state, Some(&tenant), r.into()),
     };
@@ -53,20 +66,45 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
 }
 
 fn refuse(state: &AppState, tenant: &Tenant, message: &str) -> Response {
-    error_page(state, Some(tenant), StatusCode::BAD_REQUEST, "Logout request refused", message)
+    error_page(
+        state,
+        Some(tenant),
+        StatusCode::BAD_REQUEST,
+        "Logout request refused",
+        message,
+    )
 }
 
-async fn run(state: &AppState, tenant: &Tenant, req: &Request, p: &Params, ctx: &RequestContext) -> Result<Response> {
+async fn run(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &Request,
+    p: &Params,
+    ctx: &RequestContext,
+) -> Result<Response> {
     let hint = match p.get("id_token_hint") {
         None => None,
         Some(h) => match verify_hint(state, tenant, h, ctx.now_ms).await? {
             Some(h) => Some(h),
-            None => return Ok(refuse(state, tenant, "The id_token_hint is not a valid ID token from this provider.")),
+            None => {
+                return Ok(refuse(
+                    state,
+                    tenant,
+                    "The id_token_hint is not a valid ID token from this provider.",
+                ))
+            }
         },
     };
-    let client_id = match (p.get("client_id"), hint.as_ref().and_then(|h| h.aud.first().cloned())) {
+    let client_id = match (
+        p.get("client_id"),
+        hint.as_ref().and_then(|h| h.aud.first().cloned()),
+    ) {
         (Some(c), Some(_)) if !hint.as_ref().is_some_and(|h| h.aud.iter().any(|a| a == c)) => {
-            return Ok(refuse(state, tenant, "The client_id does not match the id_token_hint."));
+            return Ok(refuse(
+                state,
+                tenant,
+                "The client_id does not match the id_token_hint.",
+            ));
         }
         (Some(c), _) => Some(c.to_string()),
         (None, a) => a,
@@ -81,37 +119,76 @@ async fn run(state: &AppState, tenant: &Tenant, req: &Request, p: &Params, ctx: 
     let continue_url = match p.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => match &client {
-            Some(c) if c.post_logout_redirect_uris.iter().any(|u| u == uri) => Some(with_state(uri, p.get("state"))),
-            _ => return Ok(refuse(state, tenant, "The post_logout_redirect_uri is not registered for this client.")),
+            Some(c) if c.post_logout_redirect_uris.iter().any(|u| u == uri) => {
+                Some(with_state(uri, p.get("state")))
+            }
+            _ => {
+                return Ok(refuse(
+                    state,
+                    tenant,
+                    "The post_logout_redirect_uri is not registered for this client.",
+                ))
+            }
         },
     };
     let session = current_session(state, tenant, req, ctx).await?;
     let hint_matches = match (&hint, &session) {
-        (Some(h), Some(s)) => h.sid.as_deref() == Some(s.sid.as_str()) || (h.sid.is_none() && h.sub.as_deref() == Some(s.user_id.as_str())),
+        (Some(h), Some(s)) => {
+            h.sid.as_deref() == Some(s.sid.as_str())
+                || (h.sid.is_none() && h.sub.as_deref() == Some(s.user_id.as_str()))
+        }
         _ => false,
     };
     match session {
-        None => Ok(logged_out_page(state, tenant, Vec::new(), continue_url, None)),
-        Some(s) if hint_matches => finish(state, tenant, &s, EndReason::RpLogout, continue_url, ctx).await,
+        None => Ok(logged_out_page(
+            state,
+            tenant,
+            Vec::new(),
+            continue_url,
+            None,
+        )),
+        Some(s) if hint_matches => {
+            finish(state, tenant, &s, EndReason::RpLogout, continue_url, ctx).await
+        }
         Some(_) => {
             // §2: without a hint for this session the OP MUST ask the user.
             let id = crate::crypto::random_token();
-            let lr = LogoutRequest { kind: "logout".into(), continue_url: continue_url.filter(|_| hint.is_some()), client_id: client.as_ref().map(|c| c.client_id.clone()) };
-            store::grants::insert_request(&state.db, store::grants::AuthRequestRow {
-                id: id.clone(),
-                tenant_id: tenant.id.clone(),
-                params: serde_json::to_string(&lr)?,
-                created_at: ctx.now,
-                expires_at: ctx.now + 600,
-            }).await?;
-            Ok(render_with_csrf(state, tenant, req, "logout_confirm.html", json!({ "req": id, "client_id": lr.client_id }), StatusCode::OK))
+            let lr = LogoutRequest {
+                kind: "logout".into(),
+                continue_url: continue_url.filter(|_| hint.is_some()),
+                client_id: client.as_ref().map(|c| c.client_id.clone()),
+            };
+            store::grants::insert_request(
+                &state.db,
+                store::grants::AuthRequestRow {
+                    id: id.clone(),
+                    tenant_id: tenant.id.clone(),
+                    params: serde_json::to_string(&lr)?,
+                    created_at: ctx.now,
+                    expires_at: ctx.now + 600,
+                },
+            )
+            .await?;
+            Ok(render_with_csrf(
+                state,
+                tenant,
+                req,
+                "logout_confirm.html",
+                json!({ "req": id, "client_id": lr.client_id }),
+                StatusCode::OK,
+            ))
         }
     }
 }
 
 /// The user confirmed.
 #[handler]
-pub async fn confirm(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+pub async fn confirm(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
     let (tenant, params) = match super::read_form(&state, &slug, req, body, &ctx).await {
         Ok(v) => v,
@@ -119,16 +196,33 @@ pub async fn confirm(state: Data<&State>, Path(slug): Path<String>, req: &Reques
     };
     let r = async {
         let id = params.get("req").unwrap_or("");
-        let lr: LogoutRequest = match store::grants::find_request(&state.db, &tenant.id, id, ctx.now).await? {
-            Some(row) => serde_json::from_str(&row.params).unwrap_or_default(),
-            None => LogoutRequest::default(),
-        };
+        let lr: LogoutRequest =
+            match store::grants::find_request(&state.db, &tenant.id, id, ctx.now).await? {
+                Some(row) => serde_json::from_str(&row.params).unwrap_or_default(),
+                None => LogoutRequest::default(),
+            };
         if lr.kind == "logout" {
             store::grants::delete_request(&state.db, &tenant.id, id).await?;
         }
         match current_session(&state, &tenant, req, &ctx).await? {
-            Some(s) => finish(&state, &tenant, &s, EndReason::UserLogout, lr.continue_url, &ctx).await,
-            None => Ok(logged_out_page(&state, &tenant, Vec::new(), lr.continue_url, None)),
+            Some(s) => {
+                finish(
+                    &state,
+                    &tenant,
+                    &s,
+                    EndReason::UserLogout,
+                    lr.continue_url,
+                    &ctx,
+                )
+                .await
+            }
+            None => Ok(logged_out_page(
+                &state,
+                &tenant,
+                Vec::new(),
+                lr.continue_url,
+                None,
+            )),
         }
     }
     .await;
@@ -136,26 +230,55 @@ pub async fn confirm(state: Data<&State>, Path(slug): Path<String>, req: &Reques
 }
 
 /// End the session through the termination path and show the logged-out page.
-async fn finish(state: &AppState, tenant: &Tenant, s: &store::sessions::SessionRow, reason: EndReason, continue_url: Option<String>, ctx: &RequestContext) -> Result<Response> {
+async fn finish(
+    state: &AppState,
+    tenant: &Tenant,
+    s: &store::sessions::SessionRow,
+    reason: EndReason,
+    continue_url: Option<String>,
+    ctx: &RequestContext,
+) -> Result<Response> {
     let participants = store::sessions::list_participants(&state.db, &tenant.id, &s.id).await?;
     let clients: Vec<Client> = if participants.is_empty() {
         Vec::new()
     } else {
-        store::clients::list_by_ids(&state.db, &tenant.id, participants).await?.into_iter().map(Client::from_row).collect()
+        store::clients::list_by_ids(&state.db, &tenant.id, participants)
+            .await?
+            .into_iter()
+            .map(Client::from_row)
+            .collect()
     };
-    end_session(state, &tenant.id, &s.id, reason, &Ender { actor: "user", ctx: Some(ctx) }, ctx.now_ms).await?;
+    end_session(
+        state,
+        &tenant.id,
+        &s.id,
+        reason,
+        &Ender {
+            actor: "user",
+            ctx: Some(ctx),
+        },
+        ctx.now_ms,
+    )
+    .await?;
     // Front-Channel Logout 1.0 §2: iss and sid appended (session_required is always on here).
     let frames: Vec<String> = clients
         .iter()
         .filter_map(|c| c.frontchannel_logout_uri.as_deref())
         .filter_map(|u| url::Url::parse(u).ok())
         .map(|mut u| {
-            u.query_pairs_mut().append_pair("iss", &tenant.issuer).append_pair("sid", &s.sid);
+            u.query_pairs_mut()
+                .append_pair("iss", &tenant.issuer)
+                .append_pair("sid", &s.sid);
             u.to_string()
         })
         .collect();
     let mut resp = logged_out_page(state, tenant, frames, continue_url, Some(()));
-    cookies::append(&mut resp, state.cookies.clear(&state.cookies.session_name(&tenant.slug)));
+    cookies::append(
+        &mut resp,
+        state
+            .cookies
+            .clear(&state.cookies.session_name(&tenant.slug)),
+    );
     Ok(resp)
 }
 
@@ -170,7 +293,13 @@ fn with_state(uri: &str, state: Option<&str>) -> String {
 }
 
 /// The logged-out page. Its CSP allows framing exactly the RPs' front-channel origins.
-fn logged_out_page(state: &AppState, tenant: &Tenant, frames: Vec<String>, continue_url: Option<String>, _ended: Option<()>) -> Response {
+fn logged_out_page(
+    state: &AppState,
+    tenant: &Tenant,
+    frames: Vec<String>,
+    continue_url: Option<String>,
+    _ended: Option<()>,
+) -> Response {
     // Nothing to load in the browser: go straight to the RP (RP-Initiated Logout §3).
     if frames.is_empty() {
         if let Some(u) = &continue_url {
@@ -181,8 +310,16 @@ fn logged_out_page(state: &AppState, tenant: &Tenant, frames: Vec<String>, conti
         .templates
         .render("logged_out.html", json!({ "tenant": tenant_json(tenant), "frames": frames, "continue_url": continue_url }))
         .unwrap_or_default();
-    let origins: Vec<String> = frames.iter().map(|f| crate::http::csrf::origin_of(f)).filter(|o| !o.is_empty() && o != "null").collect();
-    let frame_src = if origins.is_empty() { "'none'".to_string() } else { origins.join(" ") };
+    let origins: Vec<String> = frames
+        .iter()
+        .map(|f| crate::http::csrf::origin_of(f))
+        .filter(|o| !o.is_empty() && o != "null")
+        .collect();
+    let frame_src = if origins.is_empty() {
+        "'none'".to_string()
+    } else {
+        origins.join(" ")
+    };
     let csp = format!("default-src 'self'; script-src 'self'; style-src 'self'; frame-src {frame_src}; frame-ancestors 'none'; base-uri 'none'");
     let mut r = respond::html(StatusCode::OK, body);
     if let Ok(v) = poem::http::HeaderValue::from_str(&csp) {
@@ -191,10 +328,19 @@ fn logged_out_page(state: &AppState, tenant: &Tenant, frames: Vec<String>, conti
     r
 }
 
-async fn verify_hint(state: &AppState, tenant: &Tenant, hint: &str, now_ms: i64) -> Result<Option<Hint>> {
+async fn verify_hint(
+    state: &AppState,
+    tenant: &Tenant,
+    hint: &str,
+    now_ms: i64,
+) -> Result<Option<Hint>> {
     let keys = state.keys.get(&state.read, &tenant.id, now_ms).await?;
-    let Ok(v) = tokens::verify(&keys, hint, now_ms / 1000) else { return Ok(None) };
-    if tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str()) || v.typ.as_deref() == Some(tokens::TYP_ACCESS) {
+    let Ok(v) = tokens::verify(&keys, hint, now_ms / 1000) else {
+        return Ok(None);
+    };
+    if tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str())
+        || v.typ.as_deref() == Some(tokens::TYP_ACCESS)
+    {
         return Ok(None);
     }
     Ok(Some(Hint {

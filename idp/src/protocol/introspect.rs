@@ -14,12 +14,20 @@ use poem::{handler, Body, Request, Response};
 use serde_json::{json, Value};
 
 #[handler]
-pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+pub async fn handle(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Response {
     let now_ms = state.clock.now_ms();
-    let (tenant, params, client) = match super::read_client_request(&state, &slug, req, body, "introspect", now_ms / 1000).await {
-        Ok(v) => v,
-        Err(resp) => return resp,
-    };
+    let (tenant, params, client) =
+        match super::read_client_request(&state, &slug, req, body, "introspect", now_ms / 1000)
+            .await
+        {
+            Ok(v) => v,
+            Err(resp) => return resp,
+        };
     // §2.1: the protected resource must be authorized; public clients cannot keep that promise.
     if client.is_public() {
         return respond::oauth_json(&Rejection::UnauthorizedGrant, false);
@@ -37,16 +45,37 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
         }
     };
     match result {
-        Ok(Value::Null) => respond::no_store(respond::json(StatusCode::OK, &json!({"active": false}))),
+        Ok(Value::Null) => {
+            respond::no_store(respond::json(StatusCode::OK, &json!({"active": false})))
+        }
         Ok(v) => respond::no_store(respond::json(StatusCode::OK, &v)),
         Err(e) => respond::server_error(&e),
     }
 }
 
-async fn introspect_access(state: &AppState, tenant: &Tenant, token: &str, now_ms: i64) -> Result<Value> {
-    let Some(live) = check_access_token(state, tenant, token, now_ms).await? else { return Ok(Value::Null) };
+async fn introspect_access(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    now_ms: i64,
+) -> Result<Value> {
+    let Some(live) = check_access_token(state, tenant, token, now_ms).await? else {
+        return Ok(Value::Null);
+    };
     let mut v = json!({ "active": true, "token_type": "Bearer" });
-    for k in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "sid", "auth_time", "acr"] {
+    for k in [
+        "scope",
+        "client_id",
+        "sub",
+        "exp",
+        "iat",
+        "iss",
+        "aud",
+        "jti",
+        "sid",
+        "auth_time",
+        "acr",
+    ] {
         if let Some(c) = live.claims.get(k) {
             v[k] = c.clone();
         }
@@ -54,17 +83,39 @@ async fn introspect_access(state: &AppState, tenant: &Tenant, token: &str, now_m
     Ok(v)
 }
 
-async fn introspect_refresh(state: &AppState, tenant: &Tenant, token: &str, now_ms: i64) -> Result<Value> {
+async fn introspect_refresh(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    now_ms: i64,
+) -> Result<Value> {
     let now = now_ms.div_euclid(1000);
     let hash = state.hasher.hash("refresh", token);
-    let Some(rt) = store::grants::find_refresh(&state.read, &tenant.id, &hash).await? else { return Ok(Value::Null) };
-    let Some(f) = store::grants::find_family(&state.read, &tenant.id, &rt.family_id).await? else { return Ok(Value::Null) };
-    if rt.state != store::grants::RT_ACTIVE || f.state != store::grants::FAMILY_ACTIVE || now >= rt.idle_deadline || now >= f.absolute_deadline {
+    let Some(rt) = store::grants::find_refresh(&state.read, &tenant.id, &hash).await? else {
+        return Ok(Value::Null);
+    };
+    let Some(f) = store::grants::find_family(&state.read, &tenant.id, &rt.family_id).await? else {
+        return Ok(Value::Null);
+    };
+    if rt.state != store::grants::RT_ACTIVE
+        || f.state != store::grants::FAMILY_ACTIVE
+        || now >= rt.idle_deadline
+        || now >= f.absolute_deadline
+    {
         return Ok(Value::Null);
     }
     let sid = match &f.session_id {
         Some(s) => match store::sessions::find(&state.read, &tenant.id, s).await? {
-            Some(s) if evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, now) == Liveness::Live => s.sid,
+            Some(s)
+                if evaluate_liveness(
+                    s.state == store::sessions::ACTIVE,
+                    s.idle_deadline,
+                    s.absolute_deadline,
+                    now,
+                ) == Liveness::Live =>
+            {
+                s.sid
+            }
             _ => return Ok(Value::Null),
         },
         None => return Ok(Value::Null),

@@ -34,7 +34,9 @@ pub struct Minted {
 pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted> {
     let now = now_ms.div_euclid(1000);
     let keys = state.keys.get(&state.read, &g.tenant.id, now_ms).await?;
-    let at_key = keys.resolve_signing_key("ES256", now).ok_or_else(|| internal("no ES256 signing key"))?;
+    let at_key = keys
+        .resolve_signing_key("ES256", now)
+        .ok_or_else(|| internal("no ES256 signing key"))?;
     let jti = crate::crypto::random_id();
     let ttl = g.client.lifetimes.access_token_secs;
     let access_token = tokens::sign(
@@ -55,7 +57,9 @@ pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted
     )?;
     let id_token = if g.with_id_token {
         let alg = g.client.id_token_alg.as_str();
-        let key = keys.resolve_signing_key(alg, now).ok_or_else(|| internal("no signing key for client alg"))?;
+        let key = keys
+            .resolve_signing_key(alg, now)
+            .ok_or_else(|| internal("no signing key for client alg"))?;
         let c = claims::id_token(&claims::IdTokenInput {
             issuer: &g.tenant.issuer,
             sub: g.sub,
@@ -73,7 +77,12 @@ pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted
     } else {
         None
     };
-    Ok(Minted { access_token, jti, expires_at: now + ttl, id_token })
+    Ok(Minted {
+        access_token,
+        jti,
+        expires_at: now + ttl,
+        id_token,
+    })
 }
 
 /// The RFC 6749 §5.1 response body.

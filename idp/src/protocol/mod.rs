@@ -28,16 +28,28 @@ use poem::{get, post, Request, Response, Route};
 /// Every tenant route, under `/t/:slug`.
 pub fn routes() -> Route {
     Route::new()
-        .at("/t/:slug/.well-known/openid-configuration", get(discovery::configuration))
+        .at(
+            "/t/:slug/.well-known/openid-configuration",
+            get(discovery::configuration),
+        )
         .at("/t/:slug/jwks", get(discovery::jwks))
-        .at("/t/:slug/authorize", get(authorize::handle).post(authorize::handle))
+        .at(
+            "/t/:slug/authorize",
+            get(authorize::handle).post(authorize::handle),
+        )
         .at("/t/:slug/login", get(login::page).post(login::submit))
         .at("/t/:slug/consent", post(consent::submit))
         .at("/t/:slug/token", post(token::handle))
-        .at("/t/:slug/userinfo", get(userinfo::handle).post(userinfo::handle))
+        .at(
+            "/t/:slug/userinfo",
+            get(userinfo::handle).post(userinfo::handle),
+        )
         .at("/t/:slug/revoke", post(revoke::handle))
         .at("/t/:slug/introspect", post(introspect::handle))
-        .at("/t/:slug/end_session", get(end_session::handle).post(end_session::handle))
+        .at(
+            "/t/:slug/end_session",
+            get(end_session::handle).post(end_session::handle),
+        )
         .at("/t/:slug/end_session/confirm", post(end_session::confirm))
         .at("/t/:slug/demo", get(demo::home))
         .at("/t/:slug/demo/callback", get(demo::callback))
@@ -53,14 +65,20 @@ pub async fn load_tenant(state: &AppState, slug: &str) -> Result<Option<Tenant>>
     if let Some(t) = state.cache.tenant(slug, now_ms) {
         return Ok(Some(t));
     }
-    let t = store::tenants::find_by_slug(&state.read, slug).await?.map(|t| Tenant::from_row(t, &state.config.public_url));
+    let t = store::tenants::find_by_slug(&state.read, slug)
+        .await?
+        .map(|t| Tenant::from_row(t, &state.config.public_url));
     if let Some(t) = &t {
         state.cache.put_tenant(t, now_ms);
     }
     Ok(t)
 }
 
-pub async fn load_client(state: &AppState, tenant: &Tenant, client_id: &str) -> Result<Option<Client>> {
+pub async fn load_client(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<Option<Client>> {
     if client_id.len() > 255 {
         return Ok(None);
     }
@@ -68,7 +86,9 @@ pub async fn load_client(state: &AppState, tenant: &Tenant, client_id: &str) -> 
     if let Some(c) = state.cache.client(&tenant.id, client_id, now_ms) {
         return Ok(Some(c));
     }
-    let c = store::clients::find_by_client_id(&state.read, &tenant.id, client_id).await?.map(Client::from_row);
+    let c = store::clients::find_by_client_id(&state.read, &tenant.id, client_id)
+        .await?
+        .map(Client::from_row);
     if let Some(c) = &c {
         state.cache.put_client(&tenant.id, c, now_ms);
     }
@@ -76,11 +96,16 @@ pub async fn load_client(state: &AppState, tenant: &Tenant, client_id: &str) -> 
 }
 
 /// Read parameters from the query (GET) or the form body (POST).
-pub async fn read_params(req: &Request, body: poem::Body) -> std::result::Result<Params, Rejection> {
+pub async fn read_params(
+    req: &Request,
+    body: poem::Body,
+) -> std::result::Result<Params, Rejection> {
     if req.method() == poem::http::Method::POST {
         let ct = req.content_type().unwrap_or("");
         if !ct.starts_with("application/x-www-form-urlencoded") {
-            return Err(Rejection::Malformed("content type must be application/x-www-form-urlencoded"));
+            return Err(Rejection::Malformed(
+                "content type must be application/x-www-form-urlencoded",
+            ));
         }
         let bytes = body
             .into_bytes_limit(crate::http::params::MAX_BODY_BYTES)
@@ -94,25 +119,54 @@ pub async fn read_params(req: &Request, body: poem::Body) -> std::result::Result
 
 /// The browser's live SSO session in this tenant, if any. A session found past a deadline is
 /// ended here through the termination path (the sweeper would have, moments later).
-pub async fn current_session(state: &AppState, tenant: &Tenant, req: &Request, ctx: &RequestContext) -> Result<Option<SessionRow>> {
-    let Some(cookie) = crate::http::cookies::read(req, &state.cookies.session_name(&tenant.slug)) else {
+pub async fn current_session(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &Request,
+    ctx: &RequestContext,
+) -> Result<Option<SessionRow>> {
+    let Some(cookie) = crate::http::cookies::read(req, &state.cookies.session_name(&tenant.slug))
+    else {
         return Ok(None);
     };
     let hash = state.hasher.hash("session", &cookie);
-    let Some(s) = store::sessions::find_by_cookie_hash(&state.read, &tenant.id, &hash).await? else {
+    let Some(s) = store::sessions::find_by_cookie_hash(&state.read, &tenant.id, &hash).await?
+    else {
         return Ok(None);
     };
-    match evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, ctx.now) {
+    match evaluate_liveness(
+        s.state == store::sessions::ACTIVE,
+        s.idle_deadline,
+        s.absolute_deadline,
+        ctx.now,
+    ) {
         Liveness::Live => Ok(Some(s)),
         Liveness::Ended => Ok(None),
         Liveness::Expired(reason) => {
-            end(state, &tenant.id, &s.id, reason, &Ender { actor: "system", ctx: Some(ctx) }, ctx.now_ms).await?;
+            end(
+                state,
+                &tenant.id,
+                &s.id,
+                reason,
+                &Ender {
+                    actor: "system",
+                    ctx: Some(ctx),
+                },
+                ctx.now_ms,
+            )
+            .await?;
             Ok(None)
         }
     }
 }
 
-pub fn error_page(state: &AppState, tenant: Option<&Tenant>, status: StatusCode, title: &str, message: &str) -> Response {
+pub fn error_page(
+    state: &AppState,
+    tenant: Option<&Tenant>,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
     let body = state
         .templates
         .render(
@@ -122,36 +176,78 @@ pub fn error_page(state: &AppState, tenant: Option<&Tenant>, status: StatusCode,
                 "title": title, "message": message,
             }),
         )
-        .unwrap_or_else(|_| format!("<!doctype html><html><body><h1>{}</h1></body></html>", status.as_u16()));
+        .unwrap_or_else(|_| {
+            format!(
+                "<!doctype html><html><body><h1>{}</h1></body></html>",
+                status.as_u16()
+            )
+        });
     respond::html(status, body)
 }
 
 pub fn tenant_not_found(state: &AppState) -> Response {
-    error_page(state, None, StatusCode::NOT_FOUND, "Not found", "There is no such tenant.")
+    error_page(
+        state,
+        None,
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such tenant.",
+    )
 }
 
 /// Map an error from a browser-facing endpoint to a rendered page.
 pub fn page_error(state: &AppState, tenant: Option<&Tenant>, e: Error) -> Response {
     match e {
-        Error::Rejected(r) => error_page(state, tenant, StatusCode::BAD_REQUEST, "Request refused", r.oauth().description),
+        Error::Rejected(r) => error_page(
+            state,
+            tenant,
+            StatusCode::BAD_REQUEST,
+            "Request refused",
+            r.oauth().description,
+        ),
         Error::Internal(_) => {
             tracing::error!(error = %e, "page failed");
-            error_page(state, tenant, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again later.")
+            error_page(
+                state,
+                tenant,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+            )
         }
     }
 }
 
 /// The start of every browser form submission: the tenant, its parameters, and the CSRF token and
 /// Origin check. `Err` is the page to answer with.
-pub async fn read_form(state: &AppState, slug: &str, req: &Request, body: poem::Body, ctx: &RequestContext) -> std::result::Result<(Tenant, Params), Response> {
-    let Ok(Some(tenant)) = load_tenant(state, slug).await else { return Err(tenant_not_found(state)) };
+pub async fn read_form(
+    state: &AppState,
+    slug: &str,
+    req: &Request,
+    body: poem::Body,
+    ctx: &RequestContext,
+) -> std::result::Result<(Tenant, Params), Response> {
+    let Ok(Some(tenant)) = load_tenant(state, slug).await else {
+        return Err(tenant_not_found(state));
+    };
     let params = match read_params(req, body).await {
         Ok(p) => p,
         Err(r) => return Err(page_error(state, Some(&tenant), r.into())),
     };
     let csrf_cookie = crate::http::cookies::read(req, &state.cookies.csrf_name(&tenant.slug));
-    if !crate::http::csrf::check(csrf_cookie.as_deref(), params.get("csrf"), ctx.origin.as_deref(), &state.config.public_url) {
-        return Err(error_page(state, Some(&tenant), StatusCode::FORBIDDEN, "Request refused", "The form expired or came from another site. Go back and try again."));
+    if !crate::http::csrf::check(
+        csrf_cookie.as_deref(),
+        params.get("csrf"),
+        ctx.origin.as_deref(),
+        &state.config.public_url,
+    ) {
+        return Err(error_page(
+            state,
+            Some(&tenant),
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form expired or came from another site. Go back and try again.",
+        ));
     }
     Ok((tenant, params))
 }
@@ -159,20 +255,37 @@ pub async fn read_form(state: &AppState, slug: &str, req: &Request, body: poem::
 /// The start of every client-authenticated JSON endpoint (token, revocation, introspection):
 /// the tenant, parameters without repeats (RFC 6749 §3.2), and the authenticated client.
 /// `Err` is the protocol error response.
-pub async fn read_client_request(state: &AppState, slug: &str, req: &Request, body: poem::Body, endpoint: &str, now: i64) -> std::result::Result<(Tenant, Params, Client), Response> {
+pub async fn read_client_request(
+    state: &AppState,
+    slug: &str,
+    req: &Request,
+    body: poem::Body,
+    endpoint: &str,
+    now: i64,
+) -> std::result::Result<(Tenant, Params, Client), Response> {
     let tenant = match load_tenant(state, slug).await {
         Ok(Some(t)) => t,
-        Ok(None) => return Err(respond::json(StatusCode::NOT_FOUND, &serde_json::json!({"error": "not_found"}))),
+        Ok(None) => {
+            return Err(respond::json(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({"error": "not_found"}),
+            ))
+        }
         Err(e) => return Err(respond::server_error(&e)),
     };
-    let params = match read_params(req, body).await.and_then(|p| p.reject_duplicates().map(|_| p)) {
+    let params = match read_params(req, body)
+        .await
+        .and_then(|p| p.reject_duplicates().map(|_| p))
+    {
         Ok(p) => p,
         Err(r) => return Err(respond::oauth_json(&r, false)),
     };
     let url = format!("{}/{endpoint}", tenant.issuer);
     let client = match client_auth::authenticate(state, &tenant, req, &params, &url, now).await {
         Ok(Ok(a)) => a.client,
-        Ok(Err(client_auth::AuthFailure { rejection, basic })) => return Err(respond::oauth_json(&rejection, basic)),
+        Ok(Err(client_auth::AuthFailure { rejection, basic })) => {
+            return Err(respond::oauth_json(&rejection, basic))
+        }
         Err(e) => return Err(respond::server_error(&e)),
     };
     Ok((tenant, params, client))

@@ -13,12 +13,18 @@ use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 
 #[handler]
-pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+pub async fn handle(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
-    let (tenant, params, client) = match super::read_client_request(&state, &slug, req, body, "revoke", ctx.now).await {
-        Ok(v) => v,
-        Err(resp) => return resp,
-    };
+    let (tenant, params, client) =
+        match super::read_client_request(&state, &slug, req, body, "revoke", ctx.now).await {
+            Ok(v) => v,
+            Err(resp) => return resp,
+        };
     let Some(token) = params.get("token") else {
         return respond::oauth_json(&Rejection::Malformed("token"), false);
     };
@@ -27,11 +33,12 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
     let hash = state.hasher.hash("refresh", token);
     match store::grants::find_refresh(&state.db, &tenant.id, &hash).await {
         Ok(Some(rt)) => {
-            let family = match store::grants::find_family(&state.db, &tenant.id, &rt.family_id).await {
-                Ok(Some(f)) => f,
-                Ok(None) => return ok,
-                Err(e) => return respond::server_error(&e.into()),
-            };
+            let family =
+                match store::grants::find_family(&state.db, &tenant.id, &rt.family_id).await {
+                    Ok(Some(f)) => f,
+                    Ok(None) => return ok,
+                    Err(e) => return respond::server_error(&e.into()),
+                };
             // §2.1: only the client the token was issued to may revoke it.
             if family.client_id != client.id {
                 return respond::oauth_json(&Rejection::UnauthorizedGrant, false);
@@ -39,8 +46,31 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
             let r = async {
                 use crate::store::TransactionTrait;
                 let txn = state.db.begin().await?;
-                if store::grants::mark_family_revoked(&txn, &tenant.id, &family.id, "client_revoked", ctx.now).await? {
-                    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "refresh.revoked", session_id: family.session_id.as_deref(), user_id: Some(&family.user_id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", ..Default::default() }, Some(&ctx), ctx.now_ms).await?;
+                if store::grants::mark_family_revoked(
+                    &txn,
+                    &tenant.id,
+                    &family.id,
+                    "client_revoked",
+                    ctx.now,
+                )
+                .await?
+                {
+                    audit::record(
+                        &txn,
+                        Event {
+                            tenant_id: &tenant.id,
+                            kind: "refresh.revoked",
+                            session_id: family.session_id.as_deref(),
+                            user_id: Some(&family.user_id),
+                            client_id: Some(&client.client_id),
+                            actor: "client",
+                            outcome: "ok",
+                            ..Default::default()
+                        },
+                        Some(&ctx),
+                        ctx.now_ms,
+                    )
+                    .await?;
                 }
                 txn.commit().await?;
                 Ok::<_, sea_orm::DbErr>(())
@@ -65,11 +95,20 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
                 return respond::oauth_json(&Rejection::UnauthorizedGrant, false);
             }
             if let Some(jti) = tokens::claim_str(&v.claims, "jti") {
-                let exp = v.claims.get("exp").and_then(serde_json::Value::as_i64).unwrap_or(ctx.now);
+                let exp = v
+                    .claims
+                    .get("exp")
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or(ctx.now);
                 // Registered tokens are marked; unregistered (client_credentials) ones get a row.
                 let r = match store::grants::mark_access_revoked(&state.db, &tenant.id, jti).await {
                     Ok(true) => Ok(()),
-                    Ok(false) => store::grants::insert_revoked_access(&state.db, &tenant.id, jti, &client.id, exp).await,
+                    Ok(false) => {
+                        store::grants::insert_revoked_access(
+                            &state.db, &tenant.id, jti, &client.id, exp,
+                        )
+                        .await
+                    }
                     Err(e) => Err(e),
                 };
                 if let Err(e) = r {

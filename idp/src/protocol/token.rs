@@ -25,20 +25,32 @@ use serde_json::json;
 const TOUCH_GRANULARITY_SECS: i64 = 30;
 
 #[handler]
-pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+pub async fn handle(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Response {
     let ctx = RequestContext::from_request(req, state.clock.as_ref());
-    let (tenant, params, client) = match super::read_client_request(&state, &slug, req, body, "token", ctx.now).await {
-        Ok(v) => v,
-        Err(resp) => return resp,
-    };
+    let (tenant, params, client) =
+        match super::read_client_request(&state, &slug, req, body, "token", ctx.now).await {
+            Ok(v) => v,
+            Err(resp) => return resp,
+        };
     let result = match params.get("grant_type") {
         None => Err(Rejection::Malformed("grant_type").into()),
-        Some(g @ ("authorization_code" | "refresh_token" | "client_credentials")) if !client.allows_grant(g) => {
+        Some(g @ ("authorization_code" | "refresh_token" | "client_credentials"))
+            if !client.allows_grant(g) =>
+        {
             Err(Rejection::UnauthorizedGrant.into())
         }
-        Some("authorization_code") => authorization_code(&state, &tenant, &client, &params, &ctx).await,
+        Some("authorization_code") => {
+            authorization_code(&state, &tenant, &client, &params, &ctx).await
+        }
         Some("refresh_token") => refresh_token(&state, &tenant, &client, &params, &ctx).await,
-        Some("client_credentials") => client_credentials(&state, &tenant, &client, &params, &ctx).await,
+        Some("client_credentials") => {
+            client_credentials(&state, &tenant, &client, &params, &ctx).await
+        }
         Some(_) => Err(Rejection::UnsupportedGrantType.into()),
     };
     match result {
@@ -49,18 +61,34 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
 }
 
 /// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6) and replay handling (§4.1.2).
-async fn authorization_code(state: &AppState, tenant: &Tenant, client: &Client, p: &Params, ctx: &RequestContext) -> Result<serde_json::Value> {
+async fn authorization_code(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    p: &Params,
+    ctx: &RequestContext,
+) -> Result<serde_json::Value> {
     let code = p.get("code").ok_or(Rejection::Malformed("code"))?;
     let code_hash = state.hasher.hash("code", code);
-    let row = store::grants::find_code(&state.read, &tenant.id, &code_hash).await?.ok_or(Rejection::CodeInvalid)?;
+    let row = store::grants::find_code(&state.read, &tenant.id, &code_hash)
+        .await?
+        .ok_or(Rejection::CodeInvalid)?;
     let facts = CodeFacts {
-        state: if row.state == store::grants::CODE_ISSUED { CodeState::Issued } else { CodeState::Redeemed },
+        state: if row.state == store::grants::CODE_ISSUED {
+            CodeState::Issued
+        } else {
+            CodeState::Redeemed
+        },
         client_id: &row.client_id,
         redirect_uri: &row.redirect_uri,
         code_challenge: row.code_challenge.as_deref(),
         expires_at: row.expires_at,
     };
-    let redemption = Redemption { client_id: &client.id, redirect_uri: p.get("redirect_uri"), code_verifier: p.get("code_verifier") };
+    let redemption = Redemption {
+        client_id: &client.id,
+        redirect_uri: p.get("redirect_uri"),
+        code_verifier: p.get("code_verifier"),
+    };
     match decide_redemption(&facts, &redemption, ctx.now) {
         CodeDecision::Reject(r) => return Err(r.into()),
         CodeDecision::RevokeIssued => {
@@ -69,11 +97,21 @@ async fn authorization_code(state: &AppState, tenant: &Tenant, client: &Client, 
         }
         CodeDecision::Redeem => {}
     }
-    let session = store::sessions::find(&state.read, &tenant.id, &row.session_id).await?.ok_or(Rejection::CodeInvalid)?;
-    if evaluate_liveness(session.state == store::sessions::ACTIVE, session.idle_deadline, session.absolute_deadline, ctx.now) != Liveness::Live {
+    let session = store::sessions::find(&state.read, &tenant.id, &row.session_id)
+        .await?
+        .ok_or(Rejection::CodeInvalid)?;
+    if evaluate_liveness(
+        session.state == store::sessions::ACTIVE,
+        session.idle_deadline,
+        session.absolute_deadline,
+        ctx.now,
+    ) != Liveness::Live
+    {
         return Err(Rejection::SessionEnded.into());
     }
-    let user = store::users::find(&state.read, &tenant.id, &row.user_id).await?.ok_or(Rejection::CodeInvalid)?;
+    let user = store::users::find(&state.read, &tenant.id, &row.user_id)
+        .await?
+        .ok_or(Rejection::CodeInvalid)?;
     if user.status != store::users::ACTIVE {
         return Err(Rejection::UserInactive.into());
     }
@@ -91,11 +129,21 @@ async fn authorization_code(state: &AppState, tenant: &Tenant, client: &Client, 
         with_id_token: row.scope.split(' ').any(|s| s == "openid"),
     };
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
-    let refresh = client.allows_grant("refresh_token").then(crate::crypto::random_token);
+    let refresh = client
+        .allows_grant("refresh_token")
+        .then(crate::crypto::random_token);
     let family_id = refresh.as_ref().map(|_| crate::crypto::random_id());
 
     let txn = state.db.begin().await?;
-    if !store::grants::mark_code_redeemed(&txn, &tenant.id, &code_hash, family_id.as_deref(), &minted.jti).await? {
+    if !store::grants::mark_code_redeemed(
+        &txn,
+        &tenant.id,
+        &code_hash,
+        family_id.as_deref(),
+        &minted.jti,
+    )
+    .await?
+    {
         // Someone redeemed it between our read and now: that is a replay.
         txn.rollback().await?;
         if let Some(row) = store::grants::find_code(&state.db, &tenant.id, &code_hash).await? {
@@ -104,33 +152,70 @@ async fn authorization_code(state: &AppState, tenant: &Tenant, client: &Client, 
         return Err(Rejection::CodeReplayed.into());
     }
     if let (Some(rt), Some(fid)) = (&refresh, &family_id) {
-        store::grants::insert_family(&txn, store::grants::FamilyRow {
-            id: fid.clone(),
-            tenant_id: tenant.id.clone(),
-            client_id: client.id.clone(),
-            session_id: Some(session.id.clone()),
-            user_id: user.id.clone(),
-            scope: row.scope.clone(),
-            auth_time: row.auth_time,
-            acr: row.acr.clone(),
-            amr: row.amr.clone(),
-            state: store::grants::FAMILY_ACTIVE.into(),
-            created_at: ctx.now,
-            absolute_deadline: ctx.now + client.lifetimes.refresh_absolute_secs,
-            revoked_at: None,
-            revoke_reason: None,
-        }).await?;
+        store::grants::insert_family(
+            &txn,
+            store::grants::FamilyRow {
+                id: fid.clone(),
+                tenant_id: tenant.id.clone(),
+                client_id: client.id.clone(),
+                session_id: Some(session.id.clone()),
+                user_id: user.id.clone(),
+                scope: row.scope.clone(),
+                auth_time: row.auth_time,
+                acr: row.acr.clone(),
+                amr: row.amr.clone(),
+                state: store::grants::FAMILY_ACTIVE.into(),
+                created_at: ctx.now,
+                absolute_deadline: ctx.now + client.lifetimes.refresh_absolute_secs,
+                revoked_at: None,
+                revoke_reason: None,
+            },
+        )
+        .await?;
         insert_refresh(state, &txn, tenant, fid, rt, 0, client, ctx.now).await?;
     }
-    insert_access(&txn, tenant, client, &minted, Some(&session.id), family_id.as_deref()).await?;
+    insert_access(
+        &txn,
+        tenant,
+        client,
+        &minted,
+        Some(&session.id),
+        family_id.as_deref(),
+    )
+    .await?;
     store::sessions::upsert_participant(&txn, &tenant.id, &session.id, &client.id, ctx.now).await?;
-    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "token.issued", session_id: Some(&session.id), user_id: Some(&user.id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", detail: Some(json!({"grant": "authorization_code"})) }, Some(ctx), ctx.now_ms).await?;
+    audit::record(
+        &txn,
+        Event {
+            tenant_id: &tenant.id,
+            kind: "token.issued",
+            session_id: Some(&session.id),
+            user_id: Some(&user.id),
+            client_id: Some(&client.client_id),
+            actor: "client",
+            outcome: "ok",
+            detail: Some(json!({"grant": "authorization_code"})),
+        },
+        Some(ctx),
+        ctx.now_ms,
+    )
+    .await?;
     txn.commit().await?;
-    Ok(issue::response_body(&minted, refresh.as_deref(), &row.scope, client.lifetimes.access_token_secs))
+    Ok(issue::response_body(
+        &minted,
+        refresh.as_deref(),
+        &row.scope,
+        client.lifetimes.access_token_secs,
+    ))
 }
 
 /// RFC 6749 §4.1.2: a code used twice revokes the tokens it issued. Committed before refusing.
-async fn revoke_code_issue(state: &AppState, tenant: &Tenant, row: &store::grants::CodeRow, ctx: &RequestContext) -> Result<()> {
+async fn revoke_code_issue(
+    state: &AppState,
+    tenant: &Tenant,
+    row: &store::grants::CodeRow,
+    ctx: &RequestContext,
+) -> Result<()> {
     let txn = state.db.begin().await?;
     if let Some(f) = &row.family_id {
         store::grants::mark_family_revoked(&txn, &tenant.id, f, "code_replayed", ctx.now).await?;
@@ -138,70 +223,146 @@ async fn revoke_code_issue(state: &AppState, tenant: &Tenant, row: &store::grant
     if let Some(j) = &row.access_jti {
         store::grants::mark_access_revoked(&txn, &tenant.id, j).await?;
     }
-    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "code.replayed", session_id: Some(&row.session_id), user_id: Some(&row.user_id), actor: "client", outcome: "revoked", ..Default::default() }, Some(ctx), ctx.now_ms).await?;
+    audit::record(
+        &txn,
+        Event {
+            tenant_id: &tenant.id,
+            kind: "code.replayed",
+            session_id: Some(&row.session_id),
+            user_id: Some(&row.user_id),
+            actor: "client",
+            outcome: "revoked",
+            ..Default::default()
+        },
+        Some(ctx),
+        ctx.now_ms,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_refresh<C: sea_orm::ConnectionTrait>(state: &AppState, db: &C, tenant: &Tenant, family_id: &str, token: &str, generation: i64, client: &Client, now: i64) -> Result<()> {
-    store::grants::insert_refresh(db, store::grants::RefreshRow {
-        token_hash: state.hasher.hash("refresh", token),
-        tenant_id: tenant.id.clone(),
-        family_id: family_id.to_string(),
-        generation,
-        state: store::grants::RT_ACTIVE.into(),
-        created_at: now,
-        idle_deadline: now + client.lifetimes.refresh_idle_secs,
-        rotated_at: None,
-    }).await?;
+async fn insert_refresh<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    tenant: &Tenant,
+    family_id: &str,
+    token: &str,
+    generation: i64,
+    client: &Client,
+    now: i64,
+) -> Result<()> {
+    store::grants::insert_refresh(
+        db,
+        store::grants::RefreshRow {
+            token_hash: state.hasher.hash("refresh", token),
+            tenant_id: tenant.id.clone(),
+            family_id: family_id.to_string(),
+            generation,
+            state: store::grants::RT_ACTIVE.into(),
+            created_at: now,
+            idle_deadline: now + client.lifetimes.refresh_idle_secs,
+            rotated_at: None,
+        },
+    )
+    .await?;
     Ok(())
 }
 
-async fn insert_access<C: sea_orm::ConnectionTrait>(db: &C, tenant: &Tenant, client: &Client, m: &issue::Minted, session_id: Option<&str>, family_id: Option<&str>) -> Result<()> {
-    store::grants::insert_access(db, store::grants::AccessTokenRow {
-        jti: m.jti.clone(),
-        tenant_id: tenant.id.clone(),
-        client_id: client.id.clone(),
-        session_id: session_id.map(str::to_string),
-        family_id: family_id.map(str::to_string),
-        expires_at: m.expires_at,
-        revoked: false,
-    }).await?;
+async fn insert_access<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant: &Tenant,
+    client: &Client,
+    m: &issue::Minted,
+    session_id: Option<&str>,
+    family_id: Option<&str>,
+) -> Result<()> {
+    store::grants::insert_access(
+        db,
+        store::grants::AccessTokenRow {
+            jti: m.jti.clone(),
+            tenant_id: tenant.id.clone(),
+            client_id: client.id.clone(),
+            session_id: session_id.map(str::to_string),
+            family_id: family_id.map(str::to_string),
+            expires_at: m.expires_at,
+            revoked: false,
+        },
+    )
+    .await?;
     Ok(())
 }
 
 /// RFC 6749 §6 with rotation and reuse detection (OAuth 2.0 Security BCP §4.14.2).
-async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &Params, ctx: &RequestContext) -> Result<serde_json::Value> {
-    let presented = p.get("refresh_token").ok_or(Rejection::Malformed("refresh_token"))?;
+async fn refresh_token(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    p: &Params,
+    ctx: &RequestContext,
+) -> Result<serde_json::Value> {
+    let presented = p
+        .get("refresh_token")
+        .ok_or(Rejection::Malformed("refresh_token"))?;
     let hash = state.hasher.hash("refresh", presented);
-    let token = store::grants::find_refresh(&state.read, &tenant.id, &hash).await?.ok_or(Rejection::RefreshInvalid)?;
-    let family = store::grants::find_family(&state.read, &tenant.id, &token.family_id).await?.ok_or(Rejection::RefreshInvalid)?;
+    let token = store::grants::find_refresh(&state.read, &tenant.id, &hash)
+        .await?
+        .ok_or(Rejection::RefreshInvalid)?;
+    let family = store::grants::find_family(&state.read, &tenant.id, &token.family_id)
+        .await?
+        .ok_or(Rejection::RefreshInvalid)?;
     let session = match &family.session_id {
         Some(sid) => store::sessions::find(&state.read, &tenant.id, sid).await?,
         None => None,
     };
     let session_live = session.as_ref().is_some_and(|s| {
-        evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, ctx.now) == Liveness::Live
+        evaluate_liveness(
+            s.state == store::sessions::ACTIVE,
+            s.idle_deadline,
+            s.absolute_deadline,
+            ctx.now,
+        ) == Liveness::Live
     });
     let user = store::users::find(&state.read, &tenant.id, &family.user_id).await?;
     let rotated = token.state == store::grants::RT_ROTATED;
     let successor = if rotated {
-        store::grants::find_refresh_by_generation(&state.read, &tenant.id, &family.id, token.generation + 1).await?
+        store::grants::find_refresh_by_generation(
+            &state.read,
+            &tenant.id,
+            &family.id,
+            token.generation + 1,
+        )
+        .await?
     } else {
         None
     };
     let facts = RefreshFacts {
-        token: if rotated { TokenState::Rotated { at: token.rotated_at.unwrap_or(token.created_at) } } else { TokenState::Active },
+        token: if rotated {
+            TokenState::Rotated {
+                at: token.rotated_at.unwrap_or(token.created_at),
+            }
+        } else {
+            TokenState::Active
+        },
         idle_deadline: token.idle_deadline,
         family_active: family.state == store::grants::FAMILY_ACTIVE,
         family_client_id: &family.client_id,
         family_absolute_deadline: family.absolute_deadline,
-        successor_unused: successor.as_ref().map(|s| s.state == store::grants::RT_ACTIVE),
+        successor_unused: successor
+            .as_ref()
+            .map(|s| s.state == store::grants::RT_ACTIVE),
         session_active: session_live,
-        user_active: user.as_ref().is_some_and(|u| u.status == store::users::ACTIVE),
+        user_active: user
+            .as_ref()
+            .is_some_and(|u| u.status == store::users::ACTIVE),
     };
-    let decision = decide_refresh(&facts, &client.id, client.lifetimes.refresh_reuse_grace_secs, ctx.now);
+    let decision = decide_refresh(
+        &facts,
+        &client.id,
+        client.lifetimes.refresh_reuse_grace_secs,
+        ctx.now,
+    );
     match decision {
         RefreshDecision::Reject(r) => return Err(r.into()),
         RefreshDecision::RevokeFamily => {
@@ -210,7 +371,9 @@ async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &P
         }
         RefreshDecision::Rotate | RefreshDecision::ReissueWithinGrace => {}
     }
-    let (Some(session), Some(user)) = (session, user) else { return Err(Rejection::RefreshInvalid.into()) };
+    let (Some(session), Some(user)) = (session, user) else {
+        return Err(Rejection::RefreshInvalid.into());
+    };
     let scope = match p.get("scope") {
         // §6: a narrower scope may be requested; never a wider one.
         Some(s) => {
@@ -259,15 +422,35 @@ async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &P
         expires_at: minted.expires_at,
         revoked: false,
     };
-    let event = audit::row(Event { tenant_id: &tenant.id, kind: "refresh.rotated", session_id: Some(&session.id), user_id: Some(&user.id), client_id: Some(&client.client_id), actor: "client", outcome: "ok", detail: Some(json!({"generation": next_generation})) }, Some(ctx), ctx.now_ms);
+    let event = audit::row(
+        Event {
+            tenant_id: &tenant.id,
+            kind: "refresh.rotated",
+            session_id: Some(&session.id),
+            user_id: Some(&user.id),
+            client_id: Some(&client.client_id),
+            actor: "client",
+            outcome: "ok",
+            detail: Some(json!({"generation": next_generation})),
+        },
+        Some(ctx),
+        ctx.now_ms,
+    );
     // Activity moves the idle deadline; a session touched in the last 30 s needs no write.
-    let touch = (ctx.now - session.last_active_at >= TOUCH_GRANULARITY_SECS)
-        .then(|| (session.id.clone(), ctx.now, crate::session::touched_idle_deadline(&policy, session.absolute_deadline, ctx.now)));
+    let touch = (ctx.now - session.last_active_at >= TOUCH_GRANULARITY_SECS).then(|| {
+        (
+            session.id.clone(),
+            ctx.now,
+            crate::session::touched_idle_deadline(&policy, session.absolute_deadline, ctx.now),
+        )
+    });
     match decision {
         RefreshDecision::ReissueWithinGrace => {
             let txn = state.db.begin().await?;
             // Replace the unused successor; if it got used meanwhile, this is reuse after all.
-            let Some(s) = &successor else { return Err(Rejection::RefreshInvalid.into()) };
+            let Some(s) = &successor else {
+                return Err(Rejection::RefreshInvalid.into());
+            };
             if !store::grants::delete_refresh(&txn, &tenant.id, &s.token_hash).await? {
                 txn.rollback().await?;
                 replay_detected(state, tenant, &family, ctx).await?;
@@ -282,7 +465,15 @@ async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &P
             txn.commit().await?;
         }
         _ => {
-            let rotation = store::group_commit::Rotation { tenant_id: tenant.id.clone(), presented_hash: hash.clone(), now: ctx.now, next: next_row, access: access_row, touch, event };
+            let rotation = store::group_commit::Rotation {
+                tenant_id: tenant.id.clone(),
+                presented_hash: hash.clone(),
+                now: ctx.now,
+                next: next_row,
+                access: access_row,
+                touch,
+                event,
+            };
             if state.rotations.rotate(rotation).await? == store::group_commit::Rotated::Lost {
                 // A concurrent request rotated it first: two parties hold this token.
                 replay_detected(state, tenant, &family, ctx).await?;
@@ -290,35 +481,100 @@ async fn refresh_token(state: &AppState, tenant: &Tenant, client: &Client, p: &P
             }
         }
     }
-    Ok(issue::response_body(&minted, Some(&next), &scope, client.lifetimes.access_token_secs))
+    Ok(issue::response_body(
+        &minted,
+        Some(&next),
+        &scope,
+        client.lifetimes.access_token_secs,
+    ))
 }
 
 /// Reuse detected: revoke the family (committed even though the request fails), record it, and
 /// by tenant policy end the whole session through the termination path.
-async fn replay_detected(state: &AppState, tenant: &Tenant, family: &store::grants::FamilyRow, ctx: &RequestContext) -> Result<()> {
+async fn replay_detected(
+    state: &AppState,
+    tenant: &Tenant,
+    family: &store::grants::FamilyRow,
+    ctx: &RequestContext,
+) -> Result<()> {
     let txn = state.db.begin().await?;
-    store::grants::mark_family_revoked(&txn, &tenant.id, &family.id, "reuse_detected", ctx.now).await?;
-    audit::record(&txn, Event { tenant_id: &tenant.id, kind: "refresh.reuse_detected", session_id: family.session_id.as_deref(), user_id: Some(&family.user_id), client_id: Some(&family.client_id), actor: "client", outcome: "family_revoked", ..Default::default() }, Some(ctx), ctx.now_ms).await?;
+    store::grants::mark_family_revoked(&txn, &tenant.id, &family.id, "reuse_detected", ctx.now)
+        .await?;
+    audit::record(
+        &txn,
+        Event {
+            tenant_id: &tenant.id,
+            kind: "refresh.reuse_detected",
+            session_id: family.session_id.as_deref(),
+            user_id: Some(&family.user_id),
+            client_id: Some(&family.client_id),
+            actor: "client",
+            outcome: "family_revoked",
+            ..Default::default()
+        },
+        Some(ctx),
+        ctx.now_ms,
+    )
+    .await?;
     txn.commit().await?;
     metrics::counter!("lanyard_refresh_reuse_detected_total").increment(1);
     if tenant.policy().refresh_reuse_ends_session {
         if let Some(sid) = &family.session_id {
-            end_session(state, &tenant.id, sid, EndReason::RefreshReplay, &Ender { actor: "system", ctx: Some(ctx) }, ctx.now_ms).await?;
+            end_session(
+                state,
+                &tenant.id,
+                sid,
+                EndReason::RefreshReplay,
+                &Ender {
+                    actor: "system",
+                    ctx: Some(ctx),
+                },
+                ctx.now_ms,
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
 /// RFC 6749 §4.4: confidential clients only.
-async fn client_credentials(state: &AppState, tenant: &Tenant, client: &Client, p: &Params, ctx: &RequestContext) -> Result<serde_json::Value> {
+async fn client_credentials(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    p: &Params,
+    ctx: &RequestContext,
+) -> Result<serde_json::Value> {
     if client.is_public() {
         return Err(Rejection::UnauthorizedGrant.into());
     }
-    let scope = p.get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty() && *s != "openid" && *s != "offline_access").collect::<Vec<_>>().join(" ");
-    let grant = Grant { tenant, client, sub: &client.client_id, scope: &scope, sid: None, auth_time: None, acr: None, amr: vec![], nonce: None, with_id_token: false };
+    let scope = p
+        .get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty() && *s != "openid" && *s != "offline_access")
+        .collect::<Vec<_>>()
+        .join(" ");
+    let grant = Grant {
+        tenant,
+        client,
+        sub: &client.client_id,
+        scope: &scope,
+        sid: None,
+        auth_time: None,
+        acr: None,
+        amr: vec![],
+        nonce: None,
+        with_id_token: false,
+    };
     // Not registered: a client_credentials token has no session or family whose end could
     // deactivate it, so introspection needs no row unless it is revoked (RFC 7009), which
     // then writes one. This keeps the grant free of database writes.
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
-    Ok(issue::response_body(&minted, None, &scope, client.lifetimes.access_token_secs))
+    Ok(issue::response_body(
+        &minted,
+        None,
+        &scope,
+        client.lifetimes.access_token_secs,
+    ))
 }

@@ -24,39 +24,69 @@ pub struct LiveAccess {
 
 /// Verify an access token and check it against live state: not revoked, its session still live,
 /// its refresh family (if any) not revoked, its user still active. `Ok(None)` = inactive.
-pub async fn check_access_token(state: &AppState, tenant: &Tenant, token: &str, now_ms: i64) -> Result<Option<LiveAccess>> {
+pub async fn check_access_token(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    now_ms: i64,
+) -> Result<Option<LiveAccess>> {
     let now = now_ms.div_euclid(1000);
     let keys = state.keys.get(&state.read, &tenant.id, now_ms).await?;
-    let Ok(v) = tokens::verify(&keys, token, now) else { return Ok(None) };
-    if v.typ.as_deref() != Some(tokens::TYP_ACCESS) || tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str()) {
+    let Ok(v) = tokens::verify(&keys, token, now) else {
+        return Ok(None);
+    };
+    if v.typ.as_deref() != Some(tokens::TYP_ACCESS)
+        || tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str())
+    {
         return Ok(None);
     }
-    if v.claims.get("exp").and_then(Value::as_i64).is_none_or(|e| e <= now) {
+    if v.claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_none_or(|e| e <= now)
+    {
         return Ok(None);
     }
-    let Some(jti) = tokens::claim_str(&v.claims, "jti") else { return Ok(None) };
+    let Some(jti) = tokens::claim_str(&v.claims, "jti") else {
+        return Ok(None);
+    };
     let row = store::grants::find_access(&state.read, &tenant.id, jti).await?;
     let row = match row {
         Some(r) if r.revoked => return Ok(None),
         Some(r) => r,
         // Unregistered: only client_credentials tokens (no sid) are issued without a row.
         None if !v.claims.contains_key("sid") => {
-            let Some(cid) = tokens::claim_str(&v.claims, "client_id") else { return Ok(None) };
+            let Some(cid) = tokens::claim_str(&v.claims, "client_id") else {
+                return Ok(None);
+            };
             // The client must still exist.
             if super::load_client(state, tenant, cid).await?.is_none() {
                 return Ok(None);
             }
-            return Ok(Some(LiveAccess { claims: v.claims, user: None }));
+            return Ok(Some(LiveAccess {
+                claims: v.claims,
+                user: None,
+            }));
         }
         None => return Ok(None),
     };
     let mut user = None;
     if let Some(sid) = &row.session_id {
-        let Some(s) = store::sessions::find(&state.read, &tenant.id, sid).await? else { return Ok(None) };
-        if evaluate_liveness(s.state == store::sessions::ACTIVE, s.idle_deadline, s.absolute_deadline, now) != Liveness::Live {
+        let Some(s) = store::sessions::find(&state.read, &tenant.id, sid).await? else {
+            return Ok(None);
+        };
+        if evaluate_liveness(
+            s.state == store::sessions::ACTIVE,
+            s.idle_deadline,
+            s.absolute_deadline,
+            now,
+        ) != Liveness::Live
+        {
             return Ok(None);
         }
-        let Some(u) = store::users::find(&state.read, &tenant.id, &s.user_id).await? else { return Ok(None) };
+        let Some(u) = store::users::find(&state.read, &tenant.id, &s.user_id).await? else {
+            return Ok(None);
+        };
         if u.status != store::users::ACTIVE {
             return Ok(None);
         }
@@ -68,24 +98,38 @@ pub async fn check_access_token(state: &AppState, tenant: &Tenant, token: &str, 
             _ => return Ok(None),
         }
     }
-    Ok(Some(LiveAccess { claims: v.claims, user }))
+    Ok(Some(LiveAccess {
+        claims: v.claims,
+        user,
+    }))
 }
 
 fn bearer(req: &Request) -> Option<String> {
     let h = req.headers().get("authorization")?.to_str().ok()?;
-    let t = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))?;
+    let t = h
+        .strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))?;
     Some(t.trim().to_string())
 }
 
 #[handler]
-pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request, body: Body) -> Response {
+pub async fn handle(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Response {
     let tenant = match load_tenant(&state, &slug).await {
         Ok(Some(t)) => t,
         Ok(None) => return respond::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
         Err(e) => return respond::server_error(&e),
     };
     let header_token = bearer(req);
-    let body_token = if req.method() == poem::http::Method::POST && req.content_type().is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) {
+    let body_token = if req.method() == poem::http::Method::POST
+        && req
+            .content_type()
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    {
         match read_params(req, body).await {
             Ok(p) => p.get("access_token").map(str::to_string),
             Err(r) => return respond::bearer_error(&r),
@@ -99,7 +143,10 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => {
             let mut r = respond::json(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_token"}));
-            r.headers_mut().insert("www-authenticate", poem::http::HeaderValue::from_static("Bearer realm=\"lanyard\""));
+            r.headers_mut().insert(
+                "www-authenticate",
+                poem::http::HeaderValue::from_static("Bearer realm=\"lanyard\""),
+            );
             return r;
         }
     };
@@ -109,7 +156,10 @@ pub async fn handle(state: Data<&State>, Path(slug): Path<String>, req: &Request
         Ok(None) => return respond::bearer_error(&Rejection::InvalidToken),
         Err(e) => return respond::server_error(&e),
     };
-    let (Some(sub), Some(scope)) = (tokens::claim_str(&live.claims, "sub"), tokens::claim_str(&live.claims, "scope")) else {
+    let (Some(sub), Some(scope)) = (
+        tokens::claim_str(&live.claims, "sub"),
+        tokens::claim_str(&live.claims, "scope"),
+    ) else {
         return respond::bearer_error(&Rejection::InvalidToken);
     };
     if !scope.split(' ').any(|s| s == "openid") {

@@ -48,12 +48,20 @@ impl EndReason {
 /// Deadlines of a session created at `now`.
 pub fn initial_deadlines(policy: &EffectivePolicy, now: UnixTime) -> (UnixTime, UnixTime) {
     let absolute = now + policy.absolute_timeout_secs;
-    (now.saturating_add(policy.idle_timeout_secs).min(absolute), absolute)
+    (
+        now.saturating_add(policy.idle_timeout_secs).min(absolute),
+        absolute,
+    )
 }
 
 /// The idle deadline after activity at `now`; never beyond the absolute deadline.
-pub fn touched_idle_deadline(policy: &EffectivePolicy, absolute_deadline: UnixTime, now: UnixTime) -> UnixTime {
-    now.saturating_add(policy.idle_timeout_secs).min(absolute_deadline)
+pub fn touched_idle_deadline(
+    policy: &EffectivePolicy,
+    absolute_deadline: UnixTime,
+    now: UnixTime,
+) -> UnixTime {
+    now.saturating_add(policy.idle_timeout_secs)
+        .min(absolute_deadline)
 }
 
 /// Is a session usable at `now`?
@@ -65,7 +73,12 @@ pub enum Liveness {
     Expired(EndReason),
 }
 
-pub fn evaluate_liveness(active: bool, idle_deadline: UnixTime, absolute_deadline: UnixTime, now: UnixTime) -> Liveness {
+pub fn evaluate_liveness(
+    active: bool,
+    idle_deadline: UnixTime,
+    absolute_deadline: UnixTime,
+    now: UnixTime,
+) -> Liveness {
     if !active {
         Liveness::Ended
     } else if now >= absolute_deadline {
@@ -82,7 +95,11 @@ mod tests {
     use super::*;
 
     fn policy(idle: i64, abs: i64) -> EffectivePolicy {
-        EffectivePolicy { idle_timeout_secs: idle, absolute_timeout_secs: abs, refresh_reuse_ends_session: true }
+        EffectivePolicy {
+            idle_timeout_secs: idle,
+            absolute_timeout_secs: abs,
+            refresh_reuse_ends_session: true,
+        }
     }
 
     #[test]
@@ -96,10 +113,19 @@ mod tests {
     #[test]
     fn liveness_at_the_boundaries() {
         assert_eq!(evaluate_liveness(true, 100, 200, 99), Liveness::Live);
-        assert_eq!(evaluate_liveness(true, 100, 200, 100), Liveness::Expired(EndReason::IdleTimeout));
-        assert_eq!(evaluate_liveness(true, 300, 200, 200), Liveness::Expired(EndReason::AbsoluteTimeout));
+        assert_eq!(
+            evaluate_liveness(true, 100, 200, 100),
+            Liveness::Expired(EndReason::IdleTimeout)
+        );
+        assert_eq!(
+            evaluate_liveness(true, 300, 200, 200),
+            Liveness::Expired(EndReason::AbsoluteTimeout)
+        );
         // Absolute wins when both passed: it is the stricter, unextendable limit.
-        assert_eq!(evaluate_liveness(true, 100, 100, 150), Liveness::Expired(EndReason::AbsoluteTimeout));
+        assert_eq!(
+            evaluate_liveness(true, 100, 100, 150),
+            Liveness::Expired(EndReason::AbsoluteTimeout)
+        );
         assert_eq!(evaluate_liveness(false, 100, 200, 0), Liveness::Ended);
     }
 }

@@ -24,7 +24,11 @@ pub struct EffectivePolicy {
 impl Default for EffectivePolicy {
     /// Built-in defaults: one hour idle, twelve hours absolute, replay ends the session.
     fn default() -> Self {
-        Self { idle_timeout_secs: 3600, absolute_timeout_secs: 12 * 3600, refresh_reuse_ends_session: true }
+        Self {
+            idle_timeout_secs: 3600,
+            absolute_timeout_secs: 12 * 3600,
+            refresh_reuse_ends_session: true,
+        }
     }
 }
 
@@ -39,10 +43,18 @@ pub fn resolve_policy(layers: &[PolicyLayer]) -> EffectivePolicy {
             p.idle_timeout_secs = if first { v } else { p.idle_timeout_secs.min(v) };
         }
         if let Some(v) = l.absolute_timeout_secs.filter(|v| *v > 0) {
-            p.absolute_timeout_secs = if first { v } else { p.absolute_timeout_secs.min(v) };
+            p.absolute_timeout_secs = if first {
+                v
+            } else {
+                p.absolute_timeout_secs.min(v)
+            };
         }
         if let Some(v) = l.refresh_reuse_ends_session {
-            p.refresh_reuse_ends_session = if first { v } else { p.refresh_reuse_ends_session || v };
+            p.refresh_reuse_ends_session = if first {
+                v
+            } else {
+                p.refresh_reuse_ends_session || v
+            };
         }
         first = false;
     }
@@ -60,7 +72,11 @@ mod tests {
 
     #[test]
     fn tenant_layer_sets_values_even_looser_than_default() {
-        let t = PolicyLayer { idle_timeout_secs: Some(7200), absolute_timeout_secs: Some(86400), refresh_reuse_ends_session: Some(false) };
+        let t = PolicyLayer {
+            idle_timeout_secs: Some(7200),
+            absolute_timeout_secs: Some(86400),
+            refresh_reuse_ends_session: Some(false),
+        };
         let p = resolve_policy(&[t]);
         assert_eq!(p.idle_timeout_secs, 7200);
         assert_eq!(p.absolute_timeout_secs, 86400);
@@ -69,26 +85,50 @@ mod tests {
 
     #[test]
     fn later_layers_only_tighten_idle() {
-        let t = PolicyLayer { idle_timeout_secs: Some(600), ..Default::default() };
-        let looser = PolicyLayer { idle_timeout_secs: Some(9000), ..Default::default() };
-        let tighter = PolicyLayer { idle_timeout_secs: Some(60), ..Default::default() };
+        let t = PolicyLayer {
+            idle_timeout_secs: Some(600),
+            ..Default::default()
+        };
+        let looser = PolicyLayer {
+            idle_timeout_secs: Some(9000),
+            ..Default::default()
+        };
+        let tighter = PolicyLayer {
+            idle_timeout_secs: Some(60),
+            ..Default::default()
+        };
         assert_eq!(resolve_policy(&[t.clone(), looser]).idle_timeout_secs, 600);
         assert_eq!(resolve_policy(&[t, tighter]).idle_timeout_secs, 60);
     }
 
     #[test]
     fn later_layers_only_tighten_absolute() {
-        let t = PolicyLayer { absolute_timeout_secs: Some(1000), ..Default::default() };
-        let l = PolicyLayer { absolute_timeout_secs: Some(5000), ..Default::default() };
+        let t = PolicyLayer {
+            absolute_timeout_secs: Some(1000),
+            ..Default::default()
+        };
+        let l = PolicyLayer {
+            absolute_timeout_secs: Some(5000),
+            ..Default::default()
+        };
         assert_eq!(resolve_policy(&[t.clone(), l]).absolute_timeout_secs, 1000);
-        let l = PolicyLayer { absolute_timeout_secs: Some(10), ..Default::default() };
+        let l = PolicyLayer {
+            absolute_timeout_secs: Some(10),
+            ..Default::default()
+        };
         assert_eq!(resolve_policy(&[t, l]).absolute_timeout_secs, 10);
     }
 
     #[test]
     fn later_layers_can_only_turn_replay_ending_on() {
-        let off = PolicyLayer { refresh_reuse_ends_session: Some(false), ..Default::default() };
-        let on = PolicyLayer { refresh_reuse_ends_session: Some(true), ..Default::default() };
+        let off = PolicyLayer {
+            refresh_reuse_ends_session: Some(false),
+            ..Default::default()
+        };
+        let on = PolicyLayer {
+            refresh_reuse_ends_session: Some(true),
+            ..Default::default()
+        };
         assert!(resolve_policy(&[off.clone(), on.clone()]).refresh_reuse_ends_session);
         assert!(resolve_policy(&[on, off.clone()]).refresh_reuse_ends_session);
         assert!(!resolve_policy(&[off]).refresh_reuse_ends_session);
@@ -96,7 +136,11 @@ mod tests {
 
     #[test]
     fn non_positive_values_are_ignored() {
-        let t = PolicyLayer { idle_timeout_secs: Some(0), absolute_timeout_secs: Some(-5), ..Default::default() };
+        let t = PolicyLayer {
+            idle_timeout_secs: Some(0),
+            absolute_timeout_secs: Some(-5),
+            ..Default::default()
+        };
         assert_eq!(resolve_policy(&[t]), EffectivePolicy::default());
     }
 }

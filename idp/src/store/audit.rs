@@ -1,7 +1,9 @@
 //! Append-only audit events; one query reconstructs a session's timeline.
 
 use super::entities::audit_event;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 pub use audit_event::Model as EventRow;
 
@@ -13,13 +15,20 @@ pub async fn insert<C: ConnectionTrait>(db: &C, e: EventRow) -> Result<(), DbErr
 pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<EventRow>) -> Result<(), DbErr> {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<audit_event::ActiveModel> = rows.by_ref().take(400).map(Into::into).collect();
-        audit_event::Entity::insert_many(chunk).exec_without_returning(db).await?;
+        let chunk: Vec<audit_event::ActiveModel> =
+            rows.by_ref().take(400).map(Into::into).collect();
+        audit_event::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }
 
-pub async fn list_for_session<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str) -> Result<Vec<EventRow>, DbErr> {
+pub async fn list_for_session<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_id: &str,
+) -> Result<Vec<EventRow>, DbErr> {
     audit_event::Entity::find()
         .filter(audit_event::Column::TenantId.eq(tenant_id))
         .filter(audit_event::Column::SessionId.eq(session_id))
@@ -28,10 +37,18 @@ pub async fn list_for_session<C: ConnectionTrait>(db: &C, tenant_id: &str, sessi
         .await
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str, kind: Option<&str>, limit: u64) -> Result<Vec<EventRow>, DbErr> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    kind: Option<&str>,
+    limit: u64,
+) -> Result<Vec<EventRow>, DbErr> {
     let mut q = audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(tenant_id));
     if let Some(k) = kind {
         q = q.filter(audit_event::Column::Kind.eq(k));
     }
-    q.order_by_desc(audit_event::Column::AtMs).limit(limit).all(db).await
+    q.order_by_desc(audit_event::Column::AtMs)
+        .limit(limit)
+        .all(db)
+        .await
 }

@@ -1,7 +1,9 @@
 //! Registered relying parties of a tenant.
 
 use super::entities::client;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
 pub use client::Model as ClientRow;
 
@@ -11,7 +13,11 @@ pub async fn insert<C: ConnectionTrait>(db: &C, c: ClientRow) -> Result<ClientRo
 }
 
 /// By the public `client_id`.
-pub async fn find_by_client_id<C: ConnectionTrait>(db: &C, tenant_id: &str, client_id: &str) -> Result<Option<ClientRow>, DbErr> {
+pub async fn find_by_client_id<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    client_id: &str,
+) -> Result<Option<ClientRow>, DbErr> {
     client::Entity::find()
         .filter(client::Column::TenantId.eq(tenant_id))
         .filter(client::Column::ClientId.eq(client_id))
@@ -20,7 +26,11 @@ pub async fn find_by_client_id<C: ConnectionTrait>(db: &C, tenant_id: &str, clie
 }
 
 /// By the internal row id.
-pub async fn find<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<ClientRow>, DbErr> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<ClientRow>, DbErr> {
     client::Entity::find()
         .filter(client::Column::TenantId.eq(tenant_id))
         .filter(client::Column::Id.eq(id))
@@ -36,7 +46,11 @@ pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str) -> Result<Vec<Cli
         .await
 }
 
-pub async fn list_by_ids<C: ConnectionTrait>(db: &C, tenant_id: &str, ids: Vec<String>) -> Result<Vec<ClientRow>, DbErr> {
+pub async fn list_by_ids<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    ids: Vec<String>,
+) -> Result<Vec<ClientRow>, DbErr> {
     client::Entity::find()
         .filter(client::Column::TenantId.eq(tenant_id))
         .filter(client::Column::Id.is_in(ids))

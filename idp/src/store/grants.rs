@@ -22,11 +22,18 @@ pub const RT_ROTATED: &str = "rotated";
 
 pub async fn insert_request<C: ConnectionTrait>(db: &C, r: AuthRequestRow) -> Result<(), DbErr> {
     let am: auth_request::ActiveModel = r.into();
-    auth_request::Entity::insert(am).exec_without_returning(db).await?;
+    auth_request::Entity::insert(am)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-pub async fn find_request<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, now: i64) -> Result<Option<AuthRequestRow>, DbErr> {
+pub async fn find_request<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<AuthRequestRow>, DbErr> {
     auth_request::Entity::find()
         .filter(auth_request::Column::TenantId.eq(tenant_id))
         .filter(auth_request::Column::Id.eq(id))
@@ -35,7 +42,11 @@ pub async fn find_request<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str,
         .await
 }
 
-pub async fn delete_request<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<(), DbErr> {
+pub async fn delete_request<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<(), DbErr> {
     auth_request::Entity::delete_many()
         .filter(auth_request::Column::TenantId.eq(tenant_id))
         .filter(auth_request::Column::Id.eq(id))
@@ -46,10 +57,19 @@ pub async fn delete_request<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &st
 
 /// Housekeeping: drop expired requests and long-dead codes.
 pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: i64) -> Result<(), DbErr> {
-    auth_request::Entity::delete_many().filter(auth_request::Column::ExpiresAt.lte(now)).exec(db).await?;
+    auth_request::Entity::delete_many()
+        .filter(auth_request::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
     // Codes are kept an hour past expiry so a late replay is still recognised as a replay.
-    auth_code::Entity::delete_many().filter(auth_code::Column::ExpiresAt.lte(now - 3600)).exec(db).await?;
-    access_token::Entity::delete_many().filter(access_token::Column::ExpiresAt.lte(now - 60)).exec(db).await?;
+    auth_code::Entity::delete_many()
+        .filter(auth_code::Column::ExpiresAt.lte(now - 3600))
+        .exec(db)
+        .await?;
+    access_token::Entity::delete_many()
+        .filter(access_token::Column::ExpiresAt.lte(now - 60))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -57,11 +77,17 @@ pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: i64) -> Result<(), 
 
 pub async fn insert_code<C: ConnectionTrait>(db: &C, c: CodeRow) -> Result<(), DbErr> {
     let am: auth_code::ActiveModel = c.into();
-    auth_code::Entity::insert(am).exec_without_returning(db).await?;
+    auth_code::Entity::insert(am)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-pub async fn find_code<C: ConnectionTrait>(db: &C, tenant_id: &str, code_hash: &str) -> Result<Option<CodeRow>, DbErr> {
+pub async fn find_code<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    code_hash: &str,
+) -> Result<Option<CodeRow>, DbErr> {
     auth_code::Entity::find()
         .filter(auth_code::Column::TenantId.eq(tenant_id))
         .filter(auth_code::Column::CodeHash.eq(code_hash))
@@ -70,10 +96,19 @@ pub async fn find_code<C: ConnectionTrait>(db: &C, tenant_id: &str, code_hash: &
 }
 
 /// Redeem a code exactly once, recording what it issued. False if someone redeemed it first.
-pub async fn mark_code_redeemed<C: ConnectionTrait>(db: &C, tenant_id: &str, code_hash: &str, family_id: Option<&str>, access_jti: &str) -> Result<bool, DbErr> {
+pub async fn mark_code_redeemed<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    code_hash: &str,
+    family_id: Option<&str>,
+    access_jti: &str,
+) -> Result<bool, DbErr> {
     let r = auth_code::Entity::update_many()
         .col_expr(auth_code::Column::State, Expr::value(CODE_REDEEMED))
-        .col_expr(auth_code::Column::FamilyId, Expr::value(family_id.map(str::to_string)))
+        .col_expr(
+            auth_code::Column::FamilyId,
+            Expr::value(family_id.map(str::to_string)),
+        )
         .col_expr(auth_code::Column::AccessJti, Expr::value(access_jti))
         .filter(auth_code::Column::TenantId.eq(tenant_id))
         .filter(auth_code::Column::CodeHash.eq(code_hash))
@@ -87,11 +122,17 @@ pub async fn mark_code_redeemed<C: ConnectionTrait>(db: &C, tenant_id: &str, cod
 
 pub async fn insert_family<C: ConnectionTrait>(db: &C, f: FamilyRow) -> Result<(), DbErr> {
     let am: refresh_family::ActiveModel = f.into();
-    refresh_family::Entity::insert(am).exec_without_returning(db).await?;
+    refresh_family::Entity::insert(am)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-pub async fn find_family<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<FamilyRow>, DbErr> {
+pub async fn find_family<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<FamilyRow>, DbErr> {
     refresh_family::Entity::find()
         .filter(refresh_family::Column::TenantId.eq(tenant_id))
         .filter(refresh_family::Column::Id.eq(id))
@@ -100,7 +141,13 @@ pub async fn find_family<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) 
 }
 
 /// Revoke one family. False if it was already revoked.
-pub async fn mark_family_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, reason: &str, now: i64) -> Result<bool, DbErr> {
+pub async fn mark_family_revoked<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
     let r = refresh_family::Entity::update_many()
         .col_expr(refresh_family::Column::State, Expr::value(FAMILY_REVOKED))
         .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
@@ -114,12 +161,24 @@ pub async fn mark_family_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, id
 }
 
 /// Revoke every active family of a session; returns how many.
-pub async fn mark_session_families_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str, reason: &str, now: i64) -> Result<u64, DbErr> {
+pub async fn mark_session_families_revoked<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64, DbErr> {
     mark_sessions_families_revoked(db, tenant_id, &[session_id.to_string()], reason, now).await
 }
 
 /// Revoke every active family of several sessions; returns how many.
-pub async fn mark_sessions_families_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, session_ids: &[String], reason: &str, now: i64) -> Result<u64, DbErr> {
+pub async fn mark_sessions_families_revoked<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_ids: &[String],
+    reason: &str,
+    now: i64,
+) -> Result<u64, DbErr> {
     let r = refresh_family::Entity::update_many()
         .col_expr(refresh_family::Column::State, Expr::value(FAMILY_REVOKED))
         .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
@@ -136,11 +195,17 @@ pub async fn mark_sessions_families_revoked<C: ConnectionTrait>(db: &C, tenant_i
 
 pub async fn insert_refresh<C: ConnectionTrait>(db: &C, r: RefreshRow) -> Result<(), DbErr> {
     let am: refresh_token::ActiveModel = r.into();
-    refresh_token::Entity::insert(am).exec_without_returning(db).await?;
+    refresh_token::Entity::insert(am)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-pub async fn find_refresh<C: ConnectionTrait>(db: &C, tenant_id: &str, token_hash: &str) -> Result<Option<RefreshRow>, DbErr> {
+pub async fn find_refresh<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    token_hash: &str,
+) -> Result<Option<RefreshRow>, DbErr> {
     refresh_token::Entity::find()
         .filter(refresh_token::Column::TenantId.eq(tenant_id))
         .filter(refresh_token::Column::TokenHash.eq(token_hash))
@@ -149,7 +214,12 @@ pub async fn find_refresh<C: ConnectionTrait>(db: &C, tenant_id: &str, token_has
 }
 
 /// The token of `generation` in a family, if any (used to check whether a successor was used).
-pub async fn find_refresh_by_generation<C: ConnectionTrait>(db: &C, tenant_id: &str, family_id: &str, generation: i64) -> Result<Option<RefreshRow>, DbErr> {
+pub async fn find_refresh_by_generation<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    family_id: &str,
+    generation: i64,
+) -> Result<Option<RefreshRow>, DbErr> {
     refresh_token::Entity::find()
         .filter(refresh_token::Column::TenantId.eq(tenant_id))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
@@ -159,7 +229,12 @@ pub async fn find_refresh_by_generation<C: ConnectionTrait>(db: &C, tenant_id: &
 }
 
 /// Rotate: the presented token stops being current. False if it was not (a concurrent use).
-pub async fn mark_refresh_rotated<C: ConnectionTrait>(db: &C, tenant_id: &str, token_hash: &str, now: i64) -> Result<bool, DbErr> {
+pub async fn mark_refresh_rotated<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    token_hash: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
     let r = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::State, Expr::value(RT_ROTATED))
         .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
@@ -172,7 +247,11 @@ pub async fn mark_refresh_rotated<C: ConnectionTrait>(db: &C, tenant_id: &str, t
 }
 
 /// Discard an unused successor (grace-window retry replaces it).
-pub async fn delete_refresh<C: ConnectionTrait>(db: &C, tenant_id: &str, token_hash: &str) -> Result<bool, DbErr> {
+pub async fn delete_refresh<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    token_hash: &str,
+) -> Result<bool, DbErr> {
     let r = refresh_token::Entity::delete_many()
         .filter(refresh_token::Column::TenantId.eq(tenant_id))
         .filter(refresh_token::Column::TokenHash.eq(token_hash))
@@ -186,11 +265,17 @@ pub async fn delete_refresh<C: ConnectionTrait>(db: &C, tenant_id: &str, token_h
 
 pub async fn insert_access<C: ConnectionTrait>(db: &C, a: AccessTokenRow) -> Result<(), DbErr> {
     let am: access_token::ActiveModel = a.into();
-    access_token::Entity::insert(am).exec_without_returning(db).await?;
+    access_token::Entity::insert(am)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-pub async fn find_access<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str) -> Result<Option<AccessTokenRow>, DbErr> {
+pub async fn find_access<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    jti: &str,
+) -> Result<Option<AccessTokenRow>, DbErr> {
     access_token::Entity::find()
         .filter(access_token::Column::TenantId.eq(tenant_id))
         .filter(access_token::Column::Jti.eq(jti))
@@ -200,7 +285,13 @@ pub async fn find_access<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str)
 
 /// Record a revoked access token that has no register row (client_credentials tokens are not
 /// registered at issuance; see `protocol::userinfo::check_access_token`).
-pub async fn insert_revoked_access<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str, client_id: &str, expires_at: i64) -> Result<(), DbErr> {
+pub async fn insert_revoked_access<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    jti: &str,
+    client_id: &str,
+    expires_at: i64,
+) -> Result<(), DbErr> {
     use sea_orm::sea_query::OnConflict;
     let am: access_token::ActiveModel = AccessTokenRow {
         jti: jti.to_string(),
@@ -213,13 +304,21 @@ pub async fn insert_revoked_access<C: ConnectionTrait>(db: &C, tenant_id: &str, 
     }
     .into();
     access_token::Entity::insert(am)
-        .on_conflict(OnConflict::column(access_token::Column::Jti).update_column(access_token::Column::Revoked).to_owned())
+        .on_conflict(
+            OnConflict::column(access_token::Column::Jti)
+                .update_column(access_token::Column::Revoked)
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(())
 }
 
-pub async fn mark_access_revoked<C: ConnectionTrait>(db: &C, tenant_id: &str, jti: &str) -> Result<bool, DbErr> {
+pub async fn mark_access_revoked<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    jti: &str,
+) -> Result<bool, DbErr> {
     let r = access_token::Entity::update_many()
         .col_expr(access_token::Column::Revoked, Expr::value(true))
         .filter(access_token::Column::TenantId.eq(tenant_id))

@@ -7,9 +7,9 @@
 //! loses the race exactly once), and the inserts of the whole batch go out as multi-row INSERTs.
 //! A rotation's outcome is reported only after the commit that made it durable.
 
+use super::audit::EventRow;
 use super::entities::{access_token, audit_event, refresh_token};
 use super::grants::{self, AccessTokenRow, RefreshRow};
-use super::audit::EventRow;
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
@@ -52,8 +52,13 @@ impl GroupCommit {
 
     pub async fn rotate(&self, r: Rotation) -> Result<Rotated, DbErr> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send((r, tx)).await.map_err(|_| DbErr::Custom("group commit stopped".into()))?;
-        rx.await.map_err(|_| DbErr::Custom("group commit dropped".into()))?.map_err(DbErr::Custom)
+        self.tx
+            .send((r, tx))
+            .await
+            .map_err(|_| DbErr::Custom("group commit stopped".into()))?;
+        rx.await
+            .map_err(|_| DbErr::Custom("group commit dropped".into()))?
+            .map_err(DbErr::Custom)
     }
 }
 
@@ -97,9 +102,15 @@ async fn commit(db: &DatabaseConnection, jobs: &[Job]) -> Result<Vec<Rotated>, D
         }
     }
     if !rts.is_empty() {
-        refresh_token::Entity::insert_many(rts).exec_without_returning(&txn).await?;
-        access_token::Entity::insert_many(ats).exec_without_returning(&txn).await?;
-        audit_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
+        refresh_token::Entity::insert_many(rts)
+            .exec_without_returning(&txn)
+            .await?;
+        access_token::Entity::insert_many(ats)
+            .exec_without_returning(&txn)
+            .await?;
+        audit_event::Entity::insert_many(events)
+            .exec_without_returning(&txn)
+            .await?;
     }
     txn.commit().await?;
     Ok(results)

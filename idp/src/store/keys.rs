@@ -2,7 +2,9 @@
 
 use super::entities::signing_key;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
 pub use signing_key::Model as KeyRow;
 
@@ -12,7 +14,11 @@ pub async fn insert<C: ConnectionTrait>(db: &C, k: KeyRow) -> Result<KeyRow, DbE
 }
 
 /// Every key not yet removed, oldest first.
-pub async fn list_live<C: ConnectionTrait>(db: &C, tenant_id: &str, now: i64) -> Result<Vec<KeyRow>, DbErr> {
+pub async fn list_live<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    now: i64,
+) -> Result<Vec<KeyRow>, DbErr> {
     signing_key::Entity::find()
         .filter(signing_key::Column::TenantId.eq(tenant_id))
         .filter(
@@ -27,7 +33,13 @@ pub async fn list_live<C: ConnectionTrait>(db: &C, tenant_id: &str, now: i64) ->
 }
 
 /// Schedule retirement of a key (it stays published until `remove_at`).
-pub async fn mark_retiring<C: ConnectionTrait>(db: &C, tenant_id: &str, kid: &str, retire_at: i64, remove_at: i64) -> Result<bool, DbErr> {
+pub async fn mark_retiring<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    kid: &str,
+    retire_at: i64,
+    remove_at: i64,
+) -> Result<bool, DbErr> {
     let r = signing_key::Entity::update_many()
         .col_expr(signing_key::Column::RetireAt, Expr::value(retire_at))
         .col_expr(signing_key::Column::RemoveAt, Expr::value(remove_at))

@@ -54,10 +54,10 @@ async fn open(url: &str, reader: bool) -> Result<DatabaseConnection, DbErr> {
         (false, false) => 24,
         (false, true) => 8,
     })
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
-        .sqlx_logging(false);
+    .min_connections(1)
+    .connect_timeout(Duration::from_secs(10))
+    .acquire_timeout(Duration::from_secs(30))
+    .sqlx_logging(false);
     // Per-connection SQLite settings, applied to every pooled connection: WAL lets the CLI and
     // the server share the file; synchronous=NORMAL is durable in WAL mode across process
     // crashes (fsync at checkpoints); busy_timeout makes writers queue instead of failing.
@@ -91,9 +91,12 @@ pub async fn hashing_key<C: ConnectionTrait>(db: &C) -> Result<Vec<u8>, DbErr> {
     }
     let value = hex::encode(random_bytes(32));
     // Two nodes may race here; the loser's insert fails on the primary key and re-reads.
-    let _ = setting::Entity::insert(setting::ActiveModel { key: Set(KEY.into()), value: Set(value) })
-        .exec(db)
-        .await;
+    let _ = setting::Entity::insert(setting::ActiveModel {
+        key: Set(KEY.into()),
+        value: Set(value),
+    })
+    .exec(db)
+    .await;
     let row = setting::Entity::find_by_id(KEY.to_string())
         .one(db)
         .await?

@@ -18,7 +18,11 @@ pub async fn insert<C: ConnectionTrait>(db: &C, s: SessionRow) -> Result<Session
     am.insert(db).await
 }
 
-pub async fn find_by_cookie_hash<C: ConnectionTrait>(db: &C, tenant_id: &str, cookie_hash: &str) -> Result<Option<SessionRow>, DbErr> {
+pub async fn find_by_cookie_hash<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    cookie_hash: &str,
+) -> Result<Option<SessionRow>, DbErr> {
     session::Entity::find()
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::CookieHash.eq(cookie_hash))
@@ -26,7 +30,11 @@ pub async fn find_by_cookie_hash<C: ConnectionTrait>(db: &C, tenant_id: &str, co
         .await
 }
 
-pub async fn find<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<SessionRow>, DbErr> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<SessionRow>, DbErr> {
     session::Entity::find()
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::Id.eq(id))
@@ -34,7 +42,11 @@ pub async fn find<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Resu
         .await
 }
 
-pub async fn find_by_sid<C: ConnectionTrait>(db: &C, tenant_id: &str, sid: &str) -> Result<Option<SessionRow>, DbErr> {
+pub async fn find_by_sid<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    sid: &str,
+) -> Result<Option<SessionRow>, DbErr> {
     session::Entity::find()
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::Sid.eq(sid))
@@ -43,7 +55,13 @@ pub async fn find_by_sid<C: ConnectionTrait>(db: &C, tenant_id: &str, sid: &str)
 }
 
 /// Sessions of a tenant, newest first, optionally only active ones or one user's.
-pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str, user_id: Option<&str>, active_only: bool, limit: u64) -> Result<Vec<SessionRow>, DbErr> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: Option<&str>,
+    active_only: bool,
+    limit: u64,
+) -> Result<Vec<SessionRow>, DbErr> {
     let mut q = session::Entity::find().filter(session::Column::TenantId.eq(tenant_id));
     if let Some(u) = user_id {
         q = q.filter(session::Column::UserId.eq(u));
@@ -51,12 +69,22 @@ pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str, user_id: Option<&
     if active_only {
         q = q.filter(session::Column::State.eq(ACTIVE));
     }
-    q.order_by_desc(session::Column::CreatedAt).limit(limit).all(db).await
+    q.order_by_desc(session::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
 }
 
 /// Ids of active sessions matching a scope, in pages (`after` = last id of the previous page),
 /// so tenant-wide revocation streams instead of loading everything.
-pub async fn list_active_ids<C: ConnectionTrait>(db: &C, tenant_id: &str, user_id: Option<&str>, device_id: Option<&str>, after: Option<&str>, limit: u64) -> Result<Vec<String>, DbErr> {
+pub async fn list_active_ids<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: Option<&str>,
+    device_id: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
     let mut q = session::Entity::find()
         .select_only()
         .column(session::Column::Id)
@@ -71,12 +99,20 @@ pub async fn list_active_ids<C: ConnectionTrait>(db: &C, tenant_id: &str, user_i
     if let Some(a) = after {
         q = q.filter(session::Column::Id.gt(a));
     }
-    q.order_by_asc(session::Column::Id).limit(limit).into_tuple::<String>().all(db).await
+    q.order_by_asc(session::Column::Id)
+        .limit(limit)
+        .into_tuple::<String>()
+        .all(db)
+        .await
 }
 
 /// Active sessions past either deadline, across tenants: `(tenant_id, id, idle_deadline,
 /// absolute_deadline)`. Used by the sweeper.
-pub async fn list_expired<C: ConnectionTrait>(db: &C, now: i64, limit: u64) -> Result<Vec<(String, String, i64, i64)>, DbErr> {
+pub async fn list_expired<C: ConnectionTrait>(
+    db: &C,
+    now: i64,
+    limit: u64,
+) -> Result<Vec<(String, String, i64, i64)>, DbErr> {
     session::Entity::find()
         .select_only()
         .column(session::Column::TenantId)
@@ -96,14 +132,27 @@ pub async fn list_expired<C: ConnectionTrait>(db: &C, now: i64, limit: u64) -> R
 }
 
 /// End an active session. Returns false if it had already ended (someone else won).
-pub async fn mark_ended<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, reason: &str, now: i64) -> Result<bool, DbErr> {
+pub async fn mark_ended<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
     let batch = crate::crypto::random_id();
     Ok(mark_ended_many(db, tenant_id, &[id.to_string()], reason, &batch, now).await? == 1)
 }
 
 /// End every still-active session among `ids`, stamping them with `batch` (unique per call) so
 /// [`list_ended_in_batch`] returns exactly the ones this call ended. Returns how many.
-pub async fn mark_ended_many<C: ConnectionTrait>(db: &C, tenant_id: &str, ids: &[String], reason: &str, batch: &str, now: i64) -> Result<u64, DbErr> {
+pub async fn mark_ended_many<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    ids: &[String],
+    reason: &str,
+    batch: &str,
+    now: i64,
+) -> Result<u64, DbErr> {
     let r = session::Entity::update_many()
         .col_expr(session::Column::State, Expr::value(ENDED))
         .col_expr(session::Column::EndedAt, Expr::value(now))
@@ -118,7 +167,11 @@ pub async fn mark_ended_many<C: ConnectionTrait>(db: &C, tenant_id: &str, ids: &
 }
 
 /// The sessions a [`mark_ended_many`] call ended.
-pub async fn list_ended_in_batch<C: ConnectionTrait>(db: &C, tenant_id: &str, batch: &str) -> Result<Vec<SessionRow>, DbErr> {
+pub async fn list_ended_in_batch<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    batch: &str,
+) -> Result<Vec<SessionRow>, DbErr> {
     session::Entity::find()
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::EndBatch.eq(batch))
@@ -127,7 +180,13 @@ pub async fn list_ended_in_batch<C: ConnectionTrait>(db: &C, tenant_id: &str, ba
 }
 
 /// Record activity: move the idle deadline (never past the absolute one; the caller computes it).
-pub async fn mark_active<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, now: i64, idle_deadline: i64) -> Result<bool, DbErr> {
+pub async fn mark_active<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+    idle_deadline: i64,
+) -> Result<bool, DbErr> {
     let r = session::Entity::update_many()
         .col_expr(session::Column::LastActiveAt, Expr::value(now))
         .col_expr(session::Column::IdleDeadline, Expr::value(idle_deadline))
@@ -141,7 +200,16 @@ pub async fn mark_active<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, 
 
 #[allow(clippy::too_many_arguments)]
 /// Re-authentication in the same session: new auth_time/amr/acr and a new cookie secret.
-pub async fn mark_reauthenticated<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, cookie_hash: &str, auth_time: i64, acr: &str, amr: &str, idle_deadline: i64) -> Result<bool, DbErr> {
+pub async fn mark_reauthenticated<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    cookie_hash: &str,
+    auth_time: i64,
+    acr: &str,
+    amr: &str,
+    idle_deadline: i64,
+) -> Result<bool, DbErr> {
     let r = session::Entity::update_many()
         .col_expr(session::Column::CookieHash, Expr::value(cookie_hash))
         .col_expr(session::Column::AuthTime, Expr::value(auth_time))
@@ -158,7 +226,13 @@ pub async fn mark_reauthenticated<C: ConnectionTrait>(db: &C, tenant_id: &str, i
 }
 
 /// Record that `client_id` (internal id) received tokens in the session.
-pub async fn upsert_participant<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str, client_id: &str, now: i64) -> Result<(), DbErr> {
+pub async fn upsert_participant<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), DbErr> {
     let am = session_participant::ActiveModel {
         id: Set(crate::crypto::random_id()),
         tenant_id: Set(tenant_id.to_string()),
@@ -169,9 +243,12 @@ pub async fn upsert_participant<C: ConnectionTrait>(db: &C, tenant_id: &str, ses
     };
     session_participant::Entity::insert(am)
         .on_conflict(
-            OnConflict::columns([session_participant::Column::SessionId, session_participant::Column::ClientId])
-                .update_column(session_participant::Column::LastAt)
-                .to_owned(),
+            OnConflict::columns([
+                session_participant::Column::SessionId,
+                session_participant::Column::ClientId,
+            ])
+            .update_column(session_participant::Column::LastAt)
+            .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
@@ -179,7 +256,11 @@ pub async fn upsert_participant<C: ConnectionTrait>(db: &C, tenant_id: &str, ses
 }
 
 /// `(session_id, client_id)` participant pairs of several sessions.
-pub async fn list_participants_many<C: ConnectionTrait>(db: &C, tenant_id: &str, session_ids: &[String]) -> Result<Vec<(String, String)>, DbErr> {
+pub async fn list_participants_many<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_ids: &[String],
+) -> Result<Vec<(String, String)>, DbErr> {
     session_participant::Entity::find()
         .select_only()
         .column(session_participant::Column::SessionId)
@@ -192,7 +273,11 @@ pub async fn list_participants_many<C: ConnectionTrait>(db: &C, tenant_id: &str,
 }
 
 /// Internal client ids that took part in a session.
-pub async fn list_participants<C: ConnectionTrait>(db: &C, tenant_id: &str, session_id: &str) -> Result<Vec<String>, DbErr> {
+pub async fn list_participants<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_id: &str,
+) -> Result<Vec<String>, DbErr> {
     session_participant::Entity::find()
         .select_only()
         .column(session_participant::Column::ClientId)
@@ -208,7 +293,11 @@ pub async fn insert_device<C: ConnectionTrait>(db: &C, d: DeviceRow) -> Result<D
     am.insert(db).await
 }
 
-pub async fn find_device_by_token_hash<C: ConnectionTrait>(db: &C, tenant_id: &str, token_hash: &str) -> Result<Option<DeviceRow>, DbErr> {
+pub async fn find_device_by_token_hash<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    token_hash: &str,
+) -> Result<Option<DeviceRow>, DbErr> {
     device::Entity::find()
         .filter(device::Column::TenantId.eq(tenant_id))
         .filter(device::Column::TokenHash.eq(token_hash))
@@ -216,7 +305,11 @@ pub async fn find_device_by_token_hash<C: ConnectionTrait>(db: &C, tenant_id: &s
         .await
 }
 
-pub async fn find_device<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<DeviceRow>, DbErr> {
+pub async fn find_device<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<DeviceRow>, DbErr> {
     device::Entity::find()
         .filter(device::Column::TenantId.eq(tenant_id))
         .filter(device::Column::Id.eq(id))
@@ -224,7 +317,13 @@ pub async fn find_device<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) 
         .await
 }
 
-pub async fn mark_device_seen<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, now: i64, ip: &str) -> Result<(), DbErr> {
+pub async fn mark_device_seen<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+    ip: &str,
+) -> Result<(), DbErr> {
     device::Entity::update_many()
         .col_expr(device::Column::LastSeen, Expr::value(now))
         .col_expr(device::Column::LastIp, Expr::value(ip))
@@ -235,7 +334,12 @@ pub async fn mark_device_seen<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &
     Ok(())
 }
 
-pub async fn mark_device_trust<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, trust: &str) -> Result<bool, DbErr> {
+pub async fn mark_device_trust<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    trust: &str,
+) -> Result<bool, DbErr> {
     let r = device::Entity::update_many()
         .col_expr(device::Column::Trust, Expr::value(trust))
         .filter(device::Column::TenantId.eq(tenant_id))

@@ -1,7 +1,9 @@
 //! Tenants: issuers with their own users, clients, keys and session policy.
 
 use super::entities::tenant;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
 pub use tenant::Model as Tenant;
 
@@ -11,11 +13,17 @@ pub async fn insert<C: ConnectionTrait>(db: &C, t: Tenant) -> Result<Tenant, DbE
 }
 
 pub async fn find_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> Result<Option<Tenant>, DbErr> {
-    tenant::Entity::find().filter(tenant::Column::Slug.eq(slug)).one(db).await
+    tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug))
+        .one(db)
+        .await
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<Tenant>, DbErr> {
-    tenant::Entity::find().order_by_asc(tenant::Column::Slug).all(db).await
+    tenant::Entity::find()
+        .order_by_asc(tenant::Column::Slug)
+        .all(db)
+        .await
 }
 
 pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
@@ -23,9 +31,16 @@ pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     tenant::Entity::find().count(db).await
 }
 
-pub async fn update_policy<C: ConnectionTrait>(db: &C, tenant_id: &str, policy: String) -> Result<(), DbErr> {
+pub async fn update_policy<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    policy: String,
+) -> Result<(), DbErr> {
     tenant::Entity::update_many()
-        .col_expr(tenant::Column::Policy, sea_orm::sea_query::Expr::value(policy))
+        .col_expr(
+            tenant::Column::Policy,
+            sea_orm::sea_query::Expr::value(policy),
+        )
         .filter(tenant::Column::Id.eq(tenant_id))
         .exec(db)
         .await?;

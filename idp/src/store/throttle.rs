@@ -6,11 +6,16 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveM
 pub use login_throttle::Model as ThrottleRow;
 
 pub async fn find<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<ThrottleRow>, DbErr> {
-    login_throttle::Entity::find_by_id(key.to_string()).one(db).await
+    login_throttle::Entity::find_by_id(key.to_string())
+        .one(db)
+        .await
 }
 
 pub async fn save<C: ConnectionTrait>(db: &C, row: ThrottleRow) -> Result<(), DbErr> {
-    match login_throttle::Entity::find_by_id(row.key.clone()).one(db).await? {
+    match login_throttle::Entity::find_by_id(row.key.clone())
+        .one(db)
+        .await?
+    {
         Some(existing) => {
             let mut am = existing.into_active_model();
             am.failures = Set(row.failures);
@@ -20,13 +25,17 @@ pub async fn save<C: ConnectionTrait>(db: &C, row: ThrottleRow) -> Result<(), Db
         }
         None => {
             let am: login_throttle::ActiveModel = row.into();
-            login_throttle::Entity::insert(am).exec_without_returning(db).await?;
+            login_throttle::Entity::insert(am)
+                .exec_without_returning(db)
+                .await?;
         }
     }
     Ok(())
 }
 
 pub async fn delete<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
-    login_throttle::Entity::delete_by_id(key.to_string()).exec(db).await?;
+    login_throttle::Entity::delete_by_id(key.to_string())
+        .exec(db)
+        .await?;
     Ok(())
 }

@@ -2,7 +2,9 @@
 
 use super::entities::user;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
 pub use user::Model as User;
 
@@ -14,7 +16,11 @@ pub async fn insert<C: ConnectionTrait>(db: &C, u: User) -> Result<User, DbErr> 
     am.insert(db).await
 }
 
-pub async fn find_by_username<C: ConnectionTrait>(db: &C, tenant_id: &str, username: &str) -> Result<Option<User>, DbErr> {
+pub async fn find_by_username<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    username: &str,
+) -> Result<Option<User>, DbErr> {
     user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Username.eq(username))
@@ -22,7 +28,11 @@ pub async fn find_by_username<C: ConnectionTrait>(db: &C, tenant_id: &str, usern
         .await
 }
 
-pub async fn find<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<Option<User>, DbErr> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<User>, DbErr> {
     user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Id.eq(id))
@@ -39,7 +49,14 @@ pub async fn list<C: ConnectionTrait>(db: &C, tenant_id: &str) -> Result<Vec<Use
 }
 
 /// Conditional status change; returns whether the row changed.
-pub async fn mark_status<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str, from: &str, to: &str, now: i64) -> Result<bool, DbErr> {
+pub async fn mark_status<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
     let r = user::Entity::update_many()
         .col_expr(user::Column::Status, Expr::value(to))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))

@@ -81,7 +81,14 @@ pub fn access_token(i: &AccessTokenInput<'_>) -> Map<String, Value> {
 
 /// Back-Channel Logout 1.0 §2.4 logout token. `exp` is short: the token is delivered at once
 /// and a fresh one (new `jti`) is minted for every retry.
-pub fn logout_token(issuer: &str, client_id: &str, sub: &str, sid: &str, jti: &str, now: UnixTime) -> Map<String, Value> {
+pub fn logout_token(
+    issuer: &str,
+    client_id: &str,
+    sub: &str,
+    sid: &str,
+    jti: &str,
+    now: UnixTime,
+) -> Map<String, Value> {
     let mut c = Map::new();
     c.insert("iss".into(), issuer.into());
     c.insert("aud".into(), client_id.into());
@@ -139,10 +146,31 @@ mod tests {
     fn id_token_has_every_required_claim() {
         let amr = vec!["pwd".to_string()];
         let c = id_token(&IdTokenInput {
-            issuer: "https://op/t/a", sub: "u", client_id: "c", nonce: Some("n"), auth_time: 90,
-            acr: "1", amr: &amr, sid: "s", at_hash: Some("h".into()), now: 100, ttl: 300,
+            issuer: "https://op/t/a",
+            sub: "u",
+            client_id: "c",
+            nonce: Some("n"),
+            auth_time: 90,
+            acr: "1",
+            amr: &amr,
+            sid: "s",
+            at_hash: Some("h".into()),
+            now: 100,
+            ttl: 300,
         });
-        for k in ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"] {
+        for k in [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "sid",
+            "at_hash",
+        ] {
             assert!(c.contains_key(k), "{k}");
         }
         assert_eq!(c["exp"], 400);
@@ -151,8 +179,17 @@ mod tests {
     #[test]
     fn id_token_without_nonce_omits_it() {
         let c = id_token(&IdTokenInput {
-            issuer: "i", sub: "u", client_id: "c", nonce: None, auth_time: 1, acr: "1", amr: &[],
-            sid: "s", at_hash: None, now: 1, ttl: 1,
+            issuer: "i",
+            sub: "u",
+            client_id: "c",
+            nonce: None,
+            auth_time: 1,
+            acr: "1",
+            amr: &[],
+            sid: "s",
+            at_hash: None,
+            now: 1,
+            ttl: 1,
         });
         assert!(!c.contains_key("nonce"));
     }
@@ -160,7 +197,10 @@ mod tests {
     #[test]
     fn logout_token_matches_back_channel_2_4() {
         let c = logout_token("iss", "c", "u", "s", "j", 100);
-        assert_eq!(c["events"], json!({"http://schemas.openid.net/event/backchannel-logout": {}}));
+        assert_eq!(
+            c["events"],
+            json!({"http://schemas.openid.net/event/backchannel-logout": {}})
+        );
         assert!(!c.contains_key("nonce"));
         assert!(c["exp"].as_i64().unwrap() > 100);
         for k in ["iss", "aud", "iat", "jti", "sub", "sid"] {
@@ -170,7 +210,15 @@ mod tests {
 
     #[test]
     fn userinfo_reveals_only_what_scopes_allow() {
-        let u = UserClaims { sub: "u", username: "alice", name: None, email: Some("a@x"), email_verified: true, updated_at: 5, groups: &[] };
+        let u = UserClaims {
+            sub: "u",
+            username: "alice",
+            name: None,
+            email: Some("a@x"),
+            email_verified: true,
+            updated_at: 5,
+            groups: &[],
+        };
         let c = userinfo(&u, "openid");
         assert_eq!(c.len(), 1);
         let c = userinfo(&u, "openid email");

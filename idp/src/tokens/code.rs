@@ -43,7 +43,11 @@ pub enum CodeDecision {
     Reject(Rejection),
 }
 
-pub fn decide_redemption(code: &CodeFacts<'_>, req: &Redemption<'_>, now: UnixTime) -> CodeDecision {
+pub fn decide_redemption(
+    code: &CodeFacts<'_>,
+    req: &Redemption<'_>,
+    now: UnixTime,
+) -> CodeDecision {
     if code.state == CodeState::Redeemed {
         return CodeDecision::RevokeIssued;
     }
@@ -73,50 +77,108 @@ mod tests {
     const C: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     fn code(state: CodeState) -> CodeFacts<'static> {
-        CodeFacts { state, client_id: "c1", redirect_uri: "https://rp/cb", code_challenge: Some(C), expires_at: 160 }
+        CodeFacts {
+            state,
+            client_id: "c1",
+            redirect_uri: "https://rp/cb",
+            code_challenge: Some(C),
+            expires_at: 160,
+        }
     }
     fn req() -> Redemption<'static> {
-        Redemption { client_id: "c1", redirect_uri: Some("https://rp/cb"), code_verifier: Some(V) }
+        Redemption {
+            client_id: "c1",
+            redirect_uri: Some("https://rp/cb"),
+            code_verifier: Some(V),
+        }
     }
 
     #[test]
     fn valid_code_is_redeemed() {
-        assert_eq!(decide_redemption(&code(CodeState::Issued), &req(), 100), CodeDecision::Redeem);
+        assert_eq!(
+            decide_redemption(&code(CodeState::Issued), &req(), 100),
+            CodeDecision::Redeem
+        );
     }
 
     #[test]
     fn code_replayed_revokes_issued_tokens() {
-        assert_eq!(decide_redemption(&code(CodeState::Redeemed), &req(), 100), CodeDecision::RevokeIssued);
+        assert_eq!(
+            decide_redemption(&code(CodeState::Redeemed), &req(), 100),
+            CodeDecision::RevokeIssued
+        );
         // Even by another client or after expiry: the code was leaked.
-        let other = Redemption { client_id: "c2", ..req() };
-        assert_eq!(decide_redemption(&code(CodeState::Redeemed), &other, 999), CodeDecision::RevokeIssued);
+        let other = Redemption {
+            client_id: "c2",
+            ..req()
+        };
+        assert_eq!(
+            decide_redemption(&code(CodeState::Redeemed), &other, 999),
+            CodeDecision::RevokeIssued
+        );
     }
 
     #[test]
     fn code_of_another_client_is_refused() {
-        let other = Redemption { client_id: "c2", ..req() };
-        assert_eq!(decide_redemption(&code(CodeState::Issued), &other, 100), CodeDecision::Reject(Rejection::ClientMismatch));
+        let other = Redemption {
+            client_id: "c2",
+            ..req()
+        };
+        assert_eq!(
+            decide_redemption(&code(CodeState::Issued), &other, 100),
+            CodeDecision::Reject(Rejection::ClientMismatch)
+        );
     }
 
     #[test]
     fn code_expires_after_60_seconds() {
-        assert_eq!(decide_redemption(&code(CodeState::Issued), &req(), 159), CodeDecision::Redeem);
-        assert_eq!(decide_redemption(&code(CodeState::Issued), &req(), 160), CodeDecision::Reject(Rejection::CodeInvalid));
+        assert_eq!(
+            decide_redemption(&code(CodeState::Issued), &req(), 159),
+            CodeDecision::Redeem
+        );
+        assert_eq!(
+            decide_redemption(&code(CodeState::Issued), &req(), 160),
+            CodeDecision::Reject(Rejection::CodeInvalid)
+        );
     }
 
     #[test]
     fn redirect_uri_must_match_exactly_and_be_present() {
-        let r = Redemption { redirect_uri: Some("https://rp/cb/"), ..req() };
-        assert_eq!(decide_redemption(&code(CodeState::Issued), &r, 100), CodeDecision::Reject(Rejection::RedirectMismatch));
-        let r = Redemption { redirect_uri: None, ..req() };
-        assert_eq!(decide_redemption(&code(CodeState::Issued), &r, 100), CodeDecision::Reject(Rejection::RedirectMismatch));
+        let r = Redemption {
+            redirect_uri: Some("https://rp/cb/"),
+            ..req()
+        };
+        assert_eq!(
+            decide_redemption(&code(CodeState::Issued), &r, 100),
+            CodeDecision::Reject(Rejection::RedirectMismatch)
+        );
+        let r = Redemption {
+            redirect_uri: None,
+            ..req()
+        };
+        assert_eq!(
+            decide_redemption(&code(CodeState::Issued), &r, 100),
+            CodeDecision::Reject(Rejection::RedirectMismatch)
+        );
     }
 
     #[test]
     fn pkce_verifier_must_match() {
-        let r = Redemption { code_verifier: None, ..req() };
-        assert_eq!(decide_redemption(&code(CodeState::Issued), &r, 100), CodeDecision::Reject(Rejection::PkceFailed));
-        let no_challenge = CodeFacts { code_challenge: None, ..code(CodeState::Issued) };
-        assert_eq!(decide_redemption(&no_challenge, &req(), 100), CodeDecision::Reject(Rejection::PkceFailed));
+        let r = Redemption {
+            code_verifier: None,
+            ..req()
+        };
+        assert_eq!(
+            decide_redemption(&code(CodeState::Issued), &r, 100),
+            CodeDecision::Reject(Rejection::PkceFailed)
+        );
+        let no_challenge = CodeFacts {
+            code_challenge: None,
+            ..code(CodeState::Issued)
+        };
+        assert_eq!(
+            decide_redemption(&no_challenge, &req(), 100),
+            CodeDecision::Reject(Rejection::PkceFailed)
+        );
     }
 }

@@ -18,7 +18,11 @@ pub const TYP_LOGOUT: &str = "logout+jwt";
 pub const TYP_JWT: &str = "JWT";
 
 /// Sign `claims` with `key`, setting `kid` and `typ`.
-pub fn sign(key: &LoadedKey, typ: &str, claims: Map<String, Value>) -> Result<String, josekit::JoseError> {
+pub fn sign(
+    key: &LoadedKey,
+    typ: &str,
+    claims: Map<String, Value>,
+) -> Result<String, josekit::JoseError> {
     let mut header = JwsHeader::new();
     header.set_token_type(typ);
     header.set_key_id(&key.kid);
@@ -50,14 +54,20 @@ pub fn verify(keys: &KeySet, token: &str, now: UnixTime) -> Result<Verified, Jwt
         return Err(JwtRejection::Malformed);
     }
     let header = jwt::decode_header(token).map_err(|_| JwtRejection::Malformed)?;
-    let kid = header.claim("kid").and_then(Value::as_str).ok_or(JwtRejection::UnknownKey)?;
-    let alg = header.claim("alg").and_then(Value::as_str).ok_or(JwtRejection::Malformed)?;
+    let kid = header
+        .claim("kid")
+        .and_then(Value::as_str)
+        .ok_or(JwtRejection::UnknownKey)?;
+    let alg = header
+        .claim("alg")
+        .and_then(Value::as_str)
+        .ok_or(JwtRejection::Malformed)?;
     let key = keys.find(kid, now).ok_or(JwtRejection::UnknownKey)?;
     if key.alg != alg {
         return Err(JwtRejection::BadSignature);
     }
-    let (payload, header) =
-        jwt::decode_with_verifier(token, key.verifier.as_ref()).map_err(|_| JwtRejection::BadSignature)?;
+    let (payload, header) = jwt::decode_with_verifier(token, key.verifier.as_ref())
+        .map_err(|_| JwtRejection::BadSignature)?;
     Ok(Verified {
         typ: header.token_type().map(str::to_string),
         claims: payload.claims_set().clone(),
@@ -73,7 +83,10 @@ pub fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a s
 pub fn audiences(claims: &Map<String, Value>) -> Vec<String> {
     match claims.get("aud") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -85,7 +98,18 @@ mod tests {
 
     fn keyset(alg: &str) -> KeySet {
         let g = generate(alg).unwrap();
-        KeySet { keys: vec![LoadedKey::from_jwk(&g.kid, alg, &g.private_jwk, &g.public_jwk, 0, None, None).unwrap()] }
+        KeySet {
+            keys: vec![LoadedKey::from_jwk(
+                &g.kid,
+                alg,
+                &g.private_jwk,
+                &g.public_jwk,
+                0,
+                None,
+                None,
+            )
+            .unwrap()],
+        }
     }
 
     #[test]
@@ -110,9 +134,18 @@ mod tests {
         let good = sign(&ours.keys[0], TYP_JWT, Map::new()).unwrap();
         let mut parts: Vec<&str> = good.split('.').collect();
         parts[1] = "eyJzdWIiOiJldmUifQ";
-        assert_eq!(verify(&ours, &parts.join("."), 10).unwrap_err(), JwtRejection::BadSignature);
-        assert_eq!(verify(&ours, "not.a.jwt", 10).unwrap_err(), JwtRejection::Malformed);
-        assert_eq!(verify(&ours, "garbage", 10).unwrap_err(), JwtRejection::Malformed);
+        assert_eq!(
+            verify(&ours, &parts.join("."), 10).unwrap_err(),
+            JwtRejection::BadSignature
+        );
+        assert_eq!(
+            verify(&ours, "not.a.jwt", 10).unwrap_err(),
+            JwtRejection::Malformed
+        );
+        assert_eq!(
+            verify(&ours, "garbage", 10).unwrap_err(),
+            JwtRejection::Malformed
+        );
     }
 
     #[test]

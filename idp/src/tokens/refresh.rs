@@ -43,7 +43,12 @@ pub enum RefreshDecision {
     Reject(Rejection),
 }
 
-pub fn decide_refresh(f: &RefreshFacts<'_>, client_id: &str, grace_secs: i64, now: UnixTime) -> RefreshDecision {
+pub fn decide_refresh(
+    f: &RefreshFacts<'_>,
+    client_id: &str,
+    grace_secs: i64,
+    now: UnixTime,
+) -> RefreshDecision {
     // A token of another client proves nothing about this one: refuse without side effects.
     if f.family_client_id != client_id {
         return RefreshDecision::Reject(Rejection::RefreshInvalid);
@@ -53,7 +58,11 @@ pub fn decide_refresh(f: &RefreshFacts<'_>, client_id: &str, grace_secs: i64, no
     }
     if let TokenState::Rotated { at } = f.token {
         let within_grace = grace_secs > 0 && now < at + grace_secs;
-        return if within_grace && f.successor_unused == Some(true) && f.session_active && f.user_active {
+        return if within_grace
+            && f.successor_unused == Some(true)
+            && f.session_active
+            && f.user_active
+        {
             RefreshDecision::ReissueWithinGrace
         } else {
             RefreshDecision::RevokeFamily
@@ -90,56 +99,98 @@ mod tests {
 
     #[test]
     fn active_token_rotates() {
-        assert_eq!(decide_refresh(&facts(TokenState::Active), "c1", 0, 100), RefreshDecision::Rotate);
+        assert_eq!(
+            decide_refresh(&facts(TokenState::Active), "c1", 0, 100),
+            RefreshDecision::Rotate
+        );
     }
 
     #[test]
     fn refresh_reused_after_rotation_revokes_family() {
         let f = facts(TokenState::Rotated { at: 90 });
-        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::RevokeFamily);
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 100),
+            RefreshDecision::RevokeFamily
+        );
     }
 
     #[test]
     fn grace_window_tolerates_retry_only_while_successor_unused() {
         let mut f = facts(TokenState::Rotated { at: 90 });
         f.successor_unused = Some(true);
-        assert_eq!(decide_refresh(&f, "c1", 30, 100), RefreshDecision::ReissueWithinGrace);
-        assert_eq!(decide_refresh(&f, "c1", 30, 120), RefreshDecision::RevokeFamily, "window over");
-        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::RevokeFamily, "no window by default");
+        assert_eq!(
+            decide_refresh(&f, "c1", 30, 100),
+            RefreshDecision::ReissueWithinGrace
+        );
+        assert_eq!(
+            decide_refresh(&f, "c1", 30, 120),
+            RefreshDecision::RevokeFamily,
+            "window over"
+        );
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 100),
+            RefreshDecision::RevokeFamily,
+            "no window by default"
+        );
         f.successor_unused = Some(false);
-        assert_eq!(decide_refresh(&f, "c1", 30, 100), RefreshDecision::RevokeFamily, "successor used");
+        assert_eq!(
+            decide_refresh(&f, "c1", 30, 100),
+            RefreshDecision::RevokeFamily,
+            "successor used"
+        );
     }
 
     #[test]
     fn other_clients_token_is_invalid_grant_without_side_effects() {
-        assert_eq!(decide_refresh(&facts(TokenState::Active), "c2", 0, 100), RefreshDecision::Reject(Rejection::RefreshInvalid));
-        assert_eq!(decide_refresh(&facts(TokenState::Rotated { at: 1 }), "c2", 0, 100), RefreshDecision::Reject(Rejection::RefreshInvalid));
+        assert_eq!(
+            decide_refresh(&facts(TokenState::Active), "c2", 0, 100),
+            RefreshDecision::Reject(Rejection::RefreshInvalid)
+        );
+        assert_eq!(
+            decide_refresh(&facts(TokenState::Rotated { at: 1 }), "c2", 0, 100),
+            RefreshDecision::Reject(Rejection::RefreshInvalid)
+        );
     }
 
     #[test]
     fn revoked_family_refuses_every_member() {
         let mut f = facts(TokenState::Active);
         f.family_active = false;
-        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::Reject(Rejection::RefreshInvalid));
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 100),
+            RefreshDecision::Reject(Rejection::RefreshInvalid)
+        );
     }
 
     #[test]
     fn ended_session_or_disabled_user_stops_refresh() {
         let mut f = facts(TokenState::Active);
         f.session_active = false;
-        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::Reject(Rejection::SessionEnded));
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 100),
+            RefreshDecision::Reject(Rejection::SessionEnded)
+        );
         let mut f = facts(TokenState::Active);
         f.user_active = false;
-        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::Reject(Rejection::UserInactive));
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 100),
+            RefreshDecision::Reject(Rejection::UserInactive)
+        );
     }
 
     #[test]
     fn idle_and_absolute_lifetimes_expire() {
         let f = facts(TokenState::Active);
         assert_eq!(decide_refresh(&f, "c1", 0, 999), RefreshDecision::Rotate);
-        assert_eq!(decide_refresh(&f, "c1", 0, 1000), RefreshDecision::Reject(Rejection::RefreshInvalid));
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 1000),
+            RefreshDecision::Reject(Rejection::RefreshInvalid)
+        );
         let mut f = facts(TokenState::Active);
         f.idle_deadline = 9999;
-        assert_eq!(decide_refresh(&f, "c1", 0, 5000), RefreshDecision::Reject(Rejection::RefreshInvalid));
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 5000),
+            RefreshDecision::Reject(Rejection::RefreshInvalid)
+        );
     }
 }

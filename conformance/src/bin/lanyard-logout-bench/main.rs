@@ -67,7 +67,10 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start runtime: {e}");
@@ -90,14 +93,28 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     let mut server_env = Vec::new();
     for kv in &cli.server_env {
-        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--server-env wants KEY=VALUE, got {kv}"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--server-env wants KEY=VALUE, got {kv}"))?;
         server_env.push((k.to_string(), v.to_string()));
     }
-    let bench = scenario::Bench::new(cli.lanyard_bin.clone(), cli.database_url.clone(), server_env, std::time::Duration::from_secs(cli.timeout_secs)).await?;
-    println!("lanyard-logout-bench: {} on {}", cli.lanyard_bin.display(), scenario::backend(&cli.database_url));
+    let bench = scenario::Bench::new(
+        cli.lanyard_bin.clone(),
+        cli.database_url.clone(),
+        server_env,
+        std::time::Duration::from_secs(cli.timeout_secs),
+    )
+    .await?;
+    println!(
+        "lanyard-logout-bench: {} on {}",
+        cli.lanyard_bin.display(),
+        scenario::backend(&cli.database_url)
+    );
     let mut ok = true;
     if matches!(cli.scenario, Which::User | Which::All) {
-        ok &= bench.user_revocation(cli.user_sessions, cli.warmup, cli.runs).await?;
+        ok &= bench
+            .user_revocation(cli.user_sessions, cli.warmup, cli.runs)
+            .await?;
     }
     if matches!(cli.scenario, Which::Tenant | Which::All) {
         for &n in &cli.sizes {

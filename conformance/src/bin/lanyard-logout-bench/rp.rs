@@ -59,25 +59,40 @@ impl Recorder {
     }
 
     fn record(&self, a: Arrival) {
-        self.arrivals.lock().unwrap_or_else(PoisonError::into_inner).push(a);
+        self.arrivals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(a);
         self.count.fetch_add(1, Ordering::AcqRel);
         self.changed.notify_waiters();
     }
 }
 
 #[handler]
-async fn backchannel(Path(client_id): Path<String>, body: String, Data(rec): Data<&Arc<Recorder>>) -> StatusCode {
+async fn backchannel(
+    Path(client_id): Path<String>,
+    body: String,
+    Data(rec): Data<&Arc<Recorder>>,
+) -> StatusCode {
     // The arrival is the moment the whole request is in: the OP has done its part.
-    rec.record(Arrival { at: Instant::now(), client_id, body });
+    rec.record(Arrival {
+        at: Instant::now(),
+        client_id,
+        body,
+    });
     StatusCode::OK
 }
 
 /// Start the listener on 127.0.0.1 (any free port). Returns its base URL for `/rp/{client_id}`.
 pub async fn start(rec: Arc<Recorder>) -> anyhow::Result<String> {
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind the RP listener")?;
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot bind the RP listener")?;
     let port = tcp.local_addr()?.port();
     let acceptor = TcpAcceptor::from_tokio(tcp)?;
-    let app = Route::new().at("/rp/:client_id", post(backchannel)).data(rec);
+    let app = Route::new()
+        .at("/rp/:client_id", post(backchannel))
+        .data(rec);
     tokio::spawn(async move {
         if let Err(e) = Server::new_with_acceptor(acceptor).run(app).await {
             eprintln!("RP listener stopped: {e}");

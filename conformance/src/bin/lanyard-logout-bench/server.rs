@@ -47,21 +47,35 @@ impl Lanyard {
             .await
             .with_context(|| format!("cannot run {}", self.bin.display()))?;
         if !out.status.success() {
-            bail!("lanyard {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "lanyard {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         let text = String::from_utf8_lossy(&out.stdout);
-        let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or_default();
-        serde_json::from_str(line).with_context(|| format!("lanyard {}: unexpected output {text:?}", args.join(" ")))
+        let line = text
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('{'))
+            .unwrap_or_default();
+        serde_json::from_str(line)
+            .with_context(|| format!("lanyard {}: unexpected output {text:?}", args.join(" ")))
     }
 
     /// Start `lanyard serve` and wait until it answers HTTP.
     pub async fn serve(&self, http: &reqwest::Client) -> anyhow::Result<Server> {
         let mut cmd = self.command();
-        cmd.arg("serve").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+        cmd.arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
         for (k, v) in &self.server_env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", self.bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.bin.display()))?;
         let pid = child.id().context("server exited at once")?;
         let probe = format!("{}/api/v1/openapi.json", self.base_url());
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -99,7 +113,8 @@ pub struct Memory {
 
 impl Server {
     pub fn memory(&self) -> anyhow::Result<Memory> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).context("cannot read /proc/PID/status (Linux only)")?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .context("cannot read /proc/PID/status (Linux only)")?;
         let field = |name: &str| {
             status
                 .lines()
@@ -108,12 +123,17 @@ impl Server {
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        Ok(Memory { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") })
+        Ok(Memory {
+            rss_kib: field("VmRSS:"),
+            hwm_kib: field("VmHWM:"),
+        })
     }
 
     /// CPU seconds (user + system) the server has used so far, from `/proc/PID/stat`.
     pub fn cpu_secs(&self) -> f64 {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else { return 0.0 };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+            return 0.0;
+        };
         // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
         let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
         let f: Vec<&str> = rest.split_whitespace().collect();
@@ -148,7 +168,10 @@ impl Database {
             let dir = std::env::temp_dir().join(format!("{tag}_{}", rand::random::<u32>()));
             std::fs::create_dir_all(&dir)?;
             let url = format!("sqlite://{}/lanyard.db?mode=rwc", dir.display());
-            return Ok(Database { url, postgres_admin: None });
+            return Ok(Database {
+                url,
+                postgres_admin: None,
+            });
         }
         if !(base.starts_with("postgres://") || base.starts_with("postgresql://")) {
             bail!("--database-url must start with sqlite: or postgres://");
@@ -160,12 +183,19 @@ impl Database {
         let mut url = parsed;
         url.set_path(&format!("/{name}"));
         psql(admin.as_str(), &format!("CREATE DATABASE {name}")).await?;
-        Ok(Database { url: url.to_string(), postgres_admin: Some((admin.to_string(), name)) })
+        Ok(Database {
+            url: url.to_string(),
+            postgres_admin: Some((admin.to_string(), name)),
+        })
     }
 
     pub async fn drop_db(self) {
         if let Some((admin, name)) = self.postgres_admin {
-            let _ = psql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            let _ = psql(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
         }
     }
 }
@@ -179,7 +209,10 @@ async fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
         .await
         .context("cannot run psql (needed to create a scratch PostgreSQL database)")?;
     if !out.status.success() {
-        bail!("psql {sql}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Context;
 use josekit::jwk::JwkSet;
-use josekit::jws::{JwsVerifier, EdDSA, ES256, RS256};
+use josekit::jws::{EdDSA, JwsVerifier, ES256, RS256};
 use serde_json::Value;
 
 use crate::rp::Arrival;
@@ -24,7 +24,13 @@ pub struct Keys {
 impl Keys {
     /// Fetch `{issuer}/jwks` and build a verifier per key.
     pub async fn fetch(http: &reqwest::Client, issuer: &str) -> anyhow::Result<Self> {
-        let body = http.get(format!("{issuer}/jwks")).send().await?.error_for_status()?.bytes().await?;
+        let body = http
+            .get(format!("{issuer}/jwks"))
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
         let set = JwkSet::from_bytes(&body).context("the JWKS does not parse")?;
         let mut by_kid: HashMap<String, Box<dyn JwsVerifier>> = HashMap::new();
         for jwk in set.keys() {
@@ -37,7 +43,10 @@ impl Keys {
             };
             by_kid.insert(kid.to_string(), v);
         }
-        anyhow::ensure!(!by_kid.is_empty(), "the JWKS at {issuer}/jwks has no usable key");
+        anyhow::ensure!(
+            !by_kid.is_empty(),
+            "the JWKS at {issuer}/jwks has no usable key"
+        );
         Ok(Keys { by_kid })
     }
 }
@@ -64,7 +73,8 @@ impl Expectation {
     }
 
     fn is_owed(&self, session: u64, client: usize) -> bool {
-        session < self.sessions && (!self.spread || (session % self.clients.len() as u64) as usize == client)
+        session < self.sessions
+            && (!self.spread || (session % self.clients.len() as u64) as usize == client)
     }
 }
 
@@ -92,16 +102,30 @@ impl Verdict {
 
 /// Verify every arrival, in parallel on every core.
 pub fn verify_all(arrivals: &[Arrival], keys: &Keys, expect: &Expectation, now: i64) -> Verdict {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(1);
     let chunk = arrivals.len().div_ceil(threads).max(1);
     let results: Vec<Result<(usize, u64, String), String>> = std::thread::scope(|s| {
         let handles: Vec<_> = arrivals
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|a| check_one(a, keys, expect, now)).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|a| check_one(a, keys, expect, now))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     });
-    let mut v = Verdict { received: arrivals.len() as u64, ..Default::default() };
+    let mut v = Verdict {
+        received: arrivals.len() as u64,
+        ..Default::default()
+    };
     let mut jtis = HashSet::with_capacity(results.len());
     let mut seen: HashMap<(usize, u64), u64> = HashMap::with_capacity(results.len());
     for r in results {
@@ -125,15 +149,27 @@ pub fn verify_all(arrivals: &[Arrival], keys: &Keys, expect: &Expectation, now: 
 }
 
 /// One token, as the RP it was addressed to must check it. Ok = (client index, session index, jti).
-fn check_one(a: &Arrival, keys: &Keys, expect: &Expectation, now: i64) -> Result<(usize, u64, String), String> {
+fn check_one(
+    a: &Arrival,
+    keys: &Keys,
+    expect: &Expectation,
+    now: i64,
+) -> Result<(usize, u64, String), String> {
     let token = url::form_urlencoded::parse(a.body.as_bytes())
         .find(|(k, _)| k == "logout_token")
         .map(|(_, v)| v.into_owned())
         .ok_or("no logout_token parameter")?;
     let (payload, header) = josekit::jwt::decode_with_verifier_selector(&token, |h| {
-        Ok(h.key_id().and_then(|kid| keys.by_kid.get(kid)).map(|v| v.as_ref()))
+        Ok(h.key_id()
+            .and_then(|kid| keys.by_kid.get(kid))
+            .map(|v| v.as_ref()))
     })
-    .map_err(|e| format!("signature: {}", e.to_string().split(':').next().unwrap_or_default()))?;
+    .map_err(|e| {
+        format!(
+            "signature: {}",
+            e.to_string().split(':').next().unwrap_or_default()
+        )
+    })?;
     if header.token_type() != Some("logout+jwt") {
         return Err("typ is not logout+jwt".into());
     }
@@ -142,7 +178,11 @@ fn check_one(a: &Arrival, keys: &Keys, expect: &Expectation, now: i64) -> Result
     if s("iss") != Some(expect.issuer.as_str()) {
         return Err("iss".into());
     }
-    let client = expect.clients.iter().position(|c| *c == a.client_id).ok_or("addressed to an unknown client")?;
+    let client = expect
+        .clients
+        .iter()
+        .position(|c| *c == a.client_id)
+        .ok_or("addressed to an unknown client")?;
     let aud_ok = match claims.get("aud") {
         Some(Value::String(x)) => *x == a.client_id,
         Some(Value::Array(xs)) => xs.iter().any(|x| x.as_str() == Some(a.client_id.as_str())),
