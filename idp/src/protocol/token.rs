@@ -20,10 +20,6 @@ use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 use serde_json::json;
 
-/// Session activity is recorded at most this often per session (the idle deadline may thus be
-/// up to this much earlier than exact; never later).
-const TOUCH_GRANULARITY_SECS: i64 = 30;
-
 #[handler]
 pub async fn handle(
     state: Data<&State>,
@@ -437,7 +433,7 @@ async fn refresh_token(
         ctx.now_ms,
     );
     // Activity moves the idle deadline; a session touched in the last 30 s needs no write.
-    let touch = (ctx.now - session.last_active_at >= TOUCH_GRANULARITY_SECS).then(|| {
+    let touch = crate::session::evaluate_touch(session.last_active_at, ctx.now).then(|| {
         (
             session.id.clone(),
             ctx.now,

@@ -64,6 +64,15 @@ pub fn touched_idle_deadline(
         .min(absolute_deadline)
 }
 
+/// Session activity is recorded at most this often, so a busy session is not rewritten on every
+/// token request (the idle deadline may be up to this much earlier than exact, never later).
+pub const TOUCH_GRANULARITY_SECS: i64 = 30;
+
+/// Should activity at `now` be written for a session last recorded active at `last_active_at`?
+pub fn evaluate_touch(last_active_at: UnixTime, now: UnixTime) -> bool {
+    now - last_active_at >= TOUCH_GRANULARITY_SECS
+}
+
 /// Is a session usable at `now`?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {
@@ -108,6 +117,13 @@ mod tests {
         assert_eq!(initial_deadlines(&p, 0), (100, 150));
         assert_eq!(touched_idle_deadline(&p, 150, 90), 150);
         assert_eq!(touched_idle_deadline(&p, 150, 10), 110);
+    }
+
+    #[test]
+    fn activity_is_written_at_most_every_30_seconds() {
+        assert!(!evaluate_touch(100, 100));
+        assert!(!evaluate_touch(100, 129));
+        assert!(evaluate_touch(100, 130));
     }
 
     #[test]
