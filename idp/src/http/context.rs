@@ -9,6 +9,8 @@ pub struct RequestContext {
     pub ip: String,
     pub user_agent: String,
     pub origin: Option<String>,
+    /// Fetch Metadata `Sec-Fetch-Site`, set only by browsers.
+    pub fetch_site: Option<String>,
     pub now: UnixTime,
     pub now_ms: i64,
 }
@@ -34,10 +36,16 @@ impl RequestContext {
             .get("origin")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let fetch_site = req
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
         Self {
             ip,
             user_agent,
             origin,
+            fetch_site,
             now: now_ms.div_euclid(1000),
             now_ms,
         }

@@ -1,24 +1,80 @@
-//! CSRF protection for every form: a double-submit token (random cookie, the same value in a
-//! hidden field, compared in constant time) plus an Origin check when the browser sends Origin.
+//! CSRF protection for every form (ADR 0007): a double-submit token (random cookie, the same
+//! value in a hidden field, compared in constant time) plus two browser-set signals of where the
+//! submission came from, `Origin` (RFC 6454 §7, Fetch §3.1 "append a request `Origin` header")
+//! and Fetch Metadata `Sec-Fetch-Site` (W3C Fetch Metadata Request Headers §2.4).
+//!
+//! Why both: under a page's referrer policy `no-referrer` the Fetch standard serializes the
+//! Origin of a form POST as `null`, even for a same-origin form, so Origin alone cannot tell a
+//! same-origin submission from a sandboxed or cross-site one. Lanyard's pages therefore send
+//! `Referrer-Policy: same-origin` (Origin is then the page's own origin on same-origin POSTs),
+//! and where a browser still sends `null` (an operator's template that sets `no-referrer`), the
+//! browser-set `Sec-Fetch-Site: same-origin` is what vouches for it. Neither header can be set by
+//! page script (both are forbidden request headers), so a cross-site page cannot forge them.
 
 use crate::crypto::constant_time_eq;
 
-/// Does a form submission carry a valid token, and come from our own origin?
-pub fn check(
+/// Where a form submission came from, as the browser told us.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Provenance<'a> {
+    /// The `Origin` request header, verbatim (`null` included).
+    pub origin: Option<&'a str>,
+    /// The `Sec-Fetch-Site` request header.
+    pub fetch_site: Option<&'a str>,
+}
+
+/// Why a form submission was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsrfRejection {
+    /// `Sec-Fetch-Site` says another site (or a sibling subdomain) sent it.
+    CrossSite,
+    /// `Origin` names another origin.
+    ForeignOrigin,
+    /// `Origin: null` without a browser's word that the request is same-origin.
+    OpaqueOrigin,
+    /// The token cookie or field is missing, short or different.
+    TokenMismatch,
+}
+
+impl CsrfRejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CrossSite => "cross_site",
+            Self::ForeignOrigin => "foreign_origin",
+            Self::OpaqueOrigin => "opaque_origin",
+            Self::TokenMismatch => "token_mismatch",
+        }
+    }
+}
+
+/// Decide whether a form submission is our own: the provenance signals first, then the token.
+///
+/// - `Sec-Fetch-Site` other than `same-origin` or `none` (user-initiated) refuses: `same-site`
+///   is refused too, because a sibling subdomain is not the identity provider.
+/// - `Origin` equal to the public origin passes; any other serialized origin refuses.
+/// - `Origin: null` passes only with `Sec-Fetch-Site: same-origin`.
+/// - Neither header (older browsers, non-browser clients) leaves the token as the only check.
+pub fn decide_form_submission(
     cookie: Option<&str>,
     field: Option<&str>,
-    origin: Option<&str>,
-    public_url: &str,
-) -> bool {
-    let same_origin = match origin {
-        None => true,
-        Some(o) => o == origin_of(public_url),
-    };
+    from: Provenance<'_>,
+    public_origin: &str,
+) -> Result<(), CsrfRejection> {
+    match from.fetch_site {
+        None | Some("same-origin") | Some("none") => {}
+        Some(_) => return Err(CsrfRejection::CrossSite),
+    }
+    match from.origin {
+        None => {}
+        Some("null") if from.fetch_site == Some("same-origin") => {}
+        Some("null") => return Err(CsrfRejection::OpaqueOrigin),
+        Some(o) if o == public_origin => {}
+        Some(_) => return Err(CsrfRejection::ForeignOrigin),
+    }
     match (cookie, field) {
-        (Some(c), Some(f)) => {
-            same_origin && c.len() >= 32 && constant_time_eq(c.as_bytes(), f.as_bytes())
+        (Some(c), Some(f)) if c.len() >= 32 && constant_time_eq(c.as_bytes(), f.as_bytes()) => {
+            Ok(())
         }
-        _ => false,
+        _ => Err(CsrfRejection::TokenMismatch),
     }
 }
 
@@ -34,29 +90,84 @@ pub fn origin_of(url: &str) -> String {
 mod tests {
     use super::*;
     const T: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
+    const ME: &str = "http://127.0.0.1:8080";
 
-    #[test]
-    fn matching_token_and_origin_pass() {
-        assert!(check(
-            Some(T),
-            Some(T),
-            Some("http://127.0.0.1:8080"),
-            "http://127.0.0.1:8080"
-        ));
-        assert!(check(Some(T), Some(T), None, "http://127.0.0.1:8080"));
+    fn from<'a>(origin: Option<&'a str>, fetch_site: Option<&'a str>) -> Provenance<'a> {
+        Provenance { origin, fetch_site }
+    }
+
+    fn ok(origin: Option<&str>, site: Option<&str>) -> Result<(), CsrfRejection> {
+        decide_form_submission(Some(T), Some(T), from(origin, site), ME)
     }
 
     #[test]
-    fn mismatch_missing_or_foreign_origin_fail() {
-        assert!(!check(Some(T), Some("x"), None, "http://a"));
-        assert!(!check(None, Some(T), None, "http://a"));
-        assert!(!check(Some(T), None, None, "http://a"));
-        assert!(!check(
-            Some(T),
-            Some(T),
-            Some("https://evil.example"),
-            "http://127.0.0.1:8080"
-        ));
-        assert!(!check(Some("short"), Some("short"), None, "http://a"));
+    fn same_origin_submissions_pass() {
+        assert_eq!(ok(Some(ME), Some("same-origin")), Ok(()));
+        assert_eq!(ok(Some(ME), None), Ok(()));
+        assert_eq!(ok(None, None), Ok(()));
+        assert_eq!(ok(None, Some("same-origin")), Ok(()));
+        // A user-initiated request (bookmark, typed URL) carries `none`.
+        assert_eq!(ok(Some(ME), Some("none")), Ok(()));
+    }
+
+    #[test]
+    fn null_origin_passes_only_when_the_browser_says_same_origin() {
+        // Chromium under `Referrer-Policy: no-referrer` sends exactly this for our own form.
+        assert_eq!(ok(Some("null"), Some("same-origin")), Ok(()));
+        assert_eq!(ok(Some("null"), None), Err(CsrfRejection::OpaqueOrigin));
+        assert_eq!(
+            ok(Some("null"), Some("none")),
+            Err(CsrfRejection::OpaqueOrigin)
+        );
+        assert_eq!(
+            ok(Some("null"), Some("cross-site")),
+            Err(CsrfRejection::CrossSite)
+        );
+    }
+
+    #[test]
+    fn other_sites_are_refused_even_with_a_valid_token() {
+        assert_eq!(
+            ok(Some("https://evil.example"), None),
+            Err(CsrfRejection::ForeignOrigin)
+        );
+        assert_eq!(
+            ok(Some("https://evil.example"), Some("cross-site")),
+            Err(CsrfRejection::CrossSite)
+        );
+        assert_eq!(ok(None, Some("cross-site")), Err(CsrfRejection::CrossSite));
+        assert_eq!(ok(None, Some("same-site")), Err(CsrfRejection::CrossSite));
+        // Same host, other port or scheme: another origin (RFC 6454 §5).
+        assert_eq!(
+            ok(Some("http://127.0.0.1:8081"), None),
+            Err(CsrfRejection::ForeignOrigin)
+        );
+        assert_eq!(
+            ok(Some("https://127.0.0.1:8080"), None),
+            Err(CsrfRejection::ForeignOrigin)
+        );
+    }
+
+    #[test]
+    fn the_token_is_always_required() {
+        let same = from(Some(ME), Some("same-origin"));
+        for (c, f) in [
+            (Some(T), Some("x")),
+            (None, Some(T)),
+            (Some(T), None),
+            (Some("short"), Some("short")),
+        ] {
+            assert_eq!(
+                decide_form_submission(c, f, same, ME),
+                Err(CsrfRejection::TokenMismatch)
+            );
+        }
+    }
+
+    #[test]
+    fn origin_of_serializes_scheme_host_port() {
+        assert_eq!(origin_of("https://a.example/x?y"), "https://a.example");
+        assert_eq!(origin_of("http://127.0.0.1:8080/t/a"), ME);
+        assert_eq!(origin_of("not a url"), "");
     }
 }

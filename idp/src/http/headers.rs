@@ -1,5 +1,7 @@
 //! Security headers on every response: CSP without inline script, frames denied, no sniffing.
 //! A page that must frame or be framed (the logged-out page) sets its own CSP, which wins.
+//! `Referrer-Policy: same-origin` keeps URLs (with their request ids) from every other site, and
+//! lets a browser send our own Origin on our own forms (ADR 0007).
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
@@ -41,7 +43,7 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
         );
         h.insert(
             "referrer-policy",
-            poem::http::HeaderValue::from_static("no-referrer"),
+            poem::http::HeaderValue::from_static("same-origin"),
         );
         Ok(resp)
     }

@@ -235,12 +235,23 @@ pub async fn read_form(
         Err(r) => return Err(page_error(state, Some(&tenant), r.into())),
     };
     let csrf_cookie = crate::http::cookies::read(req, &state.cookies.csrf_name(&tenant.slug));
-    if !crate::http::csrf::check(
+    let from = crate::http::csrf::Provenance {
+        origin: ctx.origin.as_deref(),
+        fetch_site: ctx.fetch_site.as_deref(),
+    };
+    if let Err(why) = crate::http::csrf::decide_form_submission(
         csrf_cookie.as_deref(),
         params.get("csrf"),
-        ctx.origin.as_deref(),
-        &state.config.public_url,
+        from,
+        &crate::http::csrf::origin_of(&state.config.public_url),
     ) {
+        tracing::warn!(
+            event = "form.refused",
+            reason = why.as_str(),
+            path = %req.uri().path(),
+            ip = %ctx.ip,
+            "form submission refused"
+        );
         return Err(error_page(
             state,
             Some(&tenant),
