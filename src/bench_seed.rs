@@ -72,13 +72,20 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
         .sid_prefix
         .clone()
         .unwrap_or_else(|| format!("{}-", lanyard_idp::crypto::random_id()));
-    let policy = tenant.policy();
+    let policy = lanyard_idp::session::service::policy::show(state, &tenant, Some(&user.id), None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     let batch = args.batch.max(1);
     let mut created = 0u64;
     let mut participants = 0u64;
     while created < args.sessions {
         let now = state.clock.now();
-        let (idle, absolute) = lanyard_idp::session::initial_deadlines(&policy, now);
+        let clocks = lanyard_idp::session::clocks::initial_clocks(
+            policy.idle_timeout_secs.value,
+            policy.absolute_timeout_secs.value,
+            None,
+            now,
+        );
         let end = (created + batch).min(args.sessions);
         let txn = state.db.begin().await?;
         for i in created..end {
@@ -101,12 +108,17 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
                     user_agent: "lanyard bench-seed".into(),
                     created_at: now,
                     last_active_at: now,
-                    idle_deadline: idle,
-                    absolute_deadline: absolute,
+                    idle_deadline: clocks.idle_deadline,
+                    absolute_deadline: clocks.absolute_deadline,
                     state: store::sessions::ACTIVE.into(),
                     ended_at: None,
                     end_reason: None,
                     end_batch: None,
+                    mode: "normal".into(),
+                    idle_timeout_secs: clocks.idle_timeout_secs,
+                    absolute_timeout_secs: clocks.absolute_timeout_secs,
+                    scheduled_end_at: None,
+                    policy_snapshot: policy.to_snapshot(),
                 },
             )
             .await?;

@@ -74,7 +74,7 @@ enum TenantCmd {
         #[command(flatten)]
         policy: PolicyArgs,
     },
-    /// Change a tenant's session policy (unset fields keep the built-in defaults).
+    /// Change a tenant's session policy (fields not given keep their current values).
     SetPolicy {
         slug: String,
         #[command(flatten)]
@@ -105,6 +105,7 @@ impl PolicyArgs {
             idle_timeout_secs: self.session_idle_timeout,
             absolute_timeout_secs: self.session_absolute_timeout,
             refresh_reuse_ends_session: self.refresh_reuse_ends_session,
+            ..Default::default()
         }
     }
 }
@@ -355,10 +356,10 @@ async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
         )?,
         Command::Tenant(TenantCmd::SetPolicy { slug, policy }) => {
             let t = tenant(slug).await?;
-            manage::set_policy(&state.db, &t, policy.layer())
+            let changed = manage::set_policy(&state, &t, policy.layer(), "cli")
                 .await
                 .map_err(m)?;
-            print_json(&serde_json::json!({ "tenant": t.slug, "policy": policy.layer() }))?
+            print_json(&changed)?
         }
         Command::Tenant(TenantCmd::List) => {
             let list: Vec<_> = store::tenants::list(&state.db).await?.into_iter()

@@ -69,7 +69,6 @@ mod tests {
             slug: "a".into(),
             name: "A".into(),
             issuer: "i".into(),
-            policy_layer: Default::default(),
         };
         c.put_tenant(&t, 1000);
         assert!(c.tenant("a", 2999).is_some());

@@ -23,6 +23,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Seed the demo tenant on an empty database.
     pub demo: bool,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (`http::client_ip`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +78,15 @@ struct FileConfig {
     delivery_max_attempts: Option<i64>,
     delivery_max_age_secs: Option<i64>,
     delivery_lease_ms: Option<i64>,
+    trusted_proxies: Option<StrOrList>,
+}
+
+/// A list in the file may be written as a TOML array or as one comma-separated string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StrOrList {
+    Str(String),
+    List(Vec<String>),
 }
 
 /// A configuration error: the key and the reason, printed as one line.
@@ -228,7 +239,18 @@ impl Config {
         if delivery.concurrency == 0 {
             return Err(err("LANYARD_DELIVERY_CONCURRENCY", "must be at least 1"));
         }
+        let trusted_proxies = match env("LANYARD_TRUSTED_PROXIES") {
+            Some(v) => v,
+            None => match file_cfg.trusted_proxies {
+                Some(StrOrList::Str(s)) => s,
+                Some(StrOrList::List(l)) => l.join(","),
+                None => String::new(),
+            },
+        };
+        let trusted_proxies = crate::http::client_ip::parse_trusted(&trusted_proxies)
+            .map_err(|e| err("LANYARD_TRUSTED_PROXIES", e))?;
         Ok(Config {
+            trusted_proxies,
             database_url,
             bind,
             public_url,
@@ -301,6 +323,15 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("configuration error: LANYARD_DATABASE_URL"));
+    }
+
+    #[test]
+    fn trusted_proxies_parse_or_name_the_key() {
+        assert!(load(&[]).unwrap().trusted_proxies.is_empty());
+        let c = load(&[("LANYARD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let e = load(&[("LANYARD_TRUSTED_PROXIES", "10.0.0.0/99")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_TRUSTED_PROXIES");
     }
 
     #[test]

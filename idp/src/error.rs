@@ -178,11 +178,20 @@ pub enum Internal {
     Other(String),
 }
 
-/// Either a protocol rejection or an internal failure.
+/// A protocol rejection, the outcome of an administrative operation that cannot be carried
+/// out as asked (named by cause, so the CLI, the API and the pages map them without reading
+/// messages), or an internal failure.
 #[derive(Debug, Error)]
 pub enum Error {
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// The input is not acceptable (a message for the person who sent it).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Internal(#[from] Internal),
 }
@@ -201,6 +210,18 @@ impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
         Error::Internal(Internal::Json(e))
     }
+}
+
+pub fn invalid(msg: impl Into<String>) -> Error {
+    Error::Invalid(msg.into())
+}
+
+pub fn not_found(msg: impl Into<String>) -> Error {
+    Error::NotFound(msg.into())
+}
+
+pub fn conflict(msg: impl Into<String>) -> Error {
+    Error::Conflict(msg.into())
 }
 
 pub fn internal(msg: impl Into<String>) -> Error {

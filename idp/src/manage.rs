@@ -56,9 +56,18 @@ pub async fn create_tenant(
             id: id.clone(),
             slug: slug.to_string(),
             name: name.unwrap_or(slug).to_string(),
-            policy: serde_json::to_string(&policy)?,
             created_at: now,
         },
+    )
+    .await?;
+    store::policies::replace_layer(
+        &txn,
+        &id,
+        "tenant",
+        "",
+        &policy.to_settings(),
+        now,
+        "system",
     )
     .await?;
     for alg in SUPPORTED_ALGS {
@@ -105,13 +114,27 @@ pub async fn tenant(db: &DatabaseConnection, public_url: &str, slug: &str) -> Re
         .ok_or_else(|| invalid(format!("no tenant '{slug}'")))
 }
 
+/// Change only the tenant-layer fields `policy` sets (the others keep their values).
 pub async fn set_policy(
-    db: &DatabaseConnection,
+    state: &AppState,
     tenant: &Tenant,
     policy: PolicyLayer,
-) -> Result<()> {
-    store::tenants::update_policy(db, &tenant.id, serde_json::to_string(&policy)?).await?;
-    Ok(())
+    actor: &str,
+) -> Result<crate::session::service::policy::PolicyChanged> {
+    use crate::session::service::policy::{change_layer, FieldChange};
+    let changes: Vec<FieldChange> = policy
+        .to_settings()
+        .into_iter()
+        .map(|(k, v)| FieldChange::Set(k.to_string(), v))
+        .collect();
+    change_layer(
+        state,
+        tenant,
+        &crate::session::LayerRef::tenant(),
+        &changes,
+        actor,
+    )
+    .await
 }
 
 #[derive(Debug, Serialize)]
@@ -206,12 +229,12 @@ pub async fn create_user(
             name: None,
             password_hash: hash,
             status: store::users::ACTIVE.into(),
-            groups: to_json_list(groups),
             created_at: now,
             updated_at: now,
         },
     )
     .await?;
+    store::policies::set_user_groups(db, &tenant.id, &u.id, groups, now).await?;
     Ok(CreatedUser {
         id: u.id,
         tenant: tenant.slug.clone(),

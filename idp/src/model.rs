@@ -1,6 +1,5 @@
-//! Domain views of stored rows: a tenant with its resolved policy, a client with parsed lists.
+//! Domain views of stored rows: a tenant with its issuer, a client with parsed lists.
 
-use crate::session::{EffectivePolicy, PolicyLayer};
 use crate::store::clients::ClientRow;
 use crate::store::from_json_list;
 use crate::store::tenants::Tenant as TenantRow;
@@ -12,22 +11,16 @@ pub struct Tenant {
     pub slug: String,
     pub name: String,
     pub issuer: String,
-    pub policy_layer: PolicyLayer,
 }
 
 impl Tenant {
     pub fn from_row(row: TenantRow, public_url: &str) -> Self {
         Self {
             issuer: format!("{public_url}/t/{}", row.slug),
-            policy_layer: serde_json::from_str(&row.policy).unwrap_or_default(),
             id: row.id,
             slug: row.slug,
             name: row.name,
         }
-    }
-
-    pub fn policy(&self) -> EffectivePolicy {
-        crate::session::resolve_policy(std::slice::from_ref(&self.policy_layer))
     }
 }
 

@@ -24,10 +24,42 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "demo_result.html",
         include_str!("../../templates/demo_result.html"),
     ),
+    (
+        "session_limit.html",
+        include_str!("../../templates/session_limit.html"),
+    ),
 ];
 
 pub const STYLESHEET: &str = include_str!("../../templates/static/lanyard.css");
 pub const LOGGED_OUT_JS: &str = include_str!("../../templates/static/logged_out.js");
+
+/// A time as people read it relative to now: "just now", "5 minutes ago", "in 2 hours".
+pub fn ago(now: i64, t: i64) -> String {
+    let d = now - t;
+    let (n, future) = if d >= 0 { (d, false) } else { (-d, true) };
+    let (v, unit) = match n {
+        0..=44 => return "just now".into(),
+        45..=89 => (1, "minute"),
+        90..=3599 => ((n + 30) / 60, "minute"),
+        3600..=5399 => (1, "hour"),
+        5400..=86_399 => ((n + 1800) / 3600, "hour"),
+        86_400..=129_599 => (1, "day"),
+        _ => ((n + 43_200) / 86_400, "day"),
+    };
+    let plural = if v == 1 { "" } else { "s" };
+    if future {
+        format!("in {v} {unit}{plural}")
+    } else {
+        format!("{v} {unit}{plural} ago")
+    }
+}
+
+/// A time as an unambiguous UTC string, for `title` attributes and exports.
+pub fn utc(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
 
 #[derive(Debug)]
 pub struct Templates {
@@ -87,6 +119,18 @@ mod tests {
             assert!(html.contains("</html>"), "{name}");
             assert!(!html.contains("<script>"), "{name}: no inline script (CSP)");
         }
+    }
+
+    #[test]
+    fn times_read_as_words() {
+        assert_eq!(ago(100, 100), "just now");
+        assert_eq!(ago(100, 60), "just now");
+        assert_eq!(ago(1000, 900), "2 minutes ago");
+        assert_eq!(ago(4000, 0), "1 hour ago");
+        assert_eq!(ago(3 * 3600, 0), "3 hours ago");
+        assert_eq!(ago(2 * 86_400, 0), "2 days ago");
+        assert_eq!(ago(0, 7200), "in 2 hours");
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
     }
 
     #[test]

@@ -1,53 +1,173 @@
-//! The request context: who is calling from where, and the one clock reading for this request
-//! (STYLE.md rule 2).
+//! The request context: who is calling from where (client IP behind trusted proxies, user agent,
+//! cookies, Origin and Fetch Metadata), and the one clock reading for this request (STYLE.md
+//! rule 2). Handlers build it; nothing below a handler sees the raw HTTP request.
 
 use crate::clock::{Clock, UnixTime};
+use ipnet::IpNet;
 use poem::Request;
+
+/// The request's cookies, parsed once.
+#[derive(Debug, Clone, Default)]
+pub struct Cookies {
+    pairs: Vec<(String, String)>,
+}
+
+/// One cookie name's value in a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieValue<'a> {
+    Absent,
+    One(&'a str),
+    /// Sent more than once (with different values): which one the browser meant is unknowable,
+    /// so a security cookie sent twice is not trusted.
+    Ambiguous,
+}
+
+/// Longest cookie value read (our tokens are far shorter; the demo RP's state is the longest).
+const MAX_VALUE: usize = 256;
+
+impl Cookies {
+    pub fn parse<'a>(headers: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut pairs = Vec::new();
+        for h in headers {
+            for pair in h.split(';') {
+                let mut it = pair.trim().splitn(2, '=');
+                let (Some(k), Some(v)) = (it.next(), it.next()) else {
+                    continue;
+                };
+                if pairs.len() < 64 {
+                    pairs.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+        Self { pairs }
+    }
+
+    /// The value of `name`, accepting only the characters Lanyard's own values use.
+    pub fn value(&self, name: &str) -> CookieValue<'_> {
+        let mut found: Option<&str> = None;
+        for (k, v) in &self.pairs {
+            if k != name {
+                continue;
+            }
+            match found {
+                Some(prev) if prev != v => return CookieValue::Ambiguous,
+                _ => found = Some(v),
+            }
+        }
+        match found {
+            Some(v)
+                if !v.is_empty()
+                    && v.len() <= MAX_VALUE
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) =>
+            {
+                CookieValue::One(v)
+            }
+            _ => CookieValue::Absent,
+        }
+    }
+
+    /// The value when sent exactly once.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match self.value(name) {
+            CookieValue::One(v) => Some(v),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RequestContext {
+    /// The client IP (see `http::client_ip`), as text.
     pub ip: String,
     pub user_agent: String,
     pub origin: Option<String>,
     /// Fetch Metadata `Sec-Fetch-Site`, set only by browsers.
     pub fetch_site: Option<String>,
+    pub cookies: Cookies,
     pub now: UnixTime,
     pub now_ms: i64,
 }
 
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 impl RequestContext {
-    pub fn from_request(req: &Request, clock: &dyn Clock) -> Self {
+    pub fn from_request(req: &Request, clock: &dyn Clock, trusted_proxies: &[IpNet]) -> Self {
         let now_ms = clock.now_ms();
-        let ip = req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        let user_agent = req
-            .headers()
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
+        let ip = match req.remote_addr().as_socket_addr() {
+            Some(peer) => super::client_ip::resolve_client_ip(
+                peer.ip(),
+                header(req, "forwarded"),
+                header(req, "x-forwarded-for"),
+                trusted_proxies,
+            )
+            .to_string(),
+            None => "unknown".into(),
+        };
+        let user_agent = header(req, "user-agent")
             .unwrap_or("")
             .chars()
             .take(512)
             .collect();
-        let origin = req
-            .headers()
-            .get("origin")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let fetch_site = req
-            .headers()
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase);
+        let cookies = Cookies::parse(
+            req.headers()
+                .get_all("cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
         Self {
             ip,
             user_agent,
-            origin,
-            fetch_site,
+            origin: header(req, "origin").map(str::to_string),
+            fetch_site: header(req, "sec-fetch-site").map(str::to_ascii_lowercase),
+            cookies,
             now: now_ms.div_euclid(1000),
             now_ms,
         }
+    }
+
+    /// A context for work not caused by an HTTP request (CLI, sweeper, tests).
+    pub fn system(now_ms: i64) -> Self {
+        Self {
+            ip: String::new(),
+            user_agent: String::new(),
+            origin: None,
+            fetch_site: None,
+            cookies: Cookies::default(),
+            now: now_ms.div_euclid(1000),
+            now_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_once_and_ambiguity_is_visible() {
+        let c = Cookies::parse(["a=1; b=two", "c=x.y_z-0; a=1"]);
+        assert_eq!(
+            c.get("a"),
+            Some("1"),
+            "the same value twice is not ambiguous"
+        );
+        assert_eq!(c.get("b"), Some("two"));
+        assert_eq!(c.get("c"), Some("x.y_z-0"));
+        assert_eq!(c.value("zz"), CookieValue::Absent);
+        let c = Cookies::parse(["s=one; s=two"]);
+        assert_eq!(c.value("s"), CookieValue::Ambiguous);
+        assert_eq!(c.get("s"), None);
+    }
+
+    #[test]
+    fn foreign_characters_and_oversized_values_are_absent() {
+        let long = format!("a={}", "x".repeat(MAX_VALUE + 1));
+        let c = Cookies::parse(["q=a%20b; e=", long.as_str()]);
+        assert_eq!(c.get("q"), None);
+        assert_eq!(c.get("e"), None);
+        assert_eq!(c.get("a"), None);
     }
 }

@@ -28,6 +28,10 @@ impl CookiePolicy {
     pub fn csrf_name(&self, slug: &str) -> String {
         self.name(&format!("lanyard-{slug}-csrf"))
     }
+    /// Binds a pending "choose a session to end" admission to the browser that authenticated.
+    pub fn admission_name(&self, slug: &str) -> String {
+        self.name(&format!("lanyard-{slug}-admission"))
+    }
 
     /// A `Set-Cookie` value. `max_age` None = browser-session cookie.
     pub fn set(&self, name: &str, value: &str, max_age: Option<i64>) -> Option<HeaderValue> {
@@ -46,25 +50,26 @@ impl CookiePolicy {
     }
 }
 
-/// Read one cookie value from the request (only the characters our tokens use are accepted).
+/// Read one cookie value from a request a handler holds (the demo relying party). Lanyard's own
+/// cookies are read from `RequestContext::cookies`.
 pub fn read(req: &Request, name: &str) -> Option<String> {
-    for header in req.headers().get_all("cookie") {
-        let Ok(s) = header.to_str() else { continue };
-        for pair in s.split(';') {
-            let mut it = pair.trim().splitn(2, '=');
-            if it.next() == Some(name) {
-                let v = it.next().unwrap_or("");
-                if !v.is_empty()
-                    && v.len() <= 256
-                    && v.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-                {
-                    return Some(v.to_string());
-                }
-            }
-        }
-    }
-    None
+    super::context::Cookies::parse(
+        req.headers()
+            .get_all("cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+    .get(name)
+    .map(str::to_string)
+}
+
+/// Does a response already set (or clear) this cookie?
+pub fn sets(resp: &poem::Response, name: &str) -> bool {
+    let prefix = format!("{name}=");
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.starts_with(&prefix)))
 }
 
 /// Append a cookie to a response builder.

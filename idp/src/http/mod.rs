@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every endpoint: request context, strict parameter parsing, cookies,
 //! CSRF, security headers and the error responses.
 
+pub mod client_ip;
 pub mod context;
 pub mod cookies;
 pub mod csrf;

@@ -15,6 +15,8 @@ pub const MAX_PARAMS: usize = 64;
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     map: HashMap<String, String>,
+    /// Every non-empty pair in order (for fields a form legitimately repeats, like checkboxes).
+    all: Vec<(String, String)>,
     duplicate: Option<String>,
 }
 
@@ -26,6 +28,7 @@ impl Params {
             return Err(Rejection::Malformed("request too large"));
         }
         let mut map = HashMap::new();
+        let mut all = Vec::new();
         let mut duplicate = None;
         for (i, (k, v)) in form_urlencoded_pairs(input)?.into_iter().enumerate() {
             if i >= MAX_PARAMS {
@@ -38,15 +41,29 @@ impl Params {
                 // §3.1: "Parameters sent without a value MUST be treated as if they were omitted".
                 continue;
             }
+            all.push((k.clone(), v.clone()));
             if map.insert(k.clone(), v).is_some() && duplicate.is_none() {
                 duplicate = Some(k);
             }
         }
-        Ok(Self { map, duplicate })
+        Ok(Self {
+            map,
+            all,
+            duplicate,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.map.get(name).map(String::as_str)
+    }
+
+    /// Every value of a repeatable field, in order.
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.all
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn duplicate(&self) -> Option<&str> {
@@ -130,6 +147,13 @@ mod tests {
         let p = Params::parse(b"scope=a&scope=b").unwrap();
         assert_eq!(p.duplicate(), Some("scope"));
         assert!(p.reject_duplicates().is_err());
+    }
+
+    #[test]
+    fn repeatable_fields_keep_every_value() {
+        let p = Params::parse(b"end=a&csrf=t&end=b&end=").unwrap();
+        assert_eq!(p.get_all("end"), vec!["a", "b"]);
+        assert_eq!(p.get_all("none"), Vec::<&str>::new());
     }
 
     #[test]

@@ -2,17 +2,23 @@
 //!
 //! Pipeline: tenant -> parameters -> client and redirect URI (errors rendered, never redirected)
 //! -> request rules (errors redirected with `iss`) -> remember the request -> decide interaction
-//! (login / consent / issue) with the browser's session -> respond.
+//! (login / consent / issue) with the browser's session -> admission when the session joins a
+//! client whose rule limits sessions -> issue -> respond.
+//!
+//! The request's progress (which session completed its login step, a pending admission) is kept
+//! server-side in the remembered request: a later step can never claim a login that did not
+//! happen in this request.
 
-use super::{current_session, error_page, load_client, load_tenant, read_params, tenant_not_found};
+use super::{context, error_page, load_client, load_tenant, read_params, tenant_not_found};
 use crate::app::{AppState, State};
 use crate::clock::UnixTime;
 use crate::error::{Rejection, Result};
 use crate::http::{respond, Params, RequestContext};
 use crate::model::{Client, Tenant};
+use crate::session::service::{self as sessions, Admission};
+use crate::session::Session;
 use crate::store;
-use crate::store::sessions::SessionRow;
-use crate::tokens::{self, code::CODE_TTL_SECS, pkce};
+use crate::tokens::{self, pkce};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
@@ -36,7 +42,46 @@ pub struct AuthRequest {
     /// `sub` of a valid `id_token_hint`.
     pub hint_sub: Option<String>,
     pub acr_values: Option<String>,
+    #[serde(default)]
+    pub progress: Progress,
 }
+
+/// Where a remembered request stands (enforced by the server, never passed as a form flag).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Progress {
+    /// The session (internal id) whose login step completed in this request.
+    pub authenticated_session: Option<String>,
+    /// An admission waiting for the user ("ask": choose sessions to end).
+    pub pending: Option<Pending>,
+}
+
+/// An admission the user must resolve on the "choose a session to end" page. Bound to the
+/// browser that authenticated by a secret cookie (stored hashed), and short-lived.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pending {
+    pub kind: PendingKind,
+    pub secret_hash: String,
+    pub must_end: usize,
+    pub limit: u32,
+    pub at: UnixTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PendingKind {
+    /// The password was verified; the session is created once the user has chosen.
+    Login {
+        user_id: String,
+        acr: String,
+        amr: Vec<String>,
+    },
+    /// A live session joining a client limited per (user, client).
+    Join { session_id: String },
+}
+
+/// A pending admission older than this is refused (the user signs in again).
+pub const PENDING_TTL_SECS: i64 = 10 * 60;
 
 /// Scopes Lanyard knows; others are ignored (RFC 6749 §3.3 lets the server narrow the scope).
 const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "groups"];
@@ -48,7 +93,7 @@ pub async fn handle(
     req: &Request,
     body: Body,
 ) -> Response {
-    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let ctx = context(&state, req);
     let tenant = match load_tenant(&state, &slug).await {
         Ok(Some(t)) => t,
         Ok(None) => return tenant_not_found(&state),
@@ -79,8 +124,8 @@ pub async fn handle(
         Ok(r) => r,
         Err(rej) => return redirect_error(&tenant, &redirect_uri, state_param.as_deref(), &rej),
     };
-    let session = match current_session(&state, &tenant, req, &ctx).await {
-        Ok(s) => s,
+    let session = match sessions::resolve(&state, &tenant, &ctx).await {
+        Ok(s) => s.live(),
         Err(e) => return super::page_error(&state, Some(&tenant), e),
     };
     match remember(&state, &tenant, &request, ctx.now).await {
@@ -92,7 +137,7 @@ pub async fn handle(
                 &id,
                 request,
                 session.as_ref(),
-                Fresh::default(),
+                false,
                 &ctx,
             )
             .await
@@ -227,6 +272,7 @@ async fn parse_request(
         login_hint: p.get("login_hint").map(str::to_string),
         hint_sub,
         acr_values: p.get("acr_values").map(str::to_string),
+        progress: Progress::default(),
     })
 }
 
@@ -313,7 +359,9 @@ pub fn decide_interaction(
             r.prompt
                 .iter()
                 .any(|p| p == "login" || p == "select_account")
-                || r.max_age.is_some_and(|m| now - s.auth_time > m)
+                // §3.1.2.1: max_age=0 is prompt=login; otherwise re-authenticate once the
+                // elapsed time is greater than max_age.
+                || r.max_age.is_some_and(|m| m == 0 || now - s.auth_time > m)
                 || r.hint_sub.as_deref().is_some_and(|h| h != s.user_id)
         }
     };
@@ -337,7 +385,47 @@ pub fn decide_interaction(
     Interaction::Issue
 }
 
-/// Decide and carry out the next step of a remembered request.
+/// What the user has done in this request, from its server-side progress.
+pub fn fresh_for(r: &AuthRequest, session: Option<&Session>, consented_now: bool) -> Fresh {
+    Fresh {
+        authenticated: session
+            .is_some_and(|s| r.progress.authenticated_session.as_deref() == Some(s.id.as_str())),
+        consented: consented_now,
+    }
+}
+
+/// Decide the next step of a remembered request with the browser's session.
+pub async fn next_interaction(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    r: &AuthRequest,
+    session: Option<&Session>,
+    consented_now: bool,
+    now: UnixTime,
+) -> Result<Interaction> {
+    let consented_before = match session {
+        Some(s) => sessions::resolve::participants(&state.read, &tenant.id, &s.id)
+            .await?
+            .contains(&client.id),
+        None => false,
+    };
+    let facts = session.map(|s| SessionFacts {
+        user_id: &s.user_id,
+        auth_time: s.auth.time,
+    });
+    Ok(decide_interaction(
+        facts.as_ref(),
+        r,
+        client.first_party,
+        consented_before,
+        fresh_for(r, session, consented_now),
+        now,
+    ))
+}
+
+/// Decide and carry out the next step of a remembered request. `consented_now` is true only
+/// when the consent step itself was just answered with "allow".
 #[allow(clippy::too_many_arguments)]
 pub async fn continue_authorization(
     state: &AppState,
@@ -345,29 +433,16 @@ pub async fn continue_authorization(
     client: &Client,
     request_id: &str,
     r: AuthRequest,
-    session: Option<&SessionRow>,
-    fresh: Fresh,
+    session: Option<&Session>,
+    consented_now: bool,
     ctx: &RequestContext,
 ) -> Response {
-    let consented_before = match session {
-        Some(s) => match store::sessions::list_participants(&state.db, &tenant.id, &s.id).await {
-            Ok(p) => p.contains(&client.id),
-            Err(e) => return super::page_error(state, Some(tenant), e.into()),
-        },
-        None => false,
-    };
-    let facts = session.map(|s| SessionFacts {
-        user_id: &s.user_id,
-        auth_time: s.auth_time,
-    });
-    match decide_interaction(
-        facts.as_ref(),
-        &r,
-        client.first_party,
-        consented_before,
-        fresh,
-        ctx.now,
-    ) {
+    let interaction =
+        match next_interaction(state, tenant, client, &r, session, consented_now, ctx.now).await {
+            Ok(i) => i,
+            Err(e) => return super::page_error(state, Some(tenant), e),
+        };
+    match interaction {
         Interaction::Fail(rej) => {
             let _ = store::grants::delete_request(&state.db, &tenant.id, request_id).await;
             redirect_error(tenant, &r.redirect_uri, r.state.as_deref(), &rej)
@@ -377,10 +452,7 @@ pub async fn continue_authorization(
         }
         Interaction::Consent => super::consent::page(state, tenant, client, request_id, &r, ctx),
         Interaction::Issue => match session {
-            Some(s) => match issue_code(state, tenant, client, request_id, &r, s, ctx).await {
-                Ok(resp) => resp,
-                Err(e) => super::page_error(state, Some(tenant), e),
-            },
+            Some(s) => issue(state, tenant, client, request_id, &r, s, None, ctx).await,
             None => redirect_error(
                 tenant,
                 &r.redirect_uri,
@@ -391,58 +463,56 @@ pub async fn continue_authorization(
     }
 }
 
-pub fn tenant_path(t: &Tenant) -> String {
-    format!("/t/{}", t.slug)
-}
-
-/// Issue a code bound to client, redirect URI, PKCE challenge and session (RFC 6749 §4.1.2).
-async fn issue_code(
+/// The issue step: admission when the session joins a client for the first time (a client rule
+/// may limit sessions per user and client), then the code.
+#[allow(clippy::too_many_arguments)]
+pub async fn issue(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
     request_id: &str,
     r: &AuthRequest,
-    s: &SessionRow,
+    s: &Session,
+    chosen: Option<&[String]>,
     ctx: &RequestContext,
-) -> Result<Response> {
-    use crate::store::TransactionTrait;
-    let code = crate::crypto::random_token();
-    let policy = tenant.policy();
-    let txn = state.db.begin().await?;
-    store::grants::insert_code(
-        &txn,
-        store::grants::CodeRow {
-            code_hash: state.hasher.hash("code", &code),
-            tenant_id: tenant.id.clone(),
-            client_id: client.id.clone(),
-            session_id: s.id.clone(),
-            user_id: s.user_id.clone(),
-            redirect_uri: r.redirect_uri.clone(),
-            scope: r.scope.clone(),
-            nonce: r.nonce.clone(),
-            code_challenge: r.code_challenge.clone(),
-            auth_time: s.auth_time,
-            acr: s.acr.clone(),
-            amr: s.amr.clone(),
-            created_at: ctx.now,
-            expires_at: ctx.now + CODE_TTL_SECS,
-            state: store::grants::CODE_ISSUED.into(),
-            family_id: None,
-            access_jti: None,
-        },
-    )
-    .await?;
-    store::sessions::upsert_participant(&txn, &tenant.id, &s.id, &client.id, ctx.now).await?;
-    let idle = crate::session::touched_idle_deadline(&policy, s.absolute_deadline, ctx.now);
-    store::sessions::mark_active(&txn, &tenant.id, &s.id, ctx.now, idle).await?;
-    store::grants::delete_request(&txn, &tenant.id, request_id).await?;
-    txn.commit().await?;
-    let mut params = vec![("code", code.as_str())];
-    if let Some(st) = r.state.as_deref() {
-        params.push(("state", st));
+) -> Response {
+    match sessions::join(state, tenant, s, client, chosen, ctx).await {
+        Ok(Admission::Admitted(())) => {}
+        Ok(Admission::Expired) => {
+            return respond::redirect(&format!("{}/login?req={request_id}", tenant_path(tenant)))
+        }
+        Ok(other) => {
+            return super::session_limit::limited(
+                state,
+                tenant,
+                client,
+                request_id,
+                r.clone(),
+                PendingKind::Join {
+                    session_id: s.id.clone(),
+                },
+                other,
+                ctx,
+            )
+            .await
+        }
+        Err(e) => return super::page_error(state, Some(tenant), e),
     }
-    params.push(("iss", tenant.issuer.as_str()));
-    Ok(respond::redirect_with(&r.redirect_uri, &params))
+    match tokens::service::issue_code(state, tenant, client, request_id, r, s, ctx).await {
+        Ok(code) => {
+            let mut params = vec![("code", code.as_str())];
+            if let Some(st) = r.state.as_deref() {
+                params.push(("state", st));
+            }
+            params.push(("iss", tenant.issuer.as_str()));
+            respond::redirect_with(&r.redirect_uri, &params)
+        }
+        Err(e) => super::page_error(state, Some(tenant), e),
+    }
+}
+
+pub fn tenant_path(t: &Tenant) -> String {
+    format!("/t/{}", t.slug)
 }
 
 /// An error redirected to the validated redirect URI with `state` and RFC 9207 `iss`.
@@ -474,6 +544,16 @@ pub async fn load_request(
     Ok(Some(serde_json::from_str(&row.params)?))
 }
 
+/// Save a remembered request's progress.
+pub async fn save_request(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &str,
+    r: &AuthRequest,
+) -> Result<bool> {
+    Ok(store::grants::update_request(&state.db, &tenant.id, id, serde_json::to_string(r)?).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,6 +571,7 @@ mod tests {
             login_hint: None,
             hint_sub: None,
             acr_values: None,
+            progress: Progress::default(),
         }
     }
     const S: SessionFacts<'static> = SessionFacts {
@@ -560,6 +641,45 @@ mod tests {
             decide_interaction(Some(&S), &req(&[], Some(0)), true, false, none(), NOW),
             Interaction::Login
         );
+    }
+
+    #[test]
+    fn max_age_zero_is_prompt_login_even_right_after_a_login() {
+        let just_now = SessionFacts {
+            user_id: "u1",
+            auth_time: NOW,
+        };
+        assert_eq!(
+            decide_interaction(
+                Some(&just_now),
+                &req(&[], Some(0)),
+                true,
+                false,
+                none(),
+                NOW
+            ),
+            Interaction::Login
+        );
+        let fresh = Fresh {
+            authenticated: true,
+            consented: false,
+        };
+        assert_eq!(
+            decide_interaction(Some(&just_now), &req(&[], Some(0)), true, false, fresh, NOW),
+            Interaction::Issue
+        );
+    }
+
+    #[test]
+    fn a_login_counts_only_for_the_session_it_created_in_this_request() {
+        let mut r = req(&["login"], None);
+        let s = crate::session::model::sample("s1", 0);
+        assert!(!fresh_for(&r, Some(&s), false).authenticated);
+        r.progress.authenticated_session = Some("other".into());
+        assert!(!fresh_for(&r, Some(&s), false).authenticated);
+        r.progress.authenticated_session = Some("s1".into());
+        assert!(fresh_for(&r, Some(&s), false).authenticated);
+        assert!(!fresh_for(&r, None, false).authenticated);
     }
 
     #[test]

@@ -1,34 +1,36 @@
-//! The consent page for third-party clients (OIDC Core §3.1.2.4).
+//! The consent page for third-party clients (OIDC Core §3.1.2.4). The server decides whether
+//! the request is at its consent step: a consent submitted for a request that still needs its
+//! login step (e.g. `prompt=login` or `max_age`) continues to the login, never to a code.
 
-use super::authorize::{continue_authorization, load_request, redirect_error, AuthRequest, Fresh};
-use super::{current_session, error_page, load_client, page_error};
+use super::authorize::{
+    continue_authorization, load_request, redirect_error, AuthRequest, Interaction,
+};
+use super::{context, error_page, load_client, page_error};
 use crate::app::{AppState, State};
 use crate::error::Rejection;
 use crate::http::RequestContext;
 use crate::model::{Client, Tenant};
+use crate::session::service as sessions;
 use crate::store;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 use serde_json::json;
 
-/// Render the consent form for a remembered request. The request parameter travels in the form.
+/// Render the consent form for a remembered request. The request id travels in the form.
 pub fn page(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
     request_id: &str,
     r: &AuthRequest,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
 ) -> Response {
-    // The page is reached by redirect-free rendering, so the CSRF cookie may be new; the login
-    // helper sets it.
     let scopes: Vec<&str> = r.scope.split(' ').collect();
-    let dummy = poem::Request::default();
     super::login::render_with_csrf(
         state,
         tenant,
-        &dummy,
+        ctx,
         "consent.html",
         json!({ "req": request_id, "client_id": client.client_id, "scopes": scopes }),
         StatusCode::OK,
@@ -42,7 +44,7 @@ pub async fn submit(
     req: &Request,
     body: Body,
 ) -> Response {
-    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let ctx = context(&state, req);
     let (tenant, params) = match super::read_form(&state, &slug, req, body, &ctx).await {
         Ok(v) => v,
         Err(resp) => return resp,
@@ -70,21 +72,28 @@ pub async fn submit(
             &Rejection::AccessDenied,
         );
     }
-    let session = match current_session(&state, &tenant, req, &ctx).await {
-        Ok(s) => s,
+    let session = match sessions::resolve(&state, &tenant, &ctx).await {
+        Ok(s) => s.live(),
         Err(e) => return page_error(&state, Some(&tenant), e),
     };
     let client = match load_client(&state, &tenant, &ar.client_id).await {
         Ok(Some(c)) => c,
-        _ => {
-            return error_page(
-                &state,
-                Some(&tenant),
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "The client is no longer registered.",
-            )
-        }
+        _ => return super::login::client_gone(&state, &tenant),
+    };
+    // "allow" counts only if consent is the step this request is at.
+    let at_consent = match super::authorize::next_interaction(
+        &state,
+        &tenant,
+        &client,
+        &ar,
+        session.as_ref(),
+        false,
+        ctx.now,
+    )
+    .await
+    {
+        Ok(i) => i == Interaction::Consent,
+        Err(e) => return page_error(&state, Some(&tenant), e),
     };
     continue_authorization(
         &state,
@@ -93,10 +102,7 @@ pub async fn submit(
         &req_id,
         ar,
         session.as_ref(),
-        Fresh {
-            authenticated: true,
-            consented: true,
-        },
+        at_consent,
         &ctx,
     )
     .await

@@ -9,15 +9,15 @@
 
 use super::login::render_with_csrf;
 use super::{
-    current_session, error_page, load_client, load_tenant, page_error, read_params, tenant_json,
+    context, error_page, load_client, load_tenant, page_error, read_params, tenant_json,
     tenant_not_found,
 };
 use crate::app::{AppState, State};
 use crate::error::Result;
-use crate::events::termination::{end_session, Ender};
 use crate::http::{cookies, respond, Params, RequestContext};
-use crate::model::{Client, Tenant};
-use crate::session::EndReason;
+use crate::model::Tenant;
+use crate::session::service::{self as sessions, Ender};
+use crate::session::{EndReason, Session};
 use crate::store;
 use crate::tokens;
 use poem::http::StatusCode;
@@ -48,7 +48,7 @@ pub async fn handle(
     req: &Request,
     body: Body,
 ) -> Response {
-    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let ctx = context(&state, req);
     let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
         return tenant_not_found(&state);
     };
@@ -59,7 +59,7 @@ pub async fn handle(
         Ok(p) => p,
         Err(r) => return page_error(&state, Some(&tenant), r.into()),
     };
-    match run(&state, &tenant, req, &params, &ctx).await {
+    match run(&state, &tenant, &params, &ctx).await {
         Ok(r) => r,
         Err(e) => page_error(&state, Some(&tenant), e),
     }
@@ -78,7 +78,6 @@ fn refuse(state: &AppState, tenant: &Tenant, message: &str) -> Response {
 async fn run(
     state: &AppState,
     tenant: &Tenant,
-    req: &Request,
     p: &Params,
     ctx: &RequestContext,
 ) -> Result<Response> {
@@ -131,7 +130,7 @@ async fn run(
             }
         },
     };
-    let session = current_session(state, tenant, req, ctx).await?;
+    let session = sessions::resolve(state, tenant, ctx).await?.live();
     let hint_matches = match (&hint, &session) {
         (Some(h), Some(s)) => {
             h.sid.as_deref() == Some(s.sid.as_str())
@@ -172,7 +171,7 @@ async fn run(
             Ok(render_with_csrf(
                 state,
                 tenant,
-                req,
+                ctx,
                 "logout_confirm.html",
                 json!({ "req": id, "client_id": lr.client_id }),
                 StatusCode::OK,
@@ -189,7 +188,7 @@ pub async fn confirm(
     req: &Request,
     body: Body,
 ) -> Response {
-    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let ctx = context(&state, req);
     let (tenant, params) = match super::read_form(&state, &slug, req, body, &ctx).await {
         Ok(v) => v,
         Err(resp) => return resp,
@@ -204,7 +203,7 @@ pub async fn confirm(
         if lr.kind == "logout" {
             store::grants::delete_request(&state.db, &tenant.id, id).await?;
         }
-        match current_session(&state, &tenant, req, &ctx).await? {
+        match sessions::resolve(&state, &tenant, &ctx).await?.live() {
             Some(s) => {
                 finish(
                     &state,
@@ -229,48 +228,31 @@ pub async fn confirm(
     r.unwrap_or_else(|e| page_error(&state, Some(&tenant), e))
 }
 
-/// End the session through the termination path and show the logged-out page.
+/// End the session through the termination path and show the logged-out page with the
+/// front-channel frames the fan-out decided for this session.
 async fn finish(
     state: &AppState,
     tenant: &Tenant,
-    s: &store::sessions::SessionRow,
+    s: &Session,
     reason: EndReason,
     continue_url: Option<String>,
     ctx: &RequestContext,
 ) -> Result<Response> {
-    let participants = store::sessions::list_participants(&state.db, &tenant.id, &s.id).await?;
-    let clients: Vec<Client> = if participants.is_empty() {
-        Vec::new()
-    } else {
-        store::clients::list_by_ids(&state.db, &tenant.id, participants)
-            .await?
-            .into_iter()
-            .map(Client::from_row)
-            .collect()
-    };
-    end_session(
+    let ended = sessions::end_one(
         state,
         &tenant.id,
         &s.id,
         reason,
-        &Ender {
-            actor: "user",
-            ctx: Some(ctx),
-        },
+        &Ender::new("user", Some(ctx)),
         ctx.now_ms,
     )
     .await?;
-    // Front-Channel Logout 1.0 §2: iss and sid appended (session_required is always on here).
-    let frames: Vec<String> = clients
-        .iter()
-        .filter_map(|c| c.frontchannel_logout_uri.as_deref())
-        .filter_map(|u| url::Url::parse(u).ok())
-        .map(|mut u| {
-            u.query_pairs_mut()
-                .append_pair("iss", &tenant.issuer)
-                .append_pair("sid", &s.sid);
-            u.to_string()
-        })
+    let frames: Vec<String> = ended
+        .fanout
+        .frontchannel
+        .into_iter()
+        .filter(|(sid, _)| *sid == s.id)
+        .map(|(_, url)| url)
         .collect();
     let mut resp = logged_out_page(state, tenant, frames, continue_url, Some(()));
     cookies::append(

@@ -6,7 +6,7 @@ use crate::app::{AppState, State};
 use crate::error::{Rejection, Result};
 use crate::http::respond;
 use crate::model::Tenant;
-use crate::session::{evaluate_liveness, Liveness};
+use crate::session::service as sessions;
 use crate::store;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
@@ -105,18 +105,9 @@ async fn introspect_refresh(
         return Ok(Value::Null);
     }
     let sid = match &f.session_id {
-        Some(s) => match store::sessions::find(&state.read, &tenant.id, s).await? {
-            Some(s)
-                if evaluate_liveness(
-                    s.state == store::sessions::ACTIVE,
-                    s.idle_deadline,
-                    s.absolute_deadline,
-                    now,
-                ) == Liveness::Live =>
-            {
-                s.sid
-            }
-            _ => return Ok(Value::Null),
+        Some(s) => match sessions::resolve::live(state, &tenant.id, s, now).await? {
+            Some(s) => s.sid,
+            None => return Ok(Value::Null),
         },
         None => return Ok(Value::Null),
     };

@@ -1,19 +1,22 @@
 //! The login page: CSRF-protected form, throttled per account and per IP, generic failure
-//! message, argon2id verification off the runtime; on success a new session (or a re-authenticated
-//! one with a new cookie secret) and the authorization continues.
+//! message, argon2id verification off the runtime; on success the session service begins the
+//! session (re-authentication, or a new session through admission) and the authorization
+//! continues, or the "session limit" page asks or refuses.
 
-use super::authorize::{continue_authorization, load_request, Fresh};
+use super::authorize::{
+    continue_authorization, load_request, save_request, AuthRequest, PendingKind,
+};
 use super::{
-    error_page, load_client, load_tenant, page_error, read_params, tenant_json, tenant_not_found,
+    context, error_page, load_client, load_tenant, page_error, read_params, tenant_json,
+    tenant_not_found,
 };
 use crate::app::{AppState, State};
 use crate::error::Result;
 use crate::events::audit::{self, Event};
-use crate::events::termination::{end_session, Ender};
 use crate::http::{cookies, respond, RequestContext};
-use crate::model::Tenant;
-use crate::session::EndReason;
-use crate::store::{self, TransactionTrait};
+use crate::model::{Client, Tenant};
+use crate::session::service::{self as sessions, Admission, Begun, Login};
+use crate::store;
 use crate::throttle::{self, Counter, ThrottleRule};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
@@ -37,7 +40,8 @@ pub async fn page(
         Ok(p) => p,
         Err(r) => return page_error(&state, Some(&tenant), r.into()),
     };
-    let now = state.clock.now();
+    let ctx = context(&state, req);
+    let now = ctx.now;
     let Some(req_id) = params.get("req").map(str::to_string) else {
         return error_page(
             &state,
@@ -51,7 +55,7 @@ pub async fn page(
         Ok(Some(ar)) => render(
             &state,
             &tenant,
-            req,
+            &ctx,
             &req_id,
             Some(&ar.client_id),
             ar.login_hint.as_deref(),
@@ -63,7 +67,7 @@ pub async fn page(
     }
 }
 
-fn expired(state: &AppState, tenant: &Tenant) -> Response {
+pub fn expired(state: &AppState, tenant: &Tenant) -> Response {
     error_page(
         state,
         Some(tenant),
@@ -77,14 +81,17 @@ fn expired(state: &AppState, tenant: &Tenant) -> Response {
 pub fn render_with_csrf(
     state: &AppState,
     tenant: &Tenant,
-    req: &Request,
+    rctx: &RequestContext,
     template: &str,
     mut ctx: serde_json::Value,
     status: StatusCode,
 ) -> Response {
     let name = state.cookies.csrf_name(&tenant.slug);
-    let token = cookies::read(req, &name)
+    let token = rctx
+        .cookies
+        .get(&name)
         .filter(|t| t.len() >= 32)
+        .map(str::to_string)
         .unwrap_or_else(crate::crypto::random_token);
     ctx["csrf"] = json!(token);
     ctx["tenant"] = tenant_json(tenant);
@@ -101,7 +108,7 @@ pub fn render_with_csrf(
 fn render(
     state: &AppState,
     tenant: &Tenant,
-    req: &Request,
+    ctx: &RequestContext,
     req_id: &str,
     client_id: Option<&str>,
     username: Option<&str>,
@@ -111,7 +118,7 @@ fn render(
     render_with_csrf(
         state,
         tenant,
-        req,
+        ctx,
         "login.html",
         json!({ "req": req_id, "client_id": client_id, "username": username, "error": error }),
         status,
@@ -125,7 +132,7 @@ pub async fn submit(
     req: &Request,
     body: Body,
 ) -> Response {
-    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let ctx = context(&state, req);
     let (tenant, params) = match super::read_form(&state, &slug, req, body, &ctx).await {
         Ok(v) => v,
         Err(resp) => return resp,
@@ -143,65 +150,25 @@ pub async fn submit(
         .take(256)
         .collect::<String>();
     let password = params.get("password").unwrap_or("").to_string();
+    let client = match load_client(&state, &tenant, &ar.client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return client_gone(&state, &tenant),
+        Err(e) => return page_error(&state, Some(&tenant), e),
+    };
     match authenticate(&state, &tenant, &username, password, &ctx).await {
         Ok(Ok(user)) => {
-            let (session, cookie_value, device_cookie) =
-                match establish_session(&state, &tenant, req, &user, &ctx).await {
-                    Ok(v) => v,
-                    Err(e) => return page_error(&state, Some(&tenant), e),
-                };
-            let client = match load_client(&state, &tenant, &ar.client_id).await {
-                Ok(Some(c)) => c,
-                Ok(None) => {
-                    return error_page(
-                        &state,
-                        Some(&tenant),
-                        StatusCode::BAD_REQUEST,
-                        "Invalid request",
-                        "The client is no longer registered.",
-                    )
-                }
-                Err(e) => return page_error(&state, Some(&tenant), e),
+            let login = Login {
+                user: &user,
+                client: &client,
+                acr: "1".into(),
+                amr: vec!["pwd".into()],
             };
-            let fresh = Fresh {
-                authenticated: true,
-                consented: false,
-            };
-            let mut resp = continue_authorization(
-                &state,
-                &tenant,
-                &client,
-                &req_id,
-                ar,
-                Some(&session),
-                fresh,
-                &ctx,
-            )
-            .await;
-            cookies::append(
-                &mut resp,
-                state.cookies.set(
-                    &state.cookies.session_name(&tenant.slug),
-                    &cookie_value,
-                    None,
-                ),
-            );
-            if let Some(d) = device_cookie {
-                cookies::append(
-                    &mut resp,
-                    state.cookies.set(
-                        &state.cookies.device_name(&tenant.slug),
-                        &d,
-                        Some(400 * 24 * 3600),
-                    ),
-                );
-            }
-            resp
+            signed_in(&state, &tenant, &client, &req_id, ar, &login, None, &ctx).await
         }
         Ok(Err(message)) => render(
             &state,
             &tenant,
-            req,
+            &ctx,
             &req_id,
             Some(&ar.client_id),
             Some(&username),
@@ -210,6 +177,100 @@ pub async fn submit(
         ),
         Err(e) => page_error(&state, Some(&tenant), e),
     }
+}
+
+pub fn client_gone(state: &AppState, tenant: &Tenant) -> Response {
+    error_page(
+        state,
+        Some(tenant),
+        StatusCode::BAD_REQUEST,
+        "Invalid request",
+        "The client is no longer registered.",
+    )
+}
+
+/// The user proved who they are: begin the session (through admission), record the login step
+/// in the request, and continue the authorization with the new cookies. `chosen` are the
+/// sessions picked on the "ask" page.
+#[allow(clippy::too_many_arguments)]
+pub async fn signed_in(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    req_id: &str,
+    mut ar: AuthRequest,
+    login: &Login<'_>,
+    chosen: Option<&[String]>,
+    ctx: &RequestContext,
+) -> Response {
+    let current = match chosen {
+        // The first submission already ended any other user's session in this browser.
+        Some(_) => None,
+        None => match sessions::resolve(state, tenant, ctx).await {
+            Ok(r) => r.live(),
+            Err(e) => return page_error(state, Some(tenant), e),
+        },
+    };
+    let begun = match sessions::begin(state, tenant, login, current, chosen, ctx).await {
+        Ok(b) => b,
+        Err(e) => return page_error(state, Some(tenant), e),
+    };
+    let b: Begun = match begun {
+        Admission::Admitted(b) => b,
+        other => {
+            let kind = PendingKind::Login {
+                user_id: login.user.id.clone(),
+                acr: login.acr.clone(),
+                amr: login.amr.clone(),
+            };
+            return super::session_limit::limited(
+                state,
+                tenant,
+                client,
+                req_id,
+                ar,
+                kind,
+                other.map(|_| ()),
+                ctx,
+            )
+            .await;
+        }
+    };
+    ar.progress.authenticated_session = Some(b.session.id.clone());
+    ar.progress.pending = None;
+    match save_request(state, tenant, req_id, &ar).await {
+        Ok(true) => {}
+        Ok(false) => return expired(state, tenant),
+        Err(e) => return page_error(state, Some(tenant), e),
+    }
+    let mut resp = continue_authorization(
+        state,
+        tenant,
+        client,
+        req_id,
+        ar,
+        Some(&b.session),
+        false,
+        ctx,
+    )
+    .await;
+    cookies::append(
+        &mut resp,
+        state
+            .cookies
+            .set(&state.cookies.session_name(&tenant.slug), &b.cookie, None),
+    );
+    if let Some(d) = &b.device_cookie {
+        cookies::append(
+            &mut resp,
+            state.cookies.set(
+                &state.cookies.device_name(&tenant.slug),
+                d,
+                Some(400 * 24 * 3600),
+            ),
+        );
+    }
+    resp
 }
 
 fn throttle_key(kind: &str, tenant: &Tenant, value: &str) -> String {
@@ -311,158 +372,4 @@ async fn authenticate(
     )
     .await?;
     Ok(Err(GENERIC_FAILURE))
-}
-
-/// Create the session (or re-authenticate the browser's session for the same user) and the device.
-/// Returns the session, the new session cookie value, and a new device cookie if one was minted.
-async fn establish_session(
-    state: &AppState,
-    tenant: &Tenant,
-    req: &Request,
-    user: &store::users::User,
-    ctx: &RequestContext,
-) -> Result<(store::sessions::SessionRow, String, Option<String>)> {
-    let policy = tenant.policy();
-    let existing = super::current_session(state, tenant, req, ctx).await?;
-    let cookie_value = crate::crypto::random_token();
-    let cookie_hash = state.hasher.hash("session", &cookie_value);
-    let amr = json!(["pwd"]).to_string();
-    if let Some(s) = existing.as_ref() {
-        if s.user_id == user.id {
-            // Same user re-authenticating: same session (RPs keep their sid), new cookie secret
-            // so a fixated or stolen cookie stops working.
-            let idle = crate::session::touched_idle_deadline(&policy, s.absolute_deadline, ctx.now);
-            store::sessions::mark_reauthenticated(
-                &state.db,
-                &tenant.id,
-                &s.id,
-                &cookie_hash,
-                ctx.now,
-                "1",
-                &amr,
-                idle,
-            )
-            .await?;
-            audit::record(
-                &state.db,
-                Event {
-                    tenant_id: &tenant.id,
-                    kind: "session.reauthenticated",
-                    session_id: Some(&s.id),
-                    user_id: Some(&user.id),
-                    actor: "user",
-                    outcome: "ok",
-                    ..Default::default()
-                },
-                Some(ctx),
-                ctx.now_ms,
-            )
-            .await?;
-            let mut s = s.clone();
-            s.auth_time = ctx.now;
-            s.cookie_hash = cookie_hash;
-            return Ok((s, cookie_value, None));
-        }
-        end_session(
-            state,
-            &tenant.id,
-            &s.id,
-            EndReason::Superseded,
-            &Ender {
-                actor: "user",
-                ctx: Some(ctx),
-            },
-            ctx.now_ms,
-        )
-        .await?;
-    }
-    let (device_id, device_cookie) = resolve_device(state, tenant, req, ctx).await?;
-    let (idle, absolute) = crate::session::initial_deadlines(&policy, ctx.now);
-    let row = store::sessions::SessionRow {
-        id: crate::crypto::random_id(),
-        tenant_id: tenant.id.clone(),
-        sid: crate::crypto::random_token(),
-        cookie_hash,
-        user_id: user.id.clone(),
-        device_id: Some(device_id),
-        auth_time: ctx.now,
-        acr: "1".into(),
-        amr,
-        ip: ctx.ip.clone(),
-        user_agent: ctx.user_agent.clone(),
-        created_at: ctx.now,
-        last_active_at: ctx.now,
-        idle_deadline: idle,
-        absolute_deadline: absolute,
-        state: store::sessions::ACTIVE.into(),
-        ended_at: None,
-        end_reason: None,
-        end_batch: None,
-    };
-    let txn = state.db.begin().await?;
-    let session = store::sessions::insert(&txn, row).await?;
-    audit::record(
-        &txn,
-        Event {
-            tenant_id: &tenant.id,
-            kind: "session.created",
-            session_id: Some(&session.id),
-            user_id: Some(&user.id),
-            actor: "user",
-            outcome: "ok",
-            detail: Some(json!({"device_id": session.device_id, "amr": ["pwd"]})),
-            ..Default::default()
-        },
-        Some(ctx),
-        ctx.now_ms,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok((session, cookie_value, device_cookie))
-}
-
-/// The browser's device, from its long-lived device cookie, or a new one.
-async fn resolve_device(
-    state: &AppState,
-    tenant: &Tenant,
-    req: &Request,
-    ctx: &RequestContext,
-) -> Result<(String, Option<String>)> {
-    if let Some(token) = cookies::read(req, &state.cookies.device_name(&tenant.slug)) {
-        let hash = state.hasher.hash("device", &token);
-        if let Some(d) =
-            store::sessions::find_device_by_token_hash(&state.db, &tenant.id, &hash).await?
-        {
-            store::sessions::mark_device_seen(&state.db, &tenant.id, &d.id, ctx.now, &ctx.ip)
-                .await?;
-            return Ok((d.id, None));
-        }
-    }
-    let token = crate::crypto::random_token();
-    let ua = woothee::parser::Parser::new().parse(&ctx.user_agent);
-    let (browser, os) = match ua {
-        Some(r) => (
-            format!("{} {}", r.name, r.version).trim().to_string(),
-            r.os.to_string(),
-        ),
-        None => ("unknown".to_string(), "unknown".to_string()),
-    };
-    let d = store::sessions::insert_device(
-        &state.db,
-        store::sessions::DeviceRow {
-            id: crate::crypto::random_id(),
-            tenant_id: tenant.id.clone(),
-            token_hash: state.hasher.hash("device", &token),
-            user_agent: ctx.user_agent.clone(),
-            browser,
-            os,
-            name: None,
-            first_seen: ctx.now,
-            last_seen: ctx.now,
-            last_ip: ctx.ip.clone(),
-            trust: "unknown".into(),
-        },
-    )
-    .await?;
-    Ok((d.id, Some(token)))
 }

@@ -11,17 +11,15 @@ pub mod introspect;
 pub mod issue;
 pub mod login;
 pub mod revoke;
+pub mod session_limit;
 pub mod token;
 pub mod userinfo;
 
 use crate::app::AppState;
 use crate::error::{Error, Rejection, Result};
-use crate::events::termination::{end_session as end, Ender};
 use crate::http::{respond, Params, RequestContext};
 use crate::model::{Client, Tenant};
-use crate::session::{evaluate_liveness, Liveness};
 use crate::store;
-use crate::store::sessions::SessionRow;
 use poem::http::StatusCode;
 use poem::{get, post, Request, Response, Route};
 
@@ -38,6 +36,7 @@ pub fn routes() -> Route {
             get(authorize::handle).post(authorize::handle),
         )
         .at("/t/:slug/login", get(login::page).post(login::submit))
+        .at("/t/:slug/login/choose", post(session_limit::choose))
         .at("/t/:slug/consent", post(consent::submit))
         .at("/t/:slug/token", post(token::handle))
         .at(
@@ -117,47 +116,9 @@ pub async fn read_params(
     }
 }
 
-/// The browser's live SSO session in this tenant, if any. A session found past a deadline is
-/// ended here through the termination path (the sweeper would have, moments later).
-pub async fn current_session(
-    state: &AppState,
-    tenant: &Tenant,
-    req: &Request,
-    ctx: &RequestContext,
-) -> Result<Option<SessionRow>> {
-    let Some(cookie) = crate::http::cookies::read(req, &state.cookies.session_name(&tenant.slug))
-    else {
-        return Ok(None);
-    };
-    let hash = state.hasher.hash("session", &cookie);
-    let Some(s) = store::sessions::find_by_cookie_hash(&state.read, &tenant.id, &hash).await?
-    else {
-        return Ok(None);
-    };
-    match evaluate_liveness(
-        s.state == store::sessions::ACTIVE,
-        s.idle_deadline,
-        s.absolute_deadline,
-        ctx.now,
-    ) {
-        Liveness::Live => Ok(Some(s)),
-        Liveness::Ended => Ok(None),
-        Liveness::Expired(reason) => {
-            end(
-                state,
-                &tenant.id,
-                &s.id,
-                reason,
-                &Ender {
-                    actor: "system",
-                    ctx: Some(ctx),
-                },
-                ctx.now_ms,
-            )
-            .await?;
-            Ok(None)
-        }
-    }
+/// The request context of a handler: client IP behind trusted proxies, cookies, the clock.
+pub fn context(state: &AppState, req: &Request) -> RequestContext {
+    RequestContext::from_request(req, state.clock.as_ref(), &state.config.trusted_proxies)
 }
 
 pub fn error_page(
@@ -205,6 +166,15 @@ pub fn page_error(state: &AppState, tenant: Option<&Tenant>, e: Error) -> Respon
             "Request refused",
             r.oauth().description,
         ),
+        Error::Invalid(m) => error_page(
+            state,
+            tenant,
+            StatusCode::BAD_REQUEST,
+            "Request refused",
+            &m,
+        ),
+        Error::NotFound(m) => error_page(state, tenant, StatusCode::NOT_FOUND, "Not found", &m),
+        Error::Conflict(m) => error_page(state, tenant, StatusCode::CONFLICT, "Conflict", &m),
         Error::Internal(_) => {
             tracing::error!(error = %e, "page failed");
             error_page(
@@ -234,13 +204,13 @@ pub async fn read_form(
         Ok(p) => p,
         Err(r) => return Err(page_error(state, Some(&tenant), r.into())),
     };
-    let csrf_cookie = crate::http::cookies::read(req, &state.cookies.csrf_name(&tenant.slug));
+    let csrf_cookie = ctx.cookies.get(&state.cookies.csrf_name(&tenant.slug));
     let from = crate::http::csrf::Provenance {
         origin: ctx.origin.as_deref(),
         fetch_site: ctx.fetch_site.as_deref(),
     };
     if let Err(why) = crate::http::csrf::decide_form_submission(
-        csrf_cookie.as_deref(),
+        csrf_cookie,
         params.get("csrf"),
         from,
         &crate::http::csrf::origin_of(&state.config.public_url),

@@ -5,7 +5,7 @@
 use crate::app::State;
 use crate::error::Rejection;
 use crate::events::audit::{self, Event};
-use crate::http::{respond, RequestContext};
+use crate::http::respond;
 use crate::store;
 use crate::tokens;
 use poem::http::StatusCode;
@@ -19,7 +19,7 @@ pub async fn handle(
     req: &Request,
     body: Body,
 ) -> Response {
-    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let ctx = super::context(&state, req);
     let (tenant, params, client) =
         match super::read_client_request(&state, &slug, req, body, "revoke", ctx.now).await {
             Ok(v) => v,

@@ -8,10 +8,10 @@ use super::issue::{self, Grant};
 use crate::app::{AppState, State};
 use crate::error::{Error, Rejection, Result};
 use crate::events::audit::{self, Event};
-use crate::events::termination::{end_session, Ender};
 use crate::http::{respond, Params, RequestContext};
 use crate::model::{Client, Tenant};
-use crate::session::{evaluate_liveness, EndReason, Liveness};
+use crate::session::service::{self as sessions, Ender};
+use crate::session::{EndReason, Liveness};
 use crate::store::{self, TransactionTrait};
 use crate::tokens::code::{decide_redemption, CodeDecision, CodeFacts, CodeState, Redemption};
 use crate::tokens::refresh::{decide_refresh, RefreshDecision, RefreshFacts, TokenState};
@@ -27,7 +27,7 @@ pub async fn handle(
     req: &Request,
     body: Body,
 ) -> Response {
-    let ctx = RequestContext::from_request(req, state.clock.as_ref());
+    let ctx = super::context(&state, req);
     let (tenant, params, client) =
         match super::read_client_request(&state, &slug, req, body, "token", ctx.now).await {
             Ok(v) => v,
@@ -93,18 +93,9 @@ async fn authorization_code(
         }
         CodeDecision::Redeem => {}
     }
-    let session = store::sessions::find(&state.read, &tenant.id, &row.session_id)
+    let session = sessions::resolve::live(state, &tenant.id, &row.session_id, ctx.now)
         .await?
-        .ok_or(Rejection::CodeInvalid)?;
-    if evaluate_liveness(
-        session.state == store::sessions::ACTIVE,
-        session.idle_deadline,
-        session.absolute_deadline,
-        ctx.now,
-    ) != Liveness::Live
-    {
-        return Err(Rejection::SessionEnded.into());
-    }
+        .ok_or(Rejection::SessionEnded)?;
     let user = store::users::find(&state.read, &tenant.id, &row.user_id)
         .await?
         .ok_or(Rejection::CodeInvalid)?;
@@ -179,7 +170,7 @@ async fn authorization_code(
         family_id.as_deref(),
     )
     .await?;
-    store::sessions::upsert_participant(&txn, &tenant.id, &session.id, &client.id, ctx.now).await?;
+    sessions::participate_in(&txn, &tenant.id, &session.id, &client.id, ctx.now).await?;
     audit::record(
         &txn,
         Event {
@@ -309,17 +300,12 @@ async fn refresh_token(
         .await?
         .ok_or(Rejection::RefreshInvalid)?;
     let session = match &family.session_id {
-        Some(sid) => store::sessions::find(&state.read, &tenant.id, sid).await?,
+        Some(sid) => sessions::resolve::get(&state.read, &tenant.id, sid).await?,
         None => None,
     };
-    let session_live = session.as_ref().is_some_and(|s| {
-        evaluate_liveness(
-            s.state == store::sessions::ACTIVE,
-            s.idle_deadline,
-            s.absolute_deadline,
-            ctx.now,
-        ) == Liveness::Live
-    });
+    let session_live = session
+        .as_ref()
+        .is_some_and(|s| s.liveness(ctx.now) == Liveness::Live);
     let user = store::users::find(&state.read, &tenant.id, &family.user_id).await?;
     let rotated = token.state == store::grants::RT_ROTATED;
     let successor = if rotated {
@@ -362,7 +348,7 @@ async fn refresh_token(
     match decision {
         RefreshDecision::Reject(r) => return Err(r.into()),
         RefreshDecision::RevokeFamily => {
-            replay_detected(state, tenant, &family, ctx).await?;
+            replay_detected(state, tenant, &family, session.as_ref(), ctx).await?;
             return Err(Rejection::RefreshReplayed.into());
         }
         RefreshDecision::Rotate | RefreshDecision::ReissueWithinGrace => {}
@@ -396,7 +382,6 @@ async fn refresh_token(
     };
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
     let next = crate::crypto::random_token();
-    let policy = tenant.policy();
 
     let next_generation = token.generation + 1;
     let next_row = store::grants::RefreshRow {
@@ -432,14 +417,8 @@ async fn refresh_token(
         Some(ctx),
         ctx.now_ms,
     );
-    // Activity moves the idle deadline; a session touched in the last 30 s needs no write.
-    let touch = crate::session::evaluate_touch(session.last_active_at, ctx.now).then(|| {
-        (
-            session.id.clone(),
-            ctx.now,
-            crate::session::touched_idle_deadline(&policy, session.absolute_deadline, ctx.now),
-        )
-    });
+    // Activity moves the idle deadline; recent enough recorded activity needs no write.
+    let touch = sessions::touch_due(&session, ctx.now);
     match decision {
         RefreshDecision::ReissueWithinGrace => {
             let txn = state.db.begin().await?;
@@ -449,13 +428,13 @@ async fn refresh_token(
             };
             if !store::grants::delete_refresh(&txn, &tenant.id, &s.token_hash).await? {
                 txn.rollback().await?;
-                replay_detected(state, tenant, &family, ctx).await?;
+                replay_detected(state, tenant, &family, Some(&session), ctx).await?;
                 return Err(Rejection::RefreshReplayed.into());
             }
             store::grants::insert_refresh(&txn, next_row).await?;
             store::grants::insert_access(&txn, access_row).await?;
-            if let Some((sid, now, idle)) = &touch {
-                store::sessions::mark_active(&txn, &tenant.id, sid, *now, *idle).await?;
+            if let Some(t) = &touch {
+                sessions::touch_in(&txn, &tenant.id, t).await?;
             }
             store::audit::insert(&txn, event).await?;
             txn.commit().await?;
@@ -467,12 +446,12 @@ async fn refresh_token(
                 now: ctx.now,
                 next: next_row,
                 access: access_row,
-                touch,
+                touch: touch.map(|t| (t.session_id, t.at, t.idle_deadline)),
                 event,
             };
             if state.rotations.rotate(rotation).await? == store::group_commit::Rotated::Lost {
                 // A concurrent request rotated it first: two parties hold this token.
-                replay_detected(state, tenant, &family, ctx).await?;
+                replay_detected(state, tenant, &family, Some(&session), ctx).await?;
                 return Err(Rejection::RefreshReplayed.into());
             }
         }
@@ -486,11 +465,12 @@ async fn refresh_token(
 }
 
 /// Reuse detected: revoke the family (committed even though the request fails), record it, and
-/// by tenant policy end the whole session through the termination path.
+/// by the session's policy end the whole session through the termination path.
 async fn replay_detected(
     state: &AppState,
     tenant: &Tenant,
     family: &store::grants::FamilyRow,
+    session: Option<&crate::session::Session>,
     ctx: &RequestContext,
 ) -> Result<()> {
     let txn = state.db.begin().await?;
@@ -514,17 +494,15 @@ async fn replay_detected(
     .await?;
     txn.commit().await?;
     metrics::counter!("lanyard_refresh_reuse_detected_total").increment(1);
-    if tenant.policy().refresh_reuse_ends_session {
-        if let Some(sid) = &family.session_id {
-            end_session(
+    if let Some(s) = session.filter(|s| s.is_active()) {
+        let policy = sessions::policy::session_policy(state, tenant, s).await?;
+        if policy.refresh_reuse_ends_session.value {
+            sessions::end_one(
                 state,
                 &tenant.id,
-                sid,
+                &s.id,
                 EndReason::RefreshReplay,
-                &Ender {
-                    actor: "system",
-                    ctx: Some(ctx),
-                },
+                &Ender::new("system", Some(ctx)),
                 ctx.now_ms,
             )
             .await?;

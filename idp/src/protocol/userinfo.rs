@@ -6,7 +6,7 @@ use crate::app::{AppState, State};
 use crate::error::{Rejection, Result};
 use crate::http::respond;
 use crate::model::Tenant;
-use crate::session::{evaluate_liveness, Liveness};
+use crate::session::service as sessions;
 use crate::store;
 use crate::tokens::{self, claims};
 use poem::http::StatusCode;
@@ -72,18 +72,9 @@ pub async fn check_access_token(
     };
     let mut user = None;
     if let Some(sid) = &row.session_id {
-        let Some(s) = store::sessions::find(&state.read, &tenant.id, sid).await? else {
+        let Some(s) = sessions::resolve::live(state, &tenant.id, sid, now).await? else {
             return Ok(None);
         };
-        if evaluate_liveness(
-            s.state == store::sessions::ACTIVE,
-            s.idle_deadline,
-            s.absolute_deadline,
-            now,
-        ) != Liveness::Live
-        {
-            return Ok(None);
-        }
         let Some(u) = store::users::find(&state.read, &tenant.id, &s.user_id).await? else {
             return Ok(None);
         };
@@ -169,7 +160,14 @@ pub async fn handle(
         Some(u) if u.id == sub => u,
         _ => return respond::bearer_error(&Rejection::InvalidToken),
     };
-    let groups = store::from_json_list(&user.groups);
+    let groups = if scope.split(' ').any(|s| s == "groups") {
+        match store::policies::list_user_groups(&state.read, &tenant.id, &user.id).await {
+            Ok(g) => g,
+            Err(e) => return respond::server_error(&e.into()),
+        }
+    } else {
+        Vec::new()
+    };
     let c = claims::userinfo(
         &claims::UserClaims {
             sub: &user.id,

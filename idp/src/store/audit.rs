@@ -52,3 +52,54 @@ pub async fn list<C: ConnectionTrait>(
         .all(db)
         .await
 }
+
+/// Which events an export covers.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub kind: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+/// One page of events in time order after `(at_ms, id)`.
+pub async fn list_page<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    f: &EventFilter,
+    after: Option<(i64, &str)>,
+    limit: u64,
+) -> Result<Vec<EventRow>, DbErr> {
+    use sea_orm::Condition;
+    let mut q = audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(tenant_id));
+    if let Some(s) = &f.session_id {
+        q = q.filter(audit_event::Column::SessionId.eq(s.as_str()));
+    }
+    if let Some(u) = &f.user_id {
+        q = q.filter(audit_event::Column::UserId.eq(u.as_str()));
+    }
+    if let Some(k) = &f.kind {
+        q = q.filter(audit_event::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(t) = f.since_ms {
+        q = q.filter(audit_event::Column::AtMs.gte(t));
+    }
+    if let Some(t) = f.until_ms {
+        q = q.filter(audit_event::Column::AtMs.lt(t));
+    }
+    if let Some((at, id)) = after {
+        q = q.filter(
+            Condition::any().add(audit_event::Column::AtMs.gt(at)).add(
+                Condition::all()
+                    .add(audit_event::Column::AtMs.eq(at))
+                    .add(audit_event::Column::Id.gt(id)),
+            ),
+        );
+    }
+    q.order_by_asc(audit_event::Column::AtMs)
+        .order_by_asc(audit_event::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

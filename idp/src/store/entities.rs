@@ -41,7 +41,6 @@ entity!(tenant, "tenants", debug = derive, {
     pub id: String,
     pub slug: String,
     pub name: String,
-    pub policy: String,
     pub created_at: i64,
 });
 
@@ -55,7 +54,6 @@ entity!(user, "users", debug = redacted, {
     pub name: Option<String>,
     pub password_hash: String,
     pub status: String,
-    pub groups: String,
     pub created_at: i64,
     pub updated_at: i64,
 });
@@ -128,6 +126,11 @@ entity!(session, "sessions", debug = derive, {
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
     pub end_batch: Option<String>,
+    pub mode: String,
+    pub idle_timeout_secs: i64,
+    pub absolute_timeout_secs: i64,
+    pub scheduled_end_at: Option<i64>,
+    pub policy_snapshot: String,
 });
 
 entity!(session_participant, "session_participants", debug = derive, {
@@ -262,4 +265,50 @@ entity!(admin_token, "admin_tokens", debug = derive, {
     pub name: String,
     pub created_at: i64,
     pub revoked: bool,
+});
+
+entity!(policy_layer, "policy_layers", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub kind: String,
+    pub subject: String,
+    pub version: i64,
+    pub updated_at: i64,
+    pub updated_by: String,
+});
+
+entity!(policy_setting, "policy_settings", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub layer_id: String,
+    pub key: String,
+    pub value: String,
+});
+
+entity!(group, "groups", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+});
+
+entity!(group_member, "group_members", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub group_name: String,
+    pub user_id: String,
+});
+
+entity!(user_attribute, "user_attributes", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub key: String,
+    pub value: String,
 });

@@ -42,6 +42,22 @@ pub async fn find_request<C: ConnectionTrait>(
         .await
 }
 
+/// Save a remembered request's parameters and progress.
+pub async fn update_request<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    params: String,
+) -> Result<bool, DbErr> {
+    let r = auth_request::Entity::update_many()
+        .col_expr(auth_request::Column::Params, Expr::value(params))
+        .filter(auth_request::Column::TenantId.eq(tenant_id))
+        .filter(auth_request::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
 pub async fn delete_request<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,

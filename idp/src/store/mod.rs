@@ -12,6 +12,7 @@ pub mod grants;
 pub mod group_commit;
 pub mod keys;
 pub mod outbox;
+pub mod policies;
 pub mod sessions;
 pub mod tenants;
 pub mod throttle;

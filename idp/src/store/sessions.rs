@@ -106,29 +106,182 @@ pub async fn list_active_ids<C: ConnectionTrait>(
         .await
 }
 
-/// Active sessions past either deadline, across tenants: `(tenant_id, id, idle_deadline,
-/// absolute_deadline)`. Used by the sweeper.
+/// Active sessions past a deadline (idle, absolute or scheduled), across tenants:
+/// `(tenant_id, id)`. Used by the sweeper; each filter is a range of one index.
 pub async fn list_expired<C: ConnectionTrait>(
     db: &C,
     now: i64,
     limit: u64,
-) -> Result<Vec<(String, String, i64, i64)>, DbErr> {
+) -> Result<Vec<(String, String)>, DbErr> {
     session::Entity::find()
         .select_only()
         .column(session::Column::TenantId)
         .column(session::Column::Id)
-        .column(session::Column::IdleDeadline)
-        .column(session::Column::AbsoluteDeadline)
         .filter(session::Column::State.eq(ACTIVE))
         .filter(
             Condition::any()
                 .add(session::Column::IdleDeadline.lte(now))
-                .add(session::Column::AbsoluteDeadline.lte(now)),
+                .add(session::Column::AbsoluteDeadline.lte(now))
+                .add(session::Column::ScheduledEndAt.lte(now)),
         )
         .limit(limit)
         .into_tuple()
         .all(db)
         .await
+}
+
+/// Rows of several sessions.
+pub async fn list_by_ids<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<SessionRow>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await
+}
+
+/// Which sessions a query covers. Every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub user_id: Option<String>,
+    pub device_id: Option<String>,
+    /// Sessions in which this client (row id) took part.
+    pub client_row_id: Option<String>,
+    /// Users in this group.
+    pub group: Option<String>,
+    /// Users with this attribute.
+    pub attribute: Option<(String, String)>,
+    /// `auth_time < t`.
+    pub auth_before: Option<i64>,
+    /// Only sessions that are live at this instant (active and before every deadline).
+    pub live_at: Option<i64>,
+}
+
+fn filter_condition(tenant_id: &str, f: &SessionFilter) -> Condition {
+    use super::entities::{group_member, user_attribute};
+    use sea_orm::sea_query::Query;
+    let mut c = Condition::all()
+        .add(session::Column::TenantId.eq(tenant_id))
+        .add(session::Column::State.eq(ACTIVE));
+    if let Some(u) = &f.user_id {
+        c = c.add(session::Column::UserId.eq(u.as_str()));
+    }
+    if let Some(d) = &f.device_id {
+        c = c.add(session::Column::DeviceId.eq(d.as_str()));
+    }
+    if let Some(t) = f.auth_before {
+        c = c.add(session::Column::AuthTime.lt(t));
+    }
+    if let Some(now) = f.live_at {
+        c = c
+            .add(session::Column::IdleDeadline.gt(now))
+            .add(session::Column::AbsoluteDeadline.gt(now))
+            .add(
+                Condition::any()
+                    .add(session::Column::ScheduledEndAt.is_null())
+                    .add(session::Column::ScheduledEndAt.gt(now)),
+            );
+    }
+    if let Some(cid) = &f.client_row_id {
+        c = c.add(
+            session::Column::Id.in_subquery(
+                Query::select()
+                    .column(session_participant::Column::SessionId)
+                    .from(session_participant::Entity)
+                    .and_where(session_participant::Column::TenantId.eq(tenant_id))
+                    .and_where(session_participant::Column::ClientId.eq(cid.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(g) = &f.group {
+        c = c.add(
+            session::Column::UserId.in_subquery(
+                Query::select()
+                    .column(group_member::Column::UserId)
+                    .from(group_member::Entity)
+                    .and_where(group_member::Column::TenantId.eq(tenant_id))
+                    .and_where(group_member::Column::GroupName.eq(g.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some((k, v)) = &f.attribute {
+        c = c.add(
+            session::Column::UserId.in_subquery(
+                Query::select()
+                    .column(user_attribute::Column::UserId)
+                    .from(user_attribute::Entity)
+                    .and_where(user_attribute::Column::TenantId.eq(tenant_id))
+                    .and_where(user_attribute::Column::Key.eq(k.as_str()))
+                    .and_where(user_attribute::Column::Value.eq(v.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    c
+}
+
+/// Active sessions matching a filter, one page in id order after `after`.
+pub async fn list_active_page<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    f: &SessionFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<SessionRow>, DbErr> {
+    let mut q = session::Entity::find().filter(filter_condition(tenant_id, f));
+    if let Some(a) = after {
+        q = q.filter(session::Column::Id.gt(a));
+    }
+    q.order_by_asc(session::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Store a live session's re-resolved policy and the clocks it gives. Conditional on the
+/// session still being active.
+#[allow(clippy::too_many_arguments)]
+pub async fn mark_policy<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    idle_timeout_secs: i64,
+    absolute_timeout_secs: i64,
+    idle_deadline: i64,
+    absolute_deadline: i64,
+    scheduled_end_at: Option<i64>,
+    snapshot: &str,
+) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(
+            session::Column::IdleTimeoutSecs,
+            Expr::value(idle_timeout_secs),
+        )
+        .col_expr(
+            session::Column::AbsoluteTimeoutSecs,
+            Expr::value(absolute_timeout_secs),
+        )
+        .col_expr(session::Column::IdleDeadline, Expr::value(idle_deadline))
+        .col_expr(
+            session::Column::AbsoluteDeadline,
+            Expr::value(absolute_deadline),
+        )
+        .col_expr(
+            session::Column::ScheduledEndAt,
+            Expr::value(scheduled_end_at),
+        )
+        .col_expr(session::Column::PolicySnapshot, Expr::value(snapshot))
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
 }
 
 /// End an active session. Returns false if it had already ended (someone else won).
@@ -347,4 +500,32 @@ pub async fn mark_device_trust<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(r.rows_affected == 1)
+}
+
+/// One page of a tenant's sessions (any state) in creation order after `(created_at, id)`.
+pub async fn list_page_by_creation<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    active_only: bool,
+    after: Option<(i64, &str)>,
+    limit: u64,
+) -> Result<Vec<SessionRow>, DbErr> {
+    let mut q = session::Entity::find().filter(session::Column::TenantId.eq(tenant_id));
+    if active_only {
+        q = q.filter(session::Column::State.eq(ACTIVE));
+    }
+    if let Some((at, id)) = after {
+        q = q.filter(
+            Condition::any().add(session::Column::CreatedAt.gt(at)).add(
+                Condition::all()
+                    .add(session::Column::CreatedAt.eq(at))
+                    .add(session::Column::Id.gt(id)),
+            ),
+        );
+    }
+    q.order_by_asc(session::Column::CreatedAt)
+        .order_by_asc(session::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }

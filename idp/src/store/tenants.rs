@@ -31,22 +31,6 @@ pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     tenant::Entity::find().count(db).await
 }
 
-pub async fn update_policy<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: &str,
-    policy: String,
-) -> Result<(), DbErr> {
-    tenant::Entity::update_many()
-        .col_expr(
-            tenant::Column::Policy,
-            sea_orm::sea_query::Expr::value(policy),
-        )
-        .filter(tenant::Column::Id.eq(tenant_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Tenant>, DbErr> {
     tenant::Entity::find_by_id(id.to_string()).one(db).await
 }

@@ -67,3 +67,36 @@ pub async fn mark_status<C: ConnectionTrait>(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// Serialise work on one user across connections and nodes: a write to the user's row takes
+/// its row lock on PostgreSQL (held to commit) and the write lock on SQLite. Used first in the
+/// login transaction so concurrent logins of one user are admitted one after another.
+pub async fn lock_for_admission<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, DbErr> {
+    let r = user::Entity::update_many()
+        .col_expr(user::Column::Status, Expr::col(user::Column::Status).into())
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Users by id (for showing names beside ids).
+pub async fn list_by_ids<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<User>, DbErr> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await
+}

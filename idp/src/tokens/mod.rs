@@ -4,6 +4,7 @@ pub mod claims;
 pub mod code;
 pub mod pkce;
 pub mod refresh;
+pub mod service;
 
 use crate::clock::UnixTime;
 use crate::keys::{KeySet, LoadedKey};

@@ -1,0 +1,422 @@
+//! The session as a domain value: who, on which device, authenticated how, bound to what, with
+//! which clocks, and in which state. Built from a stored row by [`Session::from_row`], which
+//! refuses any value it cannot parse (a corrupt row is an error, never a default).
+//!
+//! ```text
+//!            begin (login admitted)
+//!                   │
+//!                   ▼
+//!   ┌──────── Active(mode) ◀── touch / reauthenticate / re-resolve policy
+//!   │               │
+//!   │   end(reason) │ logout, admin, timeout, eviction, schedule, replay, policy, ...
+//!   │               ▼
+//!   └──────▶ Ended { at, reason }      (terminal: ending an ended session is refused)
+//! ```
+
+use super::clocks::{evaluate_liveness, Liveness};
+use crate::clock::UnixTime;
+use crate::store::sessions::SessionRow;
+use serde::Serialize;
+
+/// Why a session ended. The string forms are stored and shown in audit timelines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    RpLogout,
+    UserLogout,
+    Superseded,
+    AdminRevoked,
+    UserDisabled,
+    DeviceRevoked,
+    TenantRevoked,
+    IdleTimeout,
+    AbsoluteTimeout,
+    RefreshReplay,
+    /// A newer session of the same user took its place under an `evict_oldest` limit.
+    Evicted,
+    /// A policy change moved its deadlines into the past.
+    PolicyChanged,
+    /// The user's groups or attributes changed under a rule that ends sessions on change.
+    AttributesChanged,
+    /// A group's schedule (e.g. a shift end) reached.
+    Scheduled,
+    /// Ended by a cohort revocation (selector in the audit event).
+    CohortRevoked,
+    /// The user chose to end it (the "choose a session to end" page, later the portal).
+    UserChoice,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 16] = [
+        EndReason::RpLogout,
+        EndReason::UserLogout,
+        EndReason::Superseded,
+        EndReason::AdminRevoked,
+        EndReason::UserDisabled,
+        EndReason::DeviceRevoked,
+        EndReason::TenantRevoked,
+        EndReason::IdleTimeout,
+        EndReason::AbsoluteTimeout,
+        EndReason::RefreshReplay,
+        EndReason::Evicted,
+        EndReason::PolicyChanged,
+        EndReason::AttributesChanged,
+        EndReason::Scheduled,
+        EndReason::CohortRevoked,
+        EndReason::UserChoice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::RpLogout => "rp_logout",
+            EndReason::UserLogout => "user_logout",
+            EndReason::Superseded => "superseded",
+            EndReason::AdminRevoked => "admin_revoked",
+            EndReason::UserDisabled => "user_disabled",
+            EndReason::DeviceRevoked => "device_revoked",
+            EndReason::TenantRevoked => "tenant_revoked",
+            EndReason::IdleTimeout => "idle_timeout",
+            EndReason::AbsoluteTimeout => "absolute_timeout",
+            EndReason::RefreshReplay => "refresh_replay",
+            EndReason::Evicted => "evicted",
+            EndReason::PolicyChanged => "policy_changed",
+            EndReason::AttributesChanged => "attributes_changed",
+            EndReason::Scheduled => "scheduled",
+            EndReason::CohortRevoked => "cohort_revoked",
+            EndReason::UserChoice => "user_choice",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// What an active session may do. Governance II adds read-only and step-up modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Normal,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Normal => "normal",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "normal" => Some(Mode::Normal),
+            _ => None,
+        }
+    }
+}
+
+/// The lifecycle state (STYLE.md rule 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Active { mode: Mode },
+    Ended { at: UnixTime, reason: EndReason },
+}
+
+/// How the user proved who they are, last time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentication {
+    pub time: UnixTime,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
+
+/// The context captured at login, against which later requests are compared (governance II).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// The session's resolved timeouts and the deadlines they give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clocks {
+    pub idle_timeout_secs: i64,
+    pub absolute_timeout_secs: i64,
+    pub idle_deadline: UnixTime,
+    pub absolute_deadline: UnixTime,
+    /// The next scheduled end (a group's shift end), if any rule schedules one.
+    pub scheduled_end_at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Internal row id (never leaves Lanyard).
+    pub id: String,
+    pub tenant_id: String,
+    /// The public session id (`sid` claim).
+    pub sid: String,
+    pub user_id: String,
+    pub device_id: Option<String>,
+    pub auth: Authentication,
+    pub binding: Binding,
+    pub created_at: UnixTime,
+    pub last_active_at: UnixTime,
+    pub clocks: Clocks,
+    /// The resolved policy when the session was last (re-)resolved, as stored JSON.
+    pub policy_snapshot: String,
+    pub state: SessionState,
+}
+
+/// A stored session row that does not describe a valid session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session {id}: stored {field} is invalid")]
+pub struct CorruptSession {
+    pub id: String,
+    pub field: &'static str,
+}
+
+/// A transition that the lifecycle forbids (ending an ended session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid session transition")]
+pub struct InvalidTransition;
+
+impl Session {
+    pub fn from_row(r: SessionRow) -> Result<Self, CorruptSession> {
+        let bad = |field| CorruptSession {
+            id: r.id.clone(),
+            field,
+        };
+        let state = match r.state.as_str() {
+            crate::store::sessions::ACTIVE => SessionState::Active {
+                mode: Mode::parse(&r.mode).ok_or_else(|| bad("mode"))?,
+            },
+            crate::store::sessions::ENDED => SessionState::Ended {
+                at: r.ended_at.ok_or_else(|| bad("ended_at"))?,
+                reason: r
+                    .end_reason
+                    .as_deref()
+                    .and_then(EndReason::parse)
+                    .ok_or_else(|| bad("end_reason"))?,
+            },
+            _ => return Err(bad("state")),
+        };
+        let amr: Vec<String> = serde_json::from_str(&r.amr).map_err(|_| bad("amr"))?;
+        if r.idle_timeout_secs <= 0 || r.absolute_timeout_secs <= 0 {
+            return Err(bad("timeouts"));
+        }
+        Ok(Session {
+            state,
+            auth: Authentication {
+                time: r.auth_time,
+                acr: r.acr,
+                amr,
+            },
+            binding: Binding {
+                ip: r.ip,
+                user_agent: r.user_agent,
+            },
+            clocks: Clocks {
+                idle_timeout_secs: r.idle_timeout_secs,
+                absolute_timeout_secs: r.absolute_timeout_secs,
+                idle_deadline: r.idle_deadline,
+                absolute_deadline: r.absolute_deadline,
+                scheduled_end_at: r.scheduled_end_at,
+            },
+            id: r.id,
+            tenant_id: r.tenant_id,
+            sid: r.sid,
+            user_id: r.user_id,
+            device_id: r.device_id,
+            created_at: r.created_at,
+            last_active_at: r.last_active_at,
+            policy_snapshot: r.policy_snapshot,
+        })
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, SessionState::Active { .. })
+    }
+
+    /// Is it usable at `now`, ended, or past a deadline (and so due to be ended)?
+    pub fn liveness(&self, now: UnixTime) -> Liveness {
+        evaluate_liveness(self.is_active(), &self.clocks, now)
+    }
+
+    /// The terminal transition.
+    pub fn end(self, at: UnixTime, reason: EndReason) -> Result<Session, InvalidTransition> {
+        match self.state {
+            SessionState::Ended { .. } => Err(InvalidTransition),
+            SessionState::Active { .. } => Ok(Session {
+                state: SessionState::Ended { at, reason },
+                ..self
+            }),
+        }
+    }
+
+    /// Activity at `now`: the idle deadline moves (never past the absolute one).
+    pub fn touch(self, now: UnixTime) -> Result<Session, InvalidTransition> {
+        match self.state {
+            SessionState::Ended { .. } => Err(InvalidTransition),
+            SessionState::Active { .. } => Ok(Session {
+                last_active_at: now,
+                clocks: Clocks {
+                    idle_deadline: super::clocks::touched_idle_deadline(&self.clocks, now),
+                    ..self.clocks
+                },
+                ..self
+            }),
+        }
+    }
+}
+
+/// A session in tests and samples.
+#[cfg(test)]
+pub fn sample(id: &str, created_at: UnixTime) -> Session {
+    Session {
+        id: id.into(),
+        tenant_id: "t".into(),
+        sid: format!("sid-{id}"),
+        user_id: "u".into(),
+        device_id: None,
+        auth: Authentication {
+            time: created_at,
+            acr: "1".into(),
+            amr: vec!["pwd".into()],
+        },
+        binding: Binding {
+            ip: "127.0.0.1".into(),
+            user_agent: "ua".into(),
+        },
+        created_at,
+        last_active_at: created_at,
+        clocks: Clocks {
+            idle_timeout_secs: 100,
+            absolute_timeout_secs: 1000,
+            idle_deadline: created_at + 100,
+            absolute_deadline: created_at + 1000,
+            scheduled_end_at: None,
+        },
+        policy_snapshot: "{}".into(),
+        state: SessionState::Active { mode: Mode::Normal },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> SessionRow {
+        SessionRow {
+            id: "s1".into(),
+            tenant_id: "t".into(),
+            sid: "sid".into(),
+            cookie_hash: "h".into(),
+            user_id: "u".into(),
+            device_id: Some("d".into()),
+            auth_time: 10,
+            acr: "1".into(),
+            amr: r#"["pwd"]"#.into(),
+            ip: "10.0.0.1".into(),
+            user_agent: "ua".into(),
+            created_at: 10,
+            last_active_at: 20,
+            idle_deadline: 80,
+            absolute_deadline: 1010,
+            state: "active".into(),
+            ended_at: None,
+            end_reason: None,
+            end_batch: None,
+            mode: "normal".into(),
+            idle_timeout_secs: 60,
+            absolute_timeout_secs: 1000,
+            scheduled_end_at: None,
+            policy_snapshot: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn rows_become_sessions() {
+        let s = Session::from_row(row()).unwrap();
+        assert_eq!(s.state, SessionState::Active { mode: Mode::Normal });
+        assert_eq!(s.auth.amr, vec!["pwd".to_string()]);
+        let mut r = row();
+        r.state = "ended".into();
+        r.ended_at = Some(30);
+        r.end_reason = Some("evicted".into());
+        assert_eq!(
+            Session::from_row(r).unwrap().state,
+            SessionState::Ended {
+                at: 30,
+                reason: EndReason::Evicted
+            }
+        );
+    }
+
+    #[test]
+    fn corrupt_rows_are_errors_naming_the_field() {
+        type Mutation = fn(&mut SessionRow);
+        let cases: Vec<(Mutation, &str)> = vec![
+            (|r| r.state = "zombie".into(), "state"),
+            (|r| r.mode = "turbo".into(), "mode"),
+            (|r| r.amr = "pwd".into(), "amr"),
+            (|r| r.idle_timeout_secs = 0, "timeouts"),
+            (
+                |r| {
+                    r.state = "ended".into();
+                    r.ended_at = Some(1);
+                    r.end_reason = Some("bored".into());
+                },
+                "end_reason",
+            ),
+            (
+                |r| {
+                    r.state = "ended".into();
+                    r.end_reason = Some("evicted".into());
+                },
+                "ended_at",
+            ),
+        ];
+        for (mutate, field) in cases {
+            let mut r = row();
+            mutate(&mut r);
+            assert_eq!(Session::from_row(r).unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn end_is_terminal() {
+        let s = sample("a", 0);
+        let ended = s.end(5, EndReason::Evicted).unwrap();
+        assert_eq!(
+            ended.state,
+            SessionState::Ended {
+                at: 5,
+                reason: EndReason::Evicted
+            }
+        );
+        assert_eq!(
+            ended.clone().end(6, EndReason::UserLogout),
+            Err(InvalidTransition)
+        );
+        assert_eq!(ended.touch(7), Err(InvalidTransition));
+    }
+
+    #[test]
+    fn touch_moves_the_idle_deadline_only() {
+        let s = sample("a", 0).touch(50).unwrap();
+        assert_eq!(s.last_active_at, 50);
+        assert_eq!(s.clocks.idle_deadline, 150);
+        assert_eq!(s.clocks.absolute_deadline, 1000);
+        let s = s.touch(950).unwrap();
+        assert_eq!(
+            s.clocks.idle_deadline, 1000,
+            "never past the absolute deadline"
+        );
+    }
+
+    #[test]
+    fn every_reason_round_trips() {
+        for r in EndReason::ALL {
+            assert_eq!(EndReason::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(EndReason::parse("nope"), None);
+    }
+}
