@@ -23,6 +23,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Seed the demo tenant on an empty database.
     pub demo: bool,
+    /// A separate listen address for `/metrics`; when set, the main address does not serve it.
+    pub metrics_bind: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +78,7 @@ struct FileConfig {
     delivery_max_attempts: Option<i64>,
     delivery_max_age_secs: Option<i64>,
     delivery_lease_ms: Option<i64>,
+    metrics_bind: Option<String>,
 }
 
 /// A configuration error: the key and the reason, printed as one line.
@@ -228,6 +231,21 @@ impl Config {
         if delivery.concurrency == 0 {
             return Err(err("LANYARD_DELIVERY_CONCURRENCY", "must be at least 1"));
         }
+        let metrics_bind = env("LANYARD_METRICS_BIND").or(file_cfg.metrics_bind);
+        if let Some(m) = &metrics_bind {
+            if m.parse::<std::net::SocketAddr>().is_err() {
+                return Err(err(
+                    "LANYARD_METRICS_BIND",
+                    "must be an address:port such as 127.0.0.1:9090",
+                ));
+            }
+            if *m == bind {
+                return Err(err(
+                    "LANYARD_METRICS_BIND",
+                    "must differ from LANYARD_BIND (unset it to serve /metrics on the main port)",
+                ));
+            }
+        }
         Ok(Config {
             database_url,
             bind,
@@ -241,6 +259,7 @@ impl Config {
             sweep_interval_secs,
             delivery,
             demo,
+            metrics_bind,
         })
     }
 

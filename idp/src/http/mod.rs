@@ -1,11 +1,12 @@
 //! HTTP plumbing shared by every endpoint: request context, strict parameter parsing, cookies,
-//! CSRF, security headers and the error responses.
+//! CSRF, security headers, request ids and telemetry, and the error responses.
 
 pub mod context;
 pub mod cookies;
 pub mod csrf;
 pub mod headers;
 pub mod params;
+pub mod request_id;
 pub mod respond;
 
 pub use context::RequestContext;
