@@ -245,6 +245,11 @@ async fn metrics_count_logins_grants_reuse_sessions_and_deliveries() {
         value(&m, "lanyard_active_sessions", &[("tenant", t)]),
         Some(1.0)
     );
+    // Counted per tenant: the host's own tenant has none.
+    assert_eq!(
+        value(&m, "lanyard_active_sessions", &[("tenant", "acme")]),
+        Some(0.0)
+    );
 
     // Rotate, then present the rotated token again: reuse ends the session (default policy).
     let rt = first["refresh_token"].as_str().unwrap();

@@ -160,7 +160,7 @@ pub async fn spawn_metrics_listener(
     let addr = acceptor
         .local_addr()
         .first()
-        .map(|a| a.to_string())
+        .and_then(|a| a.as_socket_addr().map(ToString::to_string))
         .unwrap_or(bind);
     let app = Route::new()
         .at("/metrics", get(metrics_endpoint))
