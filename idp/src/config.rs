@@ -323,6 +323,72 @@ mod tests {
     }
 
     #[test]
+    fn metrics_bind_is_an_address_other_than_bind() {
+        assert_eq!(load(&[]).unwrap().metrics_bind, None);
+        let c = load(&[("LANYARD_METRICS_BIND", "127.0.0.1:9090")]).unwrap();
+        assert_eq!(c.metrics_bind.as_deref(), Some("127.0.0.1:9090"));
+        let e = load(&[("LANYARD_METRICS_BIND", "9090")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_METRICS_BIND");
+        let e = load(&[("LANYARD_METRICS_BIND", "127.0.0.1:8080")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_METRICS_BIND");
+    }
+
+    /// docs/lanyard.example.toml cannot drift: as shipped it loads to exactly the defaults, and
+    /// with its `#key = value` lines enabled it sets every key the file accepts.
+    #[test]
+    fn the_example_file_has_every_key_and_the_real_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/lanyard.example.toml");
+        let shipped = Config::load(Some(&path), &|_| None).unwrap();
+        assert_eq!(format!("{shipped:?}"), format!("{:?}", load(&[]).unwrap()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let enabled: Vec<&str> = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest,
+                _ => l,
+            })
+            .collect();
+        let all: FileConfig = toml::from_str(&enabled.join("\n")).unwrap();
+        // No `..`: a key added to FileConfig does not compile here until it is handled, and
+        // the assertion below makes the example carry it.
+        let FileConfig {
+            database_url,
+            bind,
+            public_url,
+            tls_cert,
+            tls_key,
+            templates_dir,
+            log_format,
+            sweep_interval_secs,
+            demo,
+            delivery_concurrency,
+            delivery_timeout_ms,
+            delivery_max_attempts,
+            delivery_max_age_secs,
+            delivery_lease_ms,
+            metrics_bind,
+        } = all;
+        let set = [
+            database_url.is_some(),
+            bind.is_some(),
+            public_url.is_some(),
+            tls_cert.is_some(),
+            tls_key.is_some(),
+            templates_dir.is_some(),
+            log_format.is_some(),
+            sweep_interval_secs.is_some(),
+            demo.is_some(),
+            delivery_concurrency.is_some(),
+            delivery_timeout_ms.is_some(),
+            delivery_max_attempts.is_some(),
+            delivery_max_age_secs.is_some(),
+            delivery_lease_ms.is_some(),
+            metrics_bind.is_some(),
+        ];
+        assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
+    }
+
+    #[test]
     fn trailing_slash_is_trimmed() {
         let c = load(&[("LANYARD_PUBLIC_URL", "https://id.example.com/")]).unwrap();
         assert_eq!(c.issuer("acme"), "https://id.example.com/t/acme");
