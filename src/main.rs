@@ -277,16 +277,45 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LANYARD_LOG")
-        .unwrap_or_else(|_| "info".into());
+/// Logs go to stderr, filtered by `LANYARD_LOG` (default `info`), as text or JSON, coloured
+/// only on a terminal (a journal or a file gets no escape codes). A filter that does not parse,
+/// or names a target without a level, stops start-up with one line instead of being replaced
+/// silently by a default.
+fn init_tracing(format: LogFormat) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let filter = match std::env::var("LANYARD_LOG") {
+        Ok(spec) => log_filter(&spec).map_err(|e| anyhow::anyhow!("LANYARD_LOG: {e}"))?,
+        Err(std::env::VarError::NotPresent) => tracing_subscriber::EnvFilter::new("info"),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("LANYARD_LOG: not valid UTF-8"),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
     }
+    .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
+}
+
+/// Parse a `LANYARD_LOG` filter. Every directive is a level (`debug`) or `target=level`: a
+/// bare word that is not a level would be taken as a target enabled at `trace` (so `warning`
+/// or `verbose` would silence everything else), which is never what was meant.
+fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    for d in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !d.contains('=')
+            && d.parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        {
+            return Err(format!(
+                "invalid filter {spec:?}: {d:?} is not a level (error, warn, info, debug, trace, off); write TARGET=LEVEL to set a target's level"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(spec)
+        .map_err(|e| format!("invalid filter {spec:?}: {e}"))
 }
 
 fn main() {
@@ -328,7 +357,7 @@ fn m(e: lanyard_idp::error::Error) -> anyhow::Error {
 
 async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
     if matches!(cmd, Command::Serve) {
-        init_tracing(config.log_format);
+        init_tracing(config.log_format)?;
         return serve(config).await;
     }
     let public = config.public_url.clone();
@@ -586,6 +615,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     let _tasks = lanyard_idp::server::spawn_background(&state);
+    // Observability: `/metrics` on its own address when LANYARD_METRICS_BIND is set.
+    let _metrics = lanyard_idp::server::spawn_metrics_listener(&state).await?;
     let app = lanyard_idp::server::app(state.clone(), lanyard_admin::extend(state.clone()));
     use poem::listener::{AcceptorExt, Listener, RustlsCertificate, RustlsConfig, TcpListener};
     use poem::Server;
@@ -610,4 +641,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     Server::new_with_acceptor(acceptor).run(app).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn log_filters_name_levels_or_fail_clearly() {
+        assert!(log_filter("info").is_ok());
+        assert!(log_filter("info,lanyard_idp=debug").is_ok());
+        assert!(log_filter("warn,sea_orm=off").is_ok());
+        let e = log_filter("lanyard_idp=loud").unwrap_err();
+        assert!(e.contains("lanyard_idp=loud"), "{e}");
+        let e = log_filter("verbose").unwrap_err();
+        assert!(e.contains("\"verbose\" is not a level"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
 }

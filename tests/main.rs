@@ -11,6 +11,7 @@ mod admin_api;
 mod errors;
 mod fault;
 mod logout;
+mod observability;
 mod oidc_flow;
 mod refresh;
 mod tenancy;

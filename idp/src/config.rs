@@ -25,6 +25,8 @@ pub struct Config {
     pub demo: bool,
     /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (`http::client_ip`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A separate listen address for `/metrics`; when set, the main address does not serve it.
+    pub metrics_bind: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +81,7 @@ struct FileConfig {
     delivery_max_age_secs: Option<i64>,
     delivery_lease_ms: Option<i64>,
     trusted_proxies: Option<StrOrList>,
+    metrics_bind: Option<String>,
 }
 
 /// A list in the file may be written as a TOML array or as one comma-separated string.
@@ -249,6 +252,21 @@ impl Config {
         };
         let trusted_proxies = crate::http::client_ip::parse_trusted(&trusted_proxies)
             .map_err(|e| err("LANYARD_TRUSTED_PROXIES", e))?;
+        let metrics_bind = env("LANYARD_METRICS_BIND").or(file_cfg.metrics_bind);
+        if let Some(m) = &metrics_bind {
+            if m.parse::<std::net::SocketAddr>().is_err() {
+                return Err(err(
+                    "LANYARD_METRICS_BIND",
+                    "must be an address:port such as 127.0.0.1:9090",
+                ));
+            }
+            if *m == bind {
+                return Err(err(
+                    "LANYARD_METRICS_BIND",
+                    "must differ from LANYARD_BIND (unset it to serve /metrics on the main port)",
+                ));
+            }
+        }
         Ok(Config {
             trusted_proxies,
             database_url,
@@ -263,6 +281,7 @@ impl Config {
             sweep_interval_secs,
             delivery,
             demo,
+            metrics_bind,
         })
     }
 
@@ -332,6 +351,79 @@ mod tests {
         assert_eq!(c.trusted_proxies.len(), 2);
         let e = load(&[("LANYARD_TRUSTED_PROXIES", "10.0.0.0/99")]).unwrap_err();
         assert_eq!(e.key, "LANYARD_TRUSTED_PROXIES");
+        let f = std::env::temp_dir().join(format!("lanyard-proxies-{}.toml", std::process::id()));
+        std::fs::write(&f, "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let c = Config::load(Some(&f), &|_| None).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let _ = std::fs::remove_file(&f);
+    }
+
+    #[test]
+    fn metrics_bind_is_an_address_other_than_bind() {
+        assert_eq!(load(&[]).unwrap().metrics_bind, None);
+        let c = load(&[("LANYARD_METRICS_BIND", "127.0.0.1:9090")]).unwrap();
+        assert_eq!(c.metrics_bind.as_deref(), Some("127.0.0.1:9090"));
+        let e = load(&[("LANYARD_METRICS_BIND", "9090")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_METRICS_BIND");
+        let e = load(&[("LANYARD_METRICS_BIND", "127.0.0.1:8080")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_METRICS_BIND");
+    }
+
+    /// docs/lanyard.example.toml cannot drift: as shipped it loads to exactly the defaults, and
+    /// with its `#key = value` lines enabled it sets every key the file accepts.
+    #[test]
+    fn the_example_file_has_every_key_and_the_real_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/lanyard.example.toml");
+        let shipped = Config::load(Some(&path), &|_| None).unwrap();
+        assert_eq!(format!("{shipped:?}"), format!("{:?}", load(&[]).unwrap()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let enabled: Vec<&str> = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest,
+                _ => l,
+            })
+            .collect();
+        let all: FileConfig = toml::from_str(&enabled.join("\n")).unwrap();
+        // No `..`: a key added to FileConfig does not compile here until it is handled, and
+        // the assertion below makes the example carry it.
+        let FileConfig {
+            database_url,
+            bind,
+            public_url,
+            tls_cert,
+            tls_key,
+            templates_dir,
+            log_format,
+            sweep_interval_secs,
+            demo,
+            delivery_concurrency,
+            delivery_timeout_ms,
+            delivery_max_attempts,
+            delivery_max_age_secs,
+            delivery_lease_ms,
+            metrics_bind,
+            trusted_proxies,
+        } = all;
+        let set = [
+            database_url.is_some(),
+            bind.is_some(),
+            public_url.is_some(),
+            tls_cert.is_some(),
+            tls_key.is_some(),
+            templates_dir.is_some(),
+            log_format.is_some(),
+            sweep_interval_secs.is_some(),
+            demo.is_some(),
+            delivery_concurrency.is_some(),
+            delivery_timeout_ms.is_some(),
+            delivery_max_attempts.is_some(),
+            delivery_max_age_secs.is_some(),
+            delivery_lease_ms.is_some(),
+            metrics_bind.is_some(),
+            trusted_proxies.is_some(),
+        ];
+        assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
     }
 
     #[test]

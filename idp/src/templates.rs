@@ -11,6 +11,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
     ("error.html", include_str!("../../templates/error.html")),
+    ("root.html", include_str!("../../templates/root.html")),
     (
         "logout_confirm.html",
         include_str!("../../templates/logout_confirm.html"),
@@ -110,6 +111,8 @@ mod tests {
             "issuer": "http://127.0.0.1:8080/t/demo", "rp": {"client_id": "demo-app"},
             "id_token_claims": "{}", "userinfo": "{}", "session": {"sid": "s"},
             "tokens": {"access_token": "a"}, "login_url": "/x", "logout_url": "/y",
+            "request_id": "0123456789ab", "home": "http://127.0.0.1:8080/",
+            "public_url": "http://127.0.0.1:8080",
         });
         for (name, _) in BUILTIN {
             if *name == "base.html" {

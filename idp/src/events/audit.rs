@@ -27,8 +27,27 @@ pub async fn record<C: ConnectionTrait>(
     store::audit::insert(db, row(e, ctx, now_ms)).await
 }
 
-/// The stored form of an event (for bulk inserts).
+/// Whether an actor is an operator: the CLI, or an admin API token's label (`admin:…`).
+fn is_operator(actor: &str) -> bool {
+    actor == "cli" || actor.starts_with("admin:")
+}
+
+/// The stored form of an event (for bulk inserts). An operator's event is also logged as an
+/// `admin.action` security event (one line per event: a tenant-wide revocation logs every
+/// session it ended). Ids and labels only; `detail` stays in the database.
 pub fn row(e: Event<'_>, ctx: Option<&RequestContext>, now_ms: i64) -> store::audit::EventRow {
+    if is_operator(e.actor) {
+        tracing::info!(
+            event = "admin.action",
+            action = e.kind,
+            actor = e.actor,
+            tenant_id = e.tenant_id,
+            session_id = e.session_id,
+            user_id = e.user_id,
+            outcome = e.outcome,
+            "admin action"
+        );
+    }
     store::audit::EventRow {
         id: crate::crypto::random_id(),
         tenant_id: e.tenant_id.to_string(),

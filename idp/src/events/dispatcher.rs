@@ -157,6 +157,12 @@ async fn attempt(state: &State, row: store::outbox::DeliveryRow, claim: String) 
             }
         }
     };
+    metrics::counter!(
+        "lanyard_delivery_attempts_total",
+        "kind" => row.kind.clone(),
+        "result" => attempt_class(&attempt),
+    )
+    .increment(1);
     let at_ms = state.clock.now_ms();
     let jitter: f64 = rand::rngs::OsRng.gen();
     let outcome = decide_delivery_outcome(
@@ -198,22 +204,21 @@ async fn settle_loop(state: State, mut rx: tokio::sync::mpsc::Receiver<Settlemen
 async fn settle(state: &State, batch: &[Settlement]) -> Result<()> {
     use crate::store::TransactionTrait;
     let txn = state.db.begin().await?;
+    // Outcomes this node recorded (its claim still held), counted once the batch commits.
+    let mut recorded: Vec<&Settlement> = Vec::with_capacity(batch.len());
     for s in batch {
         let row = &s.row;
-        match &s.outcome {
+        let took = match &s.outcome {
             DeliveryOutcome::Delivered => {
-                store::outbox::mark_delivered(&txn, &row.id, &s.claim, s.at_ms).await?;
-                metrics::counter!("lanyard_backchannel_delivered_total").increment(1);
-                metrics::histogram!("lanyard_backchannel_latency_seconds")
-                    .record((s.at_ms - row.created_at_ms) as f64 / 1000.0);
+                store::outbox::mark_delivered(&txn, &row.id, &s.claim, s.at_ms).await?
             }
             DeliveryOutcome::RetryAt(at) => {
                 store::outbox::mark_retry(&txn, &row.id, &s.claim, *at, &describe(&s.attempt))
-                    .await?;
-                metrics::counter!("lanyard_backchannel_retries_total").increment(1);
+                    .await?
             }
             DeliveryOutcome::Dead(err) => {
-                if store::outbox::mark_dead(&txn, &row.id, &s.claim, err).await? {
+                let took = store::outbox::mark_dead(&txn, &row.id, &s.claim, err).await?;
+                if took {
                     let client_id =
                         serde_json::from_str::<Value>(&row.payload)
                             .ok()
@@ -239,12 +244,63 @@ async fn settle(state: &State, batch: &[Settlement]) -> Result<()> {
                     )
                     .await?;
                 }
-                metrics::counter!("lanyard_backchannel_dead_total").increment(1);
+                took
             }
+        };
+        if took {
+            recorded.push(s);
         }
     }
     txn.commit().await?;
+    for s in recorded {
+        observe_outcome(s);
+    }
     Ok(())
+}
+
+/// Metrics, and the `delivery.dead` log line, for an outcome now recorded.
+fn observe_outcome(s: &Settlement) {
+    let kind = s.row.kind.clone();
+    let outcome = match &s.outcome {
+        DeliveryOutcome::Delivered => {
+            // From the session's end (the row is written in the ending transaction).
+            metrics::histogram!("lanyard_delivery_latency_seconds", "kind" => kind.clone())
+                .record((s.at_ms - s.row.created_at_ms).max(0) as f64 / 1000.0);
+            "delivered"
+        }
+        DeliveryOutcome::RetryAt(_) => "retry",
+        DeliveryOutcome::Dead(err) => {
+            tracing::warn!(
+                event = "delivery.dead",
+                delivery = %s.row.id,
+                tenant_id = %s.row.tenant_id,
+                kind = %s.row.kind,
+                attempts = s.row.attempts,
+                error = %err,
+                "delivery given up; retry it with `lanyard deliveries retry`"
+            );
+            "dead"
+        }
+    };
+    metrics::counter!("lanyard_delivery_outcomes_total", "kind" => kind, "outcome" => outcome)
+        .increment(1);
+}
+
+/// A bounded label for what one attempt observed.
+fn attempt_class(a: &AttemptResult) -> &'static str {
+    match a {
+        // Code 0: no attempt was possible (no signing key, corrupt payload).
+        AttemptResult::Status { code: 0, .. } => "error",
+        AttemptResult::Status { code: 429, .. } => "429",
+        AttemptResult::Status { code, .. } => match code / 100 {
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        },
+        AttemptResult::Timeout => "timeout",
+        AttemptResult::Connect(_) => "connect",
+    }
 }
 
 fn describe(a: &AttemptResult) -> String {

@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every endpoint: request context, strict parameter parsing, cookies,
-//! CSRF, security headers and the error responses.
+//! CSRF, security headers, request ids and telemetry, and the error responses.
 
 pub mod client_ip;
 pub mod context;
@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod headers;
 pub mod params;
+pub mod request_id;
 pub mod respond;
 
 pub use context::RequestContext;

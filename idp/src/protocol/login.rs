@@ -338,6 +338,7 @@ async fn authenticate(
             ctx.now_ms,
         )
         .await?;
+        observe_login(tenant, "throttled", ctx);
         return Ok(Err(LOCKED));
     }
     let ok =
@@ -351,6 +352,7 @@ async fn authenticate(
         }
         // `ok` implies the user exists.
         if let Some(u) = user {
+            observe_login(tenant, "succeeded", ctx);
             return Ok(Ok(u));
         }
     }
@@ -371,5 +373,22 @@ async fn authenticate(
         ctx.now_ms,
     )
     .await?;
+    observe_login(tenant, if ok { "inactive" } else { "bad_credentials" }, ctx);
     Ok(Err(GENERIC_FAILURE))
+}
+
+/// Count a login outcome in `lanyard_logins_total` and log refusals as security events. Never
+/// the username: people type their password into it.
+fn observe_login(tenant: &Tenant, outcome: &'static str, ctx: &RequestContext) {
+    metrics::counter!("lanyard_logins_total", "tenant" => tenant.slug.clone(), "outcome" => outcome)
+        .increment(1);
+    match outcome {
+        "succeeded" => tracing::info!(event = "login.succeeded", tenant = %tenant.slug, "login"),
+        "throttled" => {
+            tracing::warn!(event = "login.throttled", tenant = %tenant.slug, ip = %ctx.ip, "login throttled")
+        }
+        reason => {
+            tracing::warn!(event = "login.failed", tenant = %tenant.slug, reason, ip = %ctx.ip, "login failed")
+        }
+    }
 }

@@ -121,6 +121,10 @@ pub fn context(state: &AppState, req: &Request) -> RequestContext {
     RequestContext::from_request(req, state.clock.as_ref(), &state.config.trusted_proxies)
 }
 
+/// A rendered error page. It names the request id ("Reference: ...", the id in this request's
+/// log line) so a user's report can be matched to the log, and points the way back: without a
+/// trustworthy Referer (our Referrer-Policy withholds it from other sites) and with no inline
+/// script allowed, the honest way back is the application the user came from.
 pub fn error_page(
     state: &AppState,
     tenant: Option<&Tenant>,
@@ -128,6 +132,7 @@ pub fn error_page(
     title: &str,
     message: &str,
 ) -> Response {
+    let request_id = crate::http::request_id::current();
     let body = state
         .templates
         .render(
@@ -135,15 +140,38 @@ pub fn error_page(
             serde_json::json!({
                 "tenant": tenant.map(|t| serde_json::json!({"name": t.name, "slug": t.slug})),
                 "title": title, "message": message,
+                "request_id": request_id,
+                "home": format!("{}/", state.config.public_url),
             }),
         )
         .unwrap_or_else(|_| {
+            // The id is hex, safe to put in HTML as is.
             format!(
-                "<!doctype html><html><body><h1>{}</h1></body></html>",
-                status.as_u16()
+                "<!doctype html><html><body><h1>{}</h1><p>Reference: {}</p></body></html>",
+                status.as_u16(),
+                request_id.as_deref().unwrap_or("-")
             )
         });
     respond::html(status, body)
+}
+
+/// What an unknown path gets: under `/api/` the admin API's JSON error shape (API clients parse
+/// it), everywhere else an error page in the site's look. Known endpoints answer their own
+/// errors, so only paths no route matches come here.
+pub fn not_found(state: &AppState, path: &str) -> Response {
+    if path == "/api" || path.starts_with("/api/") {
+        return respond::json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"error": "not_found", "message": "no such endpoint"}),
+        );
+    }
+    error_page(
+        state,
+        None,
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address.",
+    )
 }
 
 pub fn tenant_not_found(state: &AppState) -> Response {

@@ -31,7 +31,18 @@ pub async fn handle(
     let (tenant, params, client) =
         match super::read_client_request(&state, &slug, req, body, "token", ctx.now).await {
             Ok(v) => v,
-            Err(resp) => return resp,
+            Err(resp) => {
+                // Refused before the grant type was read. Not counted when the tenant may not
+                // exist (404: no such tenant; 5xx: possibly its lookup failing), so the slug
+                // label only ever holds real tenants.
+                let outcome = match resp.status().as_u16() {
+                    401 => "invalid_client",
+                    s if s == 404 || s >= 500 => return resp,
+                    _ => "invalid_request",
+                };
+                count_grant(&slug, "unknown", outcome);
+                return resp;
+            }
         };
     let result = match params.get("grant_type") {
         None => Err(Rejection::Malformed("grant_type").into()),
@@ -49,11 +60,39 @@ pub async fn handle(
         }
         Some(_) => Err(Rejection::UnsupportedGrantType.into()),
     };
+    let grant_type = match params.get("grant_type") {
+        Some("authorization_code") => "authorization_code",
+        Some("refresh_token") => "refresh_token",
+        Some("client_credentials") => "client_credentials",
+        Some(_) => "unsupported",
+        None => "missing",
+    };
     match result {
-        Ok(body) => respond::no_store(respond::json(StatusCode::OK, &body)),
-        Err(Error::Rejected(r)) => respond::oauth_json(&r, false),
-        Err(e) => respond::server_error(&e),
+        Ok(body) => {
+            count_grant(&tenant.slug, grant_type, "ok");
+            respond::no_store(respond::json(StatusCode::OK, &body))
+        }
+        Err(Error::Rejected(r)) => {
+            count_grant(&tenant.slug, grant_type, r.oauth().error);
+            respond::oauth_json(&r, false)
+        }
+        Err(e) => {
+            count_grant(&tenant.slug, grant_type, "server_error");
+            respond::server_error(&e)
+        }
     }
+}
+
+/// `lanyard_token_grants_total`: outcome is `ok` or the RFC 6749 §5.2 error code; every label
+/// comes from a fixed set (or an existing tenant's slug), never from raw input.
+fn count_grant(tenant: &str, grant_type: &'static str, outcome: &'static str) {
+    metrics::counter!(
+        "lanyard_token_grants_total",
+        "tenant" => tenant.to_string(),
+        "grant_type" => grant_type,
+        "outcome" => outcome,
+    )
+    .increment(1);
 }
 
 /// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6) and replay handling (§4.1.2).
@@ -493,7 +532,15 @@ async fn replay_detected(
     )
     .await?;
     txn.commit().await?;
-    metrics::counter!("lanyard_refresh_reuse_detected_total").increment(1);
+    metrics::counter!("lanyard_refresh_reuse_detected_total", "tenant" => tenant.slug.clone())
+        .increment(1);
+    tracing::warn!(
+        event = "refresh.reuse_detected",
+        tenant = %tenant.slug,
+        client = %family.client_id,
+        family = %family.id,
+        "refresh token reused; family revoked"
+    );
     if let Some(s) = session.filter(|s| s.is_active()) {
         let policy = sessions::policy::session_policy(state, tenant, s).await?;
         if policy.refresh_reuse_ends_session.value {

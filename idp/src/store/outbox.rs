@@ -276,3 +276,34 @@ pub async fn count_owed<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
         .count(db)
         .await
 }
+
+/// Deliveries not delivered, `(kind, state, count)` for pending, in flight, retry and dead,
+/// across tenants: the `lanyard_outbox_depth` gauge. Counts only.
+pub async fn count_undelivered_by_kind_and_state<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(String, String, i64)>, DbErr> {
+    outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Kind)
+        .column(outbox::Column::State)
+        .column_as(outbox::Column::Id.count(), "n")
+        .filter(outbox::Column::State.is_in([PENDING, IN_FLIGHT, RETRY, DEAD]))
+        .group_by(outbox::Column::Kind)
+        .group_by(outbox::Column::State)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// When the oldest delivery still owed (pending, in flight or retry) was written, across
+/// tenants; `None` when nothing is owed. An admin retry counts from the retry.
+pub async fn oldest_owed_created_at_ms<C: ConnectionTrait>(db: &C) -> Result<Option<i64>, DbErr> {
+    let oldest: Option<Option<i64>> = outbox::Entity::find()
+        .select_only()
+        .column_as(outbox::Column::CreatedAtMs.min(), "oldest")
+        .filter(outbox::Column::State.is_in([PENDING, IN_FLIGHT, RETRY]))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(oldest.flatten())
+}

@@ -529,3 +529,20 @@ pub async fn list_page_by_creation<C: ConnectionTrait>(
         .all(db)
         .await
 }
+
+/// Active sessions per tenant, `(tenant_id, count)`, across tenants: the operator-wide
+/// aggregate behind the `lanyard_active_sessions` gauge. Counts only; tenants without an active
+/// session are absent.
+pub async fn count_active_by_tenant<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    session::Entity::find()
+        .select_only()
+        .column(session::Column::TenantId)
+        .column_as(session::Column::Id.count(), "n")
+        .filter(session::Column::State.eq(ACTIVE))
+        .group_by(session::Column::TenantId)
+        .into_tuple()
+        .all(db)
+        .await
+}
