@@ -10,6 +10,7 @@ pub mod end;
 pub mod export;
 pub mod policy;
 pub mod resolve;
+pub mod sweep;
 
 pub use begin::{begin, join, Admission, Begun, Candidate, Login};
 pub use end::{end_in, end_many, end_matching, end_one, end_scope, Ended, Ender, Scope};
