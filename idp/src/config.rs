@@ -228,15 +228,24 @@ impl Config {
         if delivery.concurrency == 0 {
             return Err(err("LANYARD_DELIVERY_CONCURRENCY", "must be at least 1"));
         }
+        let templates_dir = env("LANYARD_TEMPLATES_DIR")
+            .map(PathBuf::from)
+            .or(file_cfg.templates_dir);
+        if let Some(dir) = &templates_dir {
+            if !dir.is_dir() {
+                return Err(err(
+                    "LANYARD_TEMPLATES_DIR",
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+        }
         Ok(Config {
             database_url,
             bind,
             public_url,
             tls_cert,
             tls_key,
-            templates_dir: env("LANYARD_TEMPLATES_DIR")
-                .map(PathBuf::from)
-                .or(file_cfg.templates_dir),
+            templates_dir,
             log_format,
             sweep_interval_secs,
             delivery,
@@ -301,6 +310,16 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("configuration error: LANYARD_DATABASE_URL"));
+    }
+
+    #[test]
+    fn a_missing_templates_dir_names_the_key_and_the_path() {
+        let e = load(&[("LANYARD_TEMPLATES_DIR", "/nonexistent/lanyard-themes")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_TEMPLATES_DIR");
+        assert!(e.reason.contains("/nonexistent/lanyard-themes"), "{e}");
+        let dir = std::env::temp_dir();
+        let c = load(&[("LANYARD_TEMPLATES_DIR", dir.to_str().unwrap())]).unwrap();
+        assert_eq!(c.templates_dir.as_deref(), Some(dir.as_path()));
     }
 
     #[test]

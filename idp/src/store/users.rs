@@ -67,3 +67,69 @@ pub async fn mark_status<C: ConnectionTrait>(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+pub async fn list_by_ids<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    ids: Vec<String>,
+) -> Result<Vec<User>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await
+}
+
+/// The profile fields an operator may change.
+#[derive(Debug, Clone)]
+pub struct ProfileUpdate {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: String,
+}
+
+/// Replace e-mail, name and groups; returns whether the user exists.
+pub async fn update_profile<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    p: ProfileUpdate,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let r = user::Entity::update_many()
+        .col_expr(user::Column::Email, Expr::value(p.email))
+        .col_expr(user::Column::Name, Expr::value(p.name))
+        .col_expr(user::Column::Groups, Expr::value(p.groups))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+pub async fn update_password_hash<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    password_hash: String,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let r = user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+pub async fn delete<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<bool, DbErr> {
+    let r = user::Entity::delete_many()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
