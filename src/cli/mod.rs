@@ -26,7 +26,7 @@ use std::sync::Arc;
     name = "lanyard",
     version,
     about = "An OpenID Connect provider that governs every session from grant to revocation",
-    after_help = "Without a command, `lanyard` serves. Every command but `serve` and `migrate` needs an \
+    after_help = "Without a command, `lanyard` serves. Every command but `serve`, `migrate` and `tenant create` needs an \
 existing database (LANYARD_DATABASE_URL, default ./lanyard.db)."
 )]
 pub struct Cli {
@@ -105,7 +105,11 @@ pub async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    refuse_missing_sqlite_file(&config.database_url)?;
+    // `tenant create` is how a scripted setup starts, so it may create the database; everything
+    // else works on tenants that must already exist.
+    if !matches!(cmd, Command::Tenant(tenant::TenantCmd::Create { .. })) {
+        refuse_missing_sqlite_file(&config.database_url)?;
+    }
     let state = open(config).await?;
     let ctx = Ctx {
         now: SystemClock.now(),
@@ -139,7 +143,7 @@ pub async fn open(config: Config) -> anyhow::Result<State> {
 fn refuse_missing_sqlite_file(url: &str) -> anyhow::Result<()> {
     match sqlite_file(url) {
         Some(path) if !path.exists() => anyhow::bail!(
-            "no database at {} (LANYARD_DATABASE_URL): start `lanyard serve` or run `lanyard migrate` first, or point LANYARD_DATABASE_URL at the existing one",
+            "no database at {} (LANYARD_DATABASE_URL): start `lanyard serve` or run `lanyard migrate` (or `lanyard tenant create`) first, or point LANYARD_DATABASE_URL at the existing one",
             path.display()
         ),
         _ => Ok(()),
