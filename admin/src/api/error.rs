@@ -68,6 +68,10 @@ impl From<ManageError> for ApiError {
 /// not parse, an unknown path or method) the API's JSON error body.
 pub fn json_errors(ep: impl Endpoint + 'static) -> impl Endpoint {
     ep.catch_all_error(|e: poem::Error| async move {
+        // A handler's own `ApiError` arrives here as a response already: keep it as it is.
+        if e.is_from_response() {
+            return e.into_response();
+        }
         let status = e.status();
         let code = match status {
             StatusCode::UNAUTHORIZED => "unauthorized",
