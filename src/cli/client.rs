@@ -48,7 +48,7 @@ pub enum ClientCmd {
         tenant: String,
         client_id: String,
         /// Seconds the old secret keeps working (0: it stops now).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         overlap: i64,
     },
     /// Delete a client; its tokens stop working.
@@ -62,19 +62,19 @@ pub enum ClientCmd {
 #[derive(Args, Debug, Clone, Default)]
 pub struct LifetimeArgs {
     /// Access token lifetime, seconds (default 300).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     access_token_lifetime: Option<i64>,
     /// ID token lifetime, seconds (default 300).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     id_token_lifetime: Option<i64>,
     /// Refresh token absolute lifetime, seconds (default 30 days).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     refresh_token_absolute_lifetime: Option<i64>,
     /// Refresh token idle lifetime, seconds (default 7 days).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     refresh_token_idle_lifetime: Option<i64>,
     /// Seconds a rotated refresh token may be retried while its successor is unused (default 0).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     refresh_reuse_grace: Option<i64>,
 }
 
