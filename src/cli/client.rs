@@ -14,6 +14,7 @@ pub enum ClientCmd {
     Create(CreateArgs),
     /// List the clients of a tenant.
     List {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
@@ -21,6 +22,7 @@ pub enum ClientCmd {
     },
     /// Show one client's registration (never its secret).
     Show {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         client_id: String,
@@ -32,18 +34,21 @@ pub enum ClientCmd {
     /// Disable a client: the token endpoint refuses it and its tokens stop working (at once on
     /// a server's own admin API; a running server sees a CLI change within 2 seconds).
     Disable {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         client_id: String,
     },
     /// Re-enable a disabled client.
     Enable {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         client_id: String,
     },
     /// Issue a new secret (printed once); the old one keeps working for --overlap seconds.
     RotateSecret {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         client_id: String,
@@ -53,6 +58,7 @@ pub enum ClientCmd {
     },
     /// Delete a client; its tokens stop working.
     Delete {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         client_id: String,
@@ -92,6 +98,7 @@ impl LifetimeArgs {
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
+    /// The tenant (slug).
     #[arg(long)]
     tenant: String,
     client_id: String,
@@ -132,6 +139,7 @@ pub struct CreateArgs {
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
+    /// The tenant (slug).
     #[arg(long)]
     tenant: String,
     client_id: String,

@@ -10,6 +10,7 @@ use lanyard_idp::manage::{self, sessions};
 pub enum SessionCmd {
     /// List sessions (newest first).
     List {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         /// Only this user's sessions (username).
@@ -26,6 +27,7 @@ pub enum SessionCmd {
     },
     /// One session's audit timeline (oldest first).
     Events {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         sid: String,
@@ -34,6 +36,7 @@ pub enum SessionCmd {
     },
     /// End one session by its sid.
     Revoke {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         sid: String,
@@ -44,6 +47,7 @@ pub enum SessionCmd {
 pub enum DeviceCmd {
     /// Mark a device compromised and end every session on it.
     Revoke {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         device_id: String,
@@ -54,6 +58,7 @@ pub enum DeviceCmd {
 pub enum DeliveriesCmd {
     /// List deliveries: pending, in_flight, retry (with last error), delivered (with latency), dead.
     List {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         /// pending, in_flight, retry, delivered or dead.
@@ -70,6 +75,7 @@ pub enum DeliveriesCmd {
     },
     /// Deliver a dead or retrying delivery again now.
     Retry {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         id: String,

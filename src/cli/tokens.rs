@@ -10,6 +10,7 @@ pub enum KeysCmd {
     /// Publish new signing keys now; they sign after --activate-in seconds and the current keys
     /// stay published until every token they signed has expired.
     Rotate {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         #[arg(long, default_value_t = 3600)]

@@ -12,6 +12,7 @@ use std::io::BufRead;
 pub enum UserCmd {
     /// Create a user.
     Create {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         username: String,
@@ -36,6 +37,7 @@ pub enum UserCmd {
     },
     /// List the users of a tenant.
     List {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
@@ -43,6 +45,7 @@ pub enum UserCmd {
     },
     /// Show one user.
     Show {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         username: String,
@@ -51,6 +54,7 @@ pub enum UserCmd {
     },
     /// Change a user's e-mail, name or groups (what is not given stays).
     Update {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         username: String,
@@ -70,6 +74,7 @@ pub enum UserCmd {
     /// Set a user's password, read from standard input or generated (and printed once).
     #[command(group(ArgGroup::new("source").required(true).args(["password_stdin", "generate"])))]
     SetPassword {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         username: String,
@@ -82,24 +87,28 @@ pub enum UserCmd {
     },
     /// Disable a user and end all their sessions everywhere.
     Disable {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         username: String,
     },
     /// Re-enable a disabled user.
     Enable {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         username: String,
     },
     /// End every session of a user.
     RevokeSessions {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         username: String,
     },
     /// Delete a user: every session is ended first (their RPs are told), then the user is gone.
     Delete {
+        /// The tenant (slug).
         #[arg(long)]
         tenant: String,
         username: String,
