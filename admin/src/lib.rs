@@ -1,16 +1,19 @@
-//! Lanyard admin surface: the JSON admin API under `/api/v1` (OpenAPI at `/api/v1/openapi.json`),
-//! authenticated by admin tokens the CLI creates.
+//! Lanyard admin surface: the JSON admin API under `/api/v1` (OpenAPI document at
+//! `/api/v1/openapi.json`, Swagger UI at `/api/v1/docs`), authenticated by admin tokens.
 
 pub mod api;
 
 use lanyard_idp::app::State;
-use poem::Route;
+use poem::{IntoEndpoint, Route};
 
 /// Add the admin routes to the application's routes.
 pub fn extend(state: State) -> impl FnOnce(Route) -> Route {
     move |r: Route| {
         let service = api::service(state);
         let spec = service.spec_endpoint();
-        r.nest("/api/v1", service).at("/api/v1/openapi.json", spec)
+        let docs = api::docs::endpoint(service.swagger_ui_html());
+        r.nest("/api/v1", api::error::json_errors(service.into_endpoint()))
+            .at("/api/v1/openapi.json", spec)
+            .at("/api/v1/docs", docs)
     }
 }

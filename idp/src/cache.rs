@@ -1,8 +1,10 @@
 //! Short-lived caches of tenants and clients, which every protocol request reads.
 //!
 //! Entries live two seconds, so a change made by another node or the CLI (a new client, a
-//! rotated secret, a new redirect URI) is seen within two seconds; misses are not cached, so a
-//! newly created tenant or client works at once.
+//! rotated secret, a new redirect URI, a disabled client) is seen within two seconds; misses are
+//! not cached, so a newly created tenant or client works at once. A change made through this
+//! process (the admin API) drops the entry ([`Cache::forget_client`]), so it is in force here at
+//! once.
 
 use crate::model::{Client, Tenant};
 use std::collections::HashMap;
@@ -33,6 +35,13 @@ impl Cache {
         }
     }
 
+    /// Drop a tenant's entry (after a change or deletion), so the next read sees the database.
+    pub fn forget_tenant(&self, slug: &str) {
+        if let Ok(mut m) = self.tenants.write() {
+            m.remove(slug);
+        }
+    }
+
     pub fn client(&self, tenant_id: &str, client_id: &str, now_ms: i64) -> Option<Client> {
         let m = self.clients.read().ok()?;
         m.get(&(tenant_id.to_string(), client_id.to_string()))
@@ -49,6 +58,15 @@ impl Cache {
                 (tenant_id.to_string(), c.client_id.clone()),
                 (now_ms, c.clone()),
             );
+        }
+    }
+}
+
+impl Cache {
+    /// Drop a client's entry (after a change), so the next read sees the database.
+    pub fn forget_client(&self, tenant_id: &str, client_id: &str) {
+        if let Ok(mut m) = self.clients.write() {
+            m.remove(&(tenant_id.to_string(), client_id.to_string()));
         }
     }
 }
@@ -76,5 +94,8 @@ mod tests {
         assert!(c.tenant("b", 1000).is_none());
         // A clock that went backwards does not serve stale entries forever.
         assert!(c.tenant("a", 999).is_none());
+        c.put_tenant(&t, 1000);
+        c.forget_tenant("a");
+        assert!(c.tenant("a", 1000).is_none());
     }
 }

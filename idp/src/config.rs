@@ -267,6 +267,17 @@ impl Config {
                 ));
             }
         }
+        let templates_dir = env("LANYARD_TEMPLATES_DIR")
+            .map(PathBuf::from)
+            .or(file_cfg.templates_dir);
+        if let Some(dir) = &templates_dir {
+            if !dir.is_dir() {
+                return Err(err(
+                    "LANYARD_TEMPLATES_DIR",
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+        }
         Ok(Config {
             trusted_proxies,
             database_url,
@@ -274,9 +285,7 @@ impl Config {
             public_url,
             tls_cert,
             tls_key,
-            templates_dir: env("LANYARD_TEMPLATES_DIR")
-                .map(PathBuf::from)
-                .or(file_cfg.templates_dir),
+            templates_dir,
             log_format,
             sweep_interval_secs,
             delivery,
@@ -424,6 +433,16 @@ mod tests {
             trusted_proxies.is_some(),
         ];
         assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
+    }
+
+    #[test]
+    fn a_missing_templates_dir_names_the_key_and_the_path() {
+        let e = load(&[("LANYARD_TEMPLATES_DIR", "/nonexistent/lanyard-themes")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_TEMPLATES_DIR");
+        assert!(e.reason.contains("/nonexistent/lanyard-themes"), "{e}");
+        let dir = std::env::temp_dir();
+        let c = load(&[("LANYARD_TEMPLATES_DIR", dir.to_str().unwrap())]).unwrap();
+        assert_eq!(c.templates_dir.as_deref(), Some(dir.as_path()));
     }
 
     #[test]

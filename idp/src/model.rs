@@ -93,6 +93,23 @@ pub struct Client {
     pub jwks: Option<String>,
     pub first_party: bool,
     pub lifetimes: Lifetimes,
+    /// Disabled by an operator: refused at the token endpoint, and its tokens are inactive.
+    pub disabled: bool,
+    /// The secret replaced by the last rotation and the Unix second it stops working at.
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// A rotated-out client secret that still works until `until` (the rotation's overlap).
+#[derive(Clone)]
+pub struct PreviousSecret {
+    pub hash: String,
+    pub until: i64,
+}
+
+impl std::fmt::Debug for PreviousSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PreviousSecret(***, until {})", self.until)
+    }
 }
 
 impl Client {
@@ -111,6 +128,11 @@ impl Client {
             id_token_alg: r.id_token_alg,
             jwks: r.jwks,
             first_party: r.first_party,
+            disabled: r.disabled,
+            previous_secret: match (r.previous_secret_hash, r.previous_secret_until) {
+                (Some(hash), Some(until)) => Some(PreviousSecret { hash, until }),
+                _ => None,
+            },
         }
     }
 

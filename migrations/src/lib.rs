@@ -7,6 +7,7 @@ pub use sea_orm_migration;
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
+mod m20261201_000002_operator;
 mod m20261201_000003_governance;
 
 /// Every migration, in order.
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261123_000001_initial::Migration),
+            Box::new(m20261201_000002_operator::Migration),
             Box::new(m20261201_000003_governance::Migration),
         ]
     }

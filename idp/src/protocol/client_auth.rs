@@ -130,6 +130,10 @@ pub async fn authenticate(
     let Some(client) = super::load_client(state, tenant, &client_id).await? else {
         return fail(Rejection::UnknownClient);
     };
+    // A disabled client is refused like an unknown one (RFC 6749 §5.2 invalid_client).
+    if client.disabled {
+        return fail(Rejection::UnknownClient);
+    }
     let ok = match (method, client.auth_method) {
         (
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
@@ -140,10 +144,7 @@ pub async fn authenticate(
                 .map(|(_, s)| s.as_str())
                 .or(post_secret)
                 .unwrap_or_default();
-            client
-                .secret_hash
-                .as_deref()
-                .is_some_and(|h| state.hasher.verify("client_secret", secret, h))
+            evaluate_secret(&state.hasher, secret, &client, now)
         }
         (AuthMethod::PrivateKeyJwt, AuthMethod::PrivateKeyJwt) => verify_assertion(
             &client,
@@ -159,6 +160,27 @@ pub async fn authenticate(
         return fail(Rejection::ClientAuthFailed);
     }
     Ok(Ok(Authenticated { client }))
+}
+
+/// Whether `secret` is the client's current secret, or its previous one while the rotation's
+/// overlap lasts (until `previous.until`, exclusive). Both comparisons run every time, each in
+/// constant time, so the timing tells nothing about which secret matched or whether an overlap
+/// exists.
+pub fn evaluate_secret(
+    hasher: &crate::crypto::SecretHasher,
+    secret: &str,
+    client: &Client,
+    now: i64,
+) -> bool {
+    let current = client
+        .secret_hash
+        .as_deref()
+        .is_some_and(|h| hasher.verify("client_secret", secret, h));
+    let previous = client.previous_secret.as_ref().is_some_and(|p| {
+        let matches = hasher.verify("client_secret", secret, &p.hash);
+        matches && now < p.until
+    });
+    current | previous
 }
 
 /// The `sub` of an assertion without verifying it (only to find the client and its keys).
@@ -230,4 +252,54 @@ fn verify_assertion(
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::SecretHasher;
+    use crate::model::PreviousSecret;
+
+    fn client(hasher: &SecretHasher, current: &str, previous: Option<(&str, i64)>) -> Client {
+        Client {
+            id: "row".into(),
+            client_id: "web".into(),
+            secret_hash: Some(hasher.hash("client_secret", current)),
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![],
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
+            id_token_alg: "RS256".into(),
+            jwks: None,
+            first_party: false,
+            lifetimes: Default::default(),
+            disabled: false,
+            previous_secret: previous.map(|(s, until)| PreviousSecret {
+                hash: hasher.hash("client_secret", s),
+                until,
+            }),
+        }
+    }
+
+    #[test]
+    fn previous_secret_works_until_the_overlap_ends_then_never() {
+        let h = SecretHasher::new(b"k".to_vec());
+        let c = client(&h, "new-secret", Some(("old-secret", 1_000)));
+        assert!(evaluate_secret(&h, "new-secret", &c, 999));
+        assert!(evaluate_secret(&h, "old-secret", &c, 999));
+        assert!(!evaluate_secret(&h, "old-secret", &c, 1_000));
+        assert!(!evaluate_secret(&h, "old-secret", &c, 5_000));
+        assert!(evaluate_secret(&h, "new-secret", &c, 5_000));
+        assert!(!evaluate_secret(&h, "other", &c, 999));
+    }
+
+    #[test]
+    fn without_rotation_only_the_current_secret_works() {
+        let h = SecretHasher::new(b"k".to_vec());
+        let c = client(&h, "only", None);
+        assert!(evaluate_secret(&h, "only", &c, 0));
+        assert!(!evaluate_secret(&h, "", &c, 0));
+    }
 }

@@ -104,6 +104,11 @@ async fn introspect_refresh(
     {
         return Ok(Value::Null);
     }
+    // A disabled or deleted client's refresh tokens are inactive at once.
+    let client = match store::clients::find(&state.read, &tenant.id, &f.client_id).await? {
+        Some(c) if !c.disabled => c,
+        _ => return Ok(Value::Null),
+    };
     let sid = match &f.session_id {
         Some(s) => match sessions::resolve::live(state, &tenant.id, s, now).await? {
             Some(s) => s.sid,
@@ -111,12 +116,11 @@ async fn introspect_refresh(
         },
         None => return Ok(Value::Null),
     };
-    let client = store::clients::find(&state.read, &tenant.id, &f.client_id).await?;
     Ok(json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": f.scope,
-        "client_id": client.map(|c| c.client_id),
+        "client_id": client.client_id,
         "sub": f.user_id,
         "iss": tenant.issuer,
         "iat": rt.created_at,

@@ -23,7 +23,8 @@ pub struct LiveAccess {
 }
 
 /// Verify an access token and check it against live state: not revoked, its session still live,
-/// its refresh family (if any) not revoked, its user still active. `Ok(None)` = inactive.
+/// its refresh family (if any) not revoked, its user still active, its client still registered
+/// and enabled. `Ok(None)` = inactive.
 pub async fn check_access_token(
     state: &AppState,
     tenant: &Tenant,
@@ -50,19 +51,21 @@ pub async fn check_access_token(
     let Some(jti) = tokens::claim_str(&v.claims, "jti") else {
         return Ok(None);
     };
+    // The client it was issued to must still exist and not be disabled (an operator's disable
+    // or delete ends its tokens at once).
+    let Some(cid) = tokens::claim_str(&v.claims, "client_id") else {
+        return Ok(None);
+    };
+    match super::load_client(state, tenant, cid).await? {
+        Some(c) if !c.disabled => {}
+        _ => return Ok(None),
+    }
     let row = store::grants::find_access(&state.read, &tenant.id, jti).await?;
     let row = match row {
         Some(r) if r.revoked => return Ok(None),
         Some(r) => r,
         // Unregistered: only client_credentials tokens (no sid) are issued without a row.
         None if !v.claims.contains_key("sid") => {
-            let Some(cid) = tokens::claim_str(&v.claims, "client_id") else {
-                return Ok(None);
-            };
-            // The client must still exist.
-            if super::load_client(state, tenant, cid).await?.is_none() {
-                return Ok(None);
-            }
             return Ok(Some(LiveAccess {
                 claims: v.claims,
                 user: None,

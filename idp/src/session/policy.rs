@@ -279,12 +279,47 @@ impl PolicyLayer {
     }
 }
 
-/// Which layer set an effective value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "from", content = "layer")]
+/// Which layer set an effective value. Stored and shown as text: `default`, `tenant`,
+/// `group:NAME`, `attribute:KEY=VALUE`, `client:CLIENT_ID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Default,
     Layer(LayerRef),
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "default" => return Ok(Source::Default),
+            "tenant" => return Ok(Source::Layer(LayerRef::tenant())),
+            _ => {}
+        }
+        let (kind, subject) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not a policy layer"))?;
+        let kind = LayerKind::parse(kind)
+            .filter(|k| *k != LayerKind::Tenant)
+            .ok_or_else(|| format!("'{s}' is not a policy layer"))?;
+        Ok(Source::Layer(LayerRef {
+            kind,
+            subject: subject.into(),
+        }))
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl fmt::Display for Source {
@@ -342,7 +377,61 @@ impl Default for EffectivePolicy {
     }
 }
 
+/// One effective value as people read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldValue {
+    pub field: &'static str,
+    pub value: serde_json::Value,
+    /// The layer behind it (see [`Source`]).
+    pub source: String,
+}
+
 impl EffectivePolicy {
+    /// Field by field, with the layer behind each value (schedules one entry each).
+    pub fn fields(&self) -> Vec<FieldValue> {
+        fn f(field: &'static str, value: serde_json::Value, source: &Source) -> FieldValue {
+            FieldValue {
+                field,
+                value,
+                source: source.to_string(),
+            }
+        }
+        let mut out = vec![
+            f(
+                "idle_timeout_secs",
+                self.idle_timeout_secs.value.into(),
+                &self.idle_timeout_secs.source,
+            ),
+            f(
+                "absolute_timeout_secs",
+                self.absolute_timeout_secs.value.into(),
+                &self.absolute_timeout_secs.source,
+            ),
+            f(
+                "max_sessions",
+                self.max_sessions
+                    .value
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::Null),
+                &self.max_sessions.source,
+            ),
+            f(
+                "limit_action",
+                self.limit_action.value.as_str().into(),
+                &self.limit_action.source,
+            ),
+            f(
+                "refresh_reuse_ends_session",
+                self.refresh_reuse_ends_session.value.into(),
+                &self.refresh_reuse_ends_session.source,
+            ),
+        ];
+        for s in &self.schedules {
+            out.push(f("schedule", s.value.to_string().into(), &s.source));
+        }
+        out
+    }
+
     /// The client whose rule set the session limit: the limit is then counted per (user, that
     /// client); otherwise per user across the tenant.
     pub fn limit_client(&self) -> Option<&str> {
@@ -693,6 +782,38 @@ mod tests {
         }
         assert!(l.is_empty());
         assert!(l.unset("nope").is_err());
+    }
+
+    #[test]
+    fn sources_read_as_text_and_back() {
+        for s in [
+            "default",
+            "tenant",
+            "group:night-shift",
+            "attribute:clearance=secret",
+            "client:web",
+        ] {
+            assert_eq!(s.parse::<Source>().unwrap().to_string(), s);
+        }
+        for bad in ["", "group", "tenant:x", "galaxy:far"] {
+            assert!(bad.parse::<Source>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fields_name_the_layer_behind_each_value() {
+        let t = (LayerRef::tenant(), layer(&[("max_sessions", "3")]));
+        let g = (
+            LayerRef::group("ops"),
+            layer(&[("idle_timeout_secs", "60"), ("schedule", "07:00 UTC")]),
+        );
+        let f = fold(&[t, g]).fields();
+        let get = |k: &str| f.iter().find(|x| x.field == k).unwrap().clone();
+        assert_eq!(get("idle_timeout_secs").value, 60);
+        assert_eq!(get("idle_timeout_secs").source, "group:ops");
+        assert_eq!(get("max_sessions").source, "tenant");
+        assert_eq!(get("absolute_timeout_secs").source, "default");
+        assert_eq!(get("schedule").value, "07:00 UTC");
     }
 
     #[test]

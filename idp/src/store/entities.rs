@@ -75,6 +75,9 @@ entity!(client, "clients", debug = redacted, {
     pub first_party: bool,
     pub lifetimes: String,
     pub created_at: i64,
+    pub disabled: bool,
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_until: Option<i64>,
 });
 
 entity!(signing_key, "signing_keys", debug = redacted, {

@@ -40,9 +40,35 @@ pub async fn connect_reader(url: &str) -> Result<DatabaseConnection, DbErr> {
     open(url, true).await
 }
 
+/// How long start-up waits for PostgreSQL to answer before giving up.
+const REACH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Fail fast, with the real cause, when PostgreSQL cannot be reached. The pool itself retries a
+/// refused connection silently until its acquire timeout (30 s, sized for load, not start-up), and
+/// then reports only "pool timed out"; one direct connection attempt says why within seconds.
+async fn probe_postgres(url: &str) -> Result<(), DbErr> {
+    use sea_orm::sqlx::{postgres::PgConnection, Connection};
+    match tokio::time::timeout(REACH_TIMEOUT, PgConnection::connect(url)).await {
+        Ok(Ok(c)) => {
+            let _ = c.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+            "cannot connect to PostgreSQL: {e}"
+        )))),
+        Err(_) => Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(format!(
+            "PostgreSQL did not answer within {} s",
+            REACH_TIMEOUT.as_secs()
+        )))),
+    }
+}
+
 async fn open(url: &str, reader: bool) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     let sqlite = url.starts_with("sqlite:");
+    if !sqlite && !reader {
+        probe_postgres(url).await?;
+    }
     // SQLite has one writer at a time. With several pooled connections, writers that collide
     // wait in SQLite's busy handler, which sleeps in steps of up to 100 ms (measured: p99 stalls
     // of 0.5-1.6 s under load). One connection makes every statement queue fairly on the pool

@@ -68,6 +68,22 @@ pub async fn mark_status<C: ConnectionTrait>(
     Ok(r.rows_affected == 1)
 }
 
+/// Users by id (for showing names beside ids).
+pub async fn list_by_ids<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<User>, DbErr> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.is_in(ids.iter().cloned()))
+        .all(db)
+        .await
+}
+
 /// Serialise work on one user across connections and nodes: a write to the user's row takes
 /// its row lock on PostgreSQL (held to commit) and the write lock on SQLite. Used first in the
 /// login transaction so concurrent logins of one user are admitted one after another.
@@ -85,18 +101,54 @@ pub async fn lock_for_admission<C: ConnectionTrait>(
     Ok(r.rows_affected == 1)
 }
 
-/// Users by id (for showing names beside ids).
-pub async fn list_by_ids<C: ConnectionTrait>(
+/// The profile fields an operator may change (groups live in `store::policies`).
+#[derive(Debug, Clone)]
+pub struct ProfileUpdate {
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Replace e-mail and name; returns whether the user exists.
+pub async fn update_profile<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
-    ids: &[String],
-) -> Result<Vec<User>, DbErr> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    user::Entity::find()
+    id: &str,
+    p: ProfileUpdate,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let r = user::Entity::update_many()
+        .col_expr(user::Column::Email, Expr::value(p.email))
+        .col_expr(user::Column::Name, Expr::value(p.name))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::TenantId.eq(tenant_id))
-        .filter(user::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+pub async fn update_password_hash<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    password_hash: String,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let r = user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+pub async fn delete<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Result<bool, DbErr> {
+    let r = user::Entity::delete_many()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
 }

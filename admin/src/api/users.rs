@@ -1,0 +1,245 @@
+//! Users of a tenant: list, create, show, update, set the password, disable / enable, end their
+//! sessions, delete.
+
+use super::auth::{authorize, AdminToken};
+use super::error::{err, ApiError};
+use super::views::{Done, Revoked, UserView};
+use super::{ApiResult, Tag};
+use lanyard_idp::app::State;
+use lanyard_idp::crypto::Secret;
+use lanyard_idp::manage::{self, users};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Object, OpenApi};
+
+pub struct UsersApi {
+    pub state: State,
+}
+
+#[derive(Object)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    #[oai(default)]
+    pub groups: Vec<String>,
+    /// At least 8 characters.
+    pub password: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewUser({}, password: ***)", self.username)
+    }
+}
+
+/// Profile changes: an absent field stays, `null` removes e-mail or name, `groups` replaces all.
+#[derive(Object, Debug)]
+pub struct UserChanges {
+    pub email: MaybeUndefined<String>,
+    pub name: MaybeUndefined<String>,
+    pub groups: Option<Vec<String>>,
+}
+
+/// Either a password, or `generate: true` for one generated and returned once.
+#[derive(Object)]
+pub struct PasswordChange {
+    pub password: Option<String>,
+    #[oai(default)]
+    pub generate: bool,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PasswordChange(***, generate: {})", self.generate)
+    }
+}
+
+#[derive(Object)]
+pub struct PasswordSet {
+    pub username: String,
+    /// The generated password, in this response only.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for PasswordSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PasswordSet({}, ***)", self.username)
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct DeletedUser {
+    pub deleted: String,
+    pub sessions_ended: u64,
+}
+
+fn maybe(v: MaybeUndefined<String>) -> Option<Option<String>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(s) => Some(Some(s)),
+    }
+}
+
+#[OpenApi(tag = "Tag::Users")]
+impl UsersApi {
+    /// The tenant's users, by username.
+    #[oai(path = "/tenants/:slug/users", method = "get")]
+    async fn list_users(&self, auth: AdminToken, slug: Path<String>) -> ApiResult<Vec<UserView>> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let rows = users::list_users(&self.state.db, &c.tenant).await?;
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
+    }
+
+    /// Create a user.
+    #[oai(path = "/tenants/:slug/users", method = "post")]
+    async fn create_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        body: Json<NewUser>,
+    ) -> ApiResult<UserView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let b = body.0;
+        let username = b.username.clone();
+        users::create(
+            &self.state.db,
+            &c.tenant,
+            users::NewUser {
+                username: b.username,
+                email: b.email,
+                name: b.name,
+                groups: b.groups,
+                password: Secret::new(b.password),
+            },
+            self.state.clock.now(),
+        )
+        .await?;
+        let u = users::show_user(&self.state.db, &c.tenant, &username).await?;
+        Ok(Json(u.into()))
+    }
+
+    /// One user.
+    #[oai(path = "/tenants/:slug/users/:username", method = "get")]
+    async fn show_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+    ) -> ApiResult<UserView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        Ok(Json(
+            users::show_user(&self.state.db, &c.tenant, &username)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Change e-mail, name or groups.
+    #[oai(path = "/tenants/:slug/users/:username", method = "patch")]
+    async fn update_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+        body: Json<UserChanges>,
+    ) -> ApiResult<UserView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let b = body.0;
+        let changes = users::UserChanges {
+            email: maybe(b.email),
+            name: maybe(b.name),
+            groups: b.groups,
+        };
+        let u = users::update_user(&self.state, &c.tenant, &username, changes, &c.actor).await?;
+        Ok(Json(u.into()))
+    }
+
+    /// Set the password (given, or generated and returned once). Sessions stay.
+    #[oai(path = "/tenants/:slug/users/:username/password", method = "post")]
+    async fn set_password(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+        body: Json<PasswordChange>,
+    ) -> ApiResult<PasswordSet> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let (password, shown) = match (body.0.password, body.0.generate) {
+            (Some(p), false) => (Secret::new(p), false),
+            (None, true) => (users::generate_password(), true),
+            _ => {
+                return Err(err(
+                    ApiError::BadRequest,
+                    "invalid_request",
+                    "give either password or generate: true",
+                ))
+            }
+        };
+        users::set_password(&self.state, &c.tenant, &username, &password, &c.actor).await?;
+        Ok(Json(PasswordSet {
+            username: username.0,
+            password: shown.then(|| password.expose().to_string()),
+        }))
+    }
+
+    /// Delete a user: every session is ended first (their RPs are told).
+    #[oai(path = "/tenants/:slug/users/:username", method = "delete")]
+    async fn delete_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+    ) -> ApiResult<DeletedUser> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let d = users::delete_user(&self.state, &c.tenant, &username, &c.actor).await?;
+        Ok(Json(DeletedUser {
+            deleted: d.deleted,
+            sessions_ended: d.sessions_ended,
+        }))
+    }
+
+    /// End every session of a user.
+    #[oai(
+        path = "/tenants/:slug/users/:username/revoke-sessions",
+        method = "post"
+    )]
+    async fn revoke_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+    ) -> ApiResult<Revoked> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let n = manage::revoke_user_sessions(&self.state, &c.tenant, &username, &c.actor).await?;
+        Ok(Json(Revoked { sessions_ended: n }))
+    }
+
+    /// Disable a user and end every session they hold (HR termination).
+    #[oai(path = "/tenants/:slug/users/:username/disable", method = "post")]
+    async fn disable_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+    ) -> ApiResult<Revoked> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let n = manage::disable_user(&self.state, &c.tenant, &username, &c.actor).await?;
+        Ok(Json(Revoked { sessions_ended: n }))
+    }
+
+    /// Re-enable a disabled user.
+    #[oai(path = "/tenants/:slug/users/:username/enable", method = "post")]
+    async fn enable_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+    ) -> ApiResult<Done> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let changed = manage::enable_user(&self.state, &c.tenant, &username, &c.actor).await?;
+        Ok(Json(Done { changed }))
+    }
+}

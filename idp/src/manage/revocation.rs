@@ -1,0 +1,186 @@
+//! Ending access: disable / enable a user, and end sessions by user, device, session or tenant,
+//! every one through the termination path; retrying a back-channel delivery.
+
+use super::{ManageError, Result};
+use crate::app::AppState;
+use crate::events::audit::{self, Event};
+use crate::events::termination::{self, Ender, Scope};
+use crate::model::Tenant;
+use crate::session::EndReason;
+use crate::store;
+
+/// Disable a user (the HR-termination case) and end every session they hold.
+pub async fn disable_user(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    actor: &str,
+) -> Result<u64> {
+    let user = store::users::find_by_username(&state.db, &tenant.id, username)
+        .await?
+        .ok_or_else(|| ManageError::not_found("user", username))?;
+    let now_ms = state.clock.now_ms();
+    if store::users::mark_status(
+        &state.db,
+        &tenant.id,
+        &user.id,
+        store::users::ACTIVE,
+        store::users::DISABLED,
+        now_ms / 1000,
+    )
+    .await?
+    {
+        audit::record(
+            &state.db,
+            Event {
+                tenant_id: &tenant.id,
+                kind: "user.disabled",
+                user_id: Some(&user.id),
+                actor,
+                outcome: "ok",
+                ..Default::default()
+            },
+            None,
+            now_ms,
+        )
+        .await?;
+    }
+    termination::end_sessions(
+        state,
+        &tenant.id,
+        Scope::User(&user.id),
+        EndReason::UserDisabled,
+        &Ender { actor, ctx: None },
+    )
+    .await
+    .map_err(ManageError::from)
+}
+
+pub async fn enable_user(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    actor: &str,
+) -> Result<bool> {
+    let user = store::users::find_by_username(&state.db, &tenant.id, username)
+        .await?
+        .ok_or_else(|| ManageError::not_found("user", username))?;
+    let now_ms = state.clock.now_ms();
+    let changed = store::users::mark_status(
+        &state.db,
+        &tenant.id,
+        &user.id,
+        store::users::DISABLED,
+        store::users::ACTIVE,
+        now_ms / 1000,
+    )
+    .await?;
+    if changed {
+        audit::record(
+            &state.db,
+            Event {
+                tenant_id: &tenant.id,
+                kind: "user.enabled",
+                user_id: Some(&user.id),
+                actor,
+                outcome: "ok",
+                ..Default::default()
+            },
+            None,
+            now_ms,
+        )
+        .await?;
+    }
+    Ok(changed)
+}
+
+/// End every session of a user.
+pub async fn revoke_user_sessions(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    actor: &str,
+) -> Result<u64> {
+    let user = store::users::find_by_username(&state.db, &tenant.id, username)
+        .await?
+        .ok_or_else(|| ManageError::not_found("user", username))?;
+    termination::end_sessions(
+        state,
+        &tenant.id,
+        Scope::User(&user.id),
+        EndReason::AdminRevoked,
+        &Ender { actor, ctx: None },
+    )
+    .await
+    .map_err(ManageError::from)
+}
+
+/// End every session on a device and mark the device compromised.
+pub async fn revoke_device(
+    state: &AppState,
+    tenant: &Tenant,
+    device_id: &str,
+    actor: &str,
+) -> Result<u64> {
+    if store::sessions::find_device(&state.db, &tenant.id, device_id)
+        .await?
+        .is_none()
+    {
+        return Err(ManageError::not_found("device", device_id));
+    }
+    store::sessions::mark_device_trust(&state.db, &tenant.id, device_id, "compromised").await?;
+    termination::end_sessions(
+        state,
+        &tenant.id,
+        Scope::Device(device_id),
+        EndReason::DeviceRevoked,
+        &Ender { actor, ctx: None },
+    )
+    .await
+    .map_err(ManageError::from)
+}
+
+/// End one session, by its public `sid`.
+pub async fn revoke_session(
+    state: &AppState,
+    tenant: &Tenant,
+    sid: &str,
+    actor: &str,
+) -> Result<bool> {
+    let s = store::sessions::find_by_sid(&state.db, &tenant.id, sid)
+        .await?
+        .ok_or_else(|| ManageError::not_found("session", sid))?;
+    termination::end_session(
+        state,
+        &tenant.id,
+        &s.id,
+        EndReason::AdminRevoked,
+        &Ender { actor, ctx: None },
+        state.clock.now_ms(),
+    )
+    .await
+    .map_err(ManageError::from)
+}
+
+/// End every session of the tenant.
+pub async fn revoke_tenant_sessions(state: &AppState, tenant: &Tenant, actor: &str) -> Result<u64> {
+    termination::end_sessions(
+        state,
+        &tenant.id,
+        Scope::Tenant,
+        EndReason::TenantRevoked,
+        &Ender { actor, ctx: None },
+    )
+    .await
+    .map_err(ManageError::from)
+}
+
+/// Retry a dead (or waiting) back-channel delivery now.
+pub async fn retry_delivery(state: &AppState, tenant: &Tenant, id: &str) -> Result<bool> {
+    let ok =
+        store::outbox::mark_pending_again(&state.db, &tenant.id, id, state.clock.now_ms()).await?;
+    if ok {
+        state.outbox_notify.notify_one();
+    }
+    Ok(ok)
+}

@@ -1,0 +1,352 @@
+//! Users of a tenant: create, list, show, update the profile, set the password, delete.
+//! (Disable and enable end or restore access and live in `revocation`.)
+
+use super::{conflict, invalid, ManageError, Result};
+use crate::app::AppState;
+use crate::error::internal;
+use crate::events::audit::{self, Event};
+use crate::events::termination::{self, Ender, Scope};
+use crate::model::Tenant;
+use crate::session::EndReason;
+use crate::store::{self, TransactionTrait};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+
+/// Shortest password accepted (characters).
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Everything a new user says.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub password: crate::crypto::Secret,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedUser {
+    pub id: String,
+    pub tenant: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+fn validate_username(username: &str) -> Result<()> {
+    if username.is_empty() || username.len() > 128 || username.chars().any(char::is_whitespace) {
+        return Err(invalid("username must be 1-128 characters without spaces"));
+    }
+    Ok(())
+}
+
+fn validate_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(invalid(format!(
+            "password must be at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_profile(email: Option<&str>, name: Option<&str>, groups: &[String]) -> Result<()> {
+    if let Some(e) = email {
+        // Only a shape check: the address is the user's, and no mail is sent to verify it here.
+        let ok = e.len() <= 254
+            && e.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && !d.is_empty() && !e.contains(char::is_whitespace)
+            });
+        if !ok {
+            return Err(invalid(format!("'{e}' is not an e-mail address")));
+        }
+    }
+    if name.is_some_and(|n| n.len() > 256) {
+        return Err(invalid("name must be at most 256 characters"));
+    }
+    if let Some(g) = groups
+        .iter()
+        .find(|g| g.is_empty() || g.len() > 128 || g.chars().any(char::is_whitespace))
+    {
+        return Err(invalid(format!(
+            "group '{g}' must be 1-128 characters without spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// Create a user (the short form the tests and seeding use).
+pub async fn create_user(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    username: &str,
+    email: Option<&str>,
+    groups: &[String],
+    password: &str,
+    now: i64,
+) -> Result<CreatedUser> {
+    create(
+        db,
+        tenant,
+        NewUser {
+            username: username.to_string(),
+            email: email.map(str::to_string),
+            name: None,
+            groups: groups.to_vec(),
+            password: crate::crypto::Secret::new(password),
+        },
+        now,
+    )
+    .await
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    u: NewUser,
+    now: i64,
+) -> Result<CreatedUser> {
+    validate_username(&u.username)?;
+    validate_password(u.password.expose())?;
+    validate_profile(u.email.as_deref(), u.name.as_deref(), &u.groups)?;
+    if store::users::find_by_username(db, &tenant.id, &u.username)
+        .await?
+        .is_some()
+    {
+        return Err(conflict(format!(
+            "user '{}' already exists in '{}'",
+            u.username, tenant.slug
+        )));
+    }
+    let hash = crate::passwords::hash(u.password.expose().to_string())
+        .await
+        .map_err(internal)?;
+    let txn = db.begin().await?;
+    let row = store::users::insert(
+        &txn,
+        store::users::User {
+            id: crate::crypto::random_id(),
+            tenant_id: tenant.id.clone(),
+            username: u.username,
+            email: u.email,
+            email_verified: false,
+            name: u.name,
+            password_hash: hash,
+            status: store::users::ACTIVE.into(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    store::policies::set_user_groups(&txn, &tenant.id, &row.id, &u.groups, now).await?;
+    txn.commit().await?;
+    Ok(CreatedUser {
+        id: row.id,
+        tenant: tenant.slug.clone(),
+        username: row.username,
+        email: row.email,
+        name: row.name,
+        groups: u.groups,
+    })
+}
+
+/// A user as an operator reads it (never the password hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub username: String,
+    /// The `sub` claim relying parties see for this user.
+    pub sub: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+async fn view(db: &DatabaseConnection, u: store::users::User) -> Result<UserView> {
+    Ok(UserView {
+        groups: store::policies::list_user_groups(db, &u.tenant_id, &u.id).await?,
+        username: u.username,
+        sub: u.id,
+        email: u.email,
+        name: u.name,
+        status: u.status,
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+    })
+}
+
+/// The user with this username, or `NotFound`.
+pub async fn find(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    username: &str,
+) -> Result<store::users::User> {
+    store::users::find_by_username(db, &tenant.id, username)
+        .await?
+        .ok_or_else(|| ManageError::not_found("user", username))
+}
+
+pub async fn list_users(db: &DatabaseConnection, tenant: &Tenant) -> Result<Vec<UserView>> {
+    let mut out = Vec::new();
+    for u in store::users::list(db, &tenant.id).await? {
+        out.push(view(db, u).await?);
+    }
+    Ok(out)
+}
+
+pub async fn show_user(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    username: &str,
+) -> Result<UserView> {
+    let u = find(db, tenant, username).await?;
+    view(db, u).await
+}
+
+/// Profile changes; `None` keeps the current value. `Some(None)` clears e-mail or name.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub email: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    /// Replaces every group.
+    pub groups: Option<Vec<String>>,
+}
+
+pub async fn update_user(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    changes: UserChanges,
+    actor: &str,
+) -> Result<UserView> {
+    let u = find(&state.db, tenant, username).await?;
+    let email = changes.email.unwrap_or(u.email.clone());
+    let name = changes.name.unwrap_or(u.name.clone());
+    let groups = match &changes.groups {
+        Some(g) => g.clone(),
+        None => store::policies::list_user_groups(&state.db, &tenant.id, &u.id).await?,
+    };
+    validate_profile(email.as_deref(), name.as_deref(), &groups)?;
+    let now_ms = state.clock.now_ms();
+    store::users::update_profile(
+        &state.db,
+        &tenant.id,
+        &u.id,
+        store::users::ProfileUpdate { email, name },
+        now_ms.div_euclid(1000),
+    )
+    .await?;
+    record(state, tenant, "user.updated", &u.id, actor, now_ms).await?;
+    if changes.groups.is_some() {
+        // Groups decide policy: the user's live sessions are re-resolved (or ended, under a
+        // rule that ends sessions on membership change).
+        crate::session::service::policy::change_membership(
+            state,
+            tenant,
+            &u.id,
+            Some(&groups),
+            None,
+            actor,
+        )
+        .await?;
+    }
+    show_user(&state.db, tenant, username).await
+}
+
+/// Set a user's password. Their sessions stay: a reset is not a revocation (use
+/// `revoke-sessions` for that).
+pub async fn set_password(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    password: &crate::crypto::Secret,
+    actor: &str,
+) -> Result<()> {
+    validate_password(password.expose())?;
+    let u = find(&state.db, tenant, username).await?;
+    let hash = crate::passwords::hash(password.expose().to_string())
+        .await
+        .map_err(internal)?;
+    let now_ms = state.clock.now_ms();
+    store::users::update_password_hash(&state.db, &tenant.id, &u.id, hash, now_ms.div_euclid(1000))
+        .await?;
+    record(state, tenant, "user.password_set", &u.id, actor, now_ms).await
+}
+
+/// A password for `--generate`: 128 bits, base64url (22 characters).
+pub fn generate_password() -> crate::crypto::Secret {
+    crate::crypto::Secret::new(crate::crypto::random_id())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeletedUser {
+    pub deleted: String,
+    pub sessions_ended: u64,
+}
+
+/// Delete a user: disable first (so no new session can begin), end every session they hold
+/// through the termination path (their relying parties are told), then delete the row. Their
+/// ended sessions and audit trail stay, naming a user who no longer exists.
+pub async fn delete_user(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    actor: &str,
+) -> Result<DeletedUser> {
+    let u = find(&state.db, tenant, username).await?;
+    let now_ms = state.clock.now_ms();
+    store::users::mark_status(
+        &state.db,
+        &tenant.id,
+        &u.id,
+        store::users::ACTIVE,
+        store::users::DISABLED,
+        now_ms.div_euclid(1000),
+    )
+    .await?;
+    let sessions_ended = termination::end_sessions(
+        state,
+        &tenant.id,
+        Scope::User(&u.id),
+        EndReason::UserDisabled,
+        &Ender { actor, ctx: None },
+    )
+    .await?;
+    let txn = state.db.begin().await?;
+    store::users::delete(&txn, &tenant.id, &u.id).await?;
+    store::policies::delete_user_facts(&txn, &tenant.id, &u.id).await?;
+    txn.commit().await?;
+    record(state, tenant, "user.deleted", &u.id, actor, now_ms).await?;
+    Ok(DeletedUser {
+        deleted: u.username,
+        sessions_ended,
+    })
+}
+
+pub(crate) async fn record(
+    state: &AppState,
+    tenant: &Tenant,
+    kind: &str,
+    user_id: &str,
+    actor: &str,
+    now_ms: i64,
+) -> Result<()> {
+    audit::record(
+        &state.db,
+        Event {
+            tenant_id: &tenant.id,
+            kind,
+            user_id: Some(user_id),
+            actor,
+            outcome: "ok",
+            ..Default::default()
+        },
+        None,
+        now_ms,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `lanyard tenant ...`: create, list, show, set-policy, revoke-sessions, delete.
+
+use super::output::{print_json, print_list, print_object, Cell, Column, OutputArgs};
+use super::{m, Ctx, ACTOR};
+use clap::{Args, Subcommand};
+use lanyard_idp::manage;
+use lanyard_idp::session::PolicyLayer;
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCmd {
+    /// Create a tenant with fresh signing keys; its issuer is {public_url}/t/SLUG.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Change a tenant's session policy (fields not given keep their values; `lanyard policy set`
+    /// sets every field of every layer).
+    SetPolicy {
+        slug: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Show one tenant with its session policy (as set, and in force).
+    Show {
+        slug: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// End every session of the tenant (logout propagated to every RP).
+    RevokeSessions { slug: String },
+    /// Delete a tenant and everything it owns; every session is ended first (RPs are told).
+    Delete {
+        slug: String,
+        /// Confirm: the tenant's users, clients, keys, sessions and audit trail are deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyArgs {
+    /// Idle timeout of SSO sessions, seconds (default 3600).
+    #[arg(long)]
+    session_idle_timeout: Option<i64>,
+    /// Absolute lifetime of SSO sessions, seconds (default 43200).
+    #[arg(long)]
+    session_absolute_timeout: Option<i64>,
+    /// Whether a refresh-token replay ends the whole session (default true).
+    #[arg(long)]
+    refresh_reuse_ends_session: Option<bool>,
+}
+
+impl PolicyArgs {
+    fn layer(&self) -> PolicyLayer {
+        PolicyLayer {
+            idle_timeout_secs: self.session_idle_timeout,
+            absolute_timeout_secs: self.session_absolute_timeout,
+            refresh_reuse_ends_session: self.refresh_reuse_ends_session,
+            ..Default::default()
+        }
+    }
+}
+
+const COLUMNS: &[Column] = &[
+    ("SLUG", "slug", Cell::Text),
+    ("NAME", "name", Cell::Text),
+    ("ISSUER", "issuer", Cell::Text),
+    ("CREATED", "created_at", Cell::Secs),
+];
+
+pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> anyhow::Result<()> {
+    let db = &ctx.state.db;
+    let public = &ctx.state.config.public_url;
+    match cmd {
+        TenantCmd::Create { slug, name, policy } => print_json(
+            &manage::create_tenant(db, public, &slug, name.as_deref(), policy.layer(), ctx.now)
+                .await
+                .map_err(m)?,
+        ),
+        TenantCmd::SetPolicy { slug, policy } => {
+            let t = ctx.tenant(&slug).await?;
+            let changed = manage::set_policy(&ctx.state, &t, policy.layer(), ACTOR)
+                .await
+                .map_err(m)?;
+            print_json(&changed)
+        }
+        TenantCmd::List { output } => print_list(
+            &manage::tenants::list_tenants(db, public).await.map_err(m)?,
+            COLUMNS,
+            output.format(),
+        ),
+        TenantCmd::Show { slug, output } => print_object(
+            &manage::tenants::show_tenant(db, public, &slug)
+                .await
+                .map_err(m)?,
+            output.format(),
+        ),
+        TenantCmd::RevokeSessions { slug } => {
+            let t = ctx.tenant(&slug).await?;
+            let n = manage::revoke_tenant_sessions(&ctx.state, &t, ACTOR)
+                .await
+                .map_err(m)?;
+            print_json(&serde_json::json!({ "sessions_ended": n }))
+        }
+        TenantCmd::Delete { slug, yes } => {
+            let t = ctx.tenant(&slug).await?;
+            if !yes {
+                anyhow::bail!(
+                    "deleting tenant '{slug}' ends every session and deletes its users, clients, keys and audit trail; add --yes to confirm"
+                );
+            }
+            print_json(
+                &manage::tenants::delete_tenant(&ctx.state, &t, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
+        }
+    }
+}

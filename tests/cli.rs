@@ -1,0 +1,620 @@
+//! The `lanyard` binary as an operator runs it: against a database file (SQLite, or a fresh
+//! PostgreSQL database when `LANYARD_TEST_POSTGRES_URL` is set), reading what it prints.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lanyard");
+
+/// A scratch directory and a database URL for one test.
+struct Scratch {
+    dir: PathBuf,
+    url: String,
+}
+
+impl Scratch {
+    /// A SQLite file that does not exist yet.
+    fn sqlite() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("lanyard-cli-{}", lanyard_idp::crypto::random_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("lanyard.db").display());
+        Self { dir, url }
+    }
+
+    /// The test's storage: a fresh PostgreSQL database when configured, else SQLite.
+    async fn storage() -> Self {
+        let mut s = Self::sqlite();
+        if let Ok(pg) = std::env::var("LANYARD_TEST_POSTGRES_URL") {
+            let name = format!(
+                "lanyard_t_{}",
+                lanyard_idp::crypto::random_id()
+                    .to_lowercase()
+                    .replace(['-', '_'], "")
+            );
+            let admin = lanyard_idp::store::connect(&pg).await.unwrap();
+            use sea_orm::ConnectionTrait;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let base = pg.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+            s.url = format!("{base}/{name}");
+        }
+        s
+    }
+
+    fn db_file(&self) -> PathBuf {
+        self.dir.join("lanyard.db")
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(&self.dir)
+            .env("LANYARD_DATABASE_URL", &self.url)
+            .env("LANYARD_PUBLIC_URL", "https://id.example.test")
+            .env("LANYARD_LOG", "warn")
+            .env_remove("LANYARD_TEMPLATES_DIR")
+            .env_remove("LANYARD_BIND");
+        c
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Run a command that must succeed; its stdout as JSON.
+    fn json(&self, args: &[&str]) -> Value {
+        self.json_in(args, None)
+    }
+
+    fn json_in(&self, args: &[&str], stdin: Option<&str>) -> Value {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "lanyard {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "lanyard {}: not JSON ({e}): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Run a command that must fail; its stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            !out.status.success(),
+            "lanyard {} should have failed, printed {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).trim().to_string()
+    }
+
+    fn stdout(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// Migrate and create tenant `acme`.
+    fn with_tenant(self) -> Self {
+        self.json(&["tenant", "create", "acme", "--name", "Acme"]);
+        self
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_command_on_a_missing_sqlite_file_refuses_in_one_line_and_creates_nothing() {
+    let s = Scratch::sqlite();
+    let e = s.fails(&["user", "list", "--tenant", "demo"]);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains(&s.db_file().display().to_string()), "{e}");
+    assert!(!e.contains("no tenant"), "{e}");
+    assert!(!s.db_file().exists());
+    // migrate (and tenant create, for scripted setups) create it.
+    assert!(s.stdout(&["migrate"]).contains("migrations applied"));
+    assert!(s.db_file().exists());
+    let e = s.fails(&["user", "list", "--tenant", "demo"]);
+    assert_eq!(e, "error: no tenant 'demo'");
+}
+
+#[test]
+fn an_unreachable_postgres_fails_with_one_line() {
+    let s = Scratch::sqlite();
+    let port = free_port();
+    let out = s
+        .command()
+        .env(
+            "LANYARD_DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/nowhere"),
+        )
+        .args(["tenant", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("PostgreSQL") && e.contains("LANYARD_DATABASE_URL"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_missing_templates_dir_stops_start_up_naming_the_key() {
+    let s = Scratch::sqlite();
+    let out = s
+        .command()
+        .env("LANYARD_TEMPLATES_DIR", s.dir.join("themes"))
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.starts_with("configuration error: LANYARD_TEMPLATES_DIR"),
+        "{e}"
+    );
+    assert!(!s.db_file().exists());
+}
+
+#[test]
+fn serve_on_a_taken_port_fails_before_seeding_or_printing_credentials() {
+    let s = Scratch::sqlite();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let out = s
+        .command()
+        .env("LANYARD_BIND", &bind)
+        .env_remove("LANYARD_PUBLIC_URL")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("LANYARD_BIND") && e.contains(&bind), "{e}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert!(!s.db_file().exists(), "nothing was migrated or seeded");
+}
+
+/// Start `lanyard serve`, read stdout until it says it listens, stop it; what it printed.
+fn serve_banner(s: &Scratch) -> String {
+    let port = free_port();
+    let mut child = s
+        .command()
+        .env("LANYARD_BIND", format!("127.0.0.1:{port}"))
+        .env("LANYARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("Lanyard listening") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    printed
+}
+
+#[test]
+fn serve_seeds_once_then_says_how_to_reset_the_demo_password() {
+    let s = Scratch::sqlite();
+    let first = serve_banner(&s);
+    assert!(first.contains("Seeded the demo tenant"), "{first}");
+    let second = serve_banner(&s);
+    assert!(!second.contains("Seeded"), "{second}");
+    assert!(
+        second.contains("lanyard user set-password --tenant demo demo --generate"),
+        "{second}"
+    );
+    // And that command does what the banner says.
+    let p = s.json(&[
+        "user",
+        "set-password",
+        "--tenant",
+        "demo",
+        "demo",
+        "--generate",
+    ]);
+    assert!(p["password"].as_str().unwrap().len() >= 16);
+}
+
+#[tokio::test]
+async fn users_are_managed_by_username_and_deleting_one_ends_their_sessions() {
+    let s = Scratch::storage().await.with_tenant();
+    let alice = s.json(&[
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "alice",
+        "--email",
+        "alice@acme.test",
+        "--name",
+        "Alice A.",
+        "--group",
+        "staff",
+        "--password",
+        "correct horse battery",
+    ]);
+    assert_eq!(alice["name"], "Alice A.");
+    let e = s.fails(&[
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "alice",
+        "--password",
+        "whatever12",
+    ]);
+    assert_eq!(e, "error: user 'alice' already exists in 'acme'");
+
+    let list = s.json(&["user", "list", "--tenant", "acme", "--output", "json"]);
+    assert_eq!(list[0]["username"], "alice");
+    assert!(list[0].get("password_hash").is_none());
+    // Piped stdout without --output is JSON; --output table is a table for people.
+    assert_eq!(s.json(&["user", "list", "--tenant", "acme"]), list);
+    let table = s.stdout(&["user", "list", "--tenant", "acme", "--output", "table"]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("USERNAME"));
+    assert!(lines.next().unwrap().starts_with("alice"));
+
+    let updated = s.json(&[
+        "user", "update", "--tenant", "acme", "alice", "--email", "", "--group", "ops", "--group",
+        "admins",
+    ]);
+    assert_eq!(updated["email"], Value::Null);
+    assert_eq!(updated["name"], "Alice A.");
+    // Groups are a set: shown sorted.
+    assert_eq!(updated["groups"], serde_json::json!(["admins", "ops"]));
+    let shown = s.json(&[
+        "user", "show", "--tenant", "acme", "alice", "--output", "json",
+    ]);
+    assert_eq!(shown, updated);
+    let e = s.fails(&[
+        "user", "update", "--tenant", "acme", "alice", "--email", "nope",
+    ]);
+    assert!(e.contains("not an e-mail address"), "{e}");
+
+    let set = s.json_in(
+        &[
+            "user",
+            "set-password",
+            "--tenant",
+            "acme",
+            "alice",
+            "--password-stdin",
+        ],
+        Some("a new long password\n"),
+    );
+    assert_eq!(set["password_set"], true);
+    assert!(!set.to_string().contains("a new long password"));
+    let e = s.fails(&["user", "set-password", "--tenant", "acme", "alice"]);
+    assert!(
+        e.contains("--password-stdin") || e.contains("--generate"),
+        "{e}"
+    );
+    let e = s.fails(&[
+        "user",
+        "set-password",
+        "--tenant",
+        "acme",
+        "ghost",
+        "--generate",
+    ]);
+    assert_eq!(e, "error: no user 'ghost'");
+
+    assert_eq!(
+        s.json(&["user", "disable", "--tenant", "acme", "alice"])["disabled"],
+        "alice"
+    );
+    assert_eq!(
+        s.json(&["user", "show", "--tenant", "acme", "alice", "--output", "json"])["status"],
+        "disabled"
+    );
+    assert_eq!(
+        s.json(&["user", "enable", "--tenant", "acme", "alice"])["changed"],
+        true
+    );
+    let d = s.json(&["user", "delete", "--tenant", "acme", "alice"]);
+    assert_eq!(d["deleted"], "alice");
+    assert_eq!(d["sessions_ended"], 0);
+    assert_eq!(
+        s.fails(&["user", "show", "--tenant", "acme", "alice"]),
+        "error: no user 'alice'"
+    );
+}
+
+#[tokio::test]
+async fn clients_are_listed_updated_disabled_rotated_and_deleted() {
+    let s = Scratch::storage().await.with_tenant();
+    let created = s.json(&[
+        "client",
+        "create",
+        "--tenant",
+        "acme",
+        "web",
+        "--redirect-uri",
+        "https://app.acme.test/cb",
+        "--first-party",
+    ]);
+    let first_secret = created["client_secret"].as_str().unwrap().to_string();
+    // Lifetime validation is the one in idp, shared with the admin API.
+    let e = s.fails(&[
+        "client",
+        "create",
+        "--tenant",
+        "acme",
+        "bad",
+        "--access-token-lifetime",
+        "0",
+    ]);
+    assert!(
+        e.contains("access token lifetime must be a positive"),
+        "{e}"
+    );
+    let e = s.fails(&[
+        "client",
+        "update",
+        "--tenant",
+        "acme",
+        "web",
+        "--refresh-reuse-grace",
+        "-1",
+    ]);
+    assert!(e.contains("grace"), "{e}");
+
+    let u = s.json(&[
+        "client",
+        "update",
+        "--tenant",
+        "acme",
+        "web",
+        "--redirect-uri",
+        "https://app.acme.test/cb2",
+        "--backchannel-logout-uri",
+        "https://app.acme.test/bc",
+        "--access-token-lifetime",
+        "120",
+        "--first-party",
+        "false",
+    ]);
+    assert_eq!(
+        u["redirect_uris"],
+        serde_json::json!(["https://app.acme.test/cb2"])
+    );
+    assert_eq!(u["backchannel_logout_uri"], "https://app.acme.test/bc");
+    assert_eq!(u["lifetimes"]["access_token_secs"], 120);
+    assert_eq!(u["first_party"], false);
+    assert!(!u.to_string().contains(&first_secret));
+
+    let list = s.json(&["client", "list", "--tenant", "acme"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["client_id"], "web");
+    assert!(list[0].get("id").is_none(), "no internal row id: {list}");
+
+    assert_eq!(
+        s.json(&["client", "disable", "--tenant", "acme", "web"])["changed"],
+        true
+    );
+    assert_eq!(
+        s.json(&["client", "show", "--tenant", "acme", "web", "--output", "json"])["disabled"],
+        true
+    );
+    assert_eq!(
+        s.json(&["client", "enable", "--tenant", "acme", "web"])["changed"],
+        true
+    );
+
+    let e = s.fails(&["client", "rotate-secret", "--tenant", "acme", "web"]);
+    assert!(e.contains("--overlap"), "{e}");
+    let r = s.json(&[
+        "client",
+        "rotate-secret",
+        "--tenant",
+        "acme",
+        "web",
+        "--overlap",
+        "300",
+    ]);
+    let new_secret = r["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, first_secret);
+    assert!(r["previous_secret_valid_until"].as_i64().is_some());
+    let shown = s.json(&[
+        "client", "show", "--tenant", "acme", "web", "--output", "json",
+    ]);
+    assert_eq!(
+        shown["previous_secret_valid_until"],
+        r["previous_secret_valid_until"]
+    );
+    assert!(!shown.to_string().contains(new_secret));
+
+    assert_eq!(
+        s.json(&["client", "delete", "--tenant", "acme", "web"])["deleted"],
+        "web"
+    );
+    assert_eq!(
+        s.fails(&["client", "show", "--tenant", "acme", "web"]),
+        "error: no client 'web'"
+    );
+}
+
+#[tokio::test]
+async fn admin_tokens_are_listed_without_the_token_and_revoked_by_name() {
+    let s = Scratch::storage().await.with_tenant();
+    let t = s.json(&["admin-token", "create", "--tenant", "acme", "ops"]);
+    let token = t["token"].as_str().unwrap().to_string();
+    s.json(&["admin-token", "create", "root"]);
+    let e = s.fails(&["admin-token", "create", "--tenant", "acme", "ops"]);
+    assert!(e.contains("already exists"), "{e}");
+    let list = s.json(&["admin-token", "list"]);
+    let text = list.to_string();
+    assert!(!text.contains(&token), "{text}");
+    assert!(!text.contains("token_hash"), "{text}");
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let scoped = s.json(&["admin-token", "list", "--tenant", "acme"]);
+    assert_eq!(scoped[0]["name"], "ops");
+    assert_eq!(scoped[0]["tenant"], "acme");
+    assert_eq!(scoped[0]["revoked"], false);
+    s.json(&["admin-token", "revoke", "--tenant", "acme", "ops"]);
+    assert_eq!(
+        s.json(&["admin-token", "list", "--tenant", "acme"])[0]["revoked"],
+        true
+    );
+    assert_eq!(
+        s.fails(&["admin-token", "revoke", "--tenant", "acme", "ops"]),
+        "error: no live admin token 'ops'"
+    );
+}
+
+#[tokio::test]
+async fn tenant_show_has_the_policy_and_delete_needs_yes() {
+    let s = Scratch::storage().await;
+    s.json(&["tenant", "create", "acme", "--session-idle-timeout", "600"]);
+    let t = s.json(&["tenant", "show", "acme", "--output", "json"]);
+    assert_eq!(t["issuer"], "https://id.example.test/t/acme");
+    assert_eq!(t["policy"]["idle_timeout_secs"], "600");
+    let field = |k: &str| {
+        t["effective_policy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["field"] == k)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(field("idle_timeout_secs")["value"], 600);
+    assert_eq!(field("idle_timeout_secs")["source"], "tenant");
+    assert_eq!(field("absolute_timeout_secs")["value"], 43200);
+    assert_eq!(field("absolute_timeout_secs")["source"], "default");
+    let table = s.stdout(&["tenant", "list", "--output", "table"]);
+    assert!(table.starts_with("SLUG"), "{table}");
+    assert!(table.contains("acme"), "{table}");
+
+    let e = s.fails(&["tenant", "delete", "acme"]);
+    assert!(e.contains("--yes"), "{e}");
+    assert_eq!(
+        s.json(&["tenant", "show", "acme", "--output", "json"])["slug"],
+        "acme"
+    );
+    let d = s.json(&["tenant", "delete", "acme", "--yes"]);
+    assert_eq!(d["deleted"], "acme");
+    assert_eq!(
+        s.fails(&["tenant", "show", "acme"]),
+        "error: no tenant 'acme'"
+    );
+    // The slug is free again.
+    s.json(&["tenant", "create", "acme"]);
+}
+
+#[tokio::test]
+async fn session_and_delivery_lists_name_users_and_clients_never_row_ids() {
+    let s = Scratch::storage().await.with_tenant();
+    s.json(&[
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "alice",
+        "--password",
+        "correct horse battery",
+    ]);
+    s.json(&[
+        "client",
+        "create",
+        "--tenant",
+        "acme",
+        "web",
+        "--redirect-uri",
+        "https://app.acme.test/cb",
+        "--backchannel-logout-uri",
+        "http://127.0.0.1:9/bc",
+    ]);
+    s.json(&[
+        "bench-seed",
+        "--tenant",
+        "acme",
+        "--username",
+        "alice",
+        "--clients",
+        "web",
+        "--sessions",
+        "2",
+        "--sid-prefix",
+        "s-",
+    ]);
+    let sessions = s.json(&["session", "list", "--tenant", "acme", "--user", "alice"]);
+    assert_eq!(sessions.as_array().unwrap().len(), 2);
+    assert_eq!(sessions[0]["username"], "alice");
+    assert!(sessions[0].get("user_id").is_none(), "{sessions}");
+    s.json(&["session", "revoke", "--tenant", "acme", "s-0"]);
+    let deliveries = s.json(&["deliveries", "list", "--tenant", "acme", "--session", "s-0"]);
+    assert_eq!(deliveries[0]["sid"], "s-0");
+    assert_eq!(deliveries[0]["client_id"], "web");
+    let events = s.json(&["session", "events", "--tenant", "acme", "s-0"]);
+    let ended = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "session.ended")
+        .unwrap();
+    assert_eq!(ended["username"], "alice");
+    assert_eq!(ended["actor"], "cli");
+    let table = s.stdout(&[
+        "deliveries",
+        "list",
+        "--tenant",
+        "acme",
+        "--output",
+        "table",
+    ]);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains("s-0") && table.contains("web"), "{table}");
+    let e = s.fails(&["deliveries", "list", "--tenant", "acme", "--state", "lost"]);
+    assert!(e.contains("state must be one of"), "{e}");
+    // Deleting the tenant ends the remaining session first.
+    let d = s.json(&["tenant", "delete", "acme", "--yes"]);
+    assert_eq!(d["sessions_ended"], 1);
+    assert!(d["deliveries_pending"].as_u64().unwrap() >= 1);
+}
