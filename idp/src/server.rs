@@ -3,7 +3,7 @@
 
 use crate::app::State;
 use crate::http::headers::SecurityHeaders;
-use crate::templates::{LOGGED_OUT_JS, STYLESHEET};
+use crate::templates::{FAVICON_SVG, LOGGED_OUT_JS, STYLESHEET};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -59,6 +59,14 @@ fn logged_out_js() -> Response {
 }
 
 #[handler]
+fn favicon() -> Response {
+    Response::builder()
+        .content_type("image/svg+xml")
+        .header("cache-control", "public, max-age=86400")
+        .body(FAVICON_SVG)
+}
+
+#[handler]
 async fn root(state: Data<&State>) -> Response {
     let tenants = crate::store::tenants::list(&state.db)
         .await
@@ -83,6 +91,7 @@ pub fn app(state: State, extend: impl FnOnce(Route) -> Route) -> impl Endpoint {
         .at("/metrics", get(metrics_endpoint))
         .at("/static/lanyard.css", get(stylesheet))
         .at("/static/logged_out.js", get(logged_out_js))
+        .at("/favicon.ico", get(favicon))
         .with(SecurityHeaders)
         .data(state)
 }
