@@ -133,6 +133,6 @@ fn start() -> Result<Driver, String> {
 pub fn announce_skip(test: &str, why: &str) {
     let _ = writeln!(
         std::io::stderr().lock(),
-        "\n*** browser test `{test}` skipped: {why}. Install chromium and chromium-driver, or set {REQUIRE_ENV}=1 to fail instead. ***"
+        "\n*** browser test `{test}` skipped: {why}; with {REQUIRE_ENV}=1 this is a failure ***"
     );
 }

@@ -55,8 +55,8 @@ fn authorization(
     }
 }
 
-/// Sign alice in through the browser for `client` and wait for the RP's callback page. Returns
-/// the authorization response's code.
+/// Sign alice in through the browser for `client`, wait for the RP's callback page, and redeem
+/// the code as the RP would. Returns the ID token.
 async fn sign_in_at_rp(page: &Page, ts: &TestServer, rp: &WebRp, client: &RpClient) -> String {
     let a = authorization(ts, rp, client, &[]);
     page.step(format!(

@@ -134,8 +134,12 @@ pub async fn run(test: &'static str, viewport: Viewport, body: impl AsyncFnOnce(
     };
     let _ = page.client.clone().close().await;
     let _ = std::fs::remove_dir_all(&profile);
-    if let Some(report) = report {
-        panic!("{report}");
+    match report {
+        Some(report) => panic!("{report}"),
+        // A pass leaves no artifacts of an earlier failure behind to mislead.
+        None => {
+            let _ = std::fs::remove_dir_all(artifacts_dir(test));
+        }
     }
 }
 
@@ -501,9 +505,14 @@ impl Page {
             files.push("page.html".to_string());
         }
         let mut console = format!("url: {url}\nstep: {}\n\n", self.current_step());
-        for e in self.console.lock().unwrap().iter() {
+        let entries = self.console.lock().unwrap();
+        if entries.is_empty() {
+            console.push_str("(no console entries)\n");
+        }
+        for e in entries.iter() {
             let _ = writeln!(console, "[{} {}] {}", e.level, e.source, e.message);
         }
+        drop(entries);
         std::fs::write(dir.join("console.txt"), console).map_err(|e| e.to_string())?;
         files.push("console.txt".to_string());
         Ok(files)
