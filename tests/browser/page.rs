@@ -36,6 +36,8 @@ pub struct ConsoleEntry {
     pub level: String,
     pub source: String,
     pub message: String,
+    /// The browser's wall-clock time of the entry, in milliseconds since the epoch.
+    pub timestamp: i64,
 }
 
 impl ConsoleEntry {
@@ -73,7 +75,8 @@ impl ConsoleEntry {
 pub struct Page {
     client: Client,
     test: &'static str,
-    step: Mutex<String>,
+    /// Every step so far, with the wall-clock time it began (to place console entries in it).
+    steps: Mutex<Vec<(i64, String)>>,
     console: Mutex<Vec<ConsoleEntry>>,
     expected_statuses: Mutex<Vec<(String, u16)>>,
 }
@@ -110,7 +113,7 @@ pub async fn run(test: &'static str, viewport: Viewport, body: impl AsyncFnOnce(
     let page = Page {
         client,
         test,
-        step: Mutex::new("open a fresh browser".into()),
+        steps: Mutex::new(vec![(wall_clock_ms(), "open a fresh browser".into())]),
         console: Mutex::new(Vec::new()),
         expected_statuses: Mutex::new(Vec::new()),
     };
@@ -124,9 +127,18 @@ pub async fn run(test: &'static str, viewport: Viewport, body: impl AsyncFnOnce(
             SCENARIO_LIMIT.as_secs()
         )),
     };
-    if failure.is_none() {
-        page.set_step("check the console log");
-        failure = page.console_failure().await;
+    match &mut failure {
+        None => {
+            page.set_step("check the console log");
+            failure = page.console_failure().await;
+        }
+        // The console often holds the cause (a script the CSP blocked, a failed request).
+        Some(why) => {
+            if let Some(console) = page.console_failure().await {
+                why.push_str("\n  and ");
+                why.push_str(&console);
+            }
+        }
     }
     let report = match &failure {
         Some(why) => Some(page.failure_report(why).await),
@@ -245,11 +257,41 @@ impl Page {
     }
 
     fn set_step(&self, what: impl Into<String>) {
-        *self.step.lock().unwrap() = what.into();
+        self.steps
+            .lock()
+            .unwrap()
+            .push((wall_clock_ms(), what.into()));
     }
 
     fn current_step(&self) -> String {
-        self.step.lock().unwrap().clone()
+        self.steps
+            .lock()
+            .unwrap()
+            .last()
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The step during which the browser logged at `timestamp`.
+    fn step_at(&self, timestamp: i64) -> String {
+        let steps = self.steps.lock().unwrap();
+        steps
+            .iter()
+            .rev()
+            .find(|(began, _)| *began <= timestamp)
+            .or(steps.first())
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    }
+
+    fn describe(&self, e: &ConsoleEntry) -> String {
+        format!(
+            "[{} {}] during \"{}\": {}",
+            e.level,
+            e.source,
+            self.step_at(e.timestamp),
+            e.message
+        )
     }
 
     /// Where the browser is now.
@@ -437,6 +479,7 @@ impl Page {
                 level: s("level"),
                 source: s("source"),
                 message: s("message"),
+                timestamp: e.get("timestamp").and_then(Value::as_i64).unwrap_or(0),
             });
         }
         Ok(())
@@ -447,13 +490,11 @@ impl Page {
             return Some(e);
         }
         let expected = self.expected_statuses.lock().unwrap().clone();
-        let problems: Vec<String> = self
-            .console
-            .lock()
-            .unwrap()
+        let entries = self.console.lock().unwrap().clone();
+        let problems: Vec<String> = entries
             .iter()
             .filter(|e| e.is_problem(&expected))
-            .map(|e| format!("    [{} {}] {}", e.level, e.source, e.message))
+            .map(|e| format!("    {}", self.describe(e)))
             .collect();
         if problems.is_empty() {
             None
@@ -505,18 +546,27 @@ impl Page {
             files.push("page.html".to_string());
         }
         let mut console = format!("url: {url}\nstep: {}\n\n", self.current_step());
-        let entries = self.console.lock().unwrap();
+        let entries = self.console.lock().unwrap().clone();
         if entries.is_empty() {
             console.push_str("(no console entries)\n");
         }
-        for e in entries.iter() {
-            let _ = writeln!(console, "[{} {}] {}", e.level, e.source, e.message);
+        for e in &entries {
+            let _ = writeln!(console, "{}", self.describe(e));
         }
-        drop(entries);
         std::fs::write(dir.join("console.txt"), console).map_err(|e| e.to_string())?;
         files.push("console.txt".to_string());
         Ok(files)
     }
+}
+
+/// Wall-clock milliseconds, to compare with the browser's own console timestamps (which are wall
+/// clock too; the server's mock clock has nothing to do with them).
+#[allow(clippy::disallowed_methods)]
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// One directory per test and storage backend (CI runs the suite on SQLite, then PostgreSQL).
