@@ -57,8 +57,8 @@ pub struct TestServer {
     pub alice_id: String,
     /// The demo user's password as `seed_demo` printed it, when `Setup::demo` seeded the demo tenant.
     pub demo_password: Option<String>,
-    /// Every request the server received (method, path, and the provenance headers a browser
-    /// sets), so a browser test can show what the browser really sent.
+    /// Every request the server answered (method, path, the provenance headers a browser sets,
+    /// and the status), so a browser test can show what the browser really sent and got.
     pub seen: Arc<Mutex<Vec<SeenRequest>>>,
 }
 
