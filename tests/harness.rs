@@ -55,6 +55,22 @@ pub struct TestServer {
     pub tenant: Tenant,
     pub issuer: String,
     pub alice_id: String,
+    /// The demo user's password as `seed_demo` printed it, when `Setup::demo` seeded the demo tenant.
+    pub demo_password: Option<String>,
+    /// Every request the server answered (method, path, the provenance headers a browser sets,
+    /// and the status), so a browser test can show what the browser really sent and got.
+    pub seen: Arc<Mutex<Vec<SeenRequest>>>,
+}
+
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    pub origin: Option<String>,
+    pub fetch_site: Option<String>,
+    /// The response's status code.
+    pub status: u16,
 }
 
 pub struct Setup {
@@ -63,6 +79,8 @@ pub struct Setup {
     pub web_backchannel: Option<String>,
     pub web_frontchannel: Option<String>,
     pub dispatcher: bool,
+    /// Also seed the `demo` tenant through `manage::seed_demo`, as `lanyard` does on first start.
+    pub demo: bool,
 }
 
 impl Default for Setup {
@@ -73,6 +91,7 @@ impl Default for Setup {
             web_backchannel: None,
             web_frontchannel: None,
             dispatcher: true,
+            demo: false,
         }
     }
 }
@@ -105,6 +124,16 @@ impl TestServer {
             .await
             .expect("state");
         let now = clock.now_secs();
+        // Before acme: `seed_demo` seeds only an empty database, as on a first start.
+        let demo_password = if setup.demo {
+            let printed = manage::seed_demo(&state)
+                .await
+                .expect("seed demo")
+                .expect("demo seeded on an empty database");
+            Some(demo_password_from(&printed))
+        } else {
+            None
+        };
         manage::create_tenant(
             &state.db,
             &base,
@@ -188,7 +217,35 @@ impl TestServer {
         if setup.dispatcher {
             tokio::spawn(lanyard_idp::events::dispatcher::run(state.clone()));
         }
-        let app = lanyard_idp::server::app(state.clone(), lanyard_admin::extend(state.clone()));
+        let seen: Arc<Mutex<Vec<SeenRequest>>> = Arc::default();
+        let app = {
+            use poem::{Endpoint, EndpointExt, IntoResponse};
+            let seen = seen.clone();
+            lanyard_idp::server::app(state.clone(), lanyard_admin::extend(state.clone())).around(
+                move |ep, req| {
+                    let header = |n: &str| {
+                        req.headers()
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string)
+                    };
+                    let mut entry = SeenRequest {
+                        method: req.method().to_string(),
+                        path: req.uri().path().to_string(),
+                        origin: header("origin"),
+                        fetch_site: header("sec-fetch-site"),
+                        status: 0,
+                    };
+                    let seen = seen.clone();
+                    async move {
+                        let resp = ep.call(req).await?.into_response();
+                        entry.status = resp.status().as_u16();
+                        seen.lock().expect("lock").push(entry);
+                        Ok(resp)
+                    }
+                },
+            )
+        };
         let acceptor = TcpAcceptor::from_std(listener).expect("acceptor");
         tokio::spawn(async move {
             let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
@@ -201,7 +258,20 @@ impl TestServer {
             tenant,
             issuer,
             alice_id: alice.id,
+            demo_password,
+            seen,
         }
+    }
+
+    /// The requests received so far for `method` and `path`.
+    pub fn seen(&self, method: &str, path: &str) -> Vec<SeenRequest> {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r.method == method && r.path == path)
+            .cloned()
+            .collect()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -261,6 +331,17 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The password from `seed_demo`'s start-up message (`user:          demo / PASSWORD`), so tests
+/// use exactly what a new user is told.
+fn demo_password_from(printed: &str) -> String {
+    printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("user:"))
+        .and_then(|l| l.trim().strip_prefix("demo / "))
+        .map(|p| p.trim().to_string())
+        .unwrap_or_else(|| panic!("no demo password in the start-up message:\n{printed}"))
 }
 
 pub trait NowSecs {

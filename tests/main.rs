@@ -8,6 +8,7 @@
 mod harness;
 
 mod admin_api;
+mod browser;
 mod cli;
 mod errors;
 mod fault;

@@ -204,6 +204,8 @@ async fn own_tenant(ts: &TestServer, backchannel: Option<String>) -> TestServer 
         issuer: format!("{}/t/{slug}", ts.base),
         tenant,
         alice_id: alice.id,
+        demo_password: None,
+        seen: ts.seen.clone(),
     }
 }
 

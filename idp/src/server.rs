@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::http::headers::SecurityHeaders;
 use crate::http::request_id::RequestTelemetry;
 use crate::store;
-use crate::templates::{LOGGED_OUT_JS, STYLESHEET};
+use crate::templates::{FAVICON_SVG, LOGGED_OUT_JS, STYLESHEET};
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::http::StatusCode;
@@ -122,6 +122,15 @@ async fn with_not_found<E: Endpoint>(
     }
 }
 
+/// `/favicon.ico`: a small SVG (browsers ask for it on every page; a 404 would be a console error).
+#[handler]
+fn favicon() -> Response {
+    Response::builder()
+        .content_type("image/svg+xml")
+        .header("cache-control", "public, max-age=86400")
+        .body(FAVICON_SVG)
+}
+
 /// The full application: protocol routes plus whatever the composition root adds (admin area).
 /// `/metrics` is here unless `metrics_bind` moves it to [`spawn_metrics_listener`].
 pub fn app(state: State, extend: impl FnOnce(Route) -> Route) -> impl Endpoint {
@@ -131,7 +140,8 @@ pub fn app(state: State, extend: impl FnOnce(Route) -> Route) -> impl Endpoint {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/static/lanyard.css", get(stylesheet))
-        .at("/static/logged_out.js", get(logged_out_js));
+        .at("/static/logged_out.js", get(logged_out_js))
+        .at("/favicon.ico", get(favicon));
     if state.config.metrics_bind.is_none() {
         routes = routes.at("/metrics", get(metrics_endpoint));
     }

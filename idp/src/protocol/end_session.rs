@@ -4,8 +4,8 @@
 //! `aud` and/or `client_id`, which must agree) -> post_logout_redirect_uri (exact registered
 //! value only, §3; otherwise rendered error, never a redirect) -> with a hint matching the
 //! browser's session: end it now; otherwise ask the user (§2: the OP MUST ask without a valid
-//! hint) -> logged-out page with one iframe per participating RP, then continue to the
-//! post-logout redirect URI with `state`.
+//! hint), who signs out or stays signed in -> logged-out page with one iframe per participating
+//! RP, then continue to the post-logout redirect URI with `state`.
 
 use super::login::render_with_csrf;
 use super::{
@@ -180,7 +180,26 @@ async fn run(
     }
 }
 
-/// The user confirmed.
+/// The user's answer on the confirmation page (RP-Initiated Logout 1.0 §2: the OP asks, and logs
+/// the End-User out if they say yes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConfirmationDecision {
+    SignOut,
+    Stay,
+}
+
+/// Only the explicit "No, stay signed in" keeps the session. Any other submission of the
+/// (CSRF-checked) confirmation form signs out, as the form did when "Sign out" was its only
+/// button, so a client that submits the form without a button value still logs out.
+fn decide_confirmation(decision: Option<&str>) -> ConfirmationDecision {
+    match decision {
+        Some("stay") => ConfirmationDecision::Stay,
+        _ => ConfirmationDecision::SignOut,
+    }
+}
+
+/// The user answered the confirmation page: sign out, or stay signed in. Either way the pending
+/// logout request is used up.
 #[handler]
 pub async fn confirm(
     state: Data<&State>,
@@ -203,8 +222,10 @@ pub async fn confirm(
         if lr.kind == "logout" {
             store::grants::delete_request(&state.db, &tenant.id, id).await?;
         }
-        match sessions::resolve(&state, &tenant, &ctx).await?.live() {
-            Some(s) => {
+        let session = sessions::resolve(&state, &tenant, &ctx).await?.live();
+        match (decide_confirmation(params.get("decision")), session) {
+            (ConfirmationDecision::Stay, Some(_)) => Ok(still_signed_in_page(&state, &tenant, lr)),
+            (ConfirmationDecision::SignOut, Some(s)) => {
                 finish(
                     &state,
                     &tenant,
@@ -215,7 +236,7 @@ pub async fn confirm(
                 )
                 .await
             }
-            None => Ok(logged_out_page(
+            (_, None) => Ok(logged_out_page(
                 &state,
                 &tenant,
                 Vec::new(),
@@ -226,6 +247,21 @@ pub async fn confirm(
     }
     .await;
     r.unwrap_or_else(|e| page_error(&state, Some(&tenant), e))
+}
+
+/// Nothing ended. The way back is the RP's registered post-logout redirect URI (with its
+/// `state`) when the request named one together with a valid hint; otherwise the page says so.
+fn still_signed_in_page(state: &AppState, tenant: &Tenant, lr: LogoutRequest) -> Response {
+    let ctx = json!({
+        "tenant": tenant_json(tenant),
+        "stayed": true,
+        "continue_url": lr.continue_url,
+        "client_id": lr.client_id,
+    });
+    match state.templates.render("logout_confirm.html", ctx) {
+        Ok(body) => respond::html(StatusCode::OK, body),
+        Err(e) => page_error(state, Some(tenant), crate::error::internal(e)),
+    }
 }
 
 /// End the session through the termination path and show the logged-out page with the
@@ -330,4 +366,65 @@ async fn verify_hint(
         sid: tokens::claim_str(&v.claims, "sid").map(str::to_string),
         aud: tokens::audiences(&v.claims),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_explicit_stay_keeps_the_session() {
+        assert_eq!(
+            decide_confirmation(Some("stay")),
+            ConfirmationDecision::Stay
+        );
+        assert_eq!(
+            decide_confirmation(Some("logout")),
+            ConfirmationDecision::SignOut
+        );
+        assert_eq!(decide_confirmation(None), ConfirmationDecision::SignOut);
+        assert_eq!(
+            decide_confirmation(Some("Stay")),
+            ConfirmationDecision::SignOut
+        );
+    }
+
+    #[test]
+    fn the_stay_page_offers_the_way_back_only_when_known() {
+        let t = crate::templates::Templates::load(None).unwrap();
+        let back = t
+            .render(
+                "logout_confirm.html",
+                json!({"tenant": {"name": "Acme", "slug": "acme"}, "stayed": true,
+                       "continue_url": "https://rp.example/bye?state=s", "client_id": "web"}),
+            )
+            .unwrap();
+        assert!(back.contains("You are still signed in"));
+        // (The URL is HTML-escaped in the attribute; the browser suite follows the link.)
+        assert!(back.contains("id=\"continue\" href=\"https:"));
+        assert!(back.contains("rp.example"));
+        assert!(back.contains("Return to web"));
+        assert!(!back.contains("<form"), "nothing left to submit");
+        let none = t
+            .render(
+                "logout_confirm.html",
+                json!({"tenant": {"name": "Acme", "slug": "acme"}, "stayed": true}),
+            )
+            .unwrap();
+        assert!(none.contains("You are still signed in"));
+        assert!(!none.contains("id=\"continue\""), "no way back to invent");
+    }
+
+    #[test]
+    fn the_question_offers_both_answers() {
+        let t = crate::templates::Templates::load(None).unwrap();
+        let html = t
+            .render(
+                "logout_confirm.html",
+                json!({"tenant": {"name": "Acme", "slug": "acme"}, "csrf": "c", "req": "r"}),
+            )
+            .unwrap();
+        assert!(html.contains("value=\"logout\">Sign out</button>"));
+        assert!(html.contains("value=\"stay\" class=\"secondary\">No, stay signed in</button>"));
+    }
 }
