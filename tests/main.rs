@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod errors;
 mod fault;
+mod governance;
 mod logout;
 mod observability;
 mod oidc_flow;

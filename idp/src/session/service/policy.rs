@@ -288,16 +288,20 @@ pub async fn reresolve(
             let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
             let pairs =
                 store::sessions::list_participants_many(&state.db, &tenant.id, &ids).await?;
+            // Everything read before the transaction: on SQLite the transaction holds the one
+            // writer connection, so reading through the pool inside it would wait for itself.
+            for r in &rows {
+                if !members.contains_key(&r.user_id) {
+                    let m = membership(&state.db, &tenant.id, &r.user_id).await?;
+                    members.insert(r.user_id.clone(), m);
+                }
+            }
             let now_ms = state.clock.now_ms();
             let now = now_ms / 1000;
             let mut past = Vec::new();
             let txn = state.db.begin().await?;
             for row in rows {
                 let s = parse(row)?;
-                if !members.contains_key(&s.user_id) {
-                    let m = membership(&state.db, &tenant.id, &s.user_id).await?;
-                    members.insert(s.user_id.clone(), m);
-                }
                 let who = members.get(&s.user_id).cloned().unwrap_or_default();
                 let clients: Vec<&str> = pairs
                     .iter()
