@@ -70,6 +70,13 @@ async fn events(ts: &TestServer, kind: &str) -> Vec<lanyard_idp::store::audit::E
 /// A second Lanyard node on the same database and clock, with extra settings. It keeps the
 /// first node's public URL (issuer), as nodes behind one load balancer do.
 async fn start_node(ts: &TestServer, extra: &[(&str, &str)]) -> String {
+    start_node_state(ts, extra).await.0
+}
+
+async fn start_node_state(
+    ts: &TestServer,
+    extra: &[(&str, &str)],
+) -> (String, lanyard_idp::app::State) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -97,7 +104,7 @@ async fn start_node(ts: &TestServer, extra: &[(&str, &str)]) -> String {
     tokio::spawn(async move {
         let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
     });
-    format!("http://127.0.0.1:{port}")
+    (format!("http://127.0.0.1:{port}"), state)
 }
 
 /// Open the login form for `web` and return (browser, csrf, req, state, verifier).
@@ -426,6 +433,67 @@ async fn race(action: &str) {
         }
     }
     ts.assert_invariants().await;
+}
+
+/// The admission step itself under contention, without the password hash in front of it (which
+/// spaces real logins out): 32 concurrent `begin`s of one user on two nodes.
+async fn race_admission(action: &str) {
+    use lanyard_idp::session::service::{Admission, Login};
+    let ts = TestServer::start().await;
+    set(
+        &ts,
+        LayerRef::tenant(),
+        &[("max_sessions", "1"), ("limit_action", action)],
+    )
+    .await;
+    let (_, node2) = start_node_state(&ts, &[]).await;
+    let user = lanyard_idp::store::users::find(&ts.state.db, &ts.tenant.id, &ts.alice_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let client = lanyard_idp::protocol::load_client(&ts.state, &ts.tenant, "web")
+        .await
+        .unwrap()
+        .unwrap();
+    const N: usize = 32;
+    let tasks = (0..N).map(|i| {
+        let st = if i % 2 == 0 {
+            ts.state.clone()
+        } else {
+            node2.clone()
+        };
+        let (tenant, user, client) = (ts.tenant.clone(), user.clone(), client.clone());
+        let ctx = lanyard_idp::http::RequestContext::system(ts.clock.now_secs() * 1000);
+        tokio::spawn(async move {
+            let login = Login {
+                user: &user,
+                client: &client,
+                acr: "1".into(),
+                amr: vec!["pwd".into()],
+            };
+            matches!(
+                sessions::begin(&st, &tenant, &login, None, None, &ctx)
+                    .await
+                    .unwrap(),
+                Admission::Admitted(_)
+            )
+        })
+    });
+    let admitted = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(live_of(&ts, &ts.alice_id).await.len(), 1, "{action}");
+    let expected = if action == "refuse" { 1 } else { N };
+    assert_eq!(admitted, expected, "{action}");
+    ts.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn concurrent_admissions_on_two_nodes_hold_the_limit_exactly() {
+    race_admission("evict_oldest").await;
+    race_admission("refuse").await;
 }
 
 #[tokio::test]
