@@ -14,6 +14,7 @@ mod csrf;
 mod demo;
 mod errors;
 mod layout;
+mod limits;
 mod logout;
 
 use crate::harness::{auth_url, token_request, TestServer, PASSWORD};
