@@ -119,6 +119,10 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
                     absolute_timeout_secs: clocks.absolute_timeout_secs,
                     scheduled_end_at: None,
                     policy_snapshot: policy.to_snapshot(),
+                    country: None,
+                    mode_reason: None,
+                    mfa_at: None,
+                    binding_alert: None,
                 },
             )
             .await?;

@@ -25,6 +25,8 @@ pub struct Config {
     pub demo: bool,
     /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (`http::client_ip`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A header trusted proxies set to the client's ISO 3166 country (binding by country).
+    pub geo_country_header: Option<String>,
     /// A separate listen address for `/metrics`; when set, the main address does not serve it.
     pub metrics_bind: Option<String>,
 }
@@ -82,6 +84,7 @@ struct FileConfig {
     delivery_lease_ms: Option<i64>,
     trusted_proxies: Option<StrOrList>,
     metrics_bind: Option<String>,
+    geo_country_header: Option<String>,
 }
 
 /// A list in the file may be written as a TOML array or as one comma-separated string.
@@ -278,8 +281,15 @@ impl Config {
                 ));
             }
         }
+        let geo_country_header = env("LANYARD_GEO_COUNTRY_HEADER").or(file_cfg.geo_country_header);
+        if let Some(h) = &geo_country_header {
+            if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(err("LANYARD_GEO_COUNTRY_HEADER", "must be an HTTP header name"));
+            }
+        }
         Ok(Config {
             trusted_proxies,
+            geo_country_header: geo_country_header.map(|h| h.to_ascii_lowercase()),
             database_url,
             bind,
             public_url,
@@ -413,6 +423,7 @@ mod tests {
             delivery_lease_ms,
             metrics_bind,
             trusted_proxies,
+            geo_country_header,
         } = all;
         let set = [
             database_url.is_some(),
@@ -431,6 +442,7 @@ mod tests {
             delivery_lease_ms.is_some(),
             metrics_bind.is_some(),
             trusted_proxies.is_some(),
+            geo_country_header.is_some(),
         ];
         assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
     }

@@ -64,6 +64,14 @@ pub enum Rejection {
     AccessDenied,
     #[error("temporarily unavailable")]
     Unavailable,
+    /// The requested authentication level cannot be met (an essential `acr` the user cannot
+    /// reach, or one Lanyard does not offer).
+    #[error("unmet authentication requirements")]
+    UnmetAuthentication,
+    /// The session must be re-authenticated (binding mismatch, step-up now required) before
+    /// it issues anything new.
+    #[error("re-authentication required")]
+    ReauthRequired,
 }
 
 /// The wire form of a rejection.
@@ -155,6 +163,17 @@ impl Rejection {
                 "temporarily_unavailable",
                 "The server is temporarily unavailable.",
                 503,
+            ),
+            // OpenID Connect Core Unmet Authentication Requirements 1.0 §3.
+            UnmetAuthentication => (
+                "unmet_authentication_requirements",
+                "The requested authentication requirements cannot be met.",
+                400,
+            ),
+            ReauthRequired => (
+                "invalid_grant",
+                "The user must authenticate again at the authorization endpoint.",
+                400,
             ),
         };
         OAuthError {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod events;
+pub mod factors;
 pub mod http;
 pub mod keys;
 pub mod manage;

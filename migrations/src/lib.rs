@@ -9,6 +9,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261201_000002_operator;
 mod m20261201_000003_governance;
+mod m20261201_000005_governance2;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261201_000002_operator::Migration),
             Box::new(m20261201_000003_governance::Migration),
+            Box::new(m20261201_000005_governance2::Migration),
         ]
     }
 }

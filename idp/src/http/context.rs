@@ -85,6 +85,8 @@ pub struct RequestContext {
     /// Fetch Metadata `Sec-Fetch-Site`, set only by browsers.
     pub fetch_site: Option<String>,
     pub cookies: Cookies,
+    /// ISO 3166 country of the client IP, when a geo source knows it (trusted proxy header).
+    pub country: Option<String>,
     pub now: UnixTime,
     pub now_ms: i64,
 }
@@ -94,11 +96,19 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 impl RequestContext {
-    pub fn from_request(req: &Request, clock: &dyn Clock, trusted_proxies: &[IpNet]) -> Self {
+    /// `geo_header`: a header a trusted proxy sets to the client's ISO 3166 country (e.g.
+    /// `CF-IPCountry`); read only when the socket peer is a trusted proxy.
+    pub fn from_request(
+        req: &Request,
+        clock: &dyn Clock,
+        trusted_proxies: &[IpNet],
+        geo_header: Option<&str>,
+    ) -> Self {
         let now_ms = clock.now_ms();
-        let ip = match req.remote_addr().as_socket_addr() {
+        let peer = req.remote_addr().as_socket_addr().map(|p| p.ip());
+        let ip = match peer {
             Some(peer) => super::client_ip::resolve_client_ip(
-                peer.ip(),
+                peer,
                 header(req, "forwarded"),
                 header(req, "x-forwarded-for"),
                 trusted_proxies,
@@ -106,6 +116,16 @@ impl RequestContext {
             .to_string(),
             None => "unknown".into(),
         };
+        let from_trusted = peer.is_some_and(|p| {
+            let p = crate::session::cohort::normalise(p);
+            trusted_proxies.iter().any(|n| n.contains(&p))
+        });
+        let country = geo_header
+            .filter(|_| from_trusted)
+            .and_then(|h| header(req, h))
+            .map(str::trim)
+            .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+            .map(str::to_ascii_uppercase);
         let user_agent = header(req, "user-agent")
             .unwrap_or("")
             .chars()
@@ -123,6 +143,7 @@ impl RequestContext {
             origin: header(req, "origin").map(str::to_string),
             fetch_site: header(req, "sec-fetch-site").map(str::to_ascii_lowercase),
             cookies,
+            country,
             now: now_ms.div_euclid(1000),
             now_ms,
         }
@@ -136,6 +157,7 @@ impl RequestContext {
             origin: None,
             fetch_site: None,
             cookies: Cookies::default(),
+            country: None,
             now: now_ms.div_euclid(1000),
             now_ms,
         }

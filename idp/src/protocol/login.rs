@@ -160,8 +160,9 @@ pub async fn submit(
             let login = Login {
                 user: &user,
                 client: &client,
-                acr: "1".into(),
+                acr: crate::session::stepup::ACR_PWD.into(),
                 amr: vec!["pwd".into()],
+                mfa_at: None,
             };
             signed_in(&state, &tenant, &client, &req_id, ar, &login, None, &ctx).await
         }
@@ -222,6 +223,7 @@ pub async fn signed_in(
                 user_id: login.user.id.clone(),
                 acr: login.acr.clone(),
                 amr: login.amr.clone(),
+                mfa_at: login.mfa_at,
             };
             return super::session_limit::limited(
                 state,

@@ -118,7 +118,12 @@ pub async fn read_params(
 
 /// The request context of a handler: client IP behind trusted proxies, cookies, the clock.
 pub fn context(state: &AppState, req: &Request) -> RequestContext {
-    RequestContext::from_request(req, state.clock.as_ref(), &state.config.trusted_proxies)
+    RequestContext::from_request(
+        req,
+        state.clock.as_ref(),
+        &state.config.trusted_proxies,
+        state.config.geo_country_header.as_deref(),
+    )
 }
 
 /// A rendered error page. It names the request id ("Reference: ...", the id in this request's

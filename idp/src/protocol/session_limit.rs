@@ -268,7 +268,12 @@ async fn end_and_continue(
         .map(str::to_string)
         .collect();
     match pending.kind.clone() {
-        PendingKind::Login { user_id, acr, amr } => {
+        PendingKind::Login {
+            user_id,
+            acr,
+            amr,
+            mfa_at,
+        } => {
             let user = match store::users::find(&state.db, &tenant.id, &user_id).await {
                 Ok(Some(u)) if u.status == store::users::ACTIVE => u,
                 Ok(_) => return expired(state, tenant),
@@ -279,6 +284,7 @@ async fn end_and_continue(
                 client,
                 acr,
                 amr,
+                mfa_at,
             };
             if chosen.len() < pending.must_end {
                 return ask_again(state, tenant, client, req_id, &pending, &user.id, None, ctx)

@@ -7,6 +7,7 @@
 //! the only caller of `store::sessions`.
 
 pub mod admission;
+pub mod binding;
 pub mod clocks;
 pub mod cohort;
 pub mod fanout;
@@ -14,6 +15,7 @@ pub mod model;
 pub mod policy;
 pub mod schedule;
 pub mod service;
+pub mod stepup;
 
 pub use clocks::{evaluate_liveness, Liveness};
 pub use model::{EndReason, Mode, Session, SessionState};

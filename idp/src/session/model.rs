@@ -40,6 +40,10 @@ pub enum EndReason {
     AttributesChanged,
     /// A group's schedule (e.g. a shift end) reached.
     Scheduled,
+    /// A request did not match what the session was bound to, under a `terminate` response.
+    BindingMismatch,
+    /// The user's password or a second factor changed (other sessions end).
+    CredentialChanged,
     /// Ended by a cohort revocation (selector in the audit event).
     CohortRevoked,
     /// The user chose to end it (the "choose a session to end" page, later the portal).
@@ -47,7 +51,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 16] = [
+    pub const ALL: [EndReason; 18] = [
         EndReason::RpLogout,
         EndReason::UserLogout,
         EndReason::Superseded,
@@ -64,6 +68,8 @@ impl EndReason {
         EndReason::Scheduled,
         EndReason::CohortRevoked,
         EndReason::UserChoice,
+        EndReason::BindingMismatch,
+        EndReason::CredentialChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +90,8 @@ impl EndReason {
             EndReason::Scheduled => "scheduled",
             EndReason::CohortRevoked => "cohort_revoked",
             EndReason::UserChoice => "user_choice",
+            EndReason::BindingMismatch => "binding_mismatch",
+            EndReason::CredentialChanged => "credential_changed",
         }
     }
 
@@ -92,22 +100,31 @@ impl EndReason {
     }
 }
 
-/// What an active session may do. Governance II adds read-only and step-up modes.
+/// What an active session may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Normal,
+    /// New access tokens carry only the policy's safe scopes and `session_mode: "read_only"`.
+    ReadOnly,
+    /// The user must authenticate again before the session issues anything new; the same
+    /// session (and `sid`) continues afterwards.
+    ReauthRequired,
 }
 
 impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Normal => "normal",
+            Mode::ReadOnly => "read_only",
+            Mode::ReauthRequired => "reauth_required",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "normal" => Some(Mode::Normal),
+            "read_only" => Some(Mode::ReadOnly),
+            "reauth_required" => Some(Mode::ReauthRequired),
             _ => None,
         }
     }
@@ -128,11 +145,12 @@ pub struct Authentication {
     pub amr: Vec<String>,
 }
 
-/// The context captured at login, against which later requests are compared (governance II).
+/// The context captured at login, against which later requests are compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     pub ip: String,
     pub user_agent: String,
+    pub country: Option<String>,
 }
 
 /// The session's resolved timeouts and the deadlines they give.
@@ -162,6 +180,12 @@ pub struct Session {
     pub clocks: Clocks,
     /// The resolved policy when the session was last (re-)resolved, as stored JSON.
     pub policy_snapshot: String,
+    /// Why the session is in its mode (the mismatch or the admin action), when not normal.
+    pub mode_reason: Option<String>,
+    /// When the user last proved a second factor in this session.
+    pub mfa_at: Option<UnixTime>,
+    /// The last context a binding `alert` was raised for (one alert per new context).
+    pub binding_alert: Option<String>,
     pub state: SessionState,
 }
 
@@ -212,6 +236,7 @@ impl Session {
             binding: Binding {
                 ip: r.ip,
                 user_agent: r.user_agent,
+                country: r.country,
             },
             clocks: Clocks {
                 idle_timeout_secs: r.idle_timeout_secs,
@@ -228,11 +253,22 @@ impl Session {
             created_at: r.created_at,
             last_active_at: r.last_active_at,
             policy_snapshot: r.policy_snapshot,
+            mode_reason: r.mode_reason,
+            mfa_at: r.mfa_at,
+            binding_alert: r.binding_alert,
         })
     }
 
     pub fn is_active(&self) -> bool {
         matches!(self.state, SessionState::Active { .. })
+    }
+
+    /// The mode of an active session (None once ended).
+    pub fn mode(&self) -> Option<Mode> {
+        match self.state {
+            SessionState::Active { mode } => Some(mode),
+            SessionState::Ended { .. } => None,
+        }
     }
 
     /// Is it usable at `now`, ended, or past a deadline (and so due to be ended)?
@@ -284,6 +320,7 @@ pub fn sample(id: &str, created_at: UnixTime) -> Session {
         binding: Binding {
             ip: "127.0.0.1".into(),
             user_agent: "ua".into(),
+            country: None,
         },
         created_at,
         last_active_at: created_at,
@@ -295,6 +332,9 @@ pub fn sample(id: &str, created_at: UnixTime) -> Session {
             scheduled_end_at: None,
         },
         policy_snapshot: "{}".into(),
+        mode_reason: None,
+        mfa_at: None,
+        binding_alert: None,
         state: SessionState::Active { mode: Mode::Normal },
     }
 }
@@ -329,6 +369,10 @@ mod tests {
             absolute_timeout_secs: 1000,
             scheduled_end_at: None,
             policy_snapshot: "{}".into(),
+            country: None,
+            mode_reason: None,
+            mfa_at: None,
+            binding_alert: None,
         }
     }
 
@@ -356,6 +400,7 @@ mod tests {
         let cases: Vec<(Mutation, &str)> = vec![
             (|r| r.state = "zombie".into(), "state"),
             (|r| r.mode = "turbo".into(), "mode"),
+            (|r| r.mode = "Read_Only".into(), "mode"),
             (|r| r.amr = "pwd".into(), "amr"),
             (|r| r.idle_timeout_secs = 0, "timeouts"),
             (

@@ -134,6 +134,10 @@ entity!(session, "sessions", debug = derive, {
     pub absolute_timeout_secs: i64,
     pub scheduled_end_at: Option<i64>,
     pub policy_snapshot: String,
+    pub country: Option<String>,
+    pub mode_reason: Option<String>,
+    pub mfa_at: Option<i64>,
+    pub binding_alert: Option<String>,
 });
 
 entity!(session_participant, "session_participants", debug = derive, {
@@ -314,4 +318,17 @@ entity!(user_attribute, "user_attributes", debug = derive, {
     pub user_id: String,
     pub key: String,
     pub value: String,
+});
+
+entity!(user_factor, "user_factors", debug = redacted, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub state: String,
+    pub secret: String,
+    pub last_step: Option<i64>,
+    pub created_at: i64,
+    pub used_at: Option<i64>,
 });

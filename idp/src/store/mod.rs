@@ -8,6 +8,7 @@ pub mod admin_tokens;
 pub mod audit;
 pub mod clients;
 pub mod entities;
+pub mod factors;
 pub mod grants;
 pub mod group_commit;
 pub mod keys;

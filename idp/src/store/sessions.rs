@@ -351,25 +351,75 @@ pub async fn mark_active<C: ConnectionTrait>(
     Ok(r.rows_affected == 1)
 }
 
-#[allow(clippy::too_many_arguments)]
-/// Re-authentication in the same session: new auth_time/amr/acr and a new cookie secret.
+/// A new authentication in the same session.
+#[derive(Debug, Clone)]
+pub struct Reauthentication<'a> {
+    pub cookie_hash: &'a str,
+    pub auth_time: i64,
+    pub acr: &'a str,
+    pub amr: &'a str,
+    pub idle_deadline: i64,
+    /// When a second factor was part of it.
+    pub mfa_at: Option<i64>,
+    /// The context the session is bound to from now on (the user proved presence from it).
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+    pub country: Option<&'a str>,
+    pub device_id: Option<&'a str>,
+}
+
+/// Re-authentication in the same session: new auth_time/amr/acr, a new cookie secret, the
+/// binding re-captured, and the mode back to normal.
 pub async fn mark_reauthenticated<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
     id: &str,
-    cookie_hash: &str,
-    auth_time: i64,
-    acr: &str,
-    amr: &str,
-    idle_deadline: i64,
+    r: &Reauthentication<'_>,
 ) -> Result<bool, DbErr> {
-    let r = session::Entity::update_many()
-        .col_expr(session::Column::CookieHash, Expr::value(cookie_hash))
-        .col_expr(session::Column::AuthTime, Expr::value(auth_time))
-        .col_expr(session::Column::Acr, Expr::value(acr))
-        .col_expr(session::Column::Amr, Expr::value(amr))
-        .col_expr(session::Column::LastActiveAt, Expr::value(auth_time))
-        .col_expr(session::Column::IdleDeadline, Expr::value(idle_deadline))
+    let mut q = session::Entity::update_many()
+        .col_expr(session::Column::CookieHash, Expr::value(r.cookie_hash))
+        .col_expr(session::Column::AuthTime, Expr::value(r.auth_time))
+        .col_expr(session::Column::Acr, Expr::value(r.acr))
+        .col_expr(session::Column::Amr, Expr::value(r.amr))
+        .col_expr(session::Column::LastActiveAt, Expr::value(r.auth_time))
+        .col_expr(session::Column::IdleDeadline, Expr::value(r.idle_deadline))
+        .col_expr(session::Column::Ip, Expr::value(r.ip))
+        .col_expr(session::Column::UserAgent, Expr::value(r.user_agent))
+        .col_expr(session::Column::Country, Expr::value(r.country))
+        .col_expr(session::Column::Mode, Expr::value("normal"))
+        .col_expr(session::Column::ModeReason, Expr::value(Option::<String>::None))
+        .col_expr(session::Column::BindingAlert, Expr::value(Option::<String>::None));
+    if let Some(t) = r.mfa_at {
+        q = q.col_expr(session::Column::MfaAt, Expr::value(t));
+    }
+    if let Some(d) = r.device_id {
+        q = q.col_expr(session::Column::DeviceId, Expr::value(d));
+    }
+    let r = q
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Change an active session's mode (and the last binding alert key when given).
+pub async fn mark_mode<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    mode: &str,
+    reason: Option<String>,
+    alert_key: Option<&str>,
+) -> Result<bool, DbErr> {
+    let mut q = session::Entity::update_many()
+        .col_expr(session::Column::Mode, Expr::value(mode))
+        .col_expr(session::Column::ModeReason, Expr::value(reason));
+    if let Some(k) = alert_key {
+        q = q.col_expr(session::Column::BindingAlert, Expr::value(k));
+    }
+    let r = q
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::Id.eq(id))
         .filter(session::Column::State.eq(ACTIVE))

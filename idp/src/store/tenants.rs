@@ -87,7 +87,8 @@ pub async fn delete_all<C: ConnectionTrait>(
         policy_setting,
         group,
         group_member,
-        user_attribute
+        user_attribute,
+        user_factor
     );
     outbox::Entity::delete_many()
         .filter(outbox::Column::TenantId.eq(tenant_id))

@@ -33,6 +33,8 @@ pub struct Login<'a> {
     pub client: &'a Client,
     pub acr: String,
     pub amr: Vec<String>,
+    /// When a second factor was proved in this login (None: password only).
+    pub mfa_at: Option<i64>,
 }
 
 /// A session the user may choose to end (the "ask" page).
@@ -214,6 +216,10 @@ pub async fn begin(
         absolute_timeout_secs: clocks.absolute_timeout_secs,
         scheduled_end_at: clocks.scheduled_end_at,
         policy_snapshot: policy.to_snapshot(),
+        country: ctx.country.clone(),
+        mode_reason: None,
+        mfa_at: login.mfa_at,
+        binding_alert: None,
     };
     let row = store::sessions::insert(&txn, row).await?;
     audit::record(
@@ -263,16 +269,33 @@ async fn reauthenticate(
     ctx: &RequestContext,
 ) -> Result<Admission<Begun>> {
     let s = s.touch(ctx.now).map_err(|e| internal(e.to_string()))?;
+    let device = match ctx.cookies.get(&state.cookies.device_name(&tenant.slug)) {
+        Some(token) => {
+            let hash = state.hasher.hash("device", token);
+            store::sessions::find_device_by_token_hash(&state.db, &tenant.id, &hash)
+                .await?
+                .map(|d| d.id)
+        }
+        None => None,
+    };
+    let amr = serde_json::to_string(&login.amr)?;
     let txn = state.db.begin().await?;
     let changed = store::sessions::mark_reauthenticated(
         &txn,
         &tenant.id,
         &s.id,
-        cookie_hash,
-        ctx.now,
-        &login.acr,
-        &serde_json::to_string(&login.amr)?,
-        s.clocks.idle_deadline,
+        &store::sessions::Reauthentication {
+            cookie_hash,
+            auth_time: ctx.now,
+            acr: &login.acr,
+            amr: &amr,
+            idle_deadline: s.clocks.idle_deadline,
+            mfa_at: login.mfa_at,
+            ip: &ctx.ip,
+            user_agent: &ctx.user_agent,
+            country: ctx.country.as_deref(),
+            device_id: device.as_deref(),
+        },
     )
     .await?;
     if !changed {
@@ -301,6 +324,22 @@ async fn reauthenticate(
     s.auth.time = ctx.now;
     s.auth.acr = login.acr.clone();
     s.auth.amr = login.amr.clone();
+    if login.mfa_at.is_some() {
+        s.mfa_at = login.mfa_at;
+    }
+    s.binding = crate::session::model::Binding {
+        ip: ctx.ip.clone(),
+        user_agent: ctx.user_agent.clone(),
+        country: ctx.country.clone(),
+    };
+    if device.is_some() {
+        s.device_id = device;
+    }
+    s.state = crate::session::SessionState::Active {
+        mode: crate::session::Mode::Normal,
+    };
+    s.mode_reason = None;
+    s.binding_alert = None;
     Ok(Admission::Admitted(Begun {
         session: s,
         cookie,

@@ -8,8 +8,10 @@ pub mod begin;
 pub mod cohort;
 pub mod end;
 pub mod export;
+pub mod guard;
 pub mod policy;
 pub mod resolve;
+pub mod stepup;
 pub mod sweep;
 
 pub use begin::{begin, join, Admission, Begun, Candidate, Login};

@@ -1,0 +1,69 @@
+//! The authorization request as Lanyard remembers it while the user signs in, consents or
+//! answers a second-factor or session-limit page, and its server-side progress.
+
+use crate::clock::UnixTime;
+use serde::{Deserialize, Serialize};
+
+/// Pending authorization requests expire if the user does not finish within this time.
+pub const REQUEST_TTL_SECS: i64 = 30 * 60;
+
+/// A validated authorization request, remembered while the user logs in or consents.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// `sub` of a valid `id_token_hint`.
+    pub hint_sub: Option<String>,
+    pub acr_values: Option<String>,
+    #[serde(default)]
+    pub progress: Progress,
+}
+
+/// Where a remembered request stands (enforced by the server, never passed as a form flag).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Progress {
+    /// The session (internal id) whose login step completed in this request.
+    pub authenticated_session: Option<String>,
+    /// An admission waiting for the user ("ask": choose sessions to end).
+    pub pending: Option<Pending>,
+}
+
+/// An admission the user must resolve on the "choose a session to end" page. Bound to the
+/// browser that authenticated by a secret cookie (stored hashed), and short-lived.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pending {
+    pub kind: PendingKind,
+    pub secret_hash: String,
+    pub must_end: usize,
+    pub limit: u32,
+    pub at: UnixTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PendingKind {
+    /// The password was verified; the session is created once the user has chosen.
+    Login {
+        user_id: String,
+        acr: String,
+        amr: Vec<String>,
+        #[serde(default)]
+        mfa_at: Option<UnixTime>,
+    },
+    /// A live session joining a client limited per (user, client).
+    Join { session_id: String },
+}
+
+/// A pending admission older than this is refused (the user signs in again).
+pub const PENDING_TTL_SECS: i64 = 10 * 60;
+
+/// Scopes Lanyard knows; others are ignored (RFC 6749 §3.3 lets the server narrow the scope).
+pub(super) const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "groups"];

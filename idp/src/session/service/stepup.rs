@@ -1,0 +1,109 @@
+//! Step-up in the session service: what level a login or a session's next authorization needs
+//! (the policy of the user in that client, the request's `claims` and `acr_values`), and what the
+//! session holds (its second factor, decayed by `mfa_max_age_secs`).
+
+use super::policy::{effective, load_layers, membership};
+use crate::app::AppState;
+use crate::error::Result;
+use crate::factors::service::status;
+use crate::model::{Client, Tenant};
+use crate::session::stepup::{
+    decide_requirement, decide_step_up, effective_level, ClaimsAcr, Level, StepDecision,
+};
+use crate::session::Session;
+
+/// What the authorization asks of the authentication level.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    pub claims: Option<&'a ClaimsAcr>,
+    pub acr_values: Option<&'a str>,
+}
+
+/// The decision and what it rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepUp {
+    pub decision: StepDecision,
+    pub has_factor: bool,
+    /// The level the tokens of this authorization carry once the decision is satisfied.
+    pub level: Level,
+}
+
+async fn policy_for(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: &str,
+    client_ids: &[&str],
+) -> Result<crate::session::EffectivePolicy> {
+    let layers = load_layers(&state.db, tenant).await?;
+    let who = membership(&state.db, &tenant.id, user_id).await?;
+    Ok(effective(&layers, &who, client_ids))
+}
+
+/// Right after the password: a user with a second factor is always asked for it; otherwise
+/// the policy or an essential request may require enrolment (or fail).
+pub async fn for_login(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: &str,
+    client: &Client,
+    asked: Asked<'_>,
+) -> Result<StepUp> {
+    let policy = policy_for(state, tenant, user_id, &[client.client_id.as_str()]).await?;
+    let has_factor = status(&state.db, &tenant.id, user_id).await?.totp;
+    let req = decide_requirement(policy.require_mfa.value, asked.claims, asked.acr_values)
+        .map_err(|_| crate::error::Error::Rejected(crate::error::Rejection::UnmetAuthentication))?;
+    let decision = if has_factor {
+        StepDecision::StepUp
+    } else {
+        decide_step_up(Level::Pwd, req, false, policy.require_mfa.value)
+    };
+    Ok(StepUp {
+        decision,
+        has_factor,
+        level: if has_factor { Level::Mfa } else { Level::Pwd },
+    })
+}
+
+/// A live session's next authorization for `client` (SSO, `prompt=none`, a higher `acr`).
+pub async fn for_session(
+    state: &AppState,
+    tenant: &Tenant,
+    s: &Session,
+    client: &Client,
+    asked: Asked<'_>,
+    now: i64,
+) -> Result<StepUp> {
+    let rows = super::resolve::participants(&state.read, &tenant.id, &s.id).await?;
+    let mut ids: Vec<String> = if rows.is_empty() {
+        vec![]
+    } else {
+        crate::store::clients::list_by_ids(&state.read, &tenant.id, rows)
+            .await?
+            .into_iter()
+            .map(|c| c.client_id)
+            .collect()
+    };
+    ids.push(client.client_id.clone());
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let policy = policy_for(state, tenant, &s.user_id, &refs).await?;
+    let held = effective_level(s.mfa_at, policy.mfa_max_age_secs.value, now);
+    let req = decide_requirement(policy.require_mfa.value, asked.claims, asked.acr_values)
+        .map_err(|_| crate::error::Error::Rejected(crate::error::Rejection::UnmetAuthentication))?;
+    let has_factor = status(&state.db, &tenant.id, &s.user_id).await?.totp;
+    let decision = decide_step_up(held, req, has_factor, policy.require_mfa.value);
+    Ok(StepUp {
+        decision,
+        has_factor,
+        level: if decision == StepDecision::StepUp {
+            Level::Mfa
+        } else {
+            held
+        },
+    })
+}
+
+/// The level a session holds now under its own policy (token issuance, refresh).
+pub async fn held(state: &AppState, tenant: &Tenant, s: &Session, now: i64) -> Result<Level> {
+    let policy = super::policy::session_policy(state, tenant, s).await?;
+    Ok(effective_level(s.mfa_at, policy.mfa_max_age_secs.value, now))
+}
