@@ -468,8 +468,9 @@ async fn race_admission(action: &str) {
             let login = Login {
                 user: &user,
                 client: &client,
-                acr: "1".into(),
+                acr: lanyard_idp::session::stepup::ACR_PWD.into(),
                 amr: vec!["pwd".into()],
+                mfa_at: None,
             };
             matches!(
                 sessions::begin(&st, &tenant, &login, None, None, &ctx)

@@ -284,7 +284,10 @@ impl Config {
         let geo_country_header = env("LANYARD_GEO_COUNTRY_HEADER").or(file_cfg.geo_country_header);
         if let Some(h) = &geo_country_header {
             if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Err(err("LANYARD_GEO_COUNTRY_HEADER", "must be an HTTP header name"));
+                return Err(err(
+                    "LANYARD_GEO_COUNTRY_HEADER",
+                    "must be an HTTP header name",
+                ));
             }
         }
         Ok(Config {

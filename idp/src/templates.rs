@@ -29,6 +29,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "session_limit.html",
         include_str!("../../templates/session_limit.html"),
     ),
+    (
+        "second_factor.html",
+        include_str!("../../templates/second_factor.html"),
+    ),
+    (
+        "enrol_factor.html",
+        include_str!("../../templates/enrol_factor.html"),
+    ),
+    (
+        "recovery_codes.html",
+        include_str!("../../templates/recovery_codes.html"),
+    ),
 ];
 
 pub const STYLESHEET: &str = include_str!("../../templates/static/lanyard.css");

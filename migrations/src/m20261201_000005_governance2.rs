@@ -21,7 +21,12 @@ fn a(name: &str) -> Alias {
 async fn add(manager: &SchemaManager<'_>, table: &str, col: ColumnDef) -> Result<(), DbErr> {
     let mut col = col;
     manager
-        .alter_table(Table::alter().table(a(table)).add_column(&mut col).to_owned())
+        .alter_table(
+            Table::alter()
+                .table(a(table))
+                .add_column(&mut col)
+                .to_owned(),
+        )
         .await
 }
 
@@ -77,7 +82,12 @@ impl MigrationTrait for Migration {
             .await?;
         for c in ["country", "mode_reason", "mfa_at", "binding_alert"] {
             manager
-                .alter_table(Table::alter().table(a("sessions")).drop_column(a(c)).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(a("sessions"))
+                        .drop_column(a(c))
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())

@@ -63,7 +63,8 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
 
 /// The URI as an SVG QR code (for an `<img src="data:image/svg+xml;base64,...">`).
 pub fn qr_svg(uri: &str) -> Option<String> {
-    let code = qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let code =
+        qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
     Some(
         code.render::<qrcode::render::svg::Color<'_>>()
             .min_dimensions(220, 220)
@@ -75,7 +76,9 @@ pub fn qr_svg(uri: &str) -> Option<String> {
 /// The outcome of checking a TOTP code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotpCheck {
-    Accepted { step: i64 },
+    Accepted {
+        step: i64,
+    },
     /// Right code, but its step was already used (or an earlier one was used after it).
     Replayed,
     Wrong,
@@ -153,21 +156,43 @@ mod tests {
         let now = 1_111_111_111;
         let code = code_at_step(secret, now / STEP_SECS);
         let step = now / STEP_SECS;
-        assert_eq!(decide_totp(secret, &code, None, now), TotpCheck::Accepted { step });
+        assert_eq!(
+            decide_totp(secret, &code, None, now),
+            TotpCheck::Accepted { step }
+        );
         // One step of drift either way.
-        assert_eq!(decide_totp(secret, &code, None, now + 30), TotpCheck::Accepted { step });
-        assert_eq!(decide_totp(secret, &code, None, now - 30), TotpCheck::Accepted { step });
+        assert_eq!(
+            decide_totp(secret, &code, None, now + 30),
+            TotpCheck::Accepted { step }
+        );
+        assert_eq!(
+            decide_totp(secret, &code, None, now - 30),
+            TotpCheck::Accepted { step }
+        );
         assert_eq!(decide_totp(secret, &code, None, now + 60), TotpCheck::Wrong);
         // Used once: refused after.
-        assert_eq!(decide_totp(secret, &code, Some(step), now), TotpCheck::Replayed);
+        assert_eq!(
+            decide_totp(secret, &code, Some(step), now),
+            TotpCheck::Replayed
+        );
         // An older code after a newer one was used: refused too.
         let older = code_at_step(secret, step - 1);
-        assert_eq!(decide_totp(secret, &older, Some(step), now), TotpCheck::Replayed);
+        assert_eq!(
+            decide_totp(secret, &older, Some(step), now),
+            TotpCheck::Replayed
+        );
         // Spaces are fine, other shapes are wrong.
         let spaced = format!("{} {}", &code[..3], &code[3..]);
-        assert_eq!(decide_totp(secret, &spaced, None, now), TotpCheck::Accepted { step });
+        assert_eq!(
+            decide_totp(secret, &spaced, None, now),
+            TotpCheck::Accepted { step }
+        );
         for bad in ["", "12345", "1234567", "abcdef", "12345x"] {
-            assert_eq!(decide_totp(secret, bad, None, now), TotpCheck::Wrong, "{bad}");
+            assert_eq!(
+                decide_totp(secret, bad, None, now),
+                TotpCheck::Wrong,
+                "{bad}"
+            );
         }
     }
 
@@ -179,7 +204,10 @@ mod tests {
         assert_eq!(b.len(), 32);
         assert_eq!(from_base32(&b).unwrap(), s);
         let uri = otpauth_uri("Acme Corp", "alice@acme.test", &s);
-        assert!(uri.starts_with("otpauth://totp/Acme%20Corp:alice%40acme.test?secret="), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Acme%20Corp:alice%40acme.test?secret="),
+            "{uri}"
+        );
         assert!(uri.contains("&issuer=Acme%20Corp&algorithm=SHA1&digits=6&period=30"));
         let svg = qr_svg(&uri).unwrap();
         assert!(svg.contains("<svg") && !svg.contains("<script"));
@@ -195,7 +223,10 @@ mod tests {
         assert_eq!(d.len(), codes.len());
         let c = &codes[0];
         assert_eq!(c.len(), 14);
-        assert_eq!(normalise_recovery_code(&c.to_uppercase().replace('-', " ")).as_deref(), Some(c.as_str()));
+        assert_eq!(
+            normalise_recovery_code(&c.to_uppercase().replace('-', " ")).as_deref(),
+            Some(c.as_str())
+        );
         assert!(is_recovery_code_shape(c));
         assert!(!is_recovery_code_shape("123456"));
     }

@@ -30,9 +30,15 @@ pub async fn status<C: sea_orm::ConnectionTrait>(
         totp: !factors::list(db, tenant_id, user_id, factors::TOTP, factors::ACTIVE)
             .await?
             .is_empty(),
-        recovery_codes_left: factors::list(db, tenant_id, user_id, factors::RECOVERY, factors::ACTIVE)
-            .await?
-            .len(),
+        recovery_codes_left: factors::list(
+            db,
+            tenant_id,
+            user_id,
+            factors::RECOVERY,
+            factors::ACTIVE,
+        )
+        .await?
+        .len(),
     })
 }
 
@@ -65,7 +71,14 @@ pub async fn start_enrolment(
     let id = crate::crypto::random_id();
     let now = state.clock.now();
     let txn = state.db.begin().await?;
-    factors::delete(&txn, &tenant.id, &user.id, factors::TOTP, Some(factors::PENDING)).await?;
+    factors::delete(
+        &txn,
+        &tenant.id,
+        &user.id,
+        factors::TOTP,
+        Some(factors::PENDING),
+    )
+    .await?;
     factors::insert(
         &txn,
         factors::FactorRow {
@@ -136,7 +149,14 @@ pub async fn confirm_enrolment(
         })
         .collect();
     let txn = state.db.begin().await?;
-    factors::delete(&txn, &tenant.id, user_id, factors::TOTP, Some(factors::ACTIVE)).await?;
+    factors::delete(
+        &txn,
+        &tenant.id,
+        user_id,
+        factors::TOTP,
+        Some(factors::ACTIVE),
+    )
+    .await?;
     factors::delete(&txn, &tenant.id, user_id, factors::RECOVERY, None).await?;
     if !factors::mark_step(&txn, &tenant.id, &f.id, step, ctx.now).await? {
         txn.rollback().await?;
@@ -168,7 +188,9 @@ pub async fn confirm_enrolment(
 pub enum Verified {
     /// Accepted. Both are one-time codes (RFC 8176 `amr` value `otp`); the audit trail says
     /// whether a recovery code was spent.
-    Ok { recovery: bool },
+    Ok {
+        recovery: bool,
+    },
     Wrong,
     Replayed,
     Throttled,
@@ -204,7 +226,9 @@ pub async fn verify(
         match normalise_recovery_code(code) {
             Some(c) => {
                 let hash = state.hasher.hash("recovery", &c);
-                if factors::mark_recovery_used(&state.db, &tenant.id, user_id, &hash, ctx.now).await? {
+                if factors::mark_recovery_used(&state.db, &tenant.id, user_id, &hash, ctx.now)
+                    .await?
+                {
                     Verified::Ok { recovery: true }
                 } else {
                     Verified::Wrong
@@ -213,14 +237,21 @@ pub async fn verify(
             None => Verified::Wrong,
         }
     } else {
-        let active =
-            factors::list(&state.db, &tenant.id, user_id, factors::TOTP, factors::ACTIVE).await?;
+        let active = factors::list(
+            &state.db,
+            &tenant.id,
+            user_id,
+            factors::TOTP,
+            factors::ACTIVE,
+        )
+        .await?;
         let mut out = Verified::Wrong;
         for f in active {
             let secret = from_base32(&f.secret).ok_or_else(|| internal("stored TOTP secret"))?;
             match decide_totp(&secret, code, f.last_step, ctx.now) {
                 TotpCheck::Accepted { step } => {
-                    out = if factors::mark_step(&state.db, &tenant.id, &f.id, step, ctx.now).await? {
+                    out = if factors::mark_step(&state.db, &tenant.id, &f.id, step, ctx.now).await?
+                    {
                         Verified::Ok { recovery: false }
                     } else {
                         // The same code won elsewhere a moment ago.

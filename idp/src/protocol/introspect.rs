@@ -75,9 +75,22 @@ async fn introspect_access(
         "sid",
         "auth_time",
         "acr",
+        "session_mode",
     ] {
         if let Some(c) = live.claims.get(k) {
             v[k] = c.clone();
+        }
+    }
+    // Live state wins over the token's claim: a session made read-only (or required to
+    // re-authenticate) after the token was issued is reported as it is now.
+    if let Some(m) = live.session.as_ref().and_then(|s| s.mode()) {
+        match m {
+            crate::session::Mode::Normal => {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("session_mode");
+                }
+            }
+            m => v["session_mode"] = json!(m.as_str()),
         }
     }
     Ok(v)

@@ -21,6 +21,8 @@ pub struct Grant<'a> {
     pub amr: Vec<String>,
     pub nonce: Option<&'a str>,
     pub with_id_token: bool,
+    /// `read_only` or `reauth_required` when the session is not in its normal mode.
+    pub session_mode: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -51,6 +53,7 @@ pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted
             sid: g.sid,
             auth_time: g.auth_time,
             acr: g.acr,
+            session_mode: g.session_mode,
             now,
             ttl,
         }),
@@ -66,7 +69,7 @@ pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted
             client_id: &g.client.client_id,
             nonce: g.nonce,
             auth_time: g.auth_time.unwrap_or(now),
-            acr: g.acr.unwrap_or("1"),
+            acr: g.acr.unwrap_or(crate::session::stepup::ACR_PWD),
             amr: &g.amr,
             sid: g.sid.unwrap_or_default(),
             at_hash: Some(crate::crypto::left_half_hash(alg, &access_token)),

@@ -156,16 +156,7 @@ pub async fn submit(
         Err(e) => return page_error(&state, Some(&tenant), e),
     };
     match authenticate(&state, &tenant, &username, password, &ctx).await {
-        Ok(Ok(user)) => {
-            let login = Login {
-                user: &user,
-                client: &client,
-                acr: crate::session::stepup::ACR_PWD.into(),
-                amr: vec!["pwd".into()],
-                mfa_at: None,
-            };
-            signed_in(&state, &tenant, &client, &req_id, ar, &login, None, &ctx).await
-        }
+        Ok(Ok(user)) => password_verified(&state, &tenant, &client, &req_id, ar, &user, &ctx).await,
         Ok(Err(message)) => render(
             &state,
             &tenant,
@@ -177,6 +168,66 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         ),
         Err(e) => page_error(&state, Some(&tenant), e),
+    }
+}
+
+/// The password was right: ask for the second factor when the user has one, enrol one when the
+/// policy requires it, or begin the session at the password level.
+async fn password_verified(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    req_id: &str,
+    ar: AuthRequest,
+    user: &store::users::User,
+    ctx: &RequestContext,
+) -> Response {
+    use crate::session::stepup::{Level, StepDecision};
+    let claims = ar.claims_acr();
+    let asked = sessions::stepup::Asked {
+        claims: claims.as_ref(),
+        acr_values: ar.acr_values.as_deref(),
+    };
+    let step = match sessions::stepup::for_login(state, tenant, &user.id, client, asked).await {
+        Ok(s) => s,
+        Err(crate::error::Error::Rejected(rej)) => {
+            return super::authorize::redirect_error(
+                tenant,
+                &ar.redirect_uri,
+                ar.state.as_deref(),
+                &rej,
+            )
+        }
+        Err(e) => return page_error(state, Some(tenant), e),
+    };
+    match step.decision {
+        StepDecision::StepUp => {
+            let kind = PendingKind::SecondFactor {
+                user_id: user.id.clone(),
+                session_id: None,
+            };
+            super::second_factor::ask(state, tenant, client, req_id, ar, kind, ctx).await
+        }
+        StepDecision::Unmet { enrol: true } => {
+            super::second_factor::enrol(state, tenant, client, req_id, ar, &user.id, None, ctx)
+                .await
+        }
+        StepDecision::Unmet { enrol: false } => super::authorize::redirect_error(
+            tenant,
+            &ar.redirect_uri,
+            ar.state.as_deref(),
+            &crate::error::Rejection::UnmetAuthentication,
+        ),
+        StepDecision::Satisfied => {
+            let login = Login {
+                user,
+                client,
+                acr: Level::Pwd.acr_as(ar.numeric_acr()).into(),
+                amr: vec!["pwd".into()],
+                mfa_at: None,
+            };
+            signed_in(state, tenant, client, req_id, ar, &login, None, ctx).await
+        }
     }
 }
 
@@ -216,28 +267,37 @@ pub async fn signed_in(
         Ok(b) => b,
         Err(e) => return page_error(state, Some(tenant), e),
     };
-    let b: Begun = match begun {
-        Admission::Admitted(b) => b,
-        other => {
-            let kind = PendingKind::Login {
-                user_id: login.user.id.clone(),
-                acr: login.acr.clone(),
-                amr: login.amr.clone(),
-                mfa_at: login.mfa_at,
-            };
-            return super::session_limit::limited(
+    let b: Begun =
+        match begun {
+            Admission::Admitted(b) => b,
+            Admission::CompromisedDevice => return error_page(
                 state,
-                tenant,
-                client,
-                req_id,
-                ar,
-                kind,
-                other.map(|_| ()),
-                ctx,
-            )
-            .await;
-        }
-    };
+                Some(tenant),
+                StatusCode::FORBIDDEN,
+                "This device cannot sign in",
+                "This device was reported as not belonging to you, so it can no longer sign in. \
+                 Sign in from another device, or ask your administrator.",
+            ),
+            other => {
+                let kind = PendingKind::Login {
+                    user_id: login.user.id.clone(),
+                    acr: login.acr.clone(),
+                    amr: login.amr.clone(),
+                    mfa_at: login.mfa_at,
+                };
+                return super::session_limit::limited(
+                    state,
+                    tenant,
+                    client,
+                    req_id,
+                    ar,
+                    kind,
+                    other.map(|_| ()),
+                    ctx,
+                )
+                .await;
+            }
+        };
     ar.progress.authenticated_session = Some(b.session.id.clone());
     ar.progress.pending = None;
     match save_request(state, tenant, req_id, &ar).await {

@@ -10,7 +10,9 @@ pub mod end_session;
 pub mod introspect;
 pub mod issue;
 pub mod login;
+pub mod pending;
 pub mod revoke;
+pub mod second_factor;
 pub mod session_limit;
 pub mod token;
 pub mod userinfo;
@@ -37,6 +39,15 @@ pub fn routes() -> Route {
         )
         .at("/t/:slug/login", get(login::page).post(login::submit))
         .at("/t/:slug/login/choose", post(session_limit::choose))
+        .at("/t/:slug/login/factor", post(second_factor::submit_code))
+        .at(
+            "/t/:slug/login/enrol",
+            post(second_factor::submit_enrolment),
+        )
+        .at(
+            "/t/:slug/login/continue",
+            post(second_factor::continue_after_codes),
+        )
         .at("/t/:slug/consent", post(consent::submit))
         .at("/t/:slug/token", post(token::handle))
         .at(

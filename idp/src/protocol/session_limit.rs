@@ -11,7 +11,6 @@ use super::authorize::{
 use super::login::{client_gone, expired, render_with_csrf, signed_in};
 use super::{context, error_page, load_client, page_error};
 use crate::app::{AppState, State};
-use crate::crypto::constant_time_eq;
 use crate::error::{internal, Rejection};
 use crate::events::audit::{self, Event};
 use crate::http::{cookies, respond, RequestContext};
@@ -25,7 +24,7 @@ use poem::{handler, Body, Request, Response};
 use serde_json::json;
 
 fn admission_cookie(state: &AppState, tenant: &Tenant) -> String {
-    state.cookies.admission_name(&tenant.slug)
+    super::pending::cookie_name(state, tenant)
 }
 
 /// Answer a login or join that admission did not admit.
@@ -101,6 +100,7 @@ pub async fn limited(
             "{}/login?req={req_id}",
             super::authorize::tenant_path(tenant)
         )),
+        Admission::CompromisedDevice => expired(state, tenant),
         Admission::Admitted(()) => page_error(
             state,
             Some(tenant),
@@ -185,10 +185,7 @@ pub async fn choose(
         _ => cancel(&state, &tenant, &req_id, &ar, &ctx).await,
     };
     // The binding cookie is spent unless this response asks again (and so set a fresh one).
-    let name = admission_cookie(&state, &tenant);
-    if !cookies::sets(&resp, &name) {
-        cookies::append(&mut resp, state.cookies.clear(&name));
-    }
+    super::pending::clear_unless_set(&state, &tenant, &mut resp);
     resp
 }
 
@@ -243,7 +240,7 @@ async fn end_and_continue(
     params: &crate::http::Params,
     ctx: &RequestContext,
 ) -> Response {
-    let Some(pending) = ar.progress.pending.clone() else {
+    if ar.progress.pending.is_none() {
         return error_page(
             state,
             Some(tenant),
@@ -251,17 +248,10 @@ async fn end_and_continue(
             "Nothing to choose",
             "This sign-in is not waiting for a choice. Return to the application and try again.",
         );
-    };
-    let secret = ctx.cookies.get(&admission_cookie(state, tenant));
-    let bound = secret.is_some_and(|s| {
-        constant_time_eq(
-            state.hasher.hash("admission", s).as_bytes(),
-            pending.secret_hash.as_bytes(),
-        )
-    });
-    if !bound || ctx.now - pending.at > PENDING_TTL_SECS {
-        return expired(state, tenant);
     }
+    let Some(pending) = super::pending::check(state, tenant, &ar, ctx) else {
+        return expired(state, tenant);
+    };
     let chosen: Vec<String> = params
         .get_all("end")
         .into_iter()
@@ -302,6 +292,9 @@ async fn end_and_continue(
             )
             .await
         }
+        PendingKind::SecondFactor { .. }
+        | PendingKind::Enrol { .. }
+        | PendingKind::Enrolled { .. } => expired(state, tenant),
         PendingKind::Join { session_id } => {
             let s = match sessions::resolve(state, tenant, ctx).await {
                 Ok(r) => match r.live() {

@@ -135,24 +135,34 @@ async fn authorization_code(
     let session = sessions::resolve::live(state, &tenant.id, &row.session_id, ctx.now)
         .await?
         .ok_or(Rejection::SessionEnded)?;
+    // The code was issued moments ago through the browser; the exchange comes from the RP (a
+    // public client's from the user's device): the binding is checked as far as it shows.
+    let seen = observed_for(client, p, ctx);
+    let gate = sessions::guard::gate(state, tenant, session, &seen, ctx)
+        .await?
+        .map_err(Error::Rejected)?;
+    let session = gate.session.clone();
+    let scope = gate.scope(&row.scope);
     let user = store::users::find(&state.read, &tenant.id, &row.user_id)
         .await?
         .ok_or(Rejection::CodeInvalid)?;
     if user.status != store::users::ACTIVE {
         return Err(Rejection::UserInactive.into());
     }
-    let amr: Vec<String> = serde_json::from_str(&row.amr).unwrap_or_default();
+    let amr: Vec<String> = serde_json::from_str(&row.amr)
+        .map_err(|e| crate::error::internal(format!("code: stored amr: {e}")))?;
     let grant = Grant {
         tenant,
         client,
         sub: &user.id,
-        scope: &row.scope,
+        scope: &scope,
         sid: Some(&session.sid),
         auth_time: Some(row.auth_time),
         acr: Some(&row.acr),
         amr,
         nonce: row.nonce.as_deref(),
-        with_id_token: row.scope.split(' ').any(|s| s == "openid"),
+        with_id_token: scope.split(' ').any(|s| s == "openid"),
+        session_mode: gate.session_mode(),
     };
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
     let refresh = client
@@ -233,6 +243,18 @@ async fn authorization_code(
         &row.scope,
         client.lifetimes.access_token_secs,
     ))
+}
+
+/// What a token request shows of the end user's context for the binding check: a public client
+/// runs on the user's device (its requests carry the user's IP and user agent); a confidential
+/// client's server may relay them as `end_user_ip` and `end_user_agent`; otherwise nothing is
+/// known and the binding is not evaluated for this request.
+fn observed_for(client: &Client, p: &Params, ctx: &RequestContext) -> sessions::guard::Observed {
+    if client.is_public() {
+        sessions::guard::observe_device_request(ctx)
+    } else {
+        sessions::guard::observe_relayed(p.get("end_user_ip"), p.get("end_user_agent"))
+    }
 }
 
 /// RFC 6749 §4.1.2: a code used twice revokes the tokens it issued. Committed before refusing.
@@ -395,6 +417,11 @@ async fn refresh_token(
     let (Some(session), Some(user)) = (session, user) else {
         return Err(Rejection::RefreshInvalid.into());
     };
+    let seen = observed_for(client, p, ctx);
+    let gate = sessions::guard::gate(state, tenant, session, &seen, ctx)
+        .await?
+        .map_err(Error::Rejected)?;
+    let session = gate.session.clone();
     let scope = match p.get("scope") {
         // §6: a narrower scope may be requested; never a wider one.
         Some(s) => {
@@ -406,7 +433,13 @@ async fn refresh_token(
         }
         None => family.scope.clone(),
     };
-    let amr: Vec<String> = serde_json::from_str(&family.amr).unwrap_or_default();
+    let scope = gate.scope(&scope);
+    let amr: Vec<String> = serde_json::from_str(&family.amr)
+        .map_err(|e| crate::error::internal(format!("refresh family: stored amr: {e}")))?;
+    // The level the session holds now (a second factor decays after `mfa_max_age_secs`), named
+    // as the family's authorization named it.
+    let numeric = matches!(family.acr.as_str(), "1" | "2");
+    let acr = gate.level.acr_as(numeric);
     let grant = Grant {
         tenant,
         client,
@@ -414,10 +447,11 @@ async fn refresh_token(
         scope: &scope,
         sid: Some(&session.sid),
         auth_time: Some(family.auth_time),
-        acr: Some(&family.acr),
+        acr: Some(acr),
         amr,
         nonce: None,
         with_id_token: scope.split(' ').any(|s| s == "openid"),
+        session_mode: gate.session_mode(),
     };
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
     let next = crate::crypto::random_token();
@@ -587,6 +621,7 @@ async fn client_credentials(
         amr: vec![],
         nonce: None,
         with_id_token: false,
+        session_mode: None,
     };
     // Not registered: a client_credentials token has no session or family whose end could
     // deactivate it, so introspection needs no row unless it is revoked (RFC 7009), which

@@ -20,6 +20,10 @@ pub struct LiveAccess {
     pub claims: Map<String, Value>,
     /// The token's user, when it belongs to a session (already loaded for the liveness check).
     pub user: Option<store::users::User>,
+    /// The token's session, when it has one (live when this was checked).
+    pub session: Option<crate::session::Session>,
+    /// Whether the token's client is public (its requests come from the user's device).
+    pub public_client: bool,
 }
 
 /// Verify an access token and check it against live state: not revoked, its session still live,
@@ -56,10 +60,10 @@ pub async fn check_access_token(
     let Some(cid) = tokens::claim_str(&v.claims, "client_id") else {
         return Ok(None);
     };
-    match super::load_client(state, tenant, cid).await? {
-        Some(c) if !c.disabled => {}
+    let public_client = match super::load_client(state, tenant, cid).await? {
+        Some(c) if !c.disabled => c.is_public(),
         _ => return Ok(None),
-    }
+    };
     let row = store::grants::find_access(&state.read, &tenant.id, jti).await?;
     let row = match row {
         Some(r) if r.revoked => return Ok(None),
@@ -69,11 +73,14 @@ pub async fn check_access_token(
             return Ok(Some(LiveAccess {
                 claims: v.claims,
                 user: None,
+                session: None,
+                public_client,
             }));
         }
         None => return Ok(None),
     };
     let mut user = None;
+    let mut session = None;
     if let Some(sid) = &row.session_id {
         let Some(s) = sessions::resolve::live(state, &tenant.id, sid, now).await? else {
             return Ok(None);
@@ -85,6 +92,7 @@ pub async fn check_access_token(
             return Ok(None);
         }
         user = Some(u);
+        session = Some(s);
     }
     if let Some(fid) = &row.family_id {
         match store::grants::find_family(&state.read, &tenant.id, fid).await? {
@@ -95,7 +103,29 @@ pub async fn check_access_token(
     Ok(Some(LiveAccess {
         claims: v.claims,
         user,
+        session,
+        public_client,
     }))
+}
+
+/// UserInfo from a public client runs on the user's device: its request is checked against the
+/// session's binding; a session that was ended or must re-authenticate serves nothing.
+async fn governed(
+    state: &AppState,
+    tenant: &Tenant,
+    live: &LiveAccess,
+    ctx: &crate::http::RequestContext,
+) -> Result<bool> {
+    let (Some(s), true) = (&live.session, live.public_client) else {
+        return Ok(true);
+    };
+    let seen = sessions::guard::observe_device_request(ctx);
+    Ok(
+        match sessions::guard::guard(state, tenant, s.clone(), &seen, ctx).await? {
+            Some(s) => s.mode() != Some(crate::session::Mode::ReauthRequired),
+            None => false,
+        },
+    )
 }
 
 fn bearer(req: &Request) -> Option<String> {
@@ -144,12 +174,17 @@ pub async fn handle(
             return r;
         }
     };
-    let now_ms = state.clock.now_ms();
-    let live = match check_access_token(&state, &tenant, &token, now_ms).await {
+    let ctx = super::context(&state, req);
+    let live = match check_access_token(&state, &tenant, &token, ctx.now_ms).await {
         Ok(Some(l)) => l,
         Ok(None) => return respond::bearer_error(&Rejection::InvalidToken),
         Err(e) => return respond::server_error(&e),
     };
+    match governed(&state, &tenant, &live, &ctx).await {
+        Ok(true) => {}
+        Ok(false) => return respond::bearer_error(&Rejection::InvalidToken),
+        Err(e) => return respond::server_error(&e),
+    }
     let (Some(sub), Some(scope)) = (
         tokens::claim_str(&live.claims, "sub"),
         tokens::claim_str(&live.claims, "scope"),

@@ -171,8 +171,12 @@ pub struct Mismatch {
 /// `Some(addr)` masked to `bits`.
 fn masked(a: IpAddr, v4: u8, v6: u8) -> Option<ipnet::IpNet> {
     match normalise(a) {
-        IpAddr::V4(x) => ipnet::Ipv4Net::new(x, v4.min(32)).ok().map(|n| n.trunc().into()),
-        IpAddr::V6(x) => ipnet::Ipv6Net::new(x, v6.min(128)).ok().map(|n| n.trunc().into()),
+        IpAddr::V4(x) => ipnet::Ipv4Net::new(x, v4.min(32))
+            .ok()
+            .map(|n| n.trunc().into()),
+        IpAddr::V6(x) => ipnet::Ipv6Net::new(x, v6.min(128))
+            .ok()
+            .map(|n| n.trunc().into()),
     }
 }
 
@@ -200,7 +204,11 @@ pub fn ua_family(ua: &str) -> Option<String> {
 }
 
 /// Compare a request's context with what the session was bound to.
-pub fn evaluate_binding(rules: &BindingRules, bound: &Context<'_>, now: &Context<'_>) -> Vec<Mismatch> {
+pub fn evaluate_binding(
+    rules: &BindingRules,
+    bound: &Context<'_>,
+    now: &Context<'_>,
+) -> Vec<Mismatch> {
     let mut out = Vec::new();
     let mut push = |field, response, b: &str, o: &str| {
         out.push(Mismatch {
@@ -299,16 +307,52 @@ mod tests {
 
     #[test]
     fn ip_exact_prefix_and_their_v6_forms() {
-        assert_eq!(ip_matches(IpMode::Exact, "10.0.0.1", "10.0.0.1", 24, 64), Some(true));
-        assert_eq!(ip_matches(IpMode::Exact, "10.0.0.1", "10.0.0.2", 24, 64), Some(false));
-        assert_eq!(ip_matches(IpMode::Exact, "10.0.0.1", "::ffff:10.0.0.1", 24, 64), Some(true));
-        assert_eq!(ip_matches(IpMode::Prefix, "10.0.0.1", "10.0.0.254", 24, 64), Some(true));
-        assert_eq!(ip_matches(IpMode::Prefix, "10.0.0.1", "10.0.1.1", 24, 64), Some(false));
-        assert_eq!(ip_matches(IpMode::Prefix, "10.0.0.1", "10.0.1.1", 16, 64), Some(true));
-        assert_eq!(ip_matches(IpMode::Prefix, "2001:db8:1:2::1", "2001:db8:1:2:ffff::9", 24, 64), Some(true));
-        assert_eq!(ip_matches(IpMode::Prefix, "2001:db8:1:2::1", "2001:db8:1:3::1", 24, 64), Some(false));
-        assert_eq!(ip_matches(IpMode::Prefix, "10.0.0.1", "2001:db8::1", 24, 64), Some(false));
-        assert_eq!(ip_matches(IpMode::Exact, "unknown", "10.0.0.1", 24, 64), None);
+        assert_eq!(
+            ip_matches(IpMode::Exact, "10.0.0.1", "10.0.0.1", 24, 64),
+            Some(true)
+        );
+        assert_eq!(
+            ip_matches(IpMode::Exact, "10.0.0.1", "10.0.0.2", 24, 64),
+            Some(false)
+        );
+        assert_eq!(
+            ip_matches(IpMode::Exact, "10.0.0.1", "::ffff:10.0.0.1", 24, 64),
+            Some(true)
+        );
+        assert_eq!(
+            ip_matches(IpMode::Prefix, "10.0.0.1", "10.0.0.254", 24, 64),
+            Some(true)
+        );
+        assert_eq!(
+            ip_matches(IpMode::Prefix, "10.0.0.1", "10.0.1.1", 24, 64),
+            Some(false)
+        );
+        assert_eq!(
+            ip_matches(IpMode::Prefix, "10.0.0.1", "10.0.1.1", 16, 64),
+            Some(true)
+        );
+        assert_eq!(
+            ip_matches(
+                IpMode::Prefix,
+                "2001:db8:1:2::1",
+                "2001:db8:1:2:ffff::9",
+                24,
+                64
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            ip_matches(IpMode::Prefix, "2001:db8:1:2::1", "2001:db8:1:3::1", 24, 64),
+            Some(false)
+        );
+        assert_eq!(
+            ip_matches(IpMode::Prefix, "10.0.0.1", "2001:db8::1", 24, 64),
+            Some(false)
+        );
+        assert_eq!(
+            ip_matches(IpMode::Exact, "unknown", "10.0.0.1", 24, 64),
+            None
+        );
     }
 
     #[test]
@@ -330,15 +374,24 @@ mod tests {
         let r = rules(IpMode::Off, UaMode::Family, DeviceMode::Off);
         let b = ctx("10.0.0.1", CHROME_120, None);
         assert!(evaluate_binding(&r, &b, &ctx("10.0.0.1", CHROME_120B, None)).is_empty());
-        assert_eq!(evaluate_binding(&r, &b, &ctx("10.0.0.1", CHROME_121, None)).len(), 1);
+        assert_eq!(
+            evaluate_binding(&r, &b, &ctx("10.0.0.1", CHROME_121, None)).len(),
+            1
+        );
         assert_eq!(ua_family(CHROME_120).as_deref(), Some("Chrome 120"));
         let exact = rules(IpMode::Off, UaMode::Exact, DeviceMode::Off);
-        assert_eq!(evaluate_binding(&exact, &b, &ctx("10.0.0.1", CHROME_120B, None)).len(), 1);
+        assert_eq!(
+            evaluate_binding(&exact, &b, &ctx("10.0.0.1", CHROME_120B, None)).len(),
+            1
+        );
         // Unknown agents compare exactly in family mode.
         let odd = ctx("10.0.0.1", "zorp-agent", None);
         assert_eq!(ua_family("zorp-agent"), None);
         assert!(evaluate_binding(&r, &odd, &odd).is_empty());
-        assert_eq!(evaluate_binding(&r, &odd, &ctx("10.0.0.1", "zorp-agent 2", None)).len(), 1);
+        assert_eq!(
+            evaluate_binding(&r, &odd, &ctx("10.0.0.1", "zorp-agent 2", None)).len(),
+            1
+        );
     }
 
     #[test]
@@ -346,7 +399,10 @@ mod tests {
         let r = rules(IpMode::Country, UaMode::Off, DeviceMode::Off);
         let mut b = ctx("10.0.0.1", "", None);
         let mut o = ctx("10.9.9.9", "", None);
-        assert!(evaluate_binding(&r, &b, &o).is_empty(), "no geo: not evaluated");
+        assert!(
+            evaluate_binding(&r, &b, &o).is_empty(),
+            "no geo: not evaluated"
+        );
         b.country = Some("DE");
         o.country = Some("de");
         assert!(evaluate_binding(&r, &b, &o).is_empty());
@@ -364,7 +420,9 @@ mod tests {
         assert!(evaluate_binding(&r, &b, &o).is_empty());
         // A session bound without a device is not evaluated for the device.
         let r = rules(IpMode::Off, UaMode::Off, DeviceMode::Required);
-        assert!(evaluate_binding(&r, &ctx("1.1.1.1", "", None), &ctx("1.1.1.1", "", None)).is_empty());
+        assert!(
+            evaluate_binding(&r, &ctx("1.1.1.1", "", None), &ctx("1.1.1.1", "", None)).is_empty()
+        );
     }
 
     #[test]
@@ -372,7 +430,10 @@ mod tests {
         let r = rules(IpMode::Off, UaMode::Off, DeviceMode::Required);
         let b = ctx("1.1.1.1", "", Some("d1"));
         assert!(evaluate_binding(&r, &b, &ctx("2.2.2.2", "", Some("d1"))).is_empty());
-        assert_eq!(evaluate_binding(&r, &b, &ctx("1.1.1.1", "", Some("d2")))[0].observed, "d2");
+        assert_eq!(
+            evaluate_binding(&r, &b, &ctx("1.1.1.1", "", Some("d2")))[0].observed,
+            "d2"
+        );
     }
 
     #[test]
@@ -393,7 +454,10 @@ mod tests {
             observed: String::new(),
         };
         assert_eq!(decide_response(&[]), None);
-        assert_eq!(decide_response(&[m(Response::Alert)]), Some(Response::Alert));
+        assert_eq!(
+            decide_response(&[m(Response::Alert)]),
+            Some(Response::Alert)
+        );
         assert_eq!(
             decide_response(&[m(Response::Alert), m(Response::ReadOnly)]),
             Some(Response::ReadOnly)
@@ -403,7 +467,11 @@ mod tests {
             Some(Response::Reauth)
         );
         assert_eq!(
-            decide_response(&[m(Response::Reauth), m(Response::Terminate), m(Response::Alert)]),
+            decide_response(&[
+                m(Response::Reauth),
+                m(Response::Terminate),
+                m(Response::Alert)
+            ]),
             Some(Response::Terminate)
         );
     }
@@ -413,7 +481,12 @@ mod tests {
         for m in [IpMode::Off, IpMode::Exact, IpMode::Prefix, IpMode::Country] {
             assert_eq!(IpMode::parse(m.as_str()), Some(m));
         }
-        for r in [Response::Alert, Response::ReadOnly, Response::Reauth, Response::Terminate] {
+        for r in [
+            Response::Alert,
+            Response::ReadOnly,
+            Response::Reauth,
+            Response::Terminate,
+        ] {
             assert_eq!(Response::parse(r.as_str()), Some(r));
         }
         assert!(IpMode::Exact.strictness() > IpMode::Prefix.strictness());

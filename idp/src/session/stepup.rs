@@ -54,7 +54,11 @@ pub fn asks_numeric(acr_values: Option<&str>, claims: Option<&ClaimsAcr>) -> boo
     let mut named = acr_values
         .into_iter()
         .flat_map(|v| v.split(' '))
-        .chain(claims.into_iter().flat_map(|c| c.values.iter().map(String::as_str)))
+        .chain(
+            claims
+                .into_iter()
+                .flat_map(|c| c.values.iter().map(String::as_str)),
+        )
         .filter(|v| Level::from_acr(v).is_some())
         .peekable();
     named.peek().is_some() && named.all(|v| v == "1" || v == "2")
@@ -115,7 +119,8 @@ pub fn parse_claims_acr(claims: &str) -> Result<Option<ClaimsAcr>, &'static str>
                 if let Some(list) = spec.get("values") {
                     let list = list.as_array().ok_or("acr values is an array")?;
                     for v in list {
-                        c.values.push(v.as_str().ok_or("acr values are strings")?.to_string());
+                        c.values
+                            .push(v.as_str().ok_or("acr values are strings")?.to_string());
                     }
                 }
             }
@@ -175,7 +180,9 @@ pub enum StepDecision {
     StepUp,
     /// The user has no second factor and the requirement is essential: enrol one when the
     /// policy requires it (`enrol = true`), otherwise the RP is told the requirement is unmet.
-    Unmet { enrol: bool },
+    Unmet {
+        enrol: bool,
+    },
 }
 
 pub fn decide_step_up(
@@ -230,22 +237,35 @@ mod tests {
 
     #[test]
     fn claims_parameter_acr_is_parsed() {
-        let c = parse_claims_acr(r#"{"id_token":{"acr":{"essential":true,"values":["urn:lanyard:acr:mfa"]}}}"#)
-            .unwrap()
-            .unwrap();
+        let c = parse_claims_acr(
+            r#"{"id_token":{"acr":{"essential":true,"values":["urn:lanyard:acr:mfa"]}}}"#,
+        )
+        .unwrap()
+        .unwrap();
         assert!(c.essential);
         assert_eq!(c.values, vec![ACR_MFA]);
-        let c = parse_claims_acr(r#"{"userinfo":{"acr":{"value":"urn:lanyard:acr:pwd"}},"id_token":{"email":null}}"#)
-            .unwrap()
-            .unwrap();
+        let c = parse_claims_acr(
+            r#"{"userinfo":{"acr":{"value":"urn:lanyard:acr:pwd"}},"id_token":{"email":null}}"#,
+        )
+        .unwrap()
+        .unwrap();
         assert!(!c.essential);
         assert_eq!(c.values, vec![ACR_PWD]);
-        assert_eq!(parse_claims_acr(r#"{"id_token":{"email":{"essential":true}}}"#).unwrap(), None);
+        assert_eq!(
+            parse_claims_acr(r#"{"id_token":{"email":{"essential":true}}}"#).unwrap(),
+            None
+        );
         assert_eq!(
             parse_claims_acr(r#"{"id_token":{"acr":null}}"#).unwrap(),
             Some(ClaimsAcr::default())
         );
-        for bad in ["nope", "[]", r#"{"id_token":5}"#, r#"{"id_token":{"acr":7}}"#, r#"{"id_token":{"acr":{"values":"x"}}}"#] {
+        for bad in [
+            "nope",
+            "[]",
+            r#"{"id_token":5}"#,
+            r#"{"id_token":{"acr":7}}"#,
+            r#"{"id_token":{"acr":{"values":"x"}}}"#,
+        ] {
             assert!(parse_claims_acr(bad).is_err(), "{bad}");
         }
     }
@@ -253,34 +273,90 @@ mod tests {
     #[test]
     fn requirements_combine_policy_claims_and_acr_values() {
         let r = decide_requirement(false, None, None).unwrap();
-        assert_eq!(r, Requirement { level: Level::Pwd, essential: false });
+        assert_eq!(
+            r,
+            Requirement {
+                level: Level::Pwd,
+                essential: false
+            }
+        );
         let r = decide_requirement(false, None, Some("urn:x urn:lanyard:acr:mfa")).unwrap();
-        assert_eq!(r, Requirement { level: Level::Mfa, essential: false });
-        let essential_mfa = ClaimsAcr { essential: true, values: vec![ACR_MFA.into()] };
+        assert_eq!(
+            r,
+            Requirement {
+                level: Level::Mfa,
+                essential: false
+            }
+        );
+        let essential_mfa = ClaimsAcr {
+            essential: true,
+            values: vec![ACR_MFA.into()],
+        };
         let r = decide_requirement(false, Some(&essential_mfa), None).unwrap();
-        assert_eq!(r, Requirement { level: Level::Mfa, essential: true });
+        assert_eq!(
+            r,
+            Requirement {
+                level: Level::Mfa,
+                essential: true
+            }
+        );
         // The RP accepts either: a password is enough.
-        let either = ClaimsAcr { essential: true, values: vec![ACR_MFA.into(), ACR_PWD.into()] };
-        assert_eq!(decide_requirement(false, Some(&either), None).unwrap().level, Level::Pwd);
-        let unknown = ClaimsAcr { essential: true, values: vec!["urn:gold".into()] };
-        assert_eq!(decide_requirement(false, Some(&unknown), None), Err(Unsupported));
+        let either = ClaimsAcr {
+            essential: true,
+            values: vec![ACR_MFA.into(), ACR_PWD.into()],
+        };
+        assert_eq!(
+            decide_requirement(false, Some(&either), None)
+                .unwrap()
+                .level,
+            Level::Pwd
+        );
+        let unknown = ClaimsAcr {
+            essential: true,
+            values: vec!["urn:gold".into()],
+        };
+        assert_eq!(
+            decide_requirement(false, Some(&unknown), None),
+            Err(Unsupported)
+        );
         // A voluntary unknown value is no error.
-        let voluntary = ClaimsAcr { essential: false, values: vec!["urn:gold".into()] };
+        let voluntary = ClaimsAcr {
+            essential: false,
+            values: vec!["urn:gold".into()],
+        };
         assert!(decide_requirement(false, Some(&voluntary), None).is_ok());
         // The policy overrides everything.
         assert_eq!(
             decide_requirement(true, None, Some(ACR_PWD)).unwrap(),
-            Requirement { level: Level::Mfa, essential: true }
+            Requirement {
+                level: Level::Mfa,
+                essential: true
+            }
         );
     }
 
     #[test]
     fn step_up_decisions() {
-        let mfa = Requirement { level: Level::Mfa, essential: false };
-        let mfa_essential = Requirement { level: Level::Mfa, essential: true };
-        assert_eq!(decide_step_up(Level::Mfa, mfa, false, false), StepDecision::Satisfied);
-        assert_eq!(decide_step_up(Level::Pwd, mfa, true, false), StepDecision::StepUp);
-        assert_eq!(decide_step_up(Level::Pwd, mfa, false, false), StepDecision::Satisfied);
+        let mfa = Requirement {
+            level: Level::Mfa,
+            essential: false,
+        };
+        let mfa_essential = Requirement {
+            level: Level::Mfa,
+            essential: true,
+        };
+        assert_eq!(
+            decide_step_up(Level::Mfa, mfa, false, false),
+            StepDecision::Satisfied
+        );
+        assert_eq!(
+            decide_step_up(Level::Pwd, mfa, true, false),
+            StepDecision::StepUp
+        );
+        assert_eq!(
+            decide_step_up(Level::Pwd, mfa, false, false),
+            StepDecision::Satisfied
+        );
         assert_eq!(
             decide_step_up(Level::Pwd, mfa_essential, false, false),
             StepDecision::Unmet { enrol: false }
@@ -289,6 +365,9 @@ mod tests {
             decide_step_up(Level::Pwd, mfa_essential, false, true),
             StepDecision::Unmet { enrol: true }
         );
-        assert_eq!(decide_step_up(Level::Pwd, mfa_essential, true, true), StepDecision::StepUp);
+        assert_eq!(
+            decide_step_up(Level::Pwd, mfa_essential, true, true),
+            StepDecision::StepUp
+        );
     }
 }

@@ -387,8 +387,14 @@ pub async fn mark_reauthenticated<C: ConnectionTrait>(
         .col_expr(session::Column::UserAgent, Expr::value(r.user_agent))
         .col_expr(session::Column::Country, Expr::value(r.country))
         .col_expr(session::Column::Mode, Expr::value("normal"))
-        .col_expr(session::Column::ModeReason, Expr::value(Option::<String>::None))
-        .col_expr(session::Column::BindingAlert, Expr::value(Option::<String>::None));
+        .col_expr(
+            session::Column::ModeReason,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            session::Column::BindingAlert,
+            Expr::value(Option::<String>::None),
+        );
     if let Some(t) = r.mfa_at {
         q = q.col_expr(session::Column::MfaAt, Expr::value(t));
     }

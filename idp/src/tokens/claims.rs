@@ -51,6 +51,9 @@ pub struct AccessTokenInput<'a> {
     pub sid: Option<&'a str>,
     pub auth_time: Option<UnixTime>,
     pub acr: Option<&'a str>,
+    /// Lanyard's `session_mode` claim: present when the session is read-only (or must
+    /// re-authenticate), so resource servers can refuse writes.
+    pub session_mode: Option<&'a str>,
     pub now: UnixTime,
     pub ttl: i64,
 }
@@ -75,6 +78,9 @@ pub fn access_token(i: &AccessTokenInput<'_>) -> Map<String, Value> {
     }
     if let Some(a) = i.acr {
         c.insert("acr".into(), a.into());
+    }
+    if let Some(m) = i.session_mode {
+        c.insert("session_mode".into(), m.into());
     }
     c
 }

@@ -11,8 +11,10 @@ use crate::store::{self, TransactionTrait};
 use crate::tokens::code::CODE_TTL_SECS;
 
 /// Issue a code bound to client, redirect URI, PKCE challenge and session (RFC 6749 §4.1.2), in
-/// one transaction with the session's participation and activity, consuming the request.
+/// one transaction with the session's participation and activity, consuming the request. `acr`
+/// is the level the session holds now (after any step-up), named as the RP asked.
 /// Returns the code (stored only as a hash).
+#[allow(clippy::too_many_arguments)]
 pub async fn issue_code(
     state: &AppState,
     tenant: &Tenant,
@@ -20,6 +22,7 @@ pub async fn issue_code(
     request_id: &str,
     r: &AuthRequest,
     s: &Session,
+    acr: &str,
     ctx: &RequestContext,
 ) -> Result<String> {
     let code = crate::crypto::random_token();
@@ -37,7 +40,7 @@ pub async fn issue_code(
             nonce: r.nonce.clone(),
             code_challenge: r.code_challenge.clone(),
             auth_time: s.auth.time,
-            acr: s.auth.acr.clone(),
+            acr: acr.to_string(),
             amr: serde_json::to_string(&s.auth.amr)?,
             created_at: ctx.now,
             expires_at: ctx.now + CODE_TTL_SECS,

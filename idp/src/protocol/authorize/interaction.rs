@@ -27,6 +27,8 @@ pub enum Interaction {
 pub struct SessionFacts<'a> {
     pub user_id: &'a str,
     pub auth_time: UnixTime,
+    /// The session's binding response asked for re-authentication.
+    pub reauth_required: bool,
 }
 
 /// Decide the interaction (OIDC Core §3.1.2.1 prompt and max_age, §3.1.2.3).
@@ -43,9 +45,10 @@ pub fn decide_interaction(
         None => true,
         Some(s) if fresh.authenticated => r.hint_sub.as_deref().is_some_and(|h| h != s.user_id),
         Some(s) => {
-            r.prompt
-                .iter()
-                .any(|p| p == "login" || p == "select_account")
+            s.reauth_required
+                || r.prompt
+                    .iter()
+                    .any(|p| p == "login" || p == "select_account")
                 // §3.1.2.1: max_age=0 is prompt=login; otherwise re-authenticate once the
                 // elapsed time is greater than max_age.
                 || r.max_age.is_some_and(|m| m == 0 || now - s.auth_time > m)
@@ -99,12 +102,14 @@ mod tests {
             login_hint: None,
             hint_sub: None,
             acr_values: None,
+            claims: None,
             progress: Progress::default(),
         }
     }
     const S: SessionFacts<'static> = SessionFacts {
         user_id: "u1",
         auth_time: 100,
+        reauth_required: false,
     };
     const NOW: i64 = 200;
     fn none() -> Fresh {
@@ -176,6 +181,7 @@ mod tests {
         let just_now = SessionFacts {
             user_id: "u1",
             auth_time: NOW,
+            reauth_required: false,
         };
         assert_eq!(
             decide_interaction(
@@ -194,6 +200,31 @@ mod tests {
         };
         assert_eq!(
             decide_interaction(Some(&just_now), &req(&[], Some(0)), true, false, fresh, NOW),
+            Interaction::Issue
+        );
+    }
+
+    #[test]
+    fn a_session_that_must_reauthenticate_asks_for_the_password_once() {
+        let s = SessionFacts {
+            user_id: "u1",
+            auth_time: 100,
+            reauth_required: true,
+        };
+        assert_eq!(
+            decide_interaction(Some(&s), &req(&[], None), true, false, none(), NOW),
+            Interaction::Login
+        );
+        assert_eq!(
+            decide_interaction(Some(&s), &req(&["none"], None), true, false, none(), NOW),
+            Interaction::Fail(Rejection::LoginRequired)
+        );
+        let fresh = Fresh {
+            authenticated: true,
+            consented: false,
+        };
+        assert_eq!(
+            decide_interaction(Some(&s), &req(&[], None), true, false, fresh, NOW),
             Interaction::Issue
         );
     }

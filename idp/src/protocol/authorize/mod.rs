@@ -16,6 +16,7 @@ use crate::error::{Rejection, Result};
 use crate::http::{respond, Params, RequestContext};
 use crate::model::{Client, Tenant};
 use crate::session::service::{self as sessions, Admission};
+use crate::session::stepup::StepDecision;
 use crate::session::Session;
 use crate::store;
 use crate::tokens::{self, pkce};
@@ -27,8 +28,10 @@ mod interaction;
 mod request;
 
 pub use interaction::{decide_interaction, fresh_for, Fresh, Interaction, SessionFacts};
-pub use request::{AuthRequest, Pending, PendingKind, Progress, PENDING_TTL_SECS, REQUEST_TTL_SECS};
 use request::KNOWN_SCOPES;
+pub use request::{
+    AuthRequest, Pending, PendingKind, Progress, PENDING_TTL_SECS, REQUEST_TTL_SECS,
+};
 
 #[handler]
 pub async fn handle(
@@ -216,6 +219,14 @@ async fn parse_request(
         login_hint: p.get("login_hint").map(str::to_string),
         hint_sub,
         acr_values: p.get("acr_values").map(str::to_string),
+        claims: match p.get("claims") {
+            None => None,
+            Some(c) => {
+                crate::session::stepup::parse_claims_acr(c)
+                    .map_err(|_| Rejection::Malformed("claims"))?;
+                Some(c.to_string())
+            }
+        },
         progress: Progress::default(),
     })
 }
@@ -282,6 +293,7 @@ pub async fn next_interaction(
     let facts = session.map(|s| SessionFacts {
         user_id: &s.user_id,
         auth_time: s.auth.time,
+        reauth_required: s.mode() == Some(crate::session::Mode::ReauthRequired),
     });
     Ok(decide_interaction(
         facts.as_ref(),
@@ -367,7 +379,69 @@ pub async fn issue(
         }
         Err(e) => return super::page_error(state, Some(tenant), e),
     }
-    match tokens::service::issue_code(state, tenant, client, request_id, r, s, ctx).await {
+    let claims = r.claims_acr();
+    let asked = sessions::stepup::Asked {
+        claims: claims.as_ref(),
+        acr_values: r.acr_values.as_deref(),
+    };
+    let step = match sessions::stepup::for_session(state, tenant, s, client, asked, ctx.now).await {
+        Ok(d) => d,
+        Err(crate::error::Error::Rejected(rej)) => {
+            return redirect_error(tenant, &r.redirect_uri, r.state.as_deref(), &rej)
+        }
+        Err(e) => return super::page_error(state, Some(tenant), e),
+    };
+    match step.decision {
+        StepDecision::Satisfied => {}
+        // §3.1.2.1: prompt=none cannot show the second-factor page.
+        _ if r.prompt.iter().any(|p| p == "none") => {
+            return redirect_error(
+                tenant,
+                &r.redirect_uri,
+                r.state.as_deref(),
+                &Rejection::LoginRequired,
+            )
+        }
+        StepDecision::StepUp => {
+            let kind = PendingKind::SecondFactor {
+                user_id: s.user_id.clone(),
+                session_id: Some(s.id.clone()),
+            };
+            return super::second_factor::ask(
+                state,
+                tenant,
+                client,
+                request_id,
+                r.clone(),
+                kind,
+                ctx,
+            )
+            .await;
+        }
+        StepDecision::Unmet { enrol: true } => {
+            return super::second_factor::enrol(
+                state,
+                tenant,
+                client,
+                request_id,
+                r.clone(),
+                &s.user_id,
+                Some(&s.id),
+                ctx,
+            )
+            .await
+        }
+        StepDecision::Unmet { enrol: false } => {
+            return redirect_error(
+                tenant,
+                &r.redirect_uri,
+                r.state.as_deref(),
+                &Rejection::UnmetAuthentication,
+            )
+        }
+    }
+    let acr = step.level.acr_as(r.numeric_acr());
+    match tokens::service::issue_code(state, tenant, client, request_id, r, s, acr, ctx).await {
         Ok(code) => {
             let mut params = vec![("code", code.as_str())];
             if let Some(st) = r.state.as_deref() {

@@ -22,8 +22,25 @@ pub struct AuthRequest {
     /// `sub` of a valid `id_token_hint`.
     pub hint_sub: Option<String>,
     pub acr_values: Option<String>,
+    /// The `claims` parameter (OIDC Core §5.5), validated; Lanyard acts on its `acr` member.
+    #[serde(default)]
+    pub claims: Option<String>,
     #[serde(default)]
     pub progress: Progress,
+}
+
+impl AuthRequest {
+    /// The `acr` member of the `claims` parameter (validated when the request arrived).
+    pub fn claims_acr(&self) -> Option<crate::session::stepup::ClaimsAcr> {
+        self.claims
+            .as_deref()
+            .and_then(|c| crate::session::stepup::parse_claims_acr(c).ok().flatten())
+    }
+
+    /// Whether the relying party names levels by number (`1`, `2`).
+    pub fn numeric_acr(&self) -> bool {
+        crate::session::stepup::asks_numeric(self.acr_values.as_deref(), self.claims_acr().as_ref())
+    }
 }
 
 /// Where a remembered request stands (enforced by the server, never passed as a form flag).
@@ -36,8 +53,9 @@ pub struct Progress {
     pub pending: Option<Pending>,
 }
 
-/// An admission the user must resolve on the "choose a session to end" page. Bound to the
-/// browser that authenticated by a secret cookie (stored hashed), and short-lived.
+/// A step the user must complete on a page of its own: choose a session to end, enter a second
+/// factor, enrol one. Bound to the browser that authenticated by a secret cookie (stored hashed),
+/// and short-lived.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Pending {
     pub kind: PendingKind,
@@ -60,10 +78,29 @@ pub enum PendingKind {
     },
     /// A live session joining a client limited per (user, client).
     Join { session_id: String },
+    /// The second factor is asked: after the password (`session_id` None), or to step up the
+    /// browser's live session.
+    SecondFactor {
+        user_id: String,
+        session_id: Option<String>,
+    },
+    /// A second factor is being enrolled (the policy requires one and the user has none).
+    Enrol {
+        user_id: String,
+        session_id: Option<String>,
+        factor_id: String,
+    },
+    /// Enrolled and verified at `mfa_at`; the recovery codes were shown and the user continues.
+    Enrolled {
+        user_id: String,
+        session_id: Option<String>,
+        mfa_at: UnixTime,
+    },
 }
 
 /// A pending admission older than this is refused (the user signs in again).
 pub const PENDING_TTL_SECS: i64 = 10 * 60;
 
 /// Scopes Lanyard knows; others are ignored (RFC 6749 §3.3 lets the server narrow the scope).
-pub(super) const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access", "groups"];
+pub(super) const KNOWN_SCOPES: &[&str] =
+    &["openid", "profile", "email", "offline_access", "groups"];

@@ -40,17 +40,47 @@ pub const FIELDS: &[(&str, &str)] = &[
         "end_sessions_on_membership_change",
         "true | false: entering or leaving this group or attribute ends the user's sessions",
     ),
-    ("bind_ip", "off | exact | prefix | country: the session is bound to the login IP"),
-    ("bind_ip_v4_prefix", "prefix length for bind_ip=prefix on IPv4 (default 24)"),
-    ("bind_ip_v6_prefix", "prefix length for bind_ip=prefix on IPv6 (default 64)"),
-    ("on_ip_mismatch", "alert | read_only | reauth | terminate (default reauth)"),
-    ("bind_user_agent", "off | family | exact: the session is bound to the browser"),
-    ("on_user_agent_mismatch", "alert | read_only | reauth | terminate (default reauth)"),
-    ("bind_device", "off | required: requests must carry the login's device cookie"),
-    ("on_device_mismatch", "alert | read_only | reauth | terminate (default reauth)"),
-    ("read_only_scopes", "space-separated scopes a read-only session keeps (default \"openid\")"),
+    (
+        "bind_ip",
+        "off | exact | prefix | country: the session is bound to the login IP",
+    ),
+    (
+        "bind_ip_v4_prefix",
+        "prefix length for bind_ip=prefix on IPv4 (default 24)",
+    ),
+    (
+        "bind_ip_v6_prefix",
+        "prefix length for bind_ip=prefix on IPv6 (default 64)",
+    ),
+    (
+        "on_ip_mismatch",
+        "alert | read_only | reauth | terminate (default reauth)",
+    ),
+    (
+        "bind_user_agent",
+        "off | family | exact: the session is bound to the browser",
+    ),
+    (
+        "on_user_agent_mismatch",
+        "alert | read_only | reauth | terminate (default reauth)",
+    ),
+    (
+        "bind_device",
+        "off | required: requests must carry the login's device cookie",
+    ),
+    (
+        "on_device_mismatch",
+        "alert | read_only | reauth | terminate (default reauth)",
+    ),
+    (
+        "read_only_scopes",
+        "space-separated scopes a read-only session keeps (default \"openid\")",
+    ),
     ("require_mfa", "true | false: a second factor is required"),
-    ("mfa_max_age_secs", "the second factor counts this long, then a sensitive RP asks again"),
+    (
+        "mfa_max_age_secs",
+        "the second factor counts this long, then a sensitive RP asks again",
+    ),
     (
         "credential_change_ends_offline",
         "true | false: a password or factor change also ends offline_access grants (default true)",
@@ -61,7 +91,12 @@ fn parse_prefix(field: &str, v: &str, max: u8) -> Result<u8, PolicyFieldError> {
     v.parse::<u8>()
         .ok()
         .filter(|n| (8..=max).contains(n))
-        .ok_or_else(|| field_err(field, format!("'{v}' is not a prefix length from 8 to {max}")))
+        .ok_or_else(|| {
+            field_err(
+                field,
+                format!("'{v}' is not a prefix length from 8 to {max}"),
+            )
+        })
 }
 
 fn parse_response(field: &str, v: &str) -> Result<Response, PolicyFieldError> {
@@ -74,8 +109,15 @@ fn parse_response(field: &str, v: &str) -> Result<Response, PolicyFieldError> {
 }
 
 fn parse_scopes(field: &str, v: &str) -> Result<Vec<String>, PolicyFieldError> {
-    let mut list: Vec<String> = v.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect();
-    if list.iter().any(|s| !s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')) {
+    let mut list: Vec<String> = v
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if list.iter().any(|s| {
+        !s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    }) {
         return Err(field_err(field, "scopes are space-separated visible ASCII"));
     }
     list.sort();
@@ -149,7 +191,10 @@ impl PolicyLayer {
             }
             "bind_ip" => {
                 self.bind_ip = Some(IpMode::parse(value).ok_or_else(|| {
-                    field_err(key, format!("'{value}' is not off, exact, prefix or country"))
+                    field_err(
+                        key,
+                        format!("'{value}' is not off, exact, prefix or country"),
+                    )
                 })?)
             }
             "bind_ip_v4_prefix" => self.bind_ip_v4_prefix = Some(parse_prefix(key, value, 32)?),
@@ -164,9 +209,10 @@ impl PolicyLayer {
                 self.on_user_agent_mismatch = Some(parse_response(key, value)?)
             }
             "bind_device" => {
-                self.bind_device = Some(DeviceMode::parse(value).ok_or_else(|| {
-                    field_err(key, format!("'{value}' is not off or required"))
-                })?)
+                self.bind_device =
+                    Some(DeviceMode::parse(value).ok_or_else(|| {
+                        field_err(key, format!("'{value}' is not off or required"))
+                    })?)
             }
             "on_device_mismatch" => self.on_device_mismatch = Some(parse_response(key, value)?),
             "read_only_scopes" => self.read_only_scopes = Some(parse_scopes(key, value)?),

@@ -315,7 +315,11 @@ impl EffectivePolicy {
             out.push(f("schedule", s.value.to_string().into(), &s.source));
         }
         out.extend([
-            f("bind_ip", self.bind_ip.value.as_str().into(), &self.bind_ip.source),
+            f(
+                "bind_ip",
+                self.bind_ip.value.as_str().into(),
+                &self.bind_ip.source,
+            ),
             f(
                 "bind_ip_v4_prefix",
                 self.bind_ip_v4_prefix.value.into(),
@@ -356,7 +360,11 @@ impl EffectivePolicy {
                 self.read_only_scopes.value.join(" ").into(),
                 &self.read_only_scopes.source,
             ),
-            f("require_mfa", self.require_mfa.value.into(), &self.require_mfa.source),
+            f(
+                "require_mfa",
+                self.require_mfa.value.into(),
+                &self.require_mfa.source,
+            ),
             f(
                 "mfa_max_age_secs",
                 self.mfa_max_age_secs

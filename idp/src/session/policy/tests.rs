@@ -179,42 +179,79 @@ fn schedules_add_up_and_the_earliest_end_wins() {
 fn binding_fields_take_the_strictest_mode_and_response() {
     let t = (
         LayerRef::tenant(),
-        layer(&[("bind_ip", "country"), ("on_ip_mismatch", "alert"), ("bind_user_agent", "family")]),
+        layer(&[
+            ("bind_ip", "country"),
+            ("on_ip_mismatch", "alert"),
+            ("bind_user_agent", "family"),
+        ]),
     );
     let g = (
         LayerRef::group("ops"),
-        layer(&[("bind_ip", "prefix"), ("on_ip_mismatch", "terminate"), ("bind_user_agent", "off")]),
+        layer(&[
+            ("bind_ip", "prefix"),
+            ("on_ip_mismatch", "terminate"),
+            ("bind_user_agent", "off"),
+        ]),
     );
-    let c = (LayerRef::client("bank"), layer(&[("bind_ip", "country"), ("bind_device", "required")]));
+    let c = (
+        LayerRef::client("bank"),
+        layer(&[("bind_ip", "country"), ("bind_device", "required")]),
+    );
     let p = fold(&[t.clone(), g.clone(), c]);
     assert_eq!(p.bind_ip.value, IpMode::Prefix);
     assert_eq!(p.bind_ip.source, Source::Layer(LayerRef::group("ops")));
     assert_eq!(p.on_ip_mismatch.value, Response::Terminate);
-    assert_eq!(p.bind_user_agent.value, UaMode::Family, "off does not loosen");
+    assert_eq!(
+        p.bind_user_agent.value,
+        UaMode::Family,
+        "off does not loosen"
+    );
     assert_eq!(p.bind_device.value, DeviceMode::Required);
-    assert_eq!(p.on_device_mismatch.value, Response::Reauth, "default response");
+    assert_eq!(
+        p.on_device_mismatch.value,
+        Response::Reauth,
+        "default response"
+    );
     let b = p.binding();
-    assert_eq!((b.ip, b.on_ip, b.ip_v4_prefix), (IpMode::Prefix, Response::Terminate, 24));
+    assert_eq!(
+        (b.ip, b.on_ip, b.ip_v4_prefix),
+        (IpMode::Prefix, Response::Terminate, 24)
+    );
     // A longer prefix is stricter; the tenant may shorten it.
     let t = (LayerRef::tenant(), layer(&[("bind_ip_v4_prefix", "16")]));
     let g = (LayerRef::group("g"), layer(&[("bind_ip_v4_prefix", "28")]));
-    assert_eq!(fold(&[t.clone()]).bind_ip_v4_prefix.value, 16);
+    assert_eq!(fold(std::slice::from_ref(&t)).bind_ip_v4_prefix.value, 16);
     assert_eq!(fold(&[t, g]).bind_ip_v4_prefix.value, 28);
 }
 
 #[test]
 fn read_only_scopes_keep_only_what_every_layer_allows() {
-    let t = (LayerRef::tenant(), layer(&[("read_only_scopes", "openid profile email")]));
-    let g = (LayerRef::group("g"), layer(&[("read_only_scopes", "openid email offline_access")]));
-    assert_eq!(fold(&[t.clone(), g]).read_only_scopes.value, vec!["email", "openid"]);
+    let t = (
+        LayerRef::tenant(),
+        layer(&[("read_only_scopes", "openid profile email")]),
+    );
+    let g = (
+        LayerRef::group("g"),
+        layer(&[("read_only_scopes", "openid email offline_access")]),
+    );
+    assert_eq!(
+        fold(&[t.clone(), g]).read_only_scopes.value,
+        vec!["email", "openid"]
+    );
     assert_eq!(fold(&[]).read_only_scopes.value, vec!["openid"]);
     assert!(PolicyLayer::from_settings([("read_only_scopes", "a\"b")]).is_err());
 }
 
 #[test]
 fn mfa_fields_fold_to_the_strictest() {
-    let t = (LayerRef::tenant(), layer(&[("require_mfa", "false"), ("mfa_max_age_secs", "8h")]));
-    let c = (LayerRef::client("admin"), layer(&[("require_mfa", "true"), ("mfa_max_age_secs", "15m")]));
+    let t = (
+        LayerRef::tenant(),
+        layer(&[("require_mfa", "false"), ("mfa_max_age_secs", "8h")]),
+    );
+    let c = (
+        LayerRef::client("admin"),
+        layer(&[("require_mfa", "true"), ("mfa_max_age_secs", "15m")]),
+    );
     let p = fold(&[t.clone(), c]);
     assert!(p.require_mfa.value);
     assert_eq!(p.mfa_max_age_secs.value, Some(900));
@@ -222,7 +259,14 @@ fn mfa_fields_fold_to_the_strictest() {
     let p = fold(&[(LayerRef::tenant(), layer(&[("require_mfa", "true")])), g]);
     assert!(p.require_mfa.value, "a group cannot turn MFA off");
     assert!(fold(&[]).credential_change_ends_offline.value);
-    assert!(!fold(&[(LayerRef::tenant(), layer(&[("credential_change_ends_offline", "false")]))]).credential_change_ends_offline.value);
+    assert!(
+        !fold(&[(
+            LayerRef::tenant(),
+            layer(&[("credential_change_ends_offline", "false")])
+        )])
+        .credential_change_ends_offline
+        .value
+    );
 }
 
 #[test]
@@ -232,7 +276,10 @@ fn snapshots_from_before_a_field_existed_read_it_as_its_default() {
     assert_eq!(p.idle_timeout_secs.value, 60);
     assert_eq!(p.bind_ip.value, IpMode::Off);
     assert_eq!(p.bind_ip_v4_prefix.value, 24);
-    assert!(EffectivePolicy::from_snapshot(r#"{"bind_ip":{"value":"sideways","source":"tenant"}}"#).is_err());
+    assert!(EffectivePolicy::from_snapshot(
+        r#"{"bind_ip":{"value":"sideways","source":"tenant"}}"#
+    )
+    .is_err());
 }
 
 #[test]
@@ -287,7 +334,11 @@ fn settings_round_trip_in_canonical_form() {
         ("mfa_max_age_secs", "10m"),
         ("credential_change_ends_offline", "false"),
     ]);
-    assert_eq!(l.to_settings().len(), FIELDS.len(), "every field round-trips");
+    assert_eq!(
+        l.to_settings().len(),
+        FIELDS.len(),
+        "every field round-trips"
+    );
     assert_eq!(l.idle_timeout_secs, Some(900));
     assert_eq!(l.absolute_timeout_secs, Some(28800));
     let rows = l.to_settings();

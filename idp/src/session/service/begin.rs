@@ -69,6 +69,8 @@ pub enum Admission<T> {
     /// Joining: the client's stricter rule put the session past a deadline, so it was ended
     /// (reason `policy_changed`) and the user must sign in again.
     Expired,
+    /// The browser carries the cookie of a device marked compromised: never let back in.
+    CompromisedDevice,
 }
 
 impl<T> Admission<T> {
@@ -87,6 +89,7 @@ impl<T> Admission<T> {
                 candidates,
             },
             Admission::Expired => Admission::Expired,
+            Admission::CompromisedDevice => Admission::CompromisedDevice,
         }
     }
 }
@@ -103,6 +106,9 @@ pub struct Begun {
     /// Public sids of sessions ended to make room.
     pub evicted: Vec<String>,
 }
+
+/// A device's trust when an administrator or its user reported it.
+pub const COMPROMISED: &str = "compromised";
 
 /// Up to this many live sessions are read for a limit decision (limits are at most 10,000).
 const MAX_COUNTED: u64 = 10_001;
@@ -143,6 +149,26 @@ pub async fn begin(
         }
         None => None,
     };
+    if let Some(d) = device.as_ref().filter(|d| d.trust == COMPROMISED) {
+        audit::record(
+            &state.db,
+            Event {
+                tenant_id: &tenant.id,
+                kind: "login.refused",
+                user_id: Some(&login.user.id),
+                client_id: Some(&login.client.client_id),
+                actor: "user",
+                outcome: "compromised_device",
+                detail: Some(json!({ "device_id": d.id })),
+                ..Default::default()
+            },
+            Some(ctx),
+            ctx.now_ms,
+        )
+        .await?;
+        tracing::warn!(event = "login.refused", reason = "compromised_device", tenant = %tenant.slug, ip = %ctx.ip, "login from a compromised device refused");
+        return Ok(Admission::CompromisedDevice);
+    }
     let new_id = crate::crypto::random_id();
     let new_sid = crate::crypto::random_token();
 
@@ -182,6 +208,23 @@ pub async fn begin(
         }
         None => {
             let (id, token) = insert_device(&txn, state, tenant, ctx).await?;
+            // A risk signal: a login from a device never seen for this user.
+            audit::record(
+                &txn,
+                Event {
+                    tenant_id: &tenant.id,
+                    kind: "device.first_seen",
+                    user_id: Some(&login.user.id),
+                    client_id: Some(&login.client.client_id),
+                    actor: "user",
+                    outcome: "new_device",
+                    detail: Some(json!({ "device_id": id })),
+                    ..Default::default()
+                },
+                Some(ctx),
+                ctx.now_ms,
+            )
+            .await?;
             (id, Some(token))
         }
     };

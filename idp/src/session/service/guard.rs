@@ -23,10 +23,19 @@ pub struct Observed {
     pub ip: Option<String>,
     pub country: Option<String>,
     pub user_agent: Option<String>,
-    /// The device (row id) of the request's device cookie, when it carried one we know.
-    pub device_id: Option<String>,
-    /// Whether the request could carry the device cookie (see `binding::Context`).
-    pub device_known: bool,
+    pub device: DeviceSeen,
+}
+
+/// The device a request shows.
+#[derive(Debug, Clone, Default)]
+pub enum DeviceSeen {
+    /// The request cannot carry the device cookie (a relying party's server, a cross-origin
+    /// token request): not evaluated.
+    #[default]
+    Unknown,
+    /// A browser request to Lanyard: its device cookie, if any (looked up only when a policy
+    /// binds the device).
+    Cookie(Option<String>),
 }
 
 impl Observed {
@@ -38,27 +47,17 @@ impl Observed {
 }
 
 /// The browser's own request: IP, user agent, country and device cookie.
-pub async fn observe_browser(
-    state: &AppState,
-    tenant: &Tenant,
-    ctx: &RequestContext,
-) -> Result<Observed> {
-    let device_id = match ctx.cookies.get(&state.cookies.device_name(&tenant.slug)) {
-        Some(token) => {
-            let hash = state.hasher.hash("device", token);
-            store::sessions::find_device_by_token_hash(&state.read, &tenant.id, &hash)
-                .await?
-                .map(|d| d.id)
-        }
-        None => None,
-    };
-    Ok(Observed {
+pub fn observe_browser(state: &AppState, tenant: &Tenant, ctx: &RequestContext) -> Observed {
+    Observed {
         ip: Some(ctx.ip.clone()),
         country: ctx.country.clone(),
         user_agent: Some(ctx.user_agent.clone()),
-        device_id,
-        device_known: true,
-    })
+        device: DeviceSeen::Cookie(
+            ctx.cookies
+                .get(&state.cookies.device_name(&tenant.slug))
+                .map(str::to_string),
+        ),
+    }
 }
 
 /// A request made from the user's device but not to a Lanyard page (a public client's token
@@ -68,8 +67,7 @@ pub fn observe_device_request(ctx: &RequestContext) -> Observed {
         ip: Some(ctx.ip.clone()),
         country: ctx.country.clone(),
         user_agent: Some(ctx.user_agent.clone()),
-        device_id: None,
-        device_known: false,
+        device: DeviceSeen::Unknown,
     }
 }
 
@@ -80,8 +78,7 @@ pub fn observe_relayed(ip: Option<&str>, user_agent: Option<&str>) -> Observed {
         ip: ip.map(str::to_string),
         country: None,
         user_agent: user_agent.map(str::to_string),
-        device_id: None,
-        device_known: false,
+        device: DeviceSeen::Unknown,
     }
 }
 
@@ -112,12 +109,21 @@ pub async fn guard(
         device_id: s.device_id.as_deref(),
         device_known: true,
     };
+    let device_id = match (&seen.device, rules.device) {
+        (DeviceSeen::Cookie(Some(token)), DeviceMode::Required) => {
+            let hash = state.hasher.hash("device", token);
+            store::sessions::find_device_by_token_hash(&state.read, &tenant.id, &hash)
+                .await?
+                .map(|d| d.id)
+        }
+        _ => None,
+    };
     let now = Context {
         ip: seen.ip.as_deref(),
         country: seen.country.as_deref(),
         user_agent: seen.user_agent.as_deref(),
-        device_id: seen.device_id.as_deref(),
-        device_known: seen.device_known,
+        device_id: device_id.as_deref(),
+        device_known: matches!(seen.device, DeviceSeen::Cookie(_)),
     };
     let mismatches = evaluate_binding(&rules, &bound, &now);
     let Some(response) = decide_response(&mismatches) else {
@@ -152,7 +158,15 @@ pub async fn guard(
             ctx.now_ms,
         )
         .await?;
-        end_one(state, &tenant.id, &s.id, EndReason::BindingMismatch, &by, ctx.now_ms).await?;
+        end_one(
+            state,
+            &tenant.id,
+            &s.id,
+            EndReason::BindingMismatch,
+            &by,
+            ctx.now_ms,
+        )
+        .await?;
         return Ok(None);
     }
     if s.binding_alert.as_deref() == Some(key.as_str()) {
@@ -252,4 +266,96 @@ pub async fn set_mode(
     }
     txn.commit().await?;
     Ok(changed)
+}
+
+/// What a token request may receive from a live session after governance.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub session: Session,
+    /// `Some(read_only_scopes)` when the session is read-only: new tokens keep only these.
+    pub read_only_scopes: Option<Vec<String>>,
+    /// The authentication level the session holds now (after `mfa_max_age_secs` decay).
+    pub level: crate::session::stepup::Level,
+}
+
+impl Gate {
+    /// The `session_mode` claim new access tokens carry (only when not normal).
+    pub fn session_mode(&self) -> Option<&'static str> {
+        match self.session.mode() {
+            Some(Mode::Normal) | None => None,
+            Some(m) => Some(m.as_str()),
+        }
+    }
+
+    /// `scope` narrowed to what the session's mode allows (order kept).
+    pub fn scope(&self, scope: &str) -> String {
+        match &self.read_only_scopes {
+            None => scope.to_string(),
+            Some(allowed) => scope
+                .split(' ')
+                .filter(|s| !s.is_empty() && allowed.iter().any(|a| a == s))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// Governance for a token request (code redemption, refresh): the binding check for requests
+/// that show the end user's context, then the session's mode and level. A session that must
+/// re-authenticate, or whose policy now requires a second factor it does not hold (after a
+/// forced re-sync or a policy change), gets nothing new until the user goes through `/authorize`.
+pub async fn gate(
+    state: &AppState,
+    tenant: &Tenant,
+    s: Session,
+    seen: &Observed,
+    ctx: &RequestContext,
+) -> Result<std::result::Result<Gate, crate::error::Rejection>> {
+    use crate::error::Rejection;
+    let Some(s) = guard(state, tenant, s, seen, ctx).await? else {
+        return Ok(Err(Rejection::SessionEnded));
+    };
+    let policy = session_policy(state, tenant, &s).await?;
+    let level =
+        crate::session::stepup::effective_level(s.mfa_at, policy.mfa_max_age_secs.value, ctx.now);
+    if s.mode() == Some(Mode::ReauthRequired)
+        || (policy.require_mfa.value && level < crate::session::stepup::Level::Mfa)
+    {
+        return Ok(Err(Rejection::ReauthRequired));
+    }
+    let read_only_scopes =
+        (s.mode() == Some(Mode::ReadOnly)).then(|| policy.read_only_scopes.value.clone());
+    Ok(Ok(Gate {
+        session: s,
+        read_only_scopes,
+        level,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_narrows_the_scope_and_names_the_mode() {
+        let mut s = crate::session::model::sample("s", 0);
+        let normal = Gate {
+            session: s.clone(),
+            read_only_scopes: None,
+            level: crate::session::stepup::Level::Pwd,
+        };
+        assert_eq!(normal.scope("openid profile email"), "openid profile email");
+        assert_eq!(normal.session_mode(), None);
+        s.state = SessionState::Active {
+            mode: Mode::ReadOnly,
+        };
+        let ro = Gate {
+            session: s,
+            read_only_scopes: Some(vec!["openid".into(), "profile".into()]),
+            level: crate::session::stepup::Level::Pwd,
+        };
+        assert_eq!(ro.scope("openid profile email"), "openid profile");
+        assert_eq!(ro.scope("email"), "");
+        assert_eq!(ro.session_mode(), Some("read_only"));
+    }
 }

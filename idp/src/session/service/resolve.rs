@@ -64,7 +64,16 @@ pub async fn resolve(
     };
     let s = parse(row)?;
     match s.liveness(ctx.now) {
-        Liveness::Live => Ok(Resolution::Live(Box::new(s))),
+        // Every request from the browser is checked against what the session is bound to.
+        Liveness::Live => {
+            let seen = super::guard::observe_browser(state, tenant, ctx);
+            Ok(
+                match super::guard::guard(state, tenant, s, &seen, ctx).await? {
+                    Some(s) => Resolution::Live(Box::new(s)),
+                    None => Resolution::None(NoSession::Ended(EndReason::BindingMismatch)),
+                },
+            )
+        }
         Liveness::Ended => Ok(Resolution::None(NoSession::Ended(match s.state {
             crate::session::SessionState::Ended { reason, .. } => reason,
             crate::session::SessionState::Active { .. } => EndReason::AdminRevoked,

@@ -105,5 +105,9 @@ pub async fn for_session(
 /// The level a session holds now under its own policy (token issuance, refresh).
 pub async fn held(state: &AppState, tenant: &Tenant, s: &Session, now: i64) -> Result<Level> {
     let policy = super::policy::session_policy(state, tenant, s).await?;
-    Ok(effective_level(s.mfa_at, policy.mfa_max_age_secs.value, now))
+    Ok(effective_level(
+        s.mfa_at,
+        policy.mfa_max_age_secs.value,
+        now,
+    ))
 }
