@@ -69,11 +69,11 @@ async fn events(ts: &TestServer, kind: &str) -> Vec<lanyard_idp::store::audit::E
 
 /// A second Lanyard node on the same database and clock, with extra settings. It keeps the
 /// first node's public URL (issuer), as nodes behind one load balancer do.
-async fn start_node(ts: &TestServer, extra: &[(&str, &str)]) -> String {
+pub(crate) async fn start_node(ts: &TestServer, extra: &[(&str, &str)]) -> String {
     start_node_state(ts, extra).await.0
 }
 
-async fn start_node_state(
+pub(crate) async fn start_node_state(
     ts: &TestServer,
     extra: &[(&str, &str)],
 ) -> (String, lanyard_idp::app::State) {
@@ -85,6 +85,7 @@ async fn start_node_state(
         ("LANYARD_BIND", format!("127.0.0.1:{port}")),
         ("LANYARD_PUBLIC_URL", ts.base.clone()),
         ("LANYARD_DEMO", "false".into()),
+        ("LANYARD_DATABASE_MAX_CONNECTIONS", "8".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -93,7 +94,7 @@ async fn start_node_state(
         vars.insert(k.to_string(), v.to_string());
     }
     let config = Config::load(None, &move |k| vars.get(k).cloned()).unwrap();
-    let db = lanyard_idp::store::connect(&config.database_url)
+    let db = lanyard_idp::store::connect_sized(&config.database_url, Some(8))
         .await
         .unwrap();
     let state = AppState::new(db, config, Arc::new(ts.clock.clone()))

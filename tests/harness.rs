@@ -113,11 +113,13 @@ impl TestServer {
             ("LANYARD_PUBLIC_URL", base.clone()),
             ("LANYARD_DEMO", "false".into()),
             ("LANYARD_DELIVERY_TIMEOUT_MS", "1000".into()),
+            // Tests run two at a time against one PostgreSQL (max_connections 100).
+            ("LANYARD_DATABASE_MAX_CONNECTIONS", "8".into()),
         ]
         .into_iter()
         .collect();
         let config = Config::load(None, &move |k| vars.get(k).cloned()).expect("config");
-        let db = store::connect(&db_url).await.expect("db");
+        let db = store::connect_sized(&db_url, Some(8)).await.expect("db");
         store::migrate(&db).await.expect("migrate");
         let clock = MockClock::at(chrono::Utc::now().timestamp());
         let state = AppState::new(db, config, Arc::new(clock.clone()))

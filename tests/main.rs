@@ -13,6 +13,7 @@ mod cli;
 mod errors;
 mod fault;
 mod governance;
+mod governance2;
 mod logout;
 mod observability;
 mod oidc_flow;

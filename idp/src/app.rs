@@ -43,7 +43,9 @@ impl AppState {
         config: Config,
         clock: SharedClock,
     ) -> anyhow::Result<State> {
-        let read = crate::store::connect_reader(&config.database_url).await?;
+        let read =
+            crate::store::connect_reader(&config.database_url, config.database_max_connections)
+                .await?;
         let key = crate::store::hashing_key(&db).await?;
         let templates =
             Templates::load(config.templates_dir.as_deref()).map_err(anyhow::Error::msg)?;

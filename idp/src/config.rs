@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// `sqlite:...` or `postgres://...`.
     pub database_url: String,
+    /// PostgreSQL connections per node (writer pool; the reader pool gets a third). SQLite
+    /// always has one writer connection.
+    pub database_max_connections: Option<u32>,
     pub bind: String,
     /// Base URL every issuer hangs off: `{public_url}/t/{slug}`. No trailing slash.
     pub public_url: String,
@@ -85,6 +88,7 @@ struct FileConfig {
     trusted_proxies: Option<StrOrList>,
     metrics_bind: Option<String>,
     geo_country_header: Option<String>,
+    database_max_connections: Option<u32>,
 }
 
 /// A list in the file may be written as a TOML array or as one comma-separated string.
@@ -290,7 +294,22 @@ impl Config {
                 ));
             }
         }
+        let database_max_connections = match env("LANYARD_DATABASE_MAX_CONNECTIONS") {
+            Some(v) => Some(
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (2..=1000).contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            "LANYARD_DATABASE_MAX_CONNECTIONS",
+                            "must be a number from 2 to 1000",
+                        )
+                    })?,
+            ),
+            None => file_cfg.database_max_connections,
+        };
         Ok(Config {
+            database_max_connections,
             trusted_proxies,
             geo_country_header: geo_country_header.map(|h| h.to_ascii_lowercase()),
             database_url,
@@ -427,6 +446,7 @@ mod tests {
             metrics_bind,
             trusted_proxies,
             geo_country_header,
+            database_max_connections,
         } = all;
         let set = [
             database_url.is_some(),
@@ -446,6 +466,7 @@ mod tests {
             metrics_bind.is_some(),
             trusted_proxies.is_some(),
             geo_country_header.is_some(),
+            database_max_connections.is_some(),
         ];
         assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
     }

@@ -131,7 +131,7 @@ pub async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
 
 /// Connect, migrate and build the application state.
 pub async fn open(config: Config) -> anyhow::Result<State> {
-    let db = store::connect(&config.database_url)
+    let db = store::connect_sized(&config.database_url, config.database_max_connections)
         .await
         .context("cannot open the database (LANYARD_DATABASE_URL)")?;
     store::migrate(&db).await.context("migrations failed")?;

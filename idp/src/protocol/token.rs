@@ -240,7 +240,7 @@ async fn authorization_code(
     Ok(issue::response_body(
         &minted,
         refresh.as_deref(),
-        &row.scope,
+        &scope,
         client.lifetimes.access_token_secs,
     ))
 }

@@ -29,16 +29,25 @@ use std::time::Duration;
 
 pub use sea_orm::{DatabaseTransaction, TransactionTrait};
 
+/// Connections per node on PostgreSQL when `LANYARD_DATABASE_MAX_CONNECTIONS` is not set (the
+/// reader pool gets a third of it).
+pub const DEFAULT_PG_CONNECTIONS: u32 = 24;
+
 /// Open the database named by `url` (`sqlite:` or `postgres://`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    open(url, false).await
+    open(url, false, None).await
+}
+
+/// [`connect`] with the PostgreSQL pool size set (SQLite keeps its one writer).
+pub async fn connect_sized(url: &str, max: Option<u32>) -> Result<DatabaseConnection, DbErr> {
+    open(url, false, max).await
 }
 
 /// A pool for reads on hot paths. On SQLite, WAL readers run in parallel with the one writer
 /// connection of [`connect`] and never block it; on PostgreSQL it is simply another pool.
 /// Anything read here is committed state; writes always go through [`connect`]'s pool.
-pub async fn connect_reader(url: &str) -> Result<DatabaseConnection, DbErr> {
-    open(url, true).await
+pub async fn connect_reader(url: &str, max: Option<u32>) -> Result<DatabaseConnection, DbErr> {
+    open(url, true, max).await
 }
 
 /// How long start-up waits for PostgreSQL to answer before giving up.
@@ -64,7 +73,7 @@ async fn probe_postgres(url: &str) -> Result<(), DbErr> {
     }
 }
 
-async fn open(url: &str, reader: bool) -> Result<DatabaseConnection, DbErr> {
+async fn open(url: &str, reader: bool, max: Option<u32>) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     let sqlite = url.starts_with("sqlite:");
     if !sqlite && !reader {
@@ -76,11 +85,12 @@ async fn open(url: &str, reader: bool) -> Result<DatabaseConnection, DbErr> {
     // instead, and a statement takes tens of microseconds. Other processes (the CLI) still
     // coordinate through the file lock and busy_timeout. Code holding a transaction must not
     // use the pool itself while it is open (it would wait for its own connection).
+    let pg = max.unwrap_or(DEFAULT_PG_CONNECTIONS).max(2);
     opts.max_connections(match (sqlite, reader) {
         (true, false) => 1,
         (true, true) => 4,
-        (false, false) => 24,
-        (false, true) => 8,
+        (false, false) => pg,
+        (false, true) => (pg / 3).max(2),
     })
     .min_connections(1)
     .connect_timeout(Duration::from_secs(10))
