@@ -131,7 +131,10 @@ const LAYER_COLUMNS: &[Column] = &[
     ("BY", "updated_by", Cell::Text),
 ];
 
-const HELP_COLUMNS: &[Column] = &[("FIELD", "field", Cell::Text), ("MEANING", "help", Cell::Text)];
+const HELP_COLUMNS: &[Column] = &[
+    ("FIELD", "field", Cell::Text),
+    ("MEANING", "help", Cell::Text),
+];
 
 pub async fn run(ctx: &Ctx, cmd: PolicyCmd) -> anyhow::Result<()> {
     match cmd {
@@ -231,6 +234,9 @@ mod tests {
         let e = parse_setting("idle_timeout_secs").unwrap_err().to_string();
         assert!(e.contains("'idle_timeout_secs' is not FIELD=VALUE"), "{e}");
         let e = parse_setting("idle_timeout=60").unwrap_err().to_string();
-        assert!(e.starts_with("policy field idle_timeout: unknown field"), "{e}");
+        assert!(
+            e.starts_with("policy field idle_timeout: unknown field"),
+            "{e}"
+        );
     }
 }

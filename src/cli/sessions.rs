@@ -268,7 +268,9 @@ fn print_report(r: &CohortReport, format: Format) -> anyhow::Result<()> {
         return print_json(r);
     }
     if r.dry_run {
-        println!("Dry run: nothing was ended. Run it again without --dry-run to end these sessions.");
+        println!(
+            "Dry run: nothing was ended. Run it again without --dry-run to end these sessions."
+        );
     }
     let sel = &r.selector;
     let mut parts: Vec<String> = Vec::new();
@@ -288,7 +290,10 @@ fn print_report(r: &CohortReport, format: Format) -> anyhow::Result<()> {
     if let Some((k, v)) = &sel.attribute {
         parts.push(format!("attribute={k}={v}"));
     }
-    if let Some(t) = sel.auth_before.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) {
+    if let Some(t) = sel
+        .auth_before
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+    {
         parts.push(format!("auth_before={}", t.format("%Y-%m-%d %H:%M:%SZ")));
     }
     let verb = if r.dry_run { "would end" } else { "ended" };

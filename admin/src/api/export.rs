@@ -69,7 +69,8 @@ impl ApiResponse for Export {
         let binary = || <Binary<Body> as Payload>::schema_ref();
         MetaResponses {
             responses: vec![MetaResponse {
-                description: "The export, streamed (CSV with a header line, or one JSON object per line).",
+                description:
+                    "The export, streamed (CSV with a header line, or one JSON object per line).",
                 status: Some(200),
                 status_range: None,
                 content: vec![

@@ -203,7 +203,9 @@ mod tests {
             ]
         );
         assert!(field_changes(body(serde_json::json!({}))).is_err());
-        assert!(field_changes(body(serde_json::json!({"set": {"a": "1"}, "unset": ["a"]}))).is_err());
+        assert!(
+            field_changes(body(serde_json::json!({"set": {"a": "1"}, "unset": ["a"]}))).is_err()
+        );
         assert!(field_changes(body(serde_json::json!({"set": {"a": [1]}}))).is_err());
     }
 }

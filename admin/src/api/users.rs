@@ -204,9 +204,8 @@ impl UsersApi {
         key: Path<String>,
     ) -> ApiResult<AttributesView> {
         let c = authorize(&self.state, &auth, &slug).await?;
-        let a =
-            governance::set_attribute(&self.state, &c.tenant, &username, &key, None, &c.actor)
-                .await?;
+        let a = governance::set_attribute(&self.state, &c.tenant, &username, &key, None, &c.actor)
+            .await?;
         Ok(Json(a.into()))
     }
 

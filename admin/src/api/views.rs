@@ -402,8 +402,9 @@ impl From<governance::AttributesChanged> for AttributesView {
     }
 }
 
-/// The selector a cohort report covers (the fields given).
+/// The selector a cohort report covers (only the fields given).
 #[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SelectorView {
     pub user: Option<String>,
     pub group: Option<String>,

@@ -370,14 +370,8 @@ pub async fn event_filter(
         ),
         None => None,
     };
-    let since_ms = q
-        .since
-        .map(|s| parse_instant_ms("since", &s))
-        .transpose()?;
-    let until_ms = q
-        .until
-        .map(|s| parse_instant_ms("until", &s))
-        .transpose()?;
+    let since_ms = q.since.map(|s| parse_instant_ms("since", &s)).transpose()?;
+    let until_ms = q.until.map(|s| parse_instant_ms("until", &s)).transpose()?;
     if let (Some(a), Some(b)) = (since_ms, until_ms) {
         if a >= b {
             return Err(invalid("since must be before until"));
@@ -420,13 +414,19 @@ mod tests {
             "default",
         ] {
             let e = parse_layer(bad).unwrap_err().to_string();
-            assert!(e.contains("is not a policy layer") || e.contains("KEY=VALUE"), "{bad}: {e}");
+            assert!(
+                e.contains("is not a policy layer") || e.contains("KEY=VALUE"),
+                "{bad}: {e}"
+            );
         }
     }
 
     #[test]
     fn instants_are_rfc3339_or_unix_seconds() {
-        assert_eq!(parse_instant_ms("t", "1796083200").unwrap(), 1_796_083_200_000);
+        assert_eq!(
+            parse_instant_ms("t", "1796083200").unwrap(),
+            1_796_083_200_000
+        );
         assert_eq!(
             parse_instant_ms("t", "2026-12-01T00:00:00Z").unwrap(),
             1_796_083_200_000
