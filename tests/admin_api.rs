@@ -748,9 +748,33 @@ async fn openapi_document_lists_every_operation_and_swagger_ui_is_served() {
         "/tenants/{slug}/admin-tokens/{name}",
         "/tenants/{slug}/sessions",
         "/tenants/{slug}/deliveries",
+        "/tenants/{slug}/policies",
+        "/tenants/{slug}/policies/effective",
+        "/tenants/{slug}/policies/{layer}",
+        "/tenants/{slug}/groups",
+        "/tenants/{slug}/groups/{name}",
+        "/tenants/{slug}/users/{username}/attributes/{key}",
+        "/tenants/{slug}/sessions/revoke",
+        "/tenants/{slug}/sessions/export",
+        "/tenants/{slug}/events/export",
     ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys());
     }
+    // Exports are binary downloads in either format, with their file name.
+    let export = &paths["/tenants/{slug}/sessions/export"]["get"]["responses"]["200"];
+    assert!(
+        export["content"]["text/csv; charset=utf-8"].is_object(),
+        "{export}"
+    );
+    assert!(
+        export["content"]["application/x-ndjson"].is_object(),
+        "{export}"
+    );
+    assert!(
+        export["headers"]["CONTENT-DISPOSITION"].is_object()
+            || export["headers"]["Content-Disposition"].is_object(),
+        "{export}"
+    );
     let r = reqwest::get(format!("{}/api/v1/docs", ts.base))
         .await
         .unwrap();
@@ -768,4 +792,670 @@ async fn openapi_document_lists_every_operation_and_swagger_ui_is_served() {
     );
     let html = r.text().await.unwrap();
     assert!(html.contains("SwaggerUIBundle") && html.contains("Lanyard admin API"));
+}
+
+/// The live sessions of a user, as the session service sees them.
+async fn live_sessions(ts: &TestServer, user_id: &str) -> Vec<lanyard_idp::session::Session> {
+    lanyard_idp::session::service::resolve::list(
+        &ts.state,
+        &ts.tenant.id,
+        Some(user_id),
+        false,
+        100,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|s| s.is_active())
+    .collect()
+}
+
+fn field<'a>(fields: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {fields}"))
+}
+
+#[tokio::test]
+async fn admin_api_changes_only_the_keys_given_and_live_sessions_follow_at_once() {
+    let (rp, bc) = RecordingRp::start().await;
+    let ts = TestServer::start_with(Setup {
+        web_backchannel: Some(bc),
+        ..Default::default()
+    })
+    .await;
+    let admin = Admin::all_tenants(&ts).await;
+    login_and_redeem(&ts, &Browser::new(), "openid").await;
+
+    let (status, t) = admin
+        .patch(
+            "/tenants/acme/policies/tenant",
+            serde_json::json!({"set": {"idle_timeout_secs": "30m", "max_sessions": 3}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["layer"], "tenant");
+    assert_eq!(
+        t["settings"],
+        serde_json::json!({"idle_timeout_secs": "1800", "max_sessions": "3"})
+    );
+    assert_eq!(t["sessions_reresolved"], 1);
+    // Only the keys given change: max_sessions stays when idle_timeout_secs is cleared.
+    let (status, t2) = admin
+        .patch(
+            "/tenants/acme/policies/tenant",
+            serde_json::json!({"unset": ["idle_timeout_secs"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{t2}");
+    assert_eq!(t2["settings"], serde_json::json!({"max_sessions": "3"}));
+    assert_eq!(t2["version"], t["version"].as_i64().unwrap() + 1);
+
+    // A group rule, URL-encoded, re-resolves alice's live session (she is in staff) at once.
+    let (status, g) = admin
+        .patch(
+            "/tenants/acme/policies/group%3Astaff",
+            serde_json::json!({"set": {"idle_timeout_secs": 60}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{g}");
+    assert_eq!(g["layer"], "group:staff");
+    assert_eq!(g["sessions_reresolved"], 1);
+    assert_eq!(
+        live_sessions(&ts, &ts.alice_id).await[0]
+            .clocks
+            .idle_timeout_secs,
+        60
+    );
+    let (status, eff) = admin
+        .get("/tenants/acme/policies/effective?user=alice&client=web")
+        .await;
+    assert_eq!(status, 200, "{eff}");
+    assert_eq!(field(&eff, "idle_timeout_secs")["value"], 60);
+    assert_eq!(field(&eff, "idle_timeout_secs")["source"], "group:staff");
+    assert_eq!(field(&eff, "max_sessions")["source"], "tenant");
+    assert_eq!(field(&eff, "absolute_timeout_secs")["source"], "default");
+    let (_, eff_bob) = admin.get("/tenants/acme/policies/effective?user=bob").await;
+    assert_eq!(field(&eff_bob, "idle_timeout_secs")["source"], "default");
+    assert_eq!(
+        admin
+            .get("/tenants/acme/policies/effective?user=ghost")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        admin
+            .get("/tenants/acme/policies/effective?client=ghost")
+            .await
+            .0,
+        404
+    );
+
+    // Bad keys and values: 400 naming the field; unknown rules: 404; a bad layer name: 400.
+    for (layer, body, status, needle) in [
+        (
+            "tenant",
+            serde_json::json!({"set": {"idle_timeout": "60"}}),
+            400,
+            "idle_timeout",
+        ),
+        (
+            "tenant",
+            serde_json::json!({"set": {"max_sessions": "many"}}),
+            400,
+            "max_sessions",
+        ),
+        (
+            "tenant",
+            serde_json::json!({"set": {"limit_action": ["refuse"]}}),
+            400,
+            "limit_action",
+        ),
+        (
+            "tenant",
+            serde_json::json!({"unset": ["nope"]}),
+            400,
+            "nope",
+        ),
+        (
+            "tenant",
+            serde_json::json!({"sett": {"max_sessions": "1"}}),
+            400,
+            "sett",
+        ),
+        ("tenant", serde_json::json!({}), 400, "nothing to change"),
+        (
+            "group%3Anope",
+            serde_json::json!({"set": {"max_sessions": "1"}}),
+            404,
+            "no group 'nope'",
+        ),
+        (
+            "client%3Aghost",
+            serde_json::json!({"set": {"max_sessions": "1"}}),
+            404,
+            "no client 'ghost'",
+        ),
+        (
+            "galaxy%3Afar",
+            serde_json::json!({"set": {"max_sessions": "1"}}),
+            400,
+            "not a policy layer",
+        ),
+    ] {
+        let (s, e) = admin
+            .patch(&format!("/tenants/acme/policies/{layer}"), body.clone())
+            .await;
+        assert_eq!(s, status, "{layer} {body}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(needle),
+            "{layer} {body}: {e}"
+        );
+    }
+
+    // Every layer, in fold order, with who changed it.
+    let (status, layers) = admin.get("/tenants/acme/policies").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = layers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tenant", "group:staff"]);
+    assert_eq!(layers[1]["settings"]["idle_timeout_secs"], "60");
+    assert_eq!(layers[1]["updated_by"], "admin:root");
+
+    // An attribute rule that ends sessions on entry: setting alice's attribute through the API
+    // ends her session, and her RP hears of it.
+    let (status, _) = admin
+        .patch(
+            "/tenants/acme/policies/attribute%3Aclearance%3Dsecret",
+            serde_json::json!({"set": {"end_sessions_on_membership_change": true}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, a) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/tenants/acme/users/alice/attributes/clearance",
+            Some(serde_json::json!({"value": "secret"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["attributes"], serde_json::json!({"clearance": "secret"}));
+    assert_eq!(
+        a["rules_triggered"],
+        serde_json::json!(["attribute:clearance=secret"])
+    );
+    assert_eq!(a["sessions_ended"], 1);
+    let tokens = rp.wait_for(1, &ts).await;
+    let c = validate_logout_token(&ts, &tokens[0], "web").await;
+    let sid = lanyard_idp::store::sessions::list(
+        &ts.state.db,
+        &ts.tenant.id,
+        Some(&ts.alice_id),
+        false,
+        10,
+    )
+    .await
+    .unwrap()[0]
+        .sid
+        .clone();
+    assert_eq!(c["sid"], sid.as_str());
+    let (_, u) = admin.get("/tenants/acme/users/alice").await;
+    assert_eq!(u["attributes"]["clearance"], "secret");
+    let (status, e) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/tenants/acme/users/alice/attributes/a%3Db",
+            Some(serde_json::json!({"value": "x"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(
+        admin
+            .delete("/tenants/acme/users/alice/attributes/clearance")
+            .await
+            .0,
+        200
+    );
+    let (status, e) = admin
+        .delete("/tenants/acme/users/alice/attributes/clearance")
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(e["message"], "user 'alice' has no attribute 'clearance'");
+    assert_eq!(
+        admin
+            .delete("/tenants/acme/users/ghost/attributes/clearance")
+            .await
+            .0,
+        404
+    );
+
+    // The audit trail names the token behind every change.
+    let changes =
+        lanyard_idp::store::audit::list(&ts.state.db, &ts.tenant.id, Some("policy.changed"), 100)
+            .await
+            .unwrap();
+    assert!(!changes.is_empty());
+    assert!(
+        changes.iter().all(|e| e.actor == "admin:root"),
+        "{changes:?}"
+    );
+    let membership = lanyard_idp::store::audit::list(
+        &ts.state.db,
+        &ts.tenant.id,
+        Some("user.membership_changed"),
+        100,
+    )
+    .await
+    .unwrap();
+    assert!(membership.iter().all(|e| e.actor == "admin:root"));
+    ts.drain_outbox(10).await;
+    ts.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn admin_api_manages_groups_with_member_counts() {
+    let ts = TestServer::start().await;
+    let admin = Admin::all_tenants(&ts).await;
+    let (status, g) = admin
+        .post(
+            "/tenants/acme/groups",
+            serde_json::json!({"name": "contractors", "description": "External staff"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{g}");
+    assert_eq!(g["members"], 0);
+    let (status, e) = admin
+        .post(
+            "/tenants/acme/groups",
+            serde_json::json!({"name": "contractors"}),
+        )
+        .await;
+    assert_eq!((status, e["error"].as_str()), (409, Some("conflict")));
+    let (status, e) = admin
+        .post(
+            "/tenants/acme/groups",
+            serde_json::json!({"name": "two words"}),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (_, list) = admin.get("/tenants/acme/groups").await;
+    let rows: Vec<(String, u64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().to_string(),
+                g["members"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [("contractors".to_string(), 0), ("staff".to_string(), 1)]
+    );
+    let (status, d) = admin.delete("/tenants/acme/groups/contractors").await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["deleted"], "contractors");
+    assert_eq!(
+        admin.delete("/tenants/acme/groups/contractors").await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn admin_api_revokes_a_cohort_exactly_as_its_dry_run_reported() {
+    let (rp, bc) = RecordingRp::start().await;
+    let ts = TestServer::start_with(Setup {
+        web_backchannel: Some(bc),
+        ..Default::default()
+    })
+    .await;
+    let admin = Admin::all_tenants(&ts).await;
+    login_and_redeem(&ts, &Browser::new(), "openid").await;
+    login_and_redeem(&ts, &Browser::new(), "openid").await;
+    let (url, _, _, _) = auth_url(&ts, "web", REDIRECT, "openid", &[]);
+    assert!(Browser::new()
+        .authorize(&ts, &url, "bob", PASSWORD)
+        .await
+        .param("code")
+        .is_some());
+
+    let (status, dry) = admin
+        .post(
+            "/tenants/acme/sessions/revoke",
+            serde_json::json!({"group": "staff", "client": "web", "dry_run": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["sessions"], 2);
+    assert_eq!(dry["users"], serde_json::json!(["alice"]));
+    assert_eq!(dry["clients"], serde_json::json!(["web"]));
+    assert_eq!(dry["backchannel_deliveries"], 2);
+    assert_eq!(
+        dry["selector"],
+        serde_json::json!({"group": "staff", "client": "web"})
+    );
+    assert_eq!(
+        live_sessions(&ts, &ts.alice_id).await.len(),
+        2,
+        "a dry run ends nothing"
+    );
+
+    let (status, mut real) = admin
+        .post(
+            "/tenants/acme/sessions/revoke",
+            serde_json::json!({"group": "staff", "client": "web"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{real}");
+    assert_eq!(real["dry_run"], false);
+    real["dry_run"] = serde_json::json!(true);
+    assert_eq!(real, dry, "the real run covers what the dry run reported");
+    assert!(live_sessions(&ts, &ts.alice_id).await.is_empty());
+    rp.wait_for(2, &ts).await;
+
+    // Times as RFC 3339 or unix seconds; nothing authenticated an hour ago.
+    let hour_ago = ts.clock.now_secs() - 3600;
+    let rfc = chrono::DateTime::from_timestamp(hour_ago, 0)
+        .unwrap()
+        .to_rfc3339();
+    for before in [serde_json::json!(hour_ago), serde_json::json!(rfc)] {
+        let (status, r) = admin
+            .post(
+                "/tenants/acme/sessions/revoke",
+                serde_json::json!({"auth_before": before, "dry_run": true}),
+            )
+            .await;
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["sessions"], 0);
+        assert_eq!(r["selector"]["auth_before"], hour_ago);
+    }
+    // A misspelt selector is refused rather than ignored (it would widen the cohort), as are an
+    // empty selector, bad values and unknown names.
+    for (body, status, needle) in [
+        (
+            serde_json::json!({"grop": "staff", "user": "bob"}),
+            400,
+            "grop",
+        ),
+        (
+            serde_json::json!({"dry_run": true}),
+            400,
+            "at least one selector",
+        ),
+        (
+            serde_json::json!({"auth_before": "yesterday"}),
+            400,
+            "auth_before",
+        ),
+        (serde_json::json!({"auth_before": -5}), 400, "auth_before"),
+        (
+            serde_json::json!({"ip_range": "10.0.0.0/33"}),
+            400,
+            "ip_range",
+        ),
+        (
+            serde_json::json!({"attribute": "clearance"}),
+            400,
+            "attribute",
+        ),
+        (serde_json::json!({"group": "staf"}), 404, "no group 'staf'"),
+        (serde_json::json!({"user": "ghost"}), 404, "no user 'ghost'"),
+    ] {
+        let (s, e) = admin
+            .post("/tenants/acme/sessions/revoke", body.clone())
+            .await;
+        assert_eq!(s, status, "{body}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(needle),
+            "{body}: {e}"
+        );
+    }
+    let (status, _) = admin
+        .post(
+            "/tenants/acme/sessions/revoke",
+            serde_json::json!({"ip_range": "127.0.0.1"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(lanyard_idp::store::audit::list(
+        &ts.state.db,
+        &ts.tenant.id,
+        Some("sessions.cohort_revoked"),
+        10
+    )
+    .await
+    .unwrap()
+    .iter()
+    .all(|e| e.actor == "admin:root"));
+    ts.drain_outbox(10).await;
+    ts.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn admin_api_streams_exports_as_attachments() {
+    let ts = TestServer::start().await;
+    let admin = Admin::all_tenants(&ts).await;
+    login_and_redeem(&ts, &Browser::new(), "openid").await;
+    login_and_redeem(&ts, &Browser::new(), "openid").await;
+    let sid = lanyard_idp::store::sessions::list(&ts.state.db, &ts.tenant.id, None, false, 10)
+        .await
+        .unwrap()[0]
+        .sid
+        .clone();
+    assert_eq!(
+        admin
+            .delete(&format!("/tenants/acme/sessions/{sid}"))
+            .await
+            .0,
+        200
+    );
+    let today = chrono::DateTime::from_timestamp(ts.clock.now_secs(), 0)
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string();
+    let get = |path: String| {
+        let admin = &admin;
+        async move {
+            admin
+                .http
+                .get(format!("{}{path}", admin.base))
+                .bearer_auth(&admin.token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let r = get("/tenants/acme/sessions/export".into()).await;
+    assert_eq!(r.status(), 200);
+    let h = r.headers();
+    assert_eq!(h["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        h["content-disposition"],
+        format!("attachment; filename=\"acme-sessions-{today}.csv\"").as_str()
+    );
+    // Streamed: no length known up front, the body comes in chunks.
+    assert!(h.get("content-length").is_none(), "{h:?}");
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("sid,username,state"), "{csv}");
+    assert_eq!(lines.len(), 3, "{csv}");
+
+    let r = get("/tenants/acme/sessions/export?format=jsonl&active=true".into()).await;
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    assert_eq!(
+        r.headers()["content-disposition"],
+        format!("attachment; filename=\"acme-sessions-{today}.jsonl\"").as_str()
+    );
+    let live: Vec<serde_json::Value> = r
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0]["state"], "active");
+
+    let r = get(format!(
+        "/tenants/acme/events/export?format=jsonl&session={sid}&kind=session.ended"
+    ))
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-disposition"],
+        format!("attachment; filename=\"acme-events-{today}.jsonl\"").as_str()
+    );
+    let ev: Vec<serde_json::Value> = r
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["sid"], sid.as_str());
+    assert_eq!(ev[0]["actor"], "admin:root");
+    let since = ts.clock.now_secs() + 1;
+    let r = get(format!(
+        "/tenants/acme/events/export?user=alice&since={since}"
+    ))
+    .await;
+    assert_eq!(
+        r.text().await.unwrap().lines().count(),
+        1,
+        "only the header"
+    );
+
+    // Errors come before the first byte, as JSON.
+    for (path, status, needle) in [
+        (
+            "/tenants/acme/sessions/export?format=xml",
+            400,
+            "format 'xml'",
+        ),
+        (
+            "/tenants/acme/events/export?user=ghost",
+            404,
+            "no user 'ghost'",
+        ),
+        (
+            "/tenants/acme/events/export?session=nope",
+            404,
+            "no session 'nope'",
+        ),
+        ("/tenants/acme/events/export?since=soon", 400, "since"),
+        (
+            "/tenants/acme/events/export?since=20&until=10",
+            400,
+            "since must be before until",
+        ),
+    ] {
+        let (s, e) = admin.get(path).await;
+        assert_eq!(s, status, "{path}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(needle),
+            "{path}: {e}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn governance_endpoints_answer_a_foreign_token_as_for_an_unknown_tenant() {
+    let ts = TestServer::start().await;
+    manage::create_tenant(
+        &ts.state.db,
+        &ts.base,
+        "other",
+        None,
+        PolicyLayer::default(),
+        ts.clock.now_secs(),
+    )
+    .await
+    .unwrap();
+    let other = manage::tenant(&ts.state.db, &ts.base, "other")
+        .await
+        .unwrap();
+    let scoped = Admin::with(
+        &ts,
+        manage::create_admin_token(
+            &ts.state.db,
+            &ts.state.hasher,
+            Some(&other),
+            "o",
+            ts.clock.now_secs(),
+        )
+        .await
+        .unwrap(),
+    );
+    let patch = serde_json::json!({"set": {"max_sessions": "1"}});
+    let revoke = serde_json::json!({"user": "alice"});
+    let value = serde_json::json!({"value": "x"});
+    let group = serde_json::json!({"name": "g"});
+    for tenant in ["acme", "nope"] {
+        for (method, path, body) in [
+            (reqwest::Method::GET, "/policies", None),
+            (reqwest::Method::GET, "/policies/effective?user=alice", None),
+            (
+                reqwest::Method::PATCH,
+                "/policies/tenant",
+                Some(patch.clone()),
+            ),
+            (reqwest::Method::GET, "/groups", None),
+            (reqwest::Method::POST, "/groups", Some(group.clone())),
+            (reqwest::Method::DELETE, "/groups/staff", None),
+            (
+                reqwest::Method::PUT,
+                "/users/alice/attributes/k",
+                Some(value.clone()),
+            ),
+            (reqwest::Method::DELETE, "/users/alice/attributes/k", None),
+            (
+                reqwest::Method::POST,
+                "/sessions/revoke",
+                Some(revoke.clone()),
+            ),
+            (reqwest::Method::GET, "/sessions/export", None),
+            (reqwest::Method::GET, "/events/export", None),
+        ] {
+            let (s, e) = scoped
+                .call(method.clone(), &format!("/tenants/{tenant}{path}"), body)
+                .await;
+            assert_eq!(s, 404, "{method} {tenant}{path}: {e}");
+            assert_eq!(e["message"], format!("no tenant '{tenant}'"));
+        }
+    }
+    // Nothing changed in acme.
+    let layers = manage::governance::list_policies(&ts.state.db, &ts.tenant)
+        .await
+        .unwrap();
+    assert!(layers.iter().all(|l| l.settings.is_empty()), "{layers:?}");
+    let alice = manage::users::show_user(&ts.state.db, &ts.tenant, "alice")
+        .await
+        .unwrap();
+    assert!(alice.attributes.is_empty());
+    let groups = manage::governance::list_groups(&ts.state.db, &ts.tenant)
+        .await
+        .unwrap();
+    assert_eq!(
+        groups.len(),
+        1,
+        "staff is still there and g was not created"
+    );
+    // The scoped token works on its own tenant.
+    assert_eq!(scoped.get("/tenants/other/policies").await.0, 200);
 }

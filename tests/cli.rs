@@ -618,3 +618,654 @@ async fn session_and_delivery_lists_name_users_and_clients_never_row_ids() {
     assert_eq!(d["sessions_ended"], 1);
     assert!(d["deliveries_pending"].as_u64().unwrap() >= 1);
 }
+
+/// A tenant with alice (in staff) and a client `web` with a back-channel logout URI.
+async fn governed() -> Scratch {
+    let s = Scratch::storage().await.with_tenant();
+    s.json(&[
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "alice",
+        "--group",
+        "staff",
+        "--password",
+        "correct horse battery",
+    ]);
+    s.json(&[
+        "client",
+        "create",
+        "--tenant",
+        "acme",
+        "web",
+        "--redirect-uri",
+        "https://app.acme.test/cb",
+        "--backchannel-logout-uri",
+        "http://127.0.0.1:9/bc",
+    ]);
+    s
+}
+
+fn field_of(fields: &Value, name: &str) -> Value {
+    fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {fields}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn policy_is_set_and_unset_key_by_key_per_layer_and_shown_with_its_sources() {
+    let s = governed().await;
+    let t = s.json(&[
+        "policy",
+        "set",
+        "--tenant",
+        "acme",
+        "idle_timeout_secs=30m",
+        "max_sessions=3",
+    ]);
+    assert_eq!(t["layer"], "tenant");
+    assert_eq!(
+        t["settings"],
+        serde_json::json!([["idle_timeout_secs", "1800"], ["max_sessions", "3"]])
+    );
+    // `tenant set-policy` is the old spelling of `policy set` for the tenant layer: it changes
+    // only what it is given.
+    s.json(&[
+        "tenant",
+        "set-policy",
+        "acme",
+        "--session-absolute-timeout",
+        "7200",
+    ]);
+    let g = s.json(&[
+        "policy",
+        "set",
+        "--tenant",
+        "acme",
+        "--group",
+        "staff",
+        "idle_timeout_secs=600",
+        "schedule=07:00,19:00 Europe/Berlin",
+    ]);
+    assert_eq!(g["layer"], "group:staff");
+    let c = s.json(&[
+        "policy",
+        "set",
+        "--tenant",
+        "acme",
+        "--client",
+        "web",
+        "max_sessions=1",
+        "limit_action=refuse",
+    ]);
+    assert_eq!(c["layer"], "client:web");
+    s.json(&[
+        "policy",
+        "set",
+        "--tenant",
+        "acme",
+        "--attribute",
+        "clearance=secret",
+        "end_sessions_on_membership_change=true",
+    ]);
+
+    let shown = s.json(&[
+        "policy", "show", "--tenant", "acme", "--user", "alice", "--client", "web",
+    ]);
+    for (f, value, source) in [
+        ("idle_timeout_secs", serde_json::json!(600), "group:staff"),
+        ("absolute_timeout_secs", serde_json::json!(7200), "tenant"),
+        ("max_sessions", serde_json::json!(1), "client:web"),
+        ("limit_action", serde_json::json!("refuse"), "client:web"),
+        (
+            "refresh_reuse_ends_session",
+            serde_json::json!(true),
+            "default",
+        ),
+        (
+            "schedule",
+            serde_json::json!("07:00,19:00 Europe/Berlin"),
+            "group:staff",
+        ),
+    ] {
+        let got = field_of(&shown, f);
+        assert_eq!(
+            (got["value"].clone(), got["source"].as_str()),
+            (value, Some(source)),
+            "{f}"
+        );
+    }
+    let tenant_only = s.json(&["policy", "show", "--tenant", "acme"]);
+    assert_eq!(field_of(&tenant_only, "idle_timeout_secs")["value"], 1800);
+    assert_eq!(field_of(&tenant_only, "max_sessions")["source"], "tenant");
+    let table = s.stdout(&[
+        "policy", "show", "--tenant", "acme", "--user", "alice", "--output", "table",
+    ]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("FIELD"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("idle_timeout_secs") && l.ends_with("group:staff")),
+        "{table}"
+    );
+
+    let layers = s.json(&["policy", "list", "--tenant", "acme"]);
+    let names: Vec<&str> = layers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "tenant",
+            "group:staff",
+            "attribute:clearance=secret",
+            "client:web"
+        ]
+    );
+    assert_eq!(
+        layers[0]["settings"],
+        serde_json::json!({"absolute_timeout_secs": "7200", "idle_timeout_secs": "1800", "max_sessions": "3"})
+    );
+    assert_eq!(layers[3]["updated_by"], "cli");
+    let table = s.stdout(&["policy", "list", "--tenant", "acme", "--output", "table"]);
+    assert!(
+        table.lines().any(
+            |l| l.starts_with("client:web") && l.contains("limit_action=refuse max_sessions=1")
+        ),
+        "{table}"
+    );
+
+    // Unset clears only the keys named; a rule left empty is gone.
+    let u = s.json(&["policy", "unset", "--tenant", "acme", "max_sessions"]);
+    assert_eq!(
+        u["settings"],
+        serde_json::json!([
+            ["idle_timeout_secs", "1800"],
+            ["absolute_timeout_secs", "7200"]
+        ])
+    );
+    s.json(&[
+        "policy",
+        "unset",
+        "--tenant",
+        "acme",
+        "--client",
+        "web",
+        "max_sessions",
+        "limit_action",
+    ]);
+    let layers = s.json(&["policy", "list", "--tenant", "acme"]);
+    assert_eq!(layers.as_array().unwrap().len(), 3, "{layers}");
+
+    // Every mistake is one line naming what is wrong, and a failure exit.
+    for (args, needle) in [
+        (
+            vec!["idle_timeout=60"],
+            "policy field idle_timeout: unknown field",
+        ),
+        (
+            vec!["idle_timeout_secs=soon"],
+            "policy field idle_timeout_secs: 'soon'",
+        ),
+        (vec!["max_sessions"], "'max_sessions' is not FIELD=VALUE"),
+        (vec!["--group", "nope", "max_sessions=1"], "no group 'nope'"),
+        (
+            vec!["--client", "ghost", "max_sessions=1"],
+            "no client 'ghost'",
+        ),
+        (
+            vec!["--attribute", "clearance", "max_sessions=1"],
+            "--attribute: 'clearance' is not KEY=VALUE",
+        ),
+        (
+            vec!["schedule=07:00 UTC"],
+            "schedules belong to group or attribute rules",
+        ),
+    ] {
+        let mut full = vec!["policy", "set", "--tenant", "acme"];
+        full.extend(args.iter().copied());
+        let e = s.fails(&full);
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+        assert!(
+            e.starts_with("error: ") && e.contains(needle),
+            "{args:?}: {e}"
+        );
+    }
+    let e = s.fails(&["policy", "unset", "--tenant", "acme", "idle"]);
+    assert!(e.contains("policy field idle: unknown field"), "{e}");
+    let e = s.fails(&[
+        "policy",
+        "set",
+        "--tenant",
+        "acme",
+        "--group",
+        "staff",
+        "--client",
+        "web",
+        "max_sessions=1",
+    ]);
+    assert!(e.contains("cannot be used with"), "{e}");
+
+    // The field list is the one the policy parses.
+    let fields = s.json(&["policy", "fields"]);
+    let names: Vec<&str> = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    let known: Vec<&str> = lanyard_idp::session::policy::FIELDS
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    assert_eq!(names, known);
+    assert!(s
+        .stdout(&["policy", "fields", "--output", "table"])
+        .contains("schedule"));
+}
+
+#[tokio::test]
+async fn groups_and_attributes_are_managed_by_name_and_shown_on_the_user() {
+    let s = governed().await;
+    let g = s.json(&[
+        "group",
+        "create",
+        "--tenant",
+        "acme",
+        "contractors",
+        "--description",
+        "External staff",
+    ]);
+    assert_eq!(g["name"], "contractors");
+    assert_eq!(g["members"], 0);
+    assert_eq!(
+        s.fails(&["group", "create", "--tenant", "acme", "contractors"]),
+        "error: group 'contractors' already exists"
+    );
+    assert!(s
+        .fails(&["group", "create", "--tenant", "acme", "two words"])
+        .contains("a group name is"));
+    s.json(&[
+        "user",
+        "update",
+        "--tenant",
+        "acme",
+        "alice",
+        "--group",
+        "staff",
+        "--group",
+        "contractors",
+    ]);
+    let list = s.json(&["group", "list", "--tenant", "acme"]);
+    let rows: Vec<(String, u64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap().into(),
+                g["members"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("contractors".into(), 1), ("staff".into(), 1)]);
+    let table = s.stdout(&["group", "list", "--tenant", "acme", "--output", "table"]);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("External staff"), "{table}");
+
+    let a = s.json(&[
+        "user",
+        "set-attr",
+        "--tenant",
+        "acme",
+        "alice",
+        "clearance=top=secret",
+    ]);
+    assert_eq!(
+        a["attributes"],
+        serde_json::json!({"clearance": "top=secret"})
+    );
+    assert_eq!(a["sessions_ended"], 0);
+    let shown = s.json(&[
+        "user", "show", "--tenant", "acme", "alice", "--output", "json",
+    ]);
+    assert_eq!(shown["attributes"]["clearance"], "top=secret");
+    let table = s.stdout(&[
+        "user", "show", "--tenant", "acme", "alice", "--output", "table",
+    ]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("attributes.clearance") && l.ends_with("top=secret")),
+        "{table}"
+    );
+    for (args, needle) in [
+        (
+            vec!["set-attr", "--tenant", "acme", "alice", "clearance"],
+            "not KEY=VALUE",
+        ),
+        (
+            vec!["set-attr", "--tenant", "acme", "alice", "a b=c"],
+            "attribute key 'a b'",
+        ),
+        (
+            vec!["set-attr", "--tenant", "acme", "ghost", "k=v"],
+            "no user 'ghost'",
+        ),
+        (
+            vec!["unset-attr", "--tenant", "acme", "alice", "clearence"],
+            "user 'alice' has no attribute 'clearence'",
+        ),
+    ] {
+        let mut full = vec!["user"];
+        full.extend(args.iter().copied());
+        let e = s.fails(&full);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+    let a = s.json(&[
+        "user",
+        "unset-attr",
+        "--tenant",
+        "acme",
+        "alice",
+        "clearance",
+    ]);
+    assert_eq!(a["attributes"], serde_json::json!({}));
+
+    let d = s.json(&["group", "delete", "--tenant", "acme", "contractors"]);
+    assert_eq!(d["deleted"], "contractors");
+    assert_eq!(
+        s.json(&["user", "show", "--tenant", "acme", "alice", "--output", "json"])["groups"],
+        serde_json::json!(["staff"])
+    );
+    assert_eq!(
+        s.fails(&["group", "delete", "--tenant", "acme", "contractors"]),
+        "error: no group 'contractors'"
+    );
+}
+
+#[tokio::test]
+async fn sessions_revoke_a_cohort_after_a_dry_run_and_one_sid_still_works() {
+    let s = governed().await;
+    s.json(&[
+        "bench-seed",
+        "--tenant",
+        "acme",
+        "--username",
+        "alice",
+        "--clients",
+        "web",
+        "--sessions",
+        "3",
+        "--sid-prefix",
+        "s-",
+    ]);
+    let live = |s: &Scratch| {
+        s.json(&["session", "list", "--tenant", "acme", "--active"])
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // `session revoke SID` as before, also spelt `sessions`.
+    assert_eq!(
+        s.json(&["session", "revoke", "--tenant", "acme", "s-0"])["sessions_ended"],
+        1
+    );
+    assert_eq!(live(&s), 2);
+
+    let dry = s.json(&[
+        "sessions",
+        "revoke",
+        "--tenant",
+        "acme",
+        "--group",
+        "staff",
+        "--client",
+        "web",
+        "--dry-run",
+    ]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["sessions"], 2);
+    assert_eq!(dry["users"], serde_json::json!(["alice"]));
+    assert_eq!(dry["clients"], serde_json::json!(["web"]));
+    assert_eq!(dry["backchannel_deliveries"], 2);
+    assert_eq!(live(&s), 2, "a dry run ends nothing");
+    let table = s.stdout(&[
+        "sessions",
+        "revoke",
+        "--tenant",
+        "acme",
+        "--user",
+        "alice",
+        "--dry-run",
+        "--output",
+        "table",
+    ]);
+    assert!(table.starts_with("Dry run: nothing was ended"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("sessions would end") && l.ends_with(" 2")),
+        "{table}"
+    );
+    assert!(
+        table.contains("\nUSER\nalice\n") && table.contains("\nCLIENT\nweb\n"),
+        "{table}"
+    );
+
+    // Selectors that select nothing end nothing; an unknown name is an error, not "nothing".
+    let none = s.json(&[
+        "sessions",
+        "revoke",
+        "--tenant",
+        "acme",
+        "--ip-range",
+        "10.0.0.0/8",
+        "--auth-before",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert_eq!(none["sessions"], 0);
+    assert_eq!(none["selector"]["ip_range"], "10.0.0.0/8");
+    for (args, needle) in [
+        (vec!["--group", "staf"], "error: no group 'staf'"),
+        (
+            vec!["--auth-before", "yesterday"],
+            "'yesterday' is not a time",
+        ),
+        (vec!["--ip-range", "10.0.0.0/33"], "is not an IP network"),
+        (
+            vec!["--attribute", "clearance"],
+            "'clearance' is not KEY=VALUE",
+        ),
+    ] {
+        let mut full = vec!["sessions", "revoke", "--tenant", "acme"];
+        full.extend(args.iter().copied());
+        let e = s.fails(&full);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+    // Neither a sid nor a selector, or both: refused by the parser, nothing ended.
+    assert!(s
+        .fails(&["sessions", "revoke", "--tenant", "acme"])
+        .contains("required"));
+    assert!(s
+        .fails(&["sessions", "revoke", "--tenant", "acme", "--dry-run"])
+        .contains("required"));
+    assert!(s
+        .fails(&["sessions", "revoke", "--tenant", "acme", "s-1", "--user", "alice"])
+        .contains("cannot be used with"));
+    assert_eq!(live(&s), 2);
+
+    let real = s.json(&[
+        "sessions", "revoke", "--tenant", "acme", "--group", "staff", "--client", "web",
+    ]);
+    assert_eq!(real["dry_run"], false);
+    assert_eq!(real["sessions"], dry["sessions"]);
+    assert_eq!(
+        real["backchannel_deliveries"],
+        dry["backchannel_deliveries"]
+    );
+    assert_eq!(live(&s), 0);
+    let ended = s.json(&["session", "list", "--tenant", "acme"]);
+    let reasons: Vec<&str> = ended
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["end_reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| **r == "cohort_revoked").count(),
+        2,
+        "{reasons:?}"
+    );
+    let deliveries = s.json(&["deliveries", "list", "--tenant", "acme"]);
+    assert_eq!(
+        deliveries.as_array().unwrap().len(),
+        3,
+        "one per ended session"
+    );
+}
+
+#[tokio::test]
+async fn exports_stream_every_page_to_stdout() {
+    let s = governed().await;
+    // More than two export pages (1000 rows each).
+    s.json(&[
+        "bench-seed",
+        "--tenant",
+        "acme",
+        "--username",
+        "alice",
+        "--clients",
+        "web",
+        "--sessions",
+        "2100",
+        "--sid-prefix",
+        "s-",
+    ]);
+    s.json(&["session", "revoke", "--tenant", "acme", "s-7"]);
+    let csv = s.stdout(&["sessions", "export", "--tenant", "acme"]);
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("sid,username,state,mode,created_at"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2100, "one header, then every session once");
+    assert!(
+        !rows.iter().any(|r| r.starts_with("sid,")),
+        "the header comes once"
+    );
+    let mut sids: Vec<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    sids.sort();
+    sids.dedup();
+    assert_eq!(sids.len(), 2100);
+
+    let active = s.stdout(&[
+        "session", "export", "--tenant", "acme", "--format", "jsonl", "--active",
+    ]);
+    let parsed: Vec<Value> = active
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(parsed.len(), 2099);
+    assert!(parsed
+        .iter()
+        .all(|p| p["username"] == "alice" && p["state"] == "active"));
+
+    let ev = s.stdout(&[
+        "audit",
+        "export",
+        "--tenant",
+        "acme",
+        "--format",
+        "jsonl",
+        "--session",
+        "s-7",
+    ]);
+    let ev: Vec<Value> = ev
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["kind"], "session.ended");
+    assert_eq!(ev[0]["sid"], "s-7");
+    assert_eq!(ev[0]["actor"], "cli");
+    let by_kind = s.stdout(&[
+        "audit",
+        "export",
+        "--tenant",
+        "acme",
+        "--kind",
+        "session.ended",
+        "--user",
+        "alice",
+        "--since",
+        "0",
+        "--until",
+        "4102444800",
+    ]);
+    assert_eq!(
+        by_kind.lines().count(),
+        2,
+        "header and one event: {by_kind}"
+    );
+    let later = s.stdout(&[
+        "audit",
+        "export",
+        "--tenant",
+        "acme",
+        "--since",
+        "2100-01-01T00:00:00Z",
+    ]);
+    assert_eq!(later.lines().count(), 1, "only the header: {later}");
+    for (args, needle) in [
+        (vec!["--user", "ghost"], "error: no user 'ghost'"),
+        (vec!["--session", "nope"], "error: no session 'nope'"),
+        (vec!["--since", "soon"], "since: 'soon' is not a time"),
+        (
+            vec!["--since", "20", "--until", "10"],
+            "since must be before until",
+        ),
+    ] {
+        let mut full = vec!["audit", "export", "--tenant", "acme"];
+        full.extend(args.iter().copied());
+        let e = s.fails(&full);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+    assert!(s
+        .fails(&["sessions", "export", "--tenant", "acme", "--format", "xml"])
+        .contains("invalid value 'xml'"));
+
+    // A reader that stops early ends the export quietly.
+    let mut child = s
+        .command()
+        .args(["sessions", "export", "--tenant", "acme"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("sid,"));
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

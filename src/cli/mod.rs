@@ -1,8 +1,12 @@
-//! The command line: one module per concept (tenants, users, clients, sessions, tokens), each
-//! holding its arguments and the code that runs them on `lanyard_idp::manage`.
+//! The command line: one module per concept (tenants, users, clients, sessions, policy, groups,
+//! audit, tokens), each holding its arguments and the code that runs them on `lanyard_idp::manage`
+//! or on the session service.
 
+pub mod audit;
 pub mod client;
+pub mod group;
 pub mod output;
+pub mod policy;
 pub mod serve;
 pub mod sessions;
 pub mod tenant;
@@ -56,9 +60,18 @@ pub enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(tokens::KeysCmd),
-    /// Sessions.
-    #[command(subcommand)]
+    /// Sessions: list, timelines, revoke one or a cohort, export.
+    #[command(subcommand, visible_alias = "sessions")]
     Session(sessions::SessionCmd),
+    /// Session policy: the tenant default and group, attribute and client rules.
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
+    /// Groups of a tenant (what policy rules and cohorts select by).
+    #[command(subcommand)]
+    Group(group::GroupCmd),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
     /// Devices.
     #[command(subcommand)]
     Device(sessions::DeviceCmd),
@@ -95,6 +108,11 @@ pub fn m(e: ManageError) -> anyhow::Error {
     anyhow::anyhow!(manage::describe(&e))
 }
 
+/// A session-service error as the one line the operator sees (mapped by variant, as `m`).
+pub fn s(e: lanyard_idp::error::Error) -> anyhow::Error {
+    m(e.into())
+}
+
 pub async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
     match cmd {
         Command::Serve => return serve::serve(config).await,
@@ -122,6 +140,9 @@ pub async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
         Command::Client(c) => client::run(&ctx, *c).await,
         Command::Keys(c) => tokens::run_keys(&ctx, c).await,
         Command::Session(c) => sessions::run_session(&ctx, c).await,
+        Command::Policy(c) => policy::run(&ctx, c).await,
+        Command::Group(c) => group::run(&ctx, c).await,
+        Command::Audit(c) => audit::run(&ctx, c).await,
         Command::Device(c) => sessions::run_device(&ctx, c).await,
         Command::Deliveries(c) => sessions::run_deliveries(&ctx, c).await,
         Command::AdminToken(c) => tokens::run_admin_token(&ctx, c).await,

@@ -1,5 +1,6 @@
 //! How commands print: create and change commands print one JSON object; list and show commands
-//! print a table for a person at a terminal and JSON for a program (`--output` overrides).
+//! print a table for a person at a terminal and JSON for a program (`--output` overrides);
+//! exports stream CSV or JSON lines chunk by chunk.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -30,6 +31,44 @@ impl OutputArgs {
             }
         })
     }
+}
+
+/// What an export writes.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Comma-separated, with a header line (formula-like cells are neutralised).
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl ExportFormat {
+    pub fn service(self) -> lanyard_idp::session::service::export::Format {
+        use lanyard_idp::session::service::export::Format;
+        match self {
+            ExportFormat::Csv => Format::Csv,
+            ExportFormat::Jsonl => Format::JsonLines,
+        }
+    }
+}
+
+/// Write an export to stdout as it is produced, one page at a time, so its size never matters.
+/// A reader that stops early (`| head`) ends the export quietly.
+pub async fn stream_to_stdout(
+    chunks: impl futures::Stream<Item = lanyard_idp::error::Result<Vec<u8>>>,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let mut chunks = std::pin::pin!(chunks);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(super::s)?;
+        let mut out = std::io::stdout().lock();
+        match out.write_all(&chunk).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 pub fn print_json(v: &impl Serialize) -> anyhow::Result<()> {

@@ -1,10 +1,26 @@
-//! `lanyard session ...`, `lanyard device ...`, `lanyard deliveries ...`: what is live, what
-//! happened, and ending it.
+//! `lanyard session ...` (also `lanyard sessions ...`), `lanyard device ...`, `lanyard
+//! deliveries ...`: what is live, what happened, ending it (one session or a cohort), and
+//! exporting it.
 
-use super::output::{print_json, print_list, Cell, Column, OutputArgs};
-use super::{m, Ctx, ACTOR};
-use clap::Subcommand;
-use lanyard_idp::manage::{self, sessions};
+use super::output::{
+    print_json, print_list, stream_to_stdout, Cell, Column, ExportFormat, Format, OutputArgs,
+};
+use super::{m, s, Ctx, ACTOR};
+use clap::{ArgGroup, Subcommand};
+use lanyard_idp::manage::{self, governance, sessions};
+use lanyard_idp::session::service::cohort::CohortReport;
+use lanyard_idp::session::service::{cohort, export};
+
+/// The selector flags of `session revoke`, by argument id.
+const SELECTORS: [&str; 7] = [
+    "user",
+    "group",
+    "client",
+    "device",
+    "ip_range",
+    "attribute",
+    "auth_before",
+];
 
 #[derive(Subcommand, Debug)]
 pub enum SessionCmd {
@@ -34,12 +50,62 @@ pub enum SessionCmd {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// End one session by its sid.
+    /// End one session by its sid, or every live session a cohort selector covers (selectors
+    /// combine with AND; `--dry-run` reports what would end and ends nothing).
+    #[command(
+        group(ArgGroup::new("what").required(true).multiple(true)
+            .args(["sid", "user", "group", "client", "device", "ip_range", "attribute", "auth_before"])),
+        after_help = "Examples:\n  \
+            lanyard session revoke --tenant acme SID\n  \
+            lanyard sessions revoke --tenant acme --group contractors --client payroll --dry-run\n  \
+            lanyard sessions revoke --tenant acme --ip-range 10.0.0.0/8 --auth-before 2026-12-01T09:00:00Z"
+    )]
     Revoke {
         /// The tenant (slug).
         #[arg(long)]
         tenant: String,
-        sid: String,
+        /// One session to end (its sid); not combined with selectors.
+        #[arg(conflicts_with_all = SELECTORS, conflicts_with = "dry_run")]
+        sid: Option<String>,
+        /// Sessions of this user (username).
+        #[arg(long)]
+        user: Option<String>,
+        /// Sessions of members of this group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Sessions this client (client_id) took part in.
+        #[arg(long)]
+        client: Option<String>,
+        /// Sessions on this device (device id).
+        #[arg(long)]
+        device: Option<String>,
+        /// Sessions that logged in from this network (CIDR; a bare address is one host).
+        #[arg(long, value_name = "CIDR")]
+        ip_range: Option<String>,
+        /// Sessions of users with this attribute.
+        #[arg(long, value_name = "KEY=VALUE")]
+        attribute: Option<String>,
+        /// Sessions authenticated strictly before this time (RFC 3339 or unix seconds).
+        #[arg(long, value_name = "TIME")]
+        auth_before: Option<String>,
+        /// Report what the selectors cover; end nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// How a cohort's report prints (a single sid always prints JSON).
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Stream every session (or only active ones), oldest first, to stdout as CSV or JSON lines.
+    /// Users are named by username; times are RFC 3339 UTC.
+    Export {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+        /// Only sessions still active.
+        #[arg(long)]
+        active: bool,
     },
 }
 
@@ -139,14 +205,120 @@ pub async fn run_session(ctx: &Ctx, cmd: SessionCmd) -> anyhow::Result<()> {
             let list = sessions::session_events(db, &t, &sid).await.map_err(m)?;
             print_list(&list, EVENT_COLUMNS, output.format())
         }
-        SessionCmd::Revoke { tenant, sid } => {
+        SessionCmd::Revoke {
+            tenant,
+            sid: Some(sid),
+            ..
+        } => {
             let t = ctx.tenant(&tenant).await?;
             let ended = manage::revoke_session(&ctx.state, &t, &sid, ACTOR)
                 .await
                 .map_err(m)?;
             print_json(&serde_json::json!({ "sessions_ended": u64::from(ended) }))
         }
+        SessionCmd::Revoke {
+            tenant,
+            sid: None,
+            user,
+            group,
+            client,
+            device,
+            ip_range,
+            attribute,
+            auth_before,
+            dry_run,
+            output,
+        } => {
+            let selector = governance::selector(governance::SelectorInput {
+                user,
+                group,
+                client,
+                device,
+                ip_range,
+                attribute,
+                auth_before,
+            })
+            .map_err(m)?;
+            let t = ctx.tenant(&tenant).await?;
+            let report = cohort::run(&ctx.state, &t, &selector, !dry_run, ACTOR)
+                .await
+                .map_err(s)?;
+            print_report(&report, output.format())
+        }
+        SessionCmd::Export {
+            tenant,
+            format,
+            active,
+        } => {
+            let t = ctx.tenant(&tenant).await?;
+            stream_to_stdout(export::sessions(
+                ctx.state.clone(),
+                t,
+                format.service(),
+                active,
+            ))
+            .await
+        }
     }
+}
+
+/// A cohort report: JSON as it is; for people, the counts, then who and which relying parties.
+fn print_report(r: &CohortReport, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return print_json(r);
+    }
+    if r.dry_run {
+        println!(
+            "Dry run: nothing was ended. Run it again without --dry-run to end these sessions."
+        );
+    }
+    let sel = &r.selector;
+    let mut parts: Vec<String> = Vec::new();
+    for (k, v) in [
+        ("user", &sel.user),
+        ("group", &sel.group),
+        ("client", &sel.client),
+        ("device", &sel.device),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{k}={v}"));
+        }
+    }
+    if let Some(n) = &sel.ip_range {
+        parts.push(format!("ip_range={n}"));
+    }
+    if let Some((k, v)) = &sel.attribute {
+        parts.push(format!("attribute={k}={v}"));
+    }
+    if let Some(t) = sel
+        .auth_before
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+    {
+        parts.push(format!("auth_before={}", t.format("%Y-%m-%d %H:%M:%SZ")));
+    }
+    let verb = if r.dry_run { "would end" } else { "ended" };
+    println!("selector                {}", parts.join(" "));
+    println!("sessions {verb:<14} {}", r.sessions);
+    println!("users                   {}", r.users_total);
+    println!("relying parties         {}", r.clients.len());
+    println!("back-channel logouts    {}", r.backchannel_deliveries);
+    if !r.users.is_empty() {
+        println!("\nUSER");
+        for u in &r.users {
+            println!("{u}");
+        }
+        let more = r.users_total.saturating_sub(r.users.len() as u64);
+        if more > 0 {
+            println!("... and {more} more");
+        }
+    }
+    if !r.clients.is_empty() {
+        println!("\nCLIENT");
+        for c in &r.clients {
+            println!("{c}");
+        }
+    }
+    Ok(())
 }
 
 pub async fn run_device(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {

@@ -16,8 +16,8 @@ pub enum TenantCmd {
         #[command(flatten)]
         policy: PolicyArgs,
     },
-    /// Change a tenant's session policy (fields not given keep their values; `lanyard policy set`
-    /// sets every field of every layer).
+    /// Change a tenant's session policy (fields not given keep their values). The old spelling of
+    /// `lanyard policy set --tenant SLUG ...`, which sets every field of every layer.
     SetPolicy {
         slug: String,
         #[command(flatten)]

@@ -1,11 +1,11 @@
-//! `lanyard user ...`: create, list, show, update, set-password, disable, enable,
-//! revoke-sessions, delete.
+//! `lanyard user ...`: create, list, show, update, set-attr, unset-attr, set-password, disable,
+//! enable, revoke-sessions, delete.
 
 use super::output::{print_json, print_list, print_object, Cell, Column, OutputArgs};
 use super::{m, Ctx, ACTOR};
 use clap::{ArgGroup, Subcommand};
 use lanyard_idp::crypto::Secret;
-use lanyard_idp::manage::{self, users};
+use lanyard_idp::manage::{self, governance, users};
 use std::io::BufRead;
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +70,25 @@ pub enum UserCmd {
         /// Remove every group.
         #[arg(long)]
         no_groups: bool,
+    },
+    /// Set one attribute of a user (KEY=VALUE). Attribute rules (`policy set --attribute`) apply
+    /// to the user's live sessions at once; a rule that ends sessions on membership change ends
+    /// them.
+    SetAttr {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        username: String,
+        #[arg(value_name = "KEY=VALUE")]
+        attribute: String,
+    },
+    /// Remove one attribute of a user (applied to live sessions as `set-attr` is).
+    UnsetAttr {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        username: String,
+        key: String,
     },
     /// Set a user's password, read from standard input or generated (and printed once).
     #[command(group(ArgGroup::new("source").required(true).args(["password_stdin", "generate"])))]
@@ -201,6 +220,31 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
             };
             print_json(
                 &users::update_user(state, &t, &username, changes, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
+        }
+        UserCmd::SetAttr {
+            tenant,
+            username,
+            attribute,
+        } => {
+            let (key, value) = governance::parse_key_value("attribute", &attribute).map_err(m)?;
+            let t = ctx.tenant(&tenant).await?;
+            print_json(
+                &governance::set_attribute(state, &t, &username, &key, Some(&value), ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
+        }
+        UserCmd::UnsetAttr {
+            tenant,
+            username,
+            key,
+        } => {
+            let t = ctx.tenant(&tenant).await?;
+            print_json(
+                &governance::set_attribute(state, &t, &username, &key, None, ACTOR)
                     .await
                     .map_err(m)?,
             )

@@ -64,6 +64,13 @@ impl From<ManageError> for ApiError {
     }
 }
 
+/// Session-service errors map by variant, exactly as manage errors do.
+impl From<lanyard_idp::error::Error> for ApiError {
+    fn from(e: lanyard_idp::error::Error) -> Self {
+        ManageError::from(e).into()
+    }
+}
+
 /// Give every error poem raises outside the handlers (bearer token missing, a parameter that does
 /// not parse, an unknown path or method) the API's JSON error body.
 pub fn json_errors(ep: impl Endpoint + 'static) -> impl Endpoint {

@@ -1,11 +1,13 @@
-//! The admin JSON API under `/api/v1`: tenants, users, clients, admin tokens, sessions, devices,
-//! deliveries. Handlers translate: authenticate, call one `lanyard_idp::manage` operation, map
+//! The admin JSON API under `/api/v1`: tenants, users, clients, admin tokens, session policy and
+//! groups, sessions (cohorts and exports), devices, deliveries. Handlers translate: authenticate, call one `lanyard_idp::manage` operation, map
 //! its outcome (errors through `error::ApiError`, the one mapping).
 
 pub mod auth;
 pub mod clients;
 pub mod docs;
 pub mod error;
+pub mod export;
+pub mod policies;
 pub mod sessions;
 pub mod tenants;
 pub mod users;
@@ -27,8 +29,11 @@ pub enum Tag {
     Users,
     /// Relying parties of a tenant.
     Clients,
-    /// Sessions, devices and back-channel logout deliveries.
+    /// Sessions (one, a cohort, exports), audit exports, devices and back-channel logout
+    /// deliveries.
     Sessions,
+    /// Session policy layers and the groups rules select by.
+    Policies,
 }
 
 pub type Apis = (
@@ -36,6 +41,7 @@ pub type Apis = (
     users::UsersApi,
     clients::ClientsApi,
     sessions::SessionsApi,
+    policies::PoliciesApi,
 );
 
 pub fn service(state: State) -> OpenApiService<Apis, ()> {
@@ -51,7 +57,10 @@ pub fn service(state: State) -> OpenApiService<Apis, ()> {
             clients::ClientsApi {
                 state: state.clone(),
             },
-            sessions::SessionsApi { state },
+            sessions::SessionsApi {
+                state: state.clone(),
+            },
+            policies::PoliciesApi { state },
         ),
         "Lanyard admin API",
         env!("CARGO_PKG_VERSION"),

@@ -1,17 +1,82 @@
-//! Sessions, their timelines, devices and back-channel deliveries. Every revocation goes through
-//! `lanyard_idp::manage` and so through the one termination path.
+//! Sessions, their timelines, cohort revocation, devices, back-channel deliveries, and exports of
+//! sessions and audit events. Every revocation goes through `lanyard_idp::manage` or the session
+//! service and so through the one termination path.
 
 use super::auth::{authorize, AdminToken};
-use super::views::{DeliveryView, Done, EventView, Revoked, SessionView};
+use super::error::{err, ApiError};
+use super::export::Export;
+use super::views::{CohortReportView, DeliveryView, Done, EventView, Revoked, SessionView};
 use super::{ApiResult, Tag};
 use lanyard_idp::app::State;
-use lanyard_idp::manage::{self, sessions};
+use lanyard_idp::manage::{self, governance, sessions};
+use lanyard_idp::session::service::{cohort, export};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::OpenApi;
+use poem_openapi::{Object, OpenApi};
+
+/// A cohort: every field given must match (AND). Unknown fields are refused, so a misspelt
+/// selector can never widen a revocation.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CohortRequest {
+    /// Sessions of this user (username).
+    pub user: Option<String>,
+    /// Sessions of members of this group.
+    pub group: Option<String>,
+    /// Sessions this client (client_id) took part in.
+    pub client: Option<String>,
+    /// Sessions on this device (device id).
+    pub device: Option<String>,
+    /// Sessions that logged in from this network (CIDR; a bare address is one host).
+    pub ip_range: Option<String>,
+    /// Sessions of users with this attribute (`key=value`).
+    pub attribute: Option<String>,
+    /// Sessions authenticated strictly before this time: an RFC 3339 string or unix seconds.
+    pub auth_before: Option<serde_json::Value>,
+    /// Report what the selector covers; end nothing.
+    #[oai(default)]
+    pub dry_run: bool,
+}
+
+/// `auth_before` as text: a string as it is, a whole number as unix seconds.
+fn instant_text(v: Option<serde_json::Value>) -> Result<Option<String>, ApiError> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
+        Some(other) => Err(err(
+            ApiError::BadRequest,
+            "invalid_request",
+            format!("auth_before: {other} is not a time: give RFC 3339 or unix seconds"),
+        )),
+    }
+}
+
+/// The `format` parameter of the exports (CSV unless asked).
+fn export_format(f: Option<&str>) -> Result<export::Format, ApiError> {
+    match f {
+        None => Ok(export::Format::Csv),
+        Some(s) => export::Format::parse(s).ok_or_else(|| {
+            err(
+                ApiError::BadRequest,
+                "invalid_request",
+                format!("format '{s}' is not csv or jsonl"),
+            )
+        }),
+    }
+}
 
 pub struct SessionsApi {
     pub state: State,
+}
+
+impl SessionsApi {
+    /// Today's date (UTC) for export file names.
+    fn today(&self) -> String {
+        chrono::DateTime::from_timestamp(self.state.clock.now(), 0)
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    }
 }
 
 #[OpenApi(tag = "Tag::Sessions")]
@@ -39,6 +104,99 @@ impl SessionsApi {
         )
         .await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
+    }
+
+    /// End every live session a selector covers (or, with `dry_run`, report what would end).
+    /// A dry run and the real run that follows it cover the same sessions when nothing changed.
+    #[oai(path = "/tenants/:slug/sessions/revoke", method = "post")]
+    async fn revoke_cohort(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        body: Json<CohortRequest>,
+    ) -> ApiResult<CohortReportView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let b = body.0;
+        let selector = governance::selector(governance::SelectorInput {
+            user: b.user,
+            group: b.group,
+            client: b.client,
+            device: b.device,
+            ip_range: b.ip_range,
+            attribute: b.attribute,
+            auth_before: instant_text(b.auth_before)?,
+        })?;
+        let report = cohort::run(&self.state, &c.tenant, &selector, !b.dry_run, &c.actor).await?;
+        Ok(Json(report.into()))
+    }
+
+    /// Every session of the tenant (or only active ones), oldest first, streamed as CSV or JSON
+    /// lines. Users are named by username; times are RFC 3339 UTC.
+    #[oai(path = "/tenants/:slug/sessions/export", method = "get")]
+    async fn export_sessions(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        /// csv (default) or jsonl.
+        format: Query<Option<String>>,
+        /// Only sessions still active.
+        active: Query<Option<bool>>,
+    ) -> Result<Export, ApiError> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let format = export_format(format.0.as_deref())?;
+        let stem = format!("{}-sessions-{}", c.tenant.slug, self.today());
+        Ok(Export::new(
+            export::sessions(
+                self.state.clone(),
+                c.tenant,
+                format,
+                active.0.unwrap_or(false),
+            ),
+            format,
+            &stem,
+        ))
+    }
+
+    /// The tenant's audit events in time order, filtered, streamed as CSV or JSON lines.
+    #[oai(path = "/tenants/:slug/events/export", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn export_events(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        /// csv (default) or jsonl.
+        format: Query<Option<String>>,
+        /// Only events about this user (username).
+        user: Query<Option<String>>,
+        /// Only events of this session (sid).
+        session: Query<Option<String>>,
+        /// Only events of this kind (e.g. session.ended).
+        kind: Query<Option<String>>,
+        /// From this time on (RFC 3339 or unix seconds).
+        since: Query<Option<String>>,
+        /// Before this time (RFC 3339 or unix seconds).
+        until: Query<Option<String>>,
+    ) -> Result<Export, ApiError> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let format = export_format(format.0.as_deref())?;
+        let filter = governance::event_filter(
+            &self.state.db,
+            &c.tenant,
+            governance::EventQuery {
+                user: user.0,
+                session: session.0,
+                kind: kind.0,
+                since: since.0,
+                until: until.0,
+            },
+        )
+        .await?;
+        let stem = format!("{}-events-{}", c.tenant.slug, self.today());
+        Ok(Export::new(
+            export::events(self.state.clone(), c.tenant, format, filter),
+            format,
+            &stem,
+        ))
     }
 
     /// One session's audit timeline, oldest first.

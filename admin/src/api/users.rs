@@ -1,13 +1,13 @@
-//! Users of a tenant: list, create, show, update, set the password, disable / enable, end their
-//! sessions, delete.
+//! Users of a tenant: list, create, show, update, set and remove attributes, set the password,
+//! disable / enable, end their sessions, delete.
 
 use super::auth::{authorize, AdminToken};
 use super::error::{err, ApiError};
-use super::views::{Done, Revoked, UserView};
+use super::views::{AttributesView, Done, Revoked, UserView};
 use super::{ApiResult, Tag};
 use lanyard_idp::app::State;
 use lanyard_idp::crypto::Secret;
-use lanyard_idp::manage::{self, users};
+use lanyard_idp::manage::{self, governance, users};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
@@ -67,6 +67,13 @@ impl std::fmt::Debug for PasswordSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PasswordSet({}, ***)", self.username)
     }
+}
+
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AttributeValue {
+    /// 1-256 characters on one line.
+    pub value: String,
 }
 
 #[derive(Object, Debug)]
@@ -155,6 +162,51 @@ impl UsersApi {
         };
         let u = users::update_user(&self.state, &c.tenant, &username, changes, &c.actor).await?;
         Ok(Json(u.into()))
+    }
+
+    /// Set one attribute of a user. Attribute rules apply to the user's live sessions at once; a
+    /// rule that ends sessions on membership change ends them.
+    #[oai(
+        path = "/tenants/:slug/users/:username/attributes/:key",
+        method = "put"
+    )]
+    async fn set_attribute(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+        key: Path<String>,
+        body: Json<AttributeValue>,
+    ) -> ApiResult<AttributesView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let a = governance::set_attribute(
+            &self.state,
+            &c.tenant,
+            &username,
+            &key,
+            Some(&body.value),
+            &c.actor,
+        )
+        .await?;
+        Ok(Json(a.into()))
+    }
+
+    /// Remove one attribute of a user (404 when the user does not have it).
+    #[oai(
+        path = "/tenants/:slug/users/:username/attributes/:key",
+        method = "delete"
+    )]
+    async fn remove_attribute(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+        key: Path<String>,
+    ) -> ApiResult<AttributesView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let a = governance::set_attribute(&self.state, &c.tenant, &username, &key, None, &c.actor)
+            .await?;
+        Ok(Json(a.into()))
     }
 
     /// Set the password (given, or generated and returned once). Sessions stay.

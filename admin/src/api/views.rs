@@ -1,9 +1,12 @@
 //! Wire types of the admin API, each the JSON form of a `lanyard_idp::manage` view. Users are
 //! named by username and clients by their public `client_id`, never by internal row ids.
 
-use lanyard_idp::manage;
+use lanyard_idp::manage::{self, governance};
 use lanyard_idp::model::Lifetimes;
+use lanyard_idp::session::service::cohort::CohortReport;
+use lanyard_idp::session::service::policy::PolicyChanged;
 use poem_openapi::Object;
+use std::collections::BTreeMap;
 
 #[derive(Object, Debug)]
 pub struct SessionView {
@@ -115,6 +118,8 @@ pub struct UserView {
     pub email: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
+    /// Attributes that policy rules select by (`attribute:KEY=VALUE`).
+    pub attributes: BTreeMap<String, String>,
     /// active or disabled.
     pub status: String,
     pub created_at: i64,
@@ -129,6 +134,7 @@ impl From<manage::users::UserView> for UserView {
             email: u.email,
             name: u.name,
             groups: u.groups,
+            attributes: u.attributes,
             status: u.status,
             created_at: u.created_at,
             updated_at: u.updated_at,
@@ -247,7 +253,7 @@ pub struct TenantView {
     pub issuer: String,
     pub created_at: i64,
     /// What the tenant layer of the policy sets (field → value).
-    pub policy: std::collections::BTreeMap<String, String>,
+    pub policy: BTreeMap<String, String>,
     /// The tenant-wide session policy in force, with the layer behind each value.
     pub effective_policy: Vec<PolicyValue>,
 }
@@ -278,4 +284,174 @@ pub struct Revoked {
 #[derive(Object, Debug)]
 pub struct Done {
     pub changed: bool,
+}
+
+/// One policy layer and what it sets.
+#[derive(Object, Debug)]
+pub struct LayerView {
+    /// `tenant`, `group:NAME`, `attribute:KEY=VALUE` or `client:CLIENT_ID` (what
+    /// `PATCH /policies/{layer}` takes, URL-encoded).
+    pub layer: String,
+    /// tenant, group, attribute or client.
+    pub kind: String,
+    /// Empty for the tenant; the group, `key=value` or `client_id`.
+    pub subject: String,
+    /// Raised by every change.
+    pub version: i64,
+    pub updated_at: i64,
+    /// The actor of the last change (`cli`, `admin:<token name>`, ...).
+    pub updated_by: String,
+    /// Field → value, in canonical form (durations as seconds).
+    pub settings: BTreeMap<String, String>,
+}
+
+impl From<governance::LayerView> for LayerView {
+    fn from(l: governance::LayerView) -> Self {
+        Self {
+            layer: l.layer,
+            kind: l.kind.into(),
+            subject: l.subject,
+            version: l.version,
+            updated_at: l.updated_at,
+            updated_by: l.updated_by,
+            settings: l.settings,
+        }
+    }
+}
+
+/// What a policy change did.
+#[derive(Object, Debug)]
+pub struct PolicyChangedView {
+    pub layer: String,
+    pub version: i64,
+    /// Everything the layer sets after the change.
+    pub settings: BTreeMap<String, String>,
+    /// Live sessions whose policy was re-resolved.
+    pub sessions_reresolved: u64,
+    /// Sessions the change ended (already past a new deadline).
+    pub sessions_ended: u64,
+}
+
+impl From<PolicyChanged> for PolicyChangedView {
+    fn from(p: PolicyChanged) -> Self {
+        Self {
+            layer: p.layer,
+            version: p.version,
+            settings: p.settings.into_iter().collect(),
+            sessions_reresolved: p.sessions_reresolved,
+            sessions_ended: p.sessions_ended,
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct GroupView {
+    pub name: String,
+    pub description: Option<String>,
+    pub members: u64,
+    pub created_at: i64,
+}
+
+impl From<governance::GroupView> for GroupView {
+    fn from(g: governance::GroupView) -> Self {
+        Self {
+            name: g.name,
+            description: g.description,
+            members: g.members,
+            created_at: g.created_at,
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct DeletedGroup {
+    pub deleted: String,
+    /// Sessions of former members that a rule ending sessions on membership change ended.
+    pub sessions_ended: u64,
+}
+
+impl From<governance::DeletedGroup> for DeletedGroup {
+    fn from(d: governance::DeletedGroup) -> Self {
+        Self {
+            deleted: d.deleted,
+            sessions_ended: d.sessions_ended,
+        }
+    }
+}
+
+/// A user's attributes after a change, and what the change did to their sessions.
+#[derive(Object, Debug)]
+pub struct AttributesView {
+    pub username: String,
+    pub attributes: BTreeMap<String, String>,
+    /// Rules entered or left that end sessions on membership change.
+    pub rules_triggered: Vec<String>,
+    pub sessions_reresolved: u64,
+    pub sessions_ended: u64,
+}
+
+impl From<governance::AttributesChanged> for AttributesView {
+    fn from(a: governance::AttributesChanged) -> Self {
+        Self {
+            username: a.username,
+            attributes: a.attributes,
+            rules_triggered: a.rules_triggered,
+            sessions_reresolved: a.sessions_reresolved,
+            sessions_ended: a.sessions_ended,
+        }
+    }
+}
+
+/// The selector a cohort report covers (only the fields given).
+#[derive(Object, Debug)]
+#[oai(skip_serializing_if_is_none)]
+pub struct SelectorView {
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub client: Option<String>,
+    pub device: Option<String>,
+    pub ip_range: Option<String>,
+    /// `key=value`.
+    pub attribute: Option<String>,
+    /// Unix seconds.
+    pub auth_before: Option<i64>,
+}
+
+/// Who and what a cohort covers; with `dry_run`, what a revocation would end.
+#[derive(Object, Debug)]
+pub struct CohortReportView {
+    pub dry_run: bool,
+    pub selector: SelectorView,
+    /// Sessions ended (or, in a dry run, that would be).
+    pub sessions: u64,
+    /// Distinct users by username, sorted (at most 1000 listed; `users_total` is exact).
+    pub users: Vec<String>,
+    pub users_total: u64,
+    /// Relying parties that took part (client_id, sorted).
+    pub clients: Vec<String>,
+    /// Back-channel logout tokens the revocation sends.
+    pub backchannel_deliveries: u64,
+}
+
+impl From<CohortReport> for CohortReportView {
+    fn from(r: CohortReport) -> Self {
+        let s = r.selector;
+        Self {
+            dry_run: r.dry_run,
+            selector: SelectorView {
+                user: s.user,
+                group: s.group,
+                client: s.client,
+                device: s.device,
+                ip_range: s.ip_range.map(|n| n.to_string()),
+                attribute: s.attribute.map(|(k, v)| format!("{k}={v}")),
+                auth_before: s.auth_before,
+            },
+            sessions: r.sessions,
+            users: r.users,
+            users_total: r.users_total,
+            clients: r.clients,
+            backchannel_deliveries: r.backchannel_deliveries,
+        }
+    }
 }

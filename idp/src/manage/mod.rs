@@ -1,11 +1,13 @@
 //! Administrative operations shared by the CLI, the admin API and demo seeding: tenants, users,
-//! clients, signing keys and admin tokens, and revocations (which all go through the termination
+//! clients, signing keys and admin tokens, session governance (policy layers, groups,
+//! attributes, cohorts, exports), and revocations (which all go through the termination
 //! path). Every operation returns a [`ManageError`] named by what went wrong, so each surface maps
 //! it once (the CLI to one line, the admin API to 404 / 409 / 400 / 500).
 
 pub mod client_metadata;
 pub mod clients;
 pub mod demo;
+pub mod governance;
 pub mod revocation;
 pub mod sessions;
 pub mod tenants;

@@ -160,6 +160,8 @@ pub struct UserView {
     pub email: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
+    /// Attributes that group rules can select by (`attribute:KEY=VALUE`).
+    pub attributes: std::collections::BTreeMap<String, String>,
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -168,6 +170,10 @@ pub struct UserView {
 async fn view(db: &DatabaseConnection, u: store::users::User) -> Result<UserView> {
     Ok(UserView {
         groups: store::policies::list_user_groups(db, &u.tenant_id, &u.id).await?,
+        attributes: store::policies::list_user_attributes(db, &u.tenant_id, &u.id)
+            .await?
+            .into_iter()
+            .collect(),
         username: u.username,
         sub: u.id,
         email: u.email,
