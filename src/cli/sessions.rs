@@ -51,6 +51,24 @@ pub enum SessionCmd {
         output: OutputArgs,
     },
     /// End one session by its sid, or every live session a cohort selector covers (selectors
+    /// Re-evaluate one session now: its policy (timeouts, limits, binding, second factor) is
+    /// resolved again; what it now requires takes effect at its next refresh or authorization.
+    Resync {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        sid: String,
+    },
+    /// Force a session's mode: read_only (new tokens keep only safe scopes), reauth_required
+    /// (the user signs in again before anything new is issued) or normal.
+    SetMode {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        sid: String,
+        /// normal, read_only or reauth_required.
+        mode: String,
+    },
     /// combine with AND; `--dry-run` reports what would end and ends nothing).
     #[command(
         group(ArgGroup::new("what").required(true).multiple(true)
@@ -204,6 +222,21 @@ pub async fn run_session(ctx: &Ctx, cmd: SessionCmd) -> anyhow::Result<()> {
             let t = ctx.tenant(&tenant).await?;
             let list = sessions::session_events(db, &t, &sid).await.map_err(m)?;
             print_list(&list, EVENT_COLUMNS, output.format())
+        }
+        SessionCmd::Resync { tenant, sid } => {
+            let t = ctx.tenant(&tenant).await?;
+            print_json(
+                &manage::revocation::resync_session(&ctx.state, &t, &sid, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
+        }
+        SessionCmd::SetMode { tenant, sid, mode } => {
+            let t = ctx.tenant(&tenant).await?;
+            let changed = manage::revocation::set_session_mode(&ctx.state, &t, &sid, &mode, ACTOR)
+                .await
+                .map_err(m)?;
+            print_json(&serde_json::json!({ "sid": sid, "mode": mode, "changed": changed }))
         }
         SessionCmd::Revoke {
             tenant,

@@ -10,6 +10,13 @@ use std::io::BufRead;
 
 #[derive(Subcommand, Debug)]
 pub enum UserCmd {
+    /// Re-evaluate every session of a user now (policy, groups, attributes, claims).
+    Resync {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        username: String,
+    },
     /// Create a user.
     Create {
         /// The tenant (slug).
@@ -261,16 +268,18 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
             } else {
                 read_password_line()?
             };
-            users::set_password(state, &t, &username, &password, ACTOR)
+            let ended = users::set_password(state, &t, &username, &password, ACTOR)
                 .await
                 .map_err(m)?;
             if generate {
                 // Printed this once only: it is stored hashed.
-                print_json(
-                    &serde_json::json!({ "username": username, "password": password.expose() }),
-                )
+                print_json(&serde_json::json!({
+                    "username": username, "password": password.expose(), "sessions_ended": ended,
+                }))
             } else {
-                print_json(&serde_json::json!({ "username": username, "password_set": true }))
+                print_json(&serde_json::json!({
+                    "username": username, "password_set": true, "sessions_ended": ended,
+                }))
             }
         }
         UserCmd::Disable { tenant, username } => {
@@ -286,6 +295,14 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
                 .await
                 .map_err(m)?;
             print_json(&serde_json::json!({ "enabled": username, "changed": changed }))
+        }
+        UserCmd::Resync { tenant, username } => {
+            let t = ctx.tenant(&tenant).await?;
+            print_json(
+                &manage::revocation::resync_user(state, &t, &username, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
         }
         UserCmd::RevokeSessions { tenant, username } => {
             let t = ctx.tenant(&tenant).await?;

@@ -227,6 +227,61 @@ impl SessionsApi {
         }))
     }
 
+    /// Re-evaluate one session now: its policy is resolved again from the current layers,
+    /// groups and attributes; what it requires takes effect at its next refresh or authorization.
+    #[oai(path = "/tenants/:slug/sessions/:sid/resync", method = "post")]
+    async fn resync_session(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        sid: Path<String>,
+    ) -> ApiResult<ResyncView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let r = manage::revocation::resync_session(&self.state, &c.tenant, &sid, &c.actor).await?;
+        Ok(Json(ResyncView {
+            sessions_reresolved: r.sessions_reresolved,
+            sessions_ended: r.sessions_ended,
+        }))
+    }
+
+    /// Re-evaluate every session of a user now.
+    #[oai(path = "/tenants/:slug/users/:username/resync", method = "post")]
+    async fn resync_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+    ) -> ApiResult<ResyncView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let r =
+            manage::revocation::resync_user(&self.state, &c.tenant, &username, &c.actor).await?;
+        Ok(Json(ResyncView {
+            sessions_reresolved: r.sessions_reresolved,
+            sessions_ended: r.sessions_ended,
+        }))
+    }
+
+    /// Force a session's mode: `read_only`, `reauth_required` or `normal`.
+    #[oai(path = "/tenants/:slug/sessions/:sid/mode", method = "put")]
+    async fn set_session_mode(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        sid: Path<String>,
+        body: Json<ModeBody>,
+    ) -> ApiResult<Done> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let changed = manage::revocation::set_session_mode(
+            &self.state,
+            &c.tenant,
+            &sid,
+            &body.0.mode,
+            &c.actor,
+        )
+        .await?;
+        Ok(Json(Done { changed }))
+    }
+
     /// Mark a device compromised and end every session on it.
     #[oai(path = "/tenants/:slug/devices/:device_id/revoke", method = "post")]
     async fn revoke_device(
@@ -277,4 +332,20 @@ impl SessionsApi {
         let changed = manage::retry_delivery(&self.state, &c.tenant, &id).await?;
         Ok(Json(Done { changed }))
     }
+}
+
+/// What a re-sync did.
+#[derive(poem_openapi::Object, Debug)]
+pub struct ResyncView {
+    pub sessions_reresolved: u64,
+    /// Sessions already past a deadline under the re-resolved policy (ended now).
+    pub sessions_ended: u64,
+}
+
+/// A session mode to force.
+#[derive(poem_openapi::Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct ModeBody {
+    /// `normal`, `read_only` or `reauth_required`.
+    pub mode: String,
 }

@@ -61,6 +61,8 @@ pub struct PasswordSet {
     pub username: String,
     /// The generated password, in this response only.
     pub password: Option<String>,
+    /// Sessions the reset ended (reason `credential_changed`).
+    pub sessions_ended: u64,
 }
 
 impl std::fmt::Debug for PasswordSet {
@@ -230,10 +232,12 @@ impl UsersApi {
                 ))
             }
         };
-        users::set_password(&self.state, &c.tenant, &username, &password, &c.actor).await?;
+        let ended =
+            users::set_password(&self.state, &c.tenant, &username, &password, &c.actor).await?;
         Ok(Json(PasswordSet {
             username: username.0,
             password: shown.then(|| password.expose().to_string()),
+            sessions_ended: ended,
         }))
     }
 

@@ -184,3 +184,76 @@ pub async fn retry_delivery(state: &AppState, tenant: &Tenant, id: &str) -> Resu
     }
     Ok(ok)
 }
+
+/// What a re-sync did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Resynced {
+    pub sessions_reresolved: u64,
+    pub sessions_ended: u64,
+}
+
+/// Force one session (by sid) to be re-evaluated now.
+pub async fn resync_session(
+    state: &AppState,
+    tenant: &Tenant,
+    sid: &str,
+    actor: &str,
+) -> Result<Resynced> {
+    let s = crate::session::service::resolve::find_by_sid(state, &tenant.id, sid)
+        .await?
+        .filter(|s| s.is_active())
+        .ok_or_else(|| ManageError::not_found("active session", sid))?;
+    let (r, e) = crate::session::service::policy::resync(
+        state,
+        tenant,
+        crate::session::service::policy::Reresolve::Session(s.id),
+        actor,
+    )
+    .await?;
+    Ok(Resynced {
+        sessions_reresolved: r,
+        sessions_ended: e,
+    })
+}
+
+/// Force every session of a user to be re-evaluated now.
+pub async fn resync_user(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    actor: &str,
+) -> Result<Resynced> {
+    let u = super::users::find(&state.db, tenant, username).await?;
+    let (r, e) = crate::session::service::policy::resync(
+        state,
+        tenant,
+        crate::session::service::policy::Reresolve::Users(vec![u.id]),
+        actor,
+    )
+    .await?;
+    Ok(Resynced {
+        sessions_reresolved: r,
+        sessions_ended: e,
+    })
+}
+
+/// Force a session's mode: `read_only`, `reauth_required` (the user must sign in again before
+/// anything new is issued) or back to `normal`.
+pub async fn set_session_mode(
+    state: &AppState,
+    tenant: &Tenant,
+    sid: &str,
+    mode: &str,
+    actor: &str,
+) -> Result<bool> {
+    let mode = crate::session::Mode::parse(mode).ok_or_else(|| {
+        ManageError::Invalid(format!(
+            "mode '{mode}' is not normal, read_only or reauth_required"
+        ))
+    })?;
+    let s = crate::session::service::resolve::find_by_sid(state, &tenant.id, sid)
+        .await?
+        .filter(|s| s.is_active())
+        .ok_or_else(|| ManageError::not_found("active session", sid))?;
+    Ok(crate::session::service::guard::set_mode(state, tenant, &s, mode, actor).await?)
+}

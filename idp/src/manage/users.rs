@@ -262,24 +262,28 @@ pub async fn update_user(
     show_user(&state.db, tenant, username).await
 }
 
-/// Set a user's password. Their sessions stay: a reset is not a revocation (use
-/// `revoke-sessions` for that).
+/// Reset a user's password (an administrator; `--generate` included). Every session of the user
+/// ends through the termination path (reason `credential_changed`): whoever held them may have
+/// held the old password. Returns how many ended.
 pub async fn set_password(
     state: &AppState,
     tenant: &Tenant,
     username: &str,
     password: &crate::crypto::Secret,
     actor: &str,
-) -> Result<()> {
+) -> Result<u64> {
     validate_password(password.expose())?;
     let u = find(&state.db, tenant, username).await?;
-    let hash = crate::passwords::hash(password.expose().to_string())
-        .await
-        .map_err(internal)?;
-    let now_ms = state.clock.now_ms();
-    store::users::update_password_hash(&state.db, &tenant.id, &u.id, hash, now_ms.div_euclid(1000))
-        .await?;
-    record(state, tenant, "user.password_set", &u.id, actor, now_ms).await
+    Ok(crate::factors::service::change_password(
+        state,
+        tenant,
+        &u.id,
+        password.expose(),
+        None,
+        actor,
+        None,
+    )
+    .await?)
 }
 
 /// A password for `--generate`: 128 bits, base64url (22 characters).

@@ -146,6 +146,8 @@ pub async fn list_by_ids<C: ConnectionTrait>(
 /// Which sessions a query covers. Every field that is set must match.
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
+    /// One session (row id).
+    pub session_id: Option<String>,
     pub user_id: Option<String>,
     pub device_id: Option<String>,
     /// Sessions in which this client (row id) took part.
@@ -168,6 +170,9 @@ fn filter_condition(tenant_id: &str, f: &SessionFilter) -> Condition {
         .add(session::Column::State.eq(ACTIVE));
     if let Some(u) = &f.user_id {
         c = c.add(session::Column::UserId.eq(u.as_str()));
+    }
+    if let Some(id) = &f.session_id {
+        c = c.add(session::Column::Id.eq(id.as_str()));
     }
     if let Some(d) = &f.device_id {
         c = c.add(session::Column::DeviceId.eq(d.as_str()));

@@ -71,6 +71,7 @@ async fn filter_for(
         }
     }
     Ok(store::sessions::SessionFilter {
+        session_id: None,
         user_id,
         device_id: s.device.clone(),
         client_row_id,

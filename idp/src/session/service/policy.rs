@@ -241,6 +241,7 @@ pub async fn change_layer(
 pub enum Reresolve {
     All,
     Users(Vec<String>),
+    Session(String),
 }
 
 /// Re-resolve live sessions' policy now: new timeouts and schedule, deadlines recomputed from
@@ -268,6 +269,10 @@ pub async fn reresolve(
                 ..Default::default()
             })
             .collect(),
+        Reresolve::Session(id) => vec![store::sessions::SessionFilter {
+            session_id: Some(id),
+            ..Default::default()
+        }],
     };
     let mut members: HashMap<String, Membership> = HashMap::new();
     let (mut reresolved, mut ended) = (0u64, 0u64);
@@ -529,4 +534,38 @@ pub async fn delete_group(
     .await?;
     txn.commit().await?;
     Ok(ended)
+}
+
+/// An administrator's forced re-sync: the sessions' policy is resolved again now from the
+/// current layers, groups and attributes (deadlines included), and whatever it requires that a
+/// session lacks (a second factor) takes effect at its next refresh or authorization; the
+/// user's current claims go into the tokens issued from then on. Audited with the actor.
+pub async fn resync(
+    state: &AppState,
+    tenant: &Tenant,
+    scope: Reresolve,
+    actor: &str,
+) -> Result<(u64, u64)> {
+    let what = match &scope {
+        Reresolve::All => json!({ "scope": "tenant" }),
+        Reresolve::Users(u) => json!({ "scope": "users", "users": u }),
+        Reresolve::Session(s) => json!({ "scope": "session", "session": s }),
+    };
+    let (reresolved, ended) =
+        reresolve(state, tenant, scope, EndReason::PolicyChanged, actor).await?;
+    audit::record(
+        &state.db,
+        Event {
+            tenant_id: &tenant.id,
+            kind: "session.resynced",
+            actor,
+            outcome: "ok",
+            detail: Some(json!({ "target": what, "sessions_reresolved": reresolved, "sessions_ended": ended })),
+            ..Default::default()
+        },
+        None,
+        state.clock.now_ms(),
+    )
+    .await?;
+    Ok((reresolved, ended))
 }
