@@ -1162,3 +1162,80 @@ async fn policy_show_names_the_layer_behind_each_value() {
     .unwrap_err();
     assert!(e.to_string().contains("unknown field"), "{e}");
 }
+
+#[tokio::test]
+async fn a_forced_resync_applies_facts_changed_behind_the_services_back() {
+    let ts = TestServer::start().await;
+    set(
+        &ts,
+        LayerRef::attribute("region", "emea"),
+        &[("idle_timeout_secs", "600"), ("read_only_scopes", "openid")],
+    )
+    .await;
+    let tok = login_and_redeem(&ts, &Browser::new(), "openid profile").await;
+    let sid = sid_of(&tok);
+    assert_eq!(
+        live_of(&ts, &ts.alice_id).await[0].clocks.idle_timeout_secs,
+        3600
+    );
+    // A directory sync writes the attribute straight into the store: nothing re-resolves.
+    lanyard_idp::store::policies::set_user_attribute(
+        &ts.state.db,
+        &ts.tenant.id,
+        &ts.alice_id,
+        "region",
+        Some("emea"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        live_of(&ts, &ts.alice_id).await[0].clocks.idle_timeout_secs,
+        3600
+    );
+    let r = lanyard_idp::manage::revocation::resync_user(&ts.state, &ts.tenant, "alice", "admin")
+        .await
+        .unwrap();
+    assert_eq!((r.sessions_reresolved, r.sessions_ended), (1, 0));
+    let s = live_of(&ts, &ts.alice_id).await.remove(0);
+    assert_eq!(s.sid, sid, "the same session continues, no new login");
+    assert_eq!(s.clocks.idle_timeout_secs, 600);
+    assert_eq!(events(&ts, "session.resynced").await[0].actor, "admin");
+
+    // An admin downgrades the session: the next refresh carries the mode and only safe scopes.
+    assert!(lanyard_idp::manage::revocation::set_session_mode(
+        &ts.state,
+        &ts.tenant,
+        &sid,
+        "read_only",
+        "admin"
+    )
+    .await
+    .unwrap());
+    let (status, next) = token_request(
+        &ts,
+        "web",
+        SECRET,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tok["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{next}");
+    let at = claims(next["access_token"].as_str().unwrap());
+    assert_eq!(at["session_mode"], "read_only");
+    assert_eq!(at["scope"], "openid");
+    assert!(lanyard_idp::manage::revocation::set_session_mode(
+        &ts.state, &ts.tenant, &sid, "sideways", "admin"
+    )
+    .await
+    .is_err());
+    assert!(lanyard_idp::manage::revocation::resync_session(
+        &ts.state,
+        &ts.tenant,
+        "no-such-sid",
+        "admin"
+    )
+    .await
+    .is_err());
+}

@@ -478,8 +478,8 @@ async fn a_required_second_factor_is_enrolled_then_asked_at_every_login_and_used
         "QR code shown"
     );
     let secret = secret_of(&body);
-    // A wrong first code starts over with a fresh secret (the old QR code is gone).
-    let (_, again) = b
+    // A wrong first code shows the same key again, with the reason.
+    let (wrong_status, again) = b
         .post_form(
             &ts.base,
             &ts.url("/login/enrol"),
@@ -491,8 +491,10 @@ async fn a_required_second_factor_is_enrolled_then_asked_at_every_login_and_used
         )
         .await
         .page();
+    assert_eq!(wrong_status, 400);
+    assert!(again.contains("That code did not match"), "{again}");
     let secret2 = secret_of(&again);
-    assert_ne!(secret, secret2);
+    assert_eq!(secret, secret2, "the key already scanned stays valid");
     let (status, codes_page) = b
         .post_form(
             &ts.base,

@@ -306,9 +306,22 @@ impl TestServer {
         use sea_orm::{ConnectionTrait, Statement};
         let db = &self.state.db;
         let backend = db.get_database_backend();
-        // No active refresh family on an ended session.
+        // No active refresh family on an ended session, except `offline_access` families of
+        // sessions ended by a reason that leaves them (or a credential change, by policy).
+        let keeps: Vec<String> = lanyard_idp::session::EndReason::ALL
+            .into_iter()
+            .filter(|r| !r.ends_offline_grants())
+            .chain([lanyard_idp::session::EndReason::CredentialChanged])
+            .map(|r| format!("'{}'", r.as_str()))
+            .collect();
+        let sql = format!(
+            "SELECT f.id FROM refresh_families f JOIN sessions s ON s.id = f.session_id \
+             WHERE f.state = 'active' AND s.state = 'ended' \
+             AND (f.offline = FALSE OR s.end_reason NOT IN ({}))",
+            keeps.join(", ")
+        );
         let rows = db
-            .query_all(Statement::from_string(backend, "SELECT f.id FROM refresh_families f JOIN sessions s ON s.id = f.session_id WHERE f.state = 'active' AND s.state = 'ended'".to_string()))
+            .query_all(Statement::from_string(backend, sql))
             .await
             .expect("query");
         assert!(rows.is_empty(), "live refresh family on an ended session");

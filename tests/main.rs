@@ -16,6 +16,7 @@ mod governance;
 mod governance2;
 mod logout;
 mod observability;
+mod offline;
 mod oidc_flow;
 mod refresh;
 mod tenancy;

@@ -52,7 +52,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(a("kind")).string().not_null())
                     // pending (enrolment not yet confirmed) | active | used (recovery codes)
                     .col(ColumnDef::new(a("state")).string().not_null())
-                    // TOTP: the base32 secret (ADR 0009: stored like signing keys); recovery
+                    // TOTP: the base32 secret (stored like signing keys, ADR 0005); recovery
                     // code: its HMAC.
                     .col(ColumnDef::new(a("secret")).text().not_null())
                     // TOTP: the last accepted time step.

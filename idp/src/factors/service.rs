@@ -8,7 +8,7 @@ use crate::error::{internal, invalid, not_found, Result};
 use crate::events::audit::{self, Event};
 use crate::http::RequestContext;
 use crate::model::Tenant;
-use crate::session::service::{end_matching, Ender};
+use crate::session::service::{end_matching, revoke_offline, Ender};
 use crate::session::EndReason;
 use crate::store::{self, factors, TransactionTrait};
 use crate::throttle::{self, Counter};
@@ -101,6 +101,32 @@ pub async fn start_enrolment(
         otpauth_uri: uri,
         qr_svg: qr,
     })
+}
+
+/// The enrolment still pending as `factor_id`, to show again after a wrong first code (the
+/// same browser, before the factor is active; nothing about it is usable yet).
+pub async fn pending_enrolment(
+    state: &AppState,
+    tenant: &Tenant,
+    user: &store::users::User,
+    factor_id: &str,
+) -> Result<Option<Enrolment>> {
+    let Some(f) = factors::find(&state.db, &tenant.id, &user.id, factor_id)
+        .await?
+        .filter(|f| f.kind == factors::TOTP && f.state == factors::PENDING)
+    else {
+        return Ok(None);
+    };
+    let secret = from_base32(&f.secret).ok_or_else(|| internal("stored TOTP secret"))?;
+    let account = user.email.clone().unwrap_or_else(|| user.username.clone());
+    let uri = super::otpauth_uri(&tenant.name, &account, &secret);
+    let qr = super::qr_svg(&uri).ok_or_else(|| internal("QR code"))?;
+    Ok(Some(Enrolment {
+        factor_id: f.id,
+        secret_base32: f.secret,
+        otpauth_uri: uri,
+        qr_svg: qr,
+    }))
 }
 
 /// Recovery codes, shown once.
@@ -418,14 +444,44 @@ pub async fn end_other_sessions(
         user_id: Some(user_id.to_string()),
         ..Default::default()
     };
+    // The policy decides whether offline grants end too: the user's tenant and group layers
+    // with the client layers of every app holding one (most restrictive wins).
+    let offline = store::grants::list_offline_families(&state.db, &tenant.id, user_id).await?;
+    let client_rows: Vec<String> = offline.iter().map(|f| f.client_id.clone()).collect();
+    let clients = if client_rows.is_empty() {
+        Vec::new()
+    } else {
+        store::clients::list_by_ids(&state.db, &tenant.id, client_rows).await?
+    };
+    let client_ids: Vec<&str> = clients.iter().map(|c| c.client_id.as_str()).collect();
+    let layers = crate::session::service::policy::load_layers(&state.db, tenant).await?;
+    let who = crate::session::service::policy::membership(&state.db, &tenant.id, user_id).await?;
+    let ends_offline = crate::session::service::policy::effective(&layers, &who, &client_ids)
+        .credential_change_ends_offline
+        .value;
+    let by = Ender {
+        keep_offline: !ends_offline,
+        ..Ender::new(actor, ctx)
+    };
     let keep = keep.map(str::to_string);
-    end_matching(
+    let ended = end_matching(
         state,
         &tenant.id,
         &filter,
         &move |r| Some(&r.id) != keep.as_ref(),
         EndReason::CredentialChanged,
-        &Ender::new(actor, ctx),
+        &by,
     )
-    .await
+    .await?;
+    if ends_offline && !offline.is_empty() {
+        revoke_offline(
+            state,
+            &tenant.id,
+            store::grants::OfflineScope::User(user_id),
+            EndReason::CredentialChanged,
+            &by,
+        )
+        .await?;
+    }
+    Ok(ended)
 }

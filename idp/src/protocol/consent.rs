@@ -17,6 +17,21 @@ use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 use serde_json::json;
 
+/// What granting a scope means, in the words the consent page uses.
+fn scope_words(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "Know who you are (your account identifier)",
+        "profile" => "See your name and username",
+        "email" => "See your e-mail address",
+        "groups" => "See the groups you belong to",
+        // OIDC Core §11: access while the user is not signed in, until it is revoked.
+        "offline_access" => {
+            "Keep access while you are signed out, until you revoke it in your account"
+        }
+        _ => "Use this permission",
+    }
+}
+
 /// Render the consent form for a remembered request. The request id travels in the form.
 pub fn page(
     state: &AppState,
@@ -26,7 +41,12 @@ pub fn page(
     r: &AuthRequest,
     ctx: &RequestContext,
 ) -> Response {
-    let scopes: Vec<&str> = r.scope.split(' ').collect();
+    let scopes: Vec<serde_json::Value> = r
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| json!({ "name": s, "words": scope_words(s) }))
+        .collect();
     super::login::render_with_csrf(
         state,
         tenant,

@@ -123,13 +123,22 @@ async fn introspect_refresh(
         _ => return Ok(Value::Null),
     };
     let sid = match &f.session_id {
-        Some(s) => match sessions::resolve::live(state, &tenant.id, s, now).await? {
-            Some(s) => s.sid,
-            None => return Ok(Value::Null),
-        },
-        None => return Ok(Value::Null),
+        Some(s) => sessions::resolve::live(state, &tenant.id, s, now)
+            .await?
+            .map(|s| s.sid),
+        None => None,
     };
-    Ok(json!({
+    // An `offline_access` family outlives its session (OIDC Core §11), not its user.
+    if sid.is_none() {
+        if !f.offline {
+            return Ok(Value::Null);
+        }
+        match store::users::find(&state.read, &tenant.id, &f.user_id).await? {
+            Some(u) if u.status == store::users::ACTIVE => {}
+            _ => return Ok(Value::Null),
+        }
+    }
+    let mut v = json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": f.scope,
@@ -138,6 +147,9 @@ async fn introspect_refresh(
         "iss": tenant.issuer,
         "iat": rt.created_at,
         "exp": rt.idle_deadline.min(f.absolute_deadline),
-        "sid": sid,
-    }))
+    });
+    if let Some(sid) = sid {
+        v["sid"] = json!(sid);
+    }
+    Ok(v)
 }

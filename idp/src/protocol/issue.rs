@@ -71,7 +71,7 @@ pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted
             auth_time: g.auth_time.unwrap_or(now),
             acr: g.acr.unwrap_or(crate::session::stepup::ACR_PWD),
             amr: &g.amr,
-            sid: g.sid.unwrap_or_default(),
+            sid: g.sid,
             at_hash: Some(crate::crypto::left_half_hash(alg, &access_token)),
             now,
             ttl: g.client.lifetimes.id_token_secs,

@@ -279,18 +279,27 @@ pub async fn submit_enrolment(
     {
         Ok(Some(c)) => c,
         Ok(None) => {
-            // The QR code is shown once; a wrong first code starts a fresh enrolment.
-            return enrol(
-                &state,
-                &f.tenant,
-                &f.client,
-                &f.req_id,
-                f.ar,
-                &user_id,
-                session_id.as_deref(),
-                &ctx,
-            )
-            .await;
+            // Show the same key again with the reason: the user has probably scanned it already
+            // and mistyped or waited too long.
+            let pending = match store::users::find(&state.db, &f.tenant.id, &user_id).await {
+                Ok(Some(u)) => factors::pending_enrolment(&state, &f.tenant, &u, &factor_id).await,
+                Ok(None) => return expired(&state, &f.tenant),
+                Err(e) => Err(e.into()),
+            };
+            return match pending {
+                Ok(Some(e)) => enrol_page(
+                    &state,
+                    &f.tenant,
+                    &f.client,
+                    &f.req_id,
+                    &e,
+                    Some("That code did not match. Enter the code your app shows now."),
+                    StatusCode::BAD_REQUEST,
+                    &ctx,
+                ),
+                Ok(None) => expired(&state, &f.tenant),
+                Err(e) => page_error(&state, Some(&f.tenant), e),
+            };
         }
         Err(e) => return page_error(&state, Some(&f.tenant), e),
     };

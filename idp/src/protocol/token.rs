@@ -205,6 +205,7 @@ async fn authorization_code(
                 absolute_deadline: ctx.now + client.lifetimes.refresh_absolute_secs,
                 revoked_at: None,
                 revoke_reason: None,
+                offline: crate::tokens::refresh::grants_offline(&row.scope),
             },
         )
         .await?;
@@ -396,6 +397,7 @@ async fn refresh_token(
             .as_ref()
             .map(|s| s.state == store::grants::RT_ACTIVE),
         session_active: session_live,
+        offline: family.offline,
         user_active: user
             .as_ref()
             .is_some_and(|u| u.status == store::users::ACTIVE),
@@ -414,14 +416,24 @@ async fn refresh_token(
         }
         RefreshDecision::Rotate | RefreshDecision::ReissueWithinGrace => {}
     }
-    let (Some(session), Some(user)) = (session, user) else {
+    let Some(user) = user else {
         return Err(Rejection::RefreshInvalid.into());
     };
-    let seen = observed_for(client, p, ctx);
-    let gate = sessions::guard::gate(state, tenant, session, &seen, ctx)
-        .await?
-        .map_err(Error::Rejected)?;
-    let session = gate.session.clone();
+    // While its session lives, the session governs the refresh (binding, mode, step-down); an
+    // `offline_access` family whose session has ended refreshes on its own (OIDC Core §11).
+    let gate = match session.filter(|_| session_live) {
+        Some(session) => {
+            let seen = observed_for(client, p, ctx);
+            Some(
+                sessions::guard::gate(state, tenant, session, &seen, ctx)
+                    .await?
+                    .map_err(Error::Rejected)?,
+            )
+        }
+        None if family.offline => None,
+        None => return Err(Rejection::SessionEnded.into()),
+    };
+    let session = gate.as_ref().map(|g| g.session.clone());
     let scope = match p.get("scope") {
         // §6: a narrower scope may be requested; never a wider one.
         Some(s) => {
@@ -433,25 +445,31 @@ async fn refresh_token(
         }
         None => family.scope.clone(),
     };
-    let scope = gate.scope(&scope);
+    let scope = match &gate {
+        Some(g) => g.scope(&scope),
+        None => scope,
+    };
     let amr: Vec<String> = serde_json::from_str(&family.amr)
         .map_err(|e| crate::error::internal(format!("refresh family: stored amr: {e}")))?;
     // The level the session holds now (a second factor decays after `mfa_max_age_secs`), named
     // as the family's authorization named it.
     let numeric = matches!(family.acr.as_str(), "1" | "2");
-    let acr = gate.level.acr_as(numeric);
+    let acr = match &gate {
+        Some(g) => g.level.acr_as(numeric),
+        None => family.acr.as_str(),
+    };
     let grant = Grant {
         tenant,
         client,
         sub: &user.id,
         scope: &scope,
-        sid: Some(&session.sid),
+        sid: session.as_ref().map(|s| s.sid.as_str()),
         auth_time: Some(family.auth_time),
         acr: Some(acr),
         amr,
         nonce: None,
         with_id_token: scope.split(' ').any(|s| s == "openid"),
-        session_mode: gate.session_mode(),
+        session_mode: gate.as_ref().and_then(|g| g.session_mode()),
     };
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
     let next = crate::crypto::random_token();
@@ -471,7 +489,7 @@ async fn refresh_token(
         jti: minted.jti.clone(),
         tenant_id: tenant.id.clone(),
         client_id: client.id.clone(),
-        session_id: Some(session.id.clone()),
+        session_id: session.as_ref().map(|s| s.id.clone()),
         family_id: Some(family.id.clone()),
         expires_at: minted.expires_at,
         revoked: false,
@@ -480,18 +498,23 @@ async fn refresh_token(
         Event {
             tenant_id: &tenant.id,
             kind: "refresh.rotated",
-            session_id: Some(&session.id),
+            session_id: session.as_ref().map(|s| s.id.as_str()),
             user_id: Some(&user.id),
             client_id: Some(&client.client_id),
             actor: "client",
             outcome: "ok",
-            detail: Some(json!({"generation": next_generation})),
+            detail: Some(json!({
+                "generation": next_generation,
+                "offline": session.is_none(),
+            })),
         },
         Some(ctx),
         ctx.now_ms,
     );
     // Activity moves the idle deadline; recent enough recorded activity needs no write.
-    let touch = sessions::touch_due(&session, ctx.now);
+    let touch = session
+        .as_ref()
+        .and_then(|s| sessions::touch_due(s, ctx.now));
     match decision {
         RefreshDecision::ReissueWithinGrace => {
             let txn = state.db.begin().await?;
@@ -501,7 +524,7 @@ async fn refresh_token(
             };
             if !store::grants::delete_refresh(&txn, &tenant.id, &s.token_hash).await? {
                 txn.rollback().await?;
-                replay_detected(state, tenant, &family, Some(&session), ctx).await?;
+                replay_detected(state, tenant, &family, session.as_ref(), ctx).await?;
                 return Err(Rejection::RefreshReplayed.into());
             }
             store::grants::insert_refresh(&txn, next_row).await?;
@@ -524,7 +547,7 @@ async fn refresh_token(
             };
             if state.rotations.rotate(rotation).await? == store::group_commit::Rotated::Lost {
                 // A concurrent request rotated it first: two parties hold this token.
-                replay_detected(state, tenant, &family, Some(&session), ctx).await?;
+                replay_detected(state, tenant, &family, session.as_ref(), ctx).await?;
                 return Err(Rejection::RefreshReplayed.into());
             }
         }

@@ -95,9 +95,17 @@ pub async fn check_access_token(
         session = Some(s);
     }
     if let Some(fid) = &row.family_id {
-        match store::grants::find_family(&state.read, &tenant.id, fid).await? {
-            Some(f) if f.state == store::grants::FAMILY_ACTIVE => {}
+        let f = match store::grants::find_family(&state.read, &tenant.id, fid).await? {
+            Some(f) if f.state == store::grants::FAMILY_ACTIVE => f,
             _ => return Ok(None),
+        };
+        // Refreshed from an `offline_access` family after its session ended: no session, but
+        // the user must still be active (OIDC Core §11).
+        if row.session_id.is_none() {
+            match store::users::find(&state.read, &tenant.id, &f.user_id).await? {
+                Some(u) if u.status == store::users::ACTIVE => user = Some(u),
+                _ => return Ok(None),
+            }
         }
     }
     Ok(Some(LiveAccess {

@@ -98,6 +98,39 @@ impl EndReason {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
+
+    /// Whether this end also revokes the session's `offline_access` refresh families.
+    ///
+    /// Back-Channel Logout 1.0 §2.7: refresh tokens issued with `offline_access` normally
+    /// should not be revoked when the session is logged out; OIDC Core §11: offline access is
+    /// access while the user is not logged in. So logging out (at the RP or at Lanyard, or by
+    /// signing in as someone else) and the session timing out leave them; every end that says
+    /// the user, their credentials, their device or the grant can no longer be trusted revokes
+    /// them. A credential change revokes them unless the policy's
+    /// `credential_change_ends_offline` is false (the caller decides that).
+    pub fn ends_offline_grants(self) -> bool {
+        match self {
+            EndReason::RpLogout
+            | EndReason::UserLogout
+            | EndReason::Superseded
+            | EndReason::IdleTimeout
+            | EndReason::AbsoluteTimeout
+            // Shorter timeouts that already passed: a timeout like the others.
+            | EndReason::PolicyChanged
+            | EndReason::UserChoice => false,
+            EndReason::AdminRevoked
+            | EndReason::UserDisabled
+            | EndReason::DeviceRevoked
+            | EndReason::TenantRevoked
+            | EndReason::RefreshReplay
+            | EndReason::Evicted
+            | EndReason::AttributesChanged
+            | EndReason::Scheduled
+            | EndReason::CohortRevoked
+            | EndReason::BindingMismatch
+            | EndReason::CredentialChanged => true,
+        }
+    }
 }
 
 /// What an active session may do.
@@ -373,6 +406,42 @@ mod tests {
             mode_reason: None,
             mfa_at: None,
             binding_alert: None,
+        }
+    }
+
+    #[test]
+    fn only_logout_and_timeouts_leave_offline_grants() {
+        let kept: Vec<&str> = EndReason::ALL
+            .into_iter()
+            .filter(|r| !r.ends_offline_grants())
+            .map(EndReason::as_str)
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "rp_logout",
+                "user_logout",
+                "superseded",
+                "idle_timeout",
+                "absolute_timeout",
+                "policy_changed",
+                "user_choice"
+            ]
+        );
+        for r in [
+            EndReason::AdminRevoked,
+            EndReason::UserDisabled,
+            EndReason::DeviceRevoked,
+            EndReason::TenantRevoked,
+            EndReason::RefreshReplay,
+            EndReason::Evicted,
+            EndReason::Scheduled,
+            EndReason::CohortRevoked,
+            EndReason::BindingMismatch,
+            EndReason::CredentialChanged,
+            EndReason::AttributesChanged,
+        ] {
+            assert!(r.ends_offline_grants(), "{}", r.as_str());
         }
     }
 

@@ -196,6 +196,8 @@ entity!(refresh_family, "refresh_families", debug = derive, {
     pub absolute_deadline: i64,
     pub revoked_at: Option<i64>,
     pub revoke_reason: Option<String>,
+    /// Granted `offline_access`: outlives its session's logout and timeouts (migration 000010).
+    pub offline: bool,
 });
 
 entity!(refresh_token, "refresh_tokens", debug = derive, {

@@ -176,35 +176,88 @@ pub async fn mark_family_revoked<C: ConnectionTrait>(
     Ok(r.rows_affected == 1)
 }
 
-/// Revoke every active family of a session; returns how many.
-pub async fn mark_session_families_revoked<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: &str,
-    session_id: &str,
-    reason: &str,
-    now: i64,
-) -> Result<u64, DbErr> {
-    mark_sessions_families_revoked(db, tenant_id, &[session_id.to_string()], reason, now).await
-}
-
-/// Revoke every active family of several sessions; returns how many.
+/// Revoke the active families of several sessions; returns how many. `offline_too` decides
+/// whether families granted `offline_access` go as well (`EndReason::ends_offline_grants`).
 pub async fn mark_sessions_families_revoked<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
     session_ids: &[String],
+    offline_too: bool,
     reason: &str,
     now: i64,
 ) -> Result<u64, DbErr> {
-    let r = refresh_family::Entity::update_many()
+    let mut q = refresh_family::Entity::update_many()
         .col_expr(refresh_family::Column::State, Expr::value(FAMILY_REVOKED))
         .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
         .col_expr(refresh_family::Column::RevokeReason, Expr::value(reason))
         .filter(refresh_family::Column::TenantId.eq(tenant_id))
         .filter(refresh_family::Column::SessionId.is_in(session_ids.iter().cloned()))
+        .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE));
+    if !offline_too {
+        q = q.filter(refresh_family::Column::Offline.eq(false));
+    }
+    Ok(q.exec(db).await?.rows_affected)
+}
+
+/// Whose `offline_access` families an end revokes beyond those of the sessions it ended (their
+/// sessions may have ended long ago, by logout or timeout).
+#[derive(Debug, Clone, Copy)]
+pub enum OfflineScope<'a> {
+    User(&'a str),
+    /// Families granted in a session on this device.
+    Device(&'a str),
+    Tenant,
+}
+
+/// Revoke every active `offline_access` family in scope; returns how many.
+pub async fn mark_offline_families_revoked<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    scope: OfflineScope<'_>,
+    reason: &str,
+    now: i64,
+) -> Result<u64, DbErr> {
+    use super::entities::session;
+    use sea_orm::sea_query::Query;
+    let mut q = refresh_family::Entity::update_many()
+        .col_expr(refresh_family::Column::State, Expr::value(FAMILY_REVOKED))
+        .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+        .col_expr(refresh_family::Column::RevokeReason, Expr::value(reason))
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
         .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE))
-        .exec(db)
-        .await?;
-    Ok(r.rows_affected)
+        .filter(refresh_family::Column::Offline.eq(true));
+    q = match scope {
+        OfflineScope::User(u) => q.filter(refresh_family::Column::UserId.eq(u)),
+        OfflineScope::Device(d) => q.filter(
+            refresh_family::Column::SessionId.in_subquery(
+                Query::select()
+                    .column(session::Column::Id)
+                    .from(session::Entity)
+                    .and_where(session::Column::TenantId.eq(tenant_id))
+                    .and_where(session::Column::DeviceId.eq(d))
+                    .to_owned(),
+            ),
+        ),
+        OfflineScope::Tenant => q,
+    };
+    Ok(q.exec(db).await?.rows_affected)
+}
+
+/// The active `offline_access` families of a user, newest first (the portal lists them).
+pub async fn list_offline_families<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Vec<FamilyRow>, DbErr> {
+    use sea_orm::QueryOrder;
+    refresh_family::Entity::find()
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::UserId.eq(user_id))
+        .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE))
+        .filter(refresh_family::Column::Offline.eq(true))
+        .order_by_desc(refresh_family::Column::CreatedAt)
+        .all(db)
+        .await
 }
 
 // --- refresh tokens ---------------------------------------------------------------------

@@ -13,7 +13,9 @@ pub struct IdTokenInput<'a> {
     pub auth_time: UnixTime,
     pub acr: &'a str,
     pub amr: &'a [String],
-    pub sid: &'a str,
+    /// None for an `offline_access` refresh after the session ended (Front-/Back-Channel
+    /// Logout: `sid` names a session; there is none to name).
+    pub sid: Option<&'a str>,
     pub at_hash: Option<String>,
     pub now: UnixTime,
     pub ttl: i64,
@@ -30,7 +32,9 @@ pub fn id_token(i: &IdTokenInput<'_>) -> Map<String, Value> {
     c.insert("auth_time".into(), i.auth_time.into());
     c.insert("acr".into(), i.acr.into());
     c.insert("amr".into(), json!(i.amr));
-    c.insert("sid".into(), i.sid.into());
+    if let Some(sid) = i.sid {
+        c.insert("sid".into(), sid.into());
+    }
     if let Some(n) = i.nonce {
         c.insert("nonce".into(), n.into());
     }
@@ -159,7 +163,7 @@ mod tests {
             auth_time: 90,
             acr: "1",
             amr: &amr,
-            sid: "s",
+            sid: Some("s"),
             at_hash: Some("h".into()),
             now: 100,
             ttl: 300,
@@ -192,7 +196,7 @@ mod tests {
             auth_time: 1,
             acr: "1",
             amr: &[],
-            sid: "s",
+            sid: Some("s"),
             at_hash: None,
             now: 1,
             ttl: 1,

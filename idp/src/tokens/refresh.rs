@@ -29,7 +29,15 @@ pub struct RefreshFacts<'a> {
     pub successor_unused: Option<bool>,
     /// The session the family belongs to is still active.
     pub session_active: bool,
+    /// The family was granted `offline_access`: it does not need its session (OIDC Core §11).
+    pub offline: bool,
     pub user_active: bool,
+}
+
+/// Whether a granted scope includes `offline_access` (OIDC Core §11; RFC 6749 §3.3 scopes are
+/// space-separated and case-sensitive).
+pub fn grants_offline(scope: &str) -> bool {
+    scope.split(' ').any(|s| s == "offline_access")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +68,7 @@ pub fn decide_refresh(
         let within_grace = grace_secs > 0 && now < at + grace_secs;
         return if within_grace
             && f.successor_unused == Some(true)
-            && f.session_active
+            && (f.session_active || f.offline)
             && f.user_active
         {
             RefreshDecision::ReissueWithinGrace
@@ -68,7 +76,7 @@ pub fn decide_refresh(
             RefreshDecision::RevokeFamily
         };
     }
-    if !f.session_active {
+    if !f.session_active && !f.offline {
         return RefreshDecision::Reject(Rejection::SessionEnded);
     }
     if !f.user_active {
@@ -93,8 +101,61 @@ mod tests {
             family_absolute_deadline: 5000,
             successor_unused: None,
             session_active: true,
+            offline: false,
             user_active: true,
         }
+    }
+
+    #[test]
+    fn offline_families_outlive_their_session_but_not_their_user() {
+        let mut f = facts(TokenState::Active);
+        f.session_active = false;
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 100),
+            RefreshDecision::Reject(Rejection::SessionEnded)
+        );
+        f.offline = true;
+        assert_eq!(decide_refresh(&f, "c1", 0, 100), RefreshDecision::Rotate);
+        f.user_active = false;
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 100),
+            RefreshDecision::Reject(Rejection::UserInactive)
+        );
+        f.user_active = true;
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 5000),
+            RefreshDecision::Reject(Rejection::RefreshInvalid)
+        );
+        f.family_active = false;
+        assert_eq!(
+            decide_refresh(&f, "c1", 0, 100),
+            RefreshDecision::Reject(Rejection::RefreshInvalid)
+        );
+    }
+
+    #[test]
+    fn offline_retry_within_grace_needs_no_session() {
+        let mut f = facts(TokenState::Rotated { at: 90 });
+        f.successor_unused = Some(true);
+        f.session_active = false;
+        assert_eq!(
+            decide_refresh(&f, "c1", 30, 100),
+            RefreshDecision::RevokeFamily
+        );
+        f.offline = true;
+        assert_eq!(
+            decide_refresh(&f, "c1", 30, 100),
+            RefreshDecision::ReissueWithinGrace
+        );
+    }
+
+    #[test]
+    fn offline_is_the_whole_scope_token() {
+        assert!(grants_offline("openid offline_access"));
+        assert!(grants_offline("offline_access"));
+        assert!(!grants_offline("openid offline_accessx"));
+        assert!(!grants_offline("openid Offline_Access"));
+        assert!(!grants_offline(""));
     }
 
     #[test]

@@ -493,6 +493,7 @@ async fn admit<T>(
                 actor,
                 ctx: Some(ctx),
                 detail: Some(json!({ "caused_by": incoming_sid })),
+                keep_offline: false,
             };
             let ended = end_in(txn, state, &tenant.id, &evict, reason, &by, ctx.now_ms).await?;
             Ok(Decided::Admit(ended))
@@ -729,6 +730,7 @@ pub async fn join(
             actor: "system",
             ctx: Some(ctx),
             detail: Some(json!({ "joining_client": client.client_id })),
+            keep_offline: false,
         };
         let ids = [session.id.clone()];
         Some(

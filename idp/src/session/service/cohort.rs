@@ -112,6 +112,7 @@ pub async fn run(
         actor,
         ctx: None,
         detail: Some(json!({ "cohort": selector })),
+        keep_offline: false,
     };
     let mut after: Option<String> = None;
     loop {

@@ -34,6 +34,9 @@ pub struct Ender<'a> {
     pub ctx: Option<&'a RequestContext>,
     /// Merged into each `session.ended` event's detail (e.g. the session that caused an eviction).
     pub detail: Option<Value>,
+    /// Leave `offline_access` families even though the reason would revoke them (a credential
+    /// change under `credential_change_ends_offline = false`).
+    pub keep_offline: bool,
 }
 
 impl<'a> Ender<'a> {
@@ -42,6 +45,7 @@ impl<'a> Ender<'a> {
             actor,
             ctx,
             detail: None,
+            keep_offline: false,
         }
     }
 }
@@ -66,6 +70,11 @@ impl Ended {
             state.outbox_notify.notify_one();
         }
     }
+}
+
+/// Whether this end revokes `offline_access` families as well (`EndReason::ends_offline_grants`).
+fn offline_too(reason: EndReason, by: &Ender<'_>) -> bool {
+    reason.ends_offline_grants() && !by.keep_offline
 }
 
 async fn issuer_of<C: ConnectionTrait>(
@@ -103,8 +112,15 @@ pub async fn end_in<C: ConnectionTrait>(
     let issuer = issuer_of(txn, state, tenant_id).await?;
     let ended = store::sessions::list_ended_in_batch(txn, tenant_id, &batch).await?;
     let ended_ids: Vec<String> = ended.iter().map(|s| s.id.clone()).collect();
-    store::grants::mark_sessions_families_revoked(txn, tenant_id, &ended_ids, reason.as_str(), now)
-        .await?;
+    store::grants::mark_sessions_families_revoked(
+        txn,
+        tenant_id,
+        &ended_ids,
+        offline_too(reason, by),
+        reason.as_str(),
+        now,
+    )
+    .await?;
     let pairs = store::sessions::list_participants_many(txn, tenant_id, &ended_ids).await?;
     let mut client_ids: Vec<String> = pairs.iter().map(|(_, c)| c.clone()).collect();
     client_ids.sort();
@@ -294,5 +310,58 @@ pub async fn end_scope(
         },
         Scope::Tenant => store::sessions::SessionFilter::default(),
     };
-    end_matching(state, tenant_id, &filter, &|_| true, reason, by).await
+    let ended = end_matching(state, tenant_id, &filter, &|_| true, reason, by).await?;
+    if offline_too(reason, by) {
+        let offline = match scope {
+            Scope::User(u) => store::grants::OfflineScope::User(u),
+            Scope::Device(d) => store::grants::OfflineScope::Device(d),
+            Scope::Tenant => store::grants::OfflineScope::Tenant,
+        };
+        revoke_offline(state, tenant_id, offline, reason, by).await?;
+    }
+    Ok(ended)
+}
+
+/// Revoke the `offline_access` families in scope whose sessions ended earlier (by logout or
+/// timeout, which leave them), with an audit event when there were any. Returns how many.
+pub async fn revoke_offline(
+    state: &AppState,
+    tenant_id: &str,
+    scope: store::grants::OfflineScope<'_>,
+    reason: EndReason,
+    by: &Ender<'_>,
+) -> Result<u64> {
+    let now_ms = state.clock.now_ms();
+    let txn = state.db.begin().await?;
+    let n = store::grants::mark_offline_families_revoked(
+        &txn,
+        tenant_id,
+        scope,
+        reason.as_str(),
+        now_ms.div_euclid(1000),
+    )
+    .await?;
+    if n > 0 {
+        let user_id = match scope {
+            store::grants::OfflineScope::User(u) => Some(u),
+            _ => None,
+        };
+        audit::record(
+            &txn,
+            Event {
+                tenant_id,
+                kind: "grants.offline_revoked",
+                user_id,
+                actor: by.actor,
+                outcome: reason.as_str(),
+                detail: Some(json!({ "families": n })),
+                ..Default::default()
+            },
+            by.ctx,
+            now_ms,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(n)
 }

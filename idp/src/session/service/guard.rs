@@ -141,6 +141,7 @@ pub async fn guard(
             actor: "system",
             ctx: Some(ctx),
             detail: Some(json!({ "mismatches": mismatches })),
+            keep_offline: false,
         };
         audit::record(
             &state.db,

@@ -15,7 +15,9 @@ pub mod stepup;
 pub mod sweep;
 
 pub use begin::{begin, join, Admission, Begun, Candidate, Login};
-pub use end::{end_in, end_many, end_matching, end_one, end_scope, Ended, Ender, Scope};
+pub use end::{
+    end_in, end_many, end_matching, end_one, end_scope, revoke_offline, Ended, Ender, Scope,
+};
 pub use resolve::{resolve, NoSession, Resolution};
 
 use crate::clock::UnixTime;

@@ -423,6 +423,7 @@ pub async fn change_membership(
             actor,
             ctx: None,
             detail: Some(json!({ "rules": triggered })),
+            keep_offline: false,
         };
         let n = end_scope(
             state,
