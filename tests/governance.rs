@@ -81,7 +81,10 @@ pub(crate) async fn start_node_state(
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut vars: HashMap<String, String> = [
-        ("LANYARD_DATABASE_URL", ts.state.config.database_url.clone()),
+        (
+            "LANYARD_DATABASE_URL",
+            ts.state.config.database_url.to_string_unredacted(),
+        ),
         ("LANYARD_BIND", format!("127.0.0.1:{port}")),
         ("LANYARD_PUBLIC_URL", ts.base.clone()),
         ("LANYARD_DEMO", "false".into()),

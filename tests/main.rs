@@ -14,6 +14,7 @@ mod errors;
 mod fault;
 mod governance;
 mod governance2;
+mod hardening;
 mod logout;
 mod observability;
 mod offline;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `sqlite:...` or `postgres://...`.
-    pub database_url: String,
+    pub database_url: UrlWithSecret,
     /// PostgreSQL connections per node (writer pool; the reader pool gets a third). SQLite
     /// always has one writer connection.
     pub database_max_connections: Option<u32>,
@@ -32,6 +32,58 @@ pub struct Config {
     pub geo_country_header: Option<String>,
     /// A separate listen address for `/metrics`; when set, the main address does not serve it.
     pub metrics_bind: Option<String>,
+}
+
+/// A URL that may carry a password (`postgres://user:secret@host/db`): used as the `&str` it
+/// is, but `Debug` and `Display` print it with the password replaced, so a `{:?}` of the config
+/// or the application state never leaks it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UrlWithSecret(String);
+
+impl UrlWithSecret {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, secret included (to hand to a child process's environment).
+    pub fn to_string_unredacted(&self) -> String {
+        self.0.clone()
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            Ok(_) => self.0.clone(),
+            // Not parseable as a URL: it may still hold a secret somewhere; show only the scheme.
+            Err(_) => match self.0.split_once(':') {
+                Some((scheme, _)) => format!("{scheme}:***"),
+                None => "***".into(),
+            },
+        }
+    }
+}
+
+impl std::ops::Deref for UrlWithSecret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for UrlWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl std::fmt::Display for UrlWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,7 +364,7 @@ impl Config {
             database_max_connections,
             trusted_proxies,
             geo_country_header: geo_country_header.map(|h| h.to_ascii_lowercase()),
-            database_url,
+            database_url: UrlWithSecret::new(database_url),
             bind,
             public_url,
             tls_cert,
@@ -361,6 +413,31 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::load(None, &move |k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn debug_never_prints_the_database_password() {
+        let c = load(&[(
+            "LANYARD_DATABASE_URL",
+            "postgres://lanyard:hunter2-secret@db:5432/l",
+        )])
+        .unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2-secret"), "{printed}");
+        assert!(
+            printed.contains("postgres://lanyard:***@db:5432/l"),
+            "{printed}"
+        );
+        assert_eq!(
+            &*c.database_url,
+            "postgres://lanyard:hunter2-secret@db:5432/l"
+        );
+        assert_eq!(
+            format!("{}", c.database_url),
+            "postgres://lanyard:***@db:5432/l"
+        );
+        let plain = UrlWithSecret::new("sqlite://lanyard.db?mode=rwc");
+        assert_eq!(plain.redacted(), "sqlite://lanyard.db?mode=rwc");
     }
 
     #[test]

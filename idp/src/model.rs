@@ -112,7 +112,42 @@ impl std::fmt::Debug for PreviousSecret {
     }
 }
 
+/// Whether a presented `redirect_uri` matches a registered one: exactly (OIDC Core §3.1.2.1,
+/// simple string comparison), or, for a native app's loopback redirect, with any port (RFC 8252
+/// §7.3: "MUST allow any port to be specified at the time of the request for loopback IP
+/// redirect URIs"). Loopback means `http` and the literal `127.0.0.1` or `[::1]`; `localhost`
+/// is not (RFC 8252 §8.3). Everything but the port must still be identical.
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    let (Ok(mut r), Ok(mut p)) = (url::Url::parse(registered), url::Url::parse(presented)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| {
+        u.scheme() == "http"
+            && matches!(u.host_str(), Some("127.0.0.1") | Some("[::1]"))
+            && u.username().is_empty()
+            && u.password().is_none()
+    };
+    if !loopback(&r) || !loopback(&p) {
+        return false;
+    }
+    // Compare the serialisations without ports (set_port only fails for cannot-be-a-base URLs).
+    if r.set_port(None).is_err() || p.set_port(None).is_err() {
+        return false;
+    }
+    r.as_str() == p.as_str()
+}
+
 impl Client {
+    /// RFC 8252 §7.3 / OIDC Core §3.1.2.1: see [`redirect_uri_matches`].
+    pub fn accepts_redirect_uri(&self, presented: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|r| redirect_uri_matches(r, presented))
+    }
+
     pub fn from_row(r: ClientRow) -> Self {
         Self {
             auth_method: AuthMethod::parse(&r.auth_method).unwrap_or(AuthMethod::ClientSecretBasic),
@@ -142,5 +177,32 @@ impl Client {
 
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::redirect_uri_matches as m;
+
+    #[test]
+    fn exact_match_is_required_except_for_loopback_ports() {
+        assert!(m("https://rp.example/cb", "https://rp.example/cb"));
+        assert!(!m("https://rp.example/cb", "https://rp.example/cb/"));
+        assert!(!m("https://rp.example/cb", "https://rp.example:8443/cb"));
+        assert!(!m("https://rp.example/cb", "https://RP.example/cb"));
+        // RFC 8252 §7.3: any port on loopback IP literals.
+        assert!(m("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb"));
+        assert!(m("http://127.0.0.1:8080/cb", "http://127.0.0.1:9/cb"));
+        assert!(m("http://[::1]/cb", "http://[::1]:61000/cb"));
+        // ... but nothing else may differ.
+        assert!(!m("http://127.0.0.1/cb", "http://127.0.0.1:5000/other"));
+        assert!(!m("http://127.0.0.1/cb", "http://127.0.0.1:5000/cb?x=1"));
+        assert!(!m("http://127.0.0.1/cb", "https://127.0.0.1:5000/cb"));
+        assert!(!m("http://127.0.0.1/cb", "http://[::1]:5000/cb"));
+        assert!(!m("http://127.0.0.1/cb", "http://u:p@127.0.0.1:5000/cb"));
+        // localhost is not a loopback IP literal (§8.3); other hosts never port-float.
+        assert!(!m("http://localhost/cb", "http://localhost:5000/cb"));
+        assert!(!m("http://127.0.0.2/cb", "http://127.0.0.2:5000/cb"));
+        assert!(!m("http://127.0.0.1/cb", "not a url"));
     }
 }

@@ -209,6 +209,10 @@ fn verify_assertion(
     else {
         return false;
     };
+    // RFC 7515 §5.2 / RFC 7519 §4: a header or claims set with duplicate names is refused.
+    if !tokens::strict_json::jws_has_unique_members(jwt) {
+        return false;
+    }
     let Ok(header) = josekit::jwt::decode_header(jwt) else {
         return false;
     };
@@ -239,19 +243,61 @@ fn verify_assertion(
         };
         let Some(verifier) = verifier else { continue };
         if let Ok((payload, _)) = josekit::jwt::decode_with_verifier(jwt, verifier.as_ref()) {
-            let c = payload.claims_set();
-            let aud = tokens::audiences(c);
-            let aud_ok = aud.iter().any(|a| a == issuer || a == endpoint_url);
-            let exp_ok = c
-                .get("exp")
-                .and_then(|e| e.as_i64())
-                .is_some_and(|e| e > now);
-            let who_ok = tokens::claim_str(c, "iss") == Some(client.client_id.as_str())
-                && tokens::claim_str(c, "sub") == Some(client.client_id.as_str());
-            return aud_ok && exp_ok && who_ok && c.contains_key("jti");
+            return decide_assertion_claims(
+                payload.claims_set(),
+                &client.client_id,
+                issuer,
+                endpoint_url,
+                now,
+            );
         }
     }
     false
+}
+
+/// Clock skew tolerated on an assertion's `nbf` and `iat` (RFC 7523 §3 points 5 and 6 allow
+/// "some small leeway ... for clock skew").
+pub const ASSERTION_SKEW_SECS: i64 = 60;
+/// The longest an assertion may claim to live: a client makes a fresh one per request, so an
+/// `exp` further away is "unreasonably far in the future" (RFC 7523 §3 point 4).
+pub const ASSERTION_MAX_LIFETIME_SECS: i64 = 3600;
+
+/// RFC 7523 §3 / OIDC Core §9 on the claims of a verified client assertion: `iss` = `sub` =
+/// client_id (points 1, 2), `aud` names the issuer or the endpoint (3), `exp` in the future and
+/// not absurdly far (4), `nbf` (5) and `iat` (6) not in the future beyond the skew, `jti` present
+/// (7). Numeric times must be integers or they count as absent-and-required / wrong.
+pub fn decide_assertion_claims(
+    c: &serde_json::Map<String, serde_json::Value>,
+    client_id: &str,
+    issuer: &str,
+    endpoint_url: &str,
+    now: i64,
+) -> bool {
+    let time = |name: &str| -> Option<Option<i64>> {
+        match c.get(name) {
+            None => Some(None),
+            Some(v) => v.as_i64().map(Some),
+        }
+    };
+    let aud_ok = tokens::audiences(c)
+        .iter()
+        .any(|a| a == issuer || a == endpoint_url);
+    let who_ok = tokens::claim_str(c, "iss") == Some(client_id)
+        && tokens::claim_str(c, "sub") == Some(client_id);
+    let exp_ok =
+        matches!(time("exp"), Some(Some(e)) if e > now && e <= now + ASSERTION_MAX_LIFETIME_SECS);
+    let nbf_ok = match time("nbf") {
+        Some(None) => true,
+        Some(Some(n)) => n <= now + ASSERTION_SKEW_SECS,
+        None => false,
+    };
+    let iat_ok = match time("iat") {
+        Some(None) => true,
+        Some(Some(i)) => i <= now + ASSERTION_SKEW_SECS,
+        None => false,
+    };
+    let jti_ok = tokens::claim_str(c, "jti").is_some_and(|j| !j.is_empty());
+    aud_ok && who_ok && exp_ok && nbf_ok && iat_ok && jti_ok
 }
 
 #[cfg(test)]
@@ -281,6 +327,59 @@ mod tests {
                 until,
             }),
         }
+    }
+
+    fn assertion(extra: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        let mut c = serde_json::json!({
+            "iss": "web", "sub": "web", "aud": "https://op/t/a", "exp": 1060, "jti": "j1"
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn assertion_claims_follow_rfc7523_section_3() {
+        let ok =
+            |c| decide_assertion_claims(&c, "web", "https://op/t/a", "https://op/t/a/token", 1000);
+        assert!(ok(assertion(serde_json::json!({}))));
+        assert!(ok(assertion(
+            serde_json::json!({"aud": "https://op/t/a/token"})
+        )));
+        assert!(ok(assertion(
+            serde_json::json!({"aud": ["x", "https://op/t/a"]})
+        )));
+        assert!(!ok(assertion(serde_json::json!({"aud": "https://other"}))));
+        assert!(!ok(assertion(serde_json::json!({"iss": "other"}))));
+        assert!(!ok(assertion(serde_json::json!({"sub": "other"}))));
+        // exp: required, future, not absurdly far, an integer.
+        assert!(!ok(assertion(serde_json::json!({"exp": null}))));
+        assert!(!ok(assertion(serde_json::json!({"exp": 1000}))));
+        assert!(ok(assertion(
+            serde_json::json!({"exp": 1000 + ASSERTION_MAX_LIFETIME_SECS})
+        )));
+        assert!(!ok(assertion(
+            serde_json::json!({"exp": 1001 + ASSERTION_MAX_LIFETIME_SECS})
+        )));
+        assert!(!ok(assertion(serde_json::json!({"exp": "1060"}))));
+        // nbf and iat: optional, never in the future beyond the skew.
+        assert!(ok(assertion(
+            serde_json::json!({"nbf": 1000 + ASSERTION_SKEW_SECS})
+        )));
+        assert!(!ok(assertion(
+            serde_json::json!({"nbf": 1001 + ASSERTION_SKEW_SECS})
+        )));
+        assert!(ok(assertion(serde_json::json!({"iat": 990}))));
+        assert!(!ok(assertion(serde_json::json!({"iat": 1_000_000_000}))));
+        assert!(!ok(assertion(serde_json::json!({"iat": "soon"}))));
+        // jti: required.
+        assert!(!ok(assertion(serde_json::json!({"jti": null}))));
+        assert!(!ok(assertion(serde_json::json!({"jti": ""}))));
     }
 
     #[test]

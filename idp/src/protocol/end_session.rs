@@ -357,7 +357,7 @@ async fn verify_hint(
         return Ok(None);
     };
     if tokens::claim_str(&v.claims, "iss") != Some(tenant.issuer.as_str())
-        || v.typ.as_deref() == Some(tokens::TYP_ACCESS)
+        || !tokens::is_id_token(&v)
     {
         return Ok(None);
     }

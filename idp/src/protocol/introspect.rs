@@ -36,11 +36,16 @@ pub async fn handle(
         return respond::oauth_json(&Rejection::Malformed("token"), false);
     };
     let hint = params.get("token_type_hint");
+    // §2.1: the hint orders the search; a token not found as that type is looked up as the
+    // other ("MUST extend its search across all of its supported token types").
     let result = if hint == Some("refresh_token") {
-        introspect_refresh(&state, &tenant, token, now_ms).await
+        match introspect_refresh(&state, &tenant, &client.id, token, now_ms).await {
+            Ok(Value::Null) => introspect_access(&state, &tenant, token, now_ms).await,
+            other => other,
+        }
     } else {
         match introspect_access(&state, &tenant, token, now_ms).await {
-            Ok(Value::Null) => introspect_refresh(&state, &tenant, token, now_ms).await,
+            Ok(Value::Null) => introspect_refresh(&state, &tenant, &client.id, token, now_ms).await,
             other => other,
         }
     };
@@ -96,9 +101,14 @@ async fn introspect_access(
     Ok(v)
 }
 
+/// A refresh token is only ever presented by the client it was issued to, so only that client
+/// learns anything about it: to every other caller it is `active: false` (RFC 7662 §4: the
+/// server may answer differently per caller, and must not disclose tokens to parties with no
+/// business knowing them).
 async fn introspect_refresh(
     state: &AppState,
     tenant: &Tenant,
+    caller_row_id: &str,
     token: &str,
     now_ms: i64,
 ) -> Result<Value> {
@@ -110,6 +120,9 @@ async fn introspect_refresh(
     let Some(f) = store::grants::find_family(&state.read, &tenant.id, &rt.family_id).await? else {
         return Ok(Value::Null);
     };
+    if f.client_id != caller_row_id {
+        return Ok(Value::Null);
+    }
     if rt.state != store::grants::RT_ACTIVE
         || f.state != store::grants::FAMILY_ACTIVE
         || now >= rt.idle_deadline

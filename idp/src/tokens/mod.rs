@@ -5,6 +5,7 @@ pub mod code;
 pub mod pkce;
 pub mod refresh;
 pub mod service;
+pub mod strict_json;
 
 use crate::clock::UnixTime;
 use crate::keys::{KeySet, LoadedKey};
@@ -51,7 +52,10 @@ pub struct Verified {
 /// Verify a compact JWS against the tenant's published keys: the `kid` must name one of them and
 /// the header `alg` must be that key's algorithm (no `none`, no algorithm confusion).
 pub fn verify(keys: &KeySet, token: &str, now: UnixTime) -> Result<Verified, JwtRejection> {
-    if token.len() > 16 * 1024 || token.split('.').count() != 3 {
+    if token.len() > 16 * 1024
+        || token.split('.').count() != 3
+        || !strict_json::jws_has_unique_members(token)
+    {
         return Err(JwtRejection::Malformed);
     }
     let header = jwt::decode_header(token).map_err(|_| JwtRejection::Malformed)?;
@@ -73,6 +77,14 @@ pub fn verify(keys: &KeySet, token: &str, now: UnixTime) -> Result<Verified, Jwt
         typ: header.token_type().map(str::to_string),
         claims: payload.claims_set().clone(),
     })
+}
+
+/// Whether a verified JWT of ours is an ID token: signed with `typ: JWT` (access tokens are
+/// `at+jwt`, RFC 9068 §2.1; logout tokens `logout+jwt`, Back-Channel Logout §2.4) and without
+/// the `events` claim that marks a logout token (BCL §2.4, §2.6 "MUST NOT ... be an ID Token").
+/// RP-Initiated Logout §2 wants an ID token as `id_token_hint`, nothing else.
+pub fn is_id_token(v: &Verified) -> bool {
+    v.typ.as_deref() == Some(TYP_JWT) && !v.claims.contains_key("events")
 }
 
 /// Claims helpers.
@@ -111,6 +123,27 @@ mod tests {
             )
             .unwrap()],
         }
+    }
+
+    #[test]
+    fn only_a_plain_jwt_without_events_is_an_id_token() {
+        let ks = keyset("ES256");
+        let mut id = Map::new();
+        id.insert("sub".into(), "u1".into());
+        let t = sign(&ks.keys[0], TYP_JWT, id.clone()).unwrap();
+        assert!(is_id_token(&verify(&ks, &t, 10).unwrap()));
+        let at = sign(&ks.keys[0], TYP_ACCESS, id.clone()).unwrap();
+        assert!(!is_id_token(&verify(&ks, &at, 10).unwrap()));
+        let mut lt = id.clone();
+        lt.insert(
+            "events".into(),
+            serde_json::json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+        );
+        let logout = sign(&ks.keys[0], TYP_LOGOUT, lt.clone()).unwrap();
+        assert!(!is_id_token(&verify(&ks, &logout, 10).unwrap()));
+        // Even disguised as a plain JWT, the events claim gives it away.
+        let disguised = sign(&ks.keys[0], TYP_JWT, lt).unwrap();
+        assert!(!is_id_token(&verify(&ks, &disguised, 10).unwrap()));
     }
 
     #[test]

@@ -64,8 +64,10 @@ pub fn decide_refresh(
     if !f.family_active {
         return RefreshDecision::Reject(Rejection::RefreshInvalid);
     }
+    let expired = now >= f.family_absolute_deadline || now >= f.idle_deadline;
     if let TokenState::Rotated { at } = f.token {
-        let within_grace = grace_secs > 0 && now < at + grace_secs;
+        // Expiry before grace: a retry window never revives a token past its lifetimes.
+        let within_grace = grace_secs > 0 && now < at + grace_secs && !expired;
         return if within_grace
             && f.successor_unused == Some(true)
             && (f.session_active || f.offline)
@@ -82,7 +84,7 @@ pub fn decide_refresh(
     if !f.user_active {
         return RefreshDecision::Reject(Rejection::UserInactive);
     }
-    if now >= f.family_absolute_deadline || now >= f.idle_deadline {
+    if expired {
         return RefreshDecision::Reject(Rejection::RefreshInvalid);
     }
     RefreshDecision::Rotate
@@ -104,6 +106,29 @@ mod tests {
             offline: false,
             user_active: true,
         }
+    }
+
+    #[test]
+    fn grace_never_revives_an_expired_token() {
+        let mut f = facts(TokenState::Rotated { at: 990 });
+        f.successor_unused = Some(true);
+        assert_eq!(
+            decide_refresh(&f, "c1", 30, 995),
+            RefreshDecision::ReissueWithinGrace
+        );
+        // Idle-expired (idle_deadline 1000) inside the window.
+        assert_eq!(
+            decide_refresh(&f, "c1", 30, 1000),
+            RefreshDecision::RevokeFamily
+        );
+        // Family past its absolute lifetime inside the window.
+        let mut f = facts(TokenState::Rotated { at: 4990 });
+        f.successor_unused = Some(true);
+        f.idle_deadline = 9000;
+        assert_eq!(
+            decide_refresh(&f, "c1", 30, 5000),
+            RefreshDecision::RevokeFamily
+        );
     }
 
     #[test]

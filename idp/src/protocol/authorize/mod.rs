@@ -113,7 +113,7 @@ async fn validate_client_and_redirect(
     let Some(redirect_uri) = p.get("redirect_uri") else {
         return Ok(Err("The request has no redirect_uri."));
     };
-    if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+    if !client.accepts_redirect_uri(redirect_uri) {
         return Ok(Err("The redirect_uri is not registered for this client."));
     }
     if !client.allows_grant("authorization_code") {
