@@ -81,6 +81,11 @@ async fn introspect_access(
             v[k] = c.clone();
         }
     }
+    // RFC 9449 §6.2: a DPoP-bound token is reported with its type and key.
+    if let Some(cnf) = live.claims.get("cnf") {
+        v["token_type"] = json!("DPoP");
+        v["cnf"] = cnf.clone();
+    }
     // Live state wins over the token's claim: a session made read-only (or required to
     // re-authenticate) after the token was issued is reported as it is now.
     if let Some(m) = live.session.as_ref().and_then(|s| s.mode()) {
@@ -129,7 +134,7 @@ async fn introspect_refresh(
         },
         None => return Ok(Value::Null),
     };
-    Ok(json!({
+    let mut v = json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": f.scope,
@@ -139,5 +144,10 @@ async fn introspect_refresh(
         "iat": rt.created_at,
         "exp": rt.idle_deadline.min(f.absolute_deadline),
         "sid": sid,
-    }))
+    });
+    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+    if let Some(jkt) = &f.dpop_jkt {
+        v["cnf"] = json!({ "jkt": jkt });
+    }
+    Ok(v)
 }
