@@ -116,7 +116,10 @@ async fn answer(r: reqwest::Response) -> Answer {
 async fn fetch_nonce(ts: &TestServer, key: &DpopKey) -> String {
     let p = key.proof(ts, "POST", &ts.url("/token"), None, None);
     let a = post_token(ts, ("spa", None), &[("grant_type", "refresh_token")], &[&p]).await;
-    assert_eq!((a.status, a.body["error"].as_str()), (400, Some("use_dpop_nonce")));
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("use_dpop_nonce"))
+    );
     a.nonce.expect("DPoP-Nonce header")
 }
 
@@ -133,7 +136,12 @@ async fn dpop_token(
 }
 
 /// Sign alice in through `client` and return (code, verifier).
-async fn code_for(ts: &TestServer, client: &str, redirect: &str, extra: &[(&str, &str)]) -> (String, String) {
+async fn code_for(
+    ts: &TestServer,
+    client: &str,
+    redirect: &str,
+    extra: &[(&str, &str)],
+) -> (String, String) {
     let (url, _state, _nonce, verifier) =
         auth_url(ts, client, redirect, "openid offline_access", extra);
     let browser = Browser::new();
@@ -198,7 +206,13 @@ async fn dpop_userinfo(ts: &TestServer, key: &DpopKey, at: &str) -> Answer {
 /// A public client's tokens, bound to `key`.
 async fn spa_tokens(ts: &TestServer, key: &DpopKey) -> Value {
     let (code, verifier) = code_for(ts, "spa", SPA_REDIRECT, &[]).await;
-    let a = dpop_token(ts, key, ("spa", None), &code_form(&code, &verifier, SPA_REDIRECT)).await;
+    let a = dpop_token(
+        ts,
+        key,
+        ("spa", None),
+        &code_form(&code, &verifier, SPA_REDIRECT),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.body);
     a.body
 }
@@ -257,10 +271,16 @@ async fn public_refresh_with_another_key_or_without_proof_is_refused() {
     let key = DpopKey::new();
     let t = spa_tokens(&ts, &key).await;
     let rt = t["refresh_token"].as_str().unwrap().to_string();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
     let thief = DpopKey::new();
     let a = dpop_token(&ts, &thief, ("spa", None), &form).await;
-    assert_eq!((a.status, a.body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let a = post_token(&ts, ("spa", None), &form, &[]).await;
     assert_eq!(
         (a.status, a.body["error"].as_str()),
@@ -277,7 +297,10 @@ async fn replayed_proof_is_refused_and_audited_then_swept() {
     let key = DpopKey::new();
     let t = spa_tokens(&ts, &key).await;
     let rt = t["refresh_token"].as_str().unwrap().to_string();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
     let nonce = fetch_nonce(&ts, &key).await;
     let p = key.proof(&ts, "POST", &ts.url("/token"), Some(&nonce), None);
     let first = post_token(&ts, ("spa", None), &form, &[&p]).await;
@@ -294,12 +317,20 @@ async fn replayed_proof_is_refused_and_audited_then_swept() {
         (again.status, again.body["error"].as_str()),
         (400, Some("invalid_dpop_proof"))
     );
-    let events =
-        lanyard_idp::store::audit::list(&ts.state.db, &ts.tenant.id, Some("dpop.proof_refused"), 10)
-            .await
-            .unwrap();
+    let events = lanyard_idp::store::audit::list(
+        &ts.state.db,
+        &ts.tenant.id,
+        Some("dpop.proof_refused"),
+        10,
+    )
+    .await
+    .unwrap();
     assert_eq!(events.len(), 1, "audited");
-    assert!(events[0].detail.contains("jti_replayed"), "{}", events[0].detail);
+    assert!(
+        events[0].detail.contains("jti_replayed"),
+        "{}",
+        events[0].detail
+    );
     assert!(!events[0].detail.contains(&p[..20]), "never the proof");
     // Once a proof is too old to be accepted anyway, the register forgets it.
     use sea_orm::{ConnectionTrait, Statement};
@@ -335,12 +366,19 @@ async fn missing_or_stale_nonce_is_answered_with_the_nonce_to_use() {
     let form = code_form(&code, &verifier, SPA_REDIRECT);
     let p = key.proof(&ts, "POST", &ts.url("/token"), Some(&old), None);
     let a = post_token(&ts, ("spa", None), &form, &[&p]).await;
-    assert_eq!((a.status, a.body["error"].as_str()), (400, Some("use_dpop_nonce")));
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("use_dpop_nonce"))
+    );
     let fresh = a.nonce.expect("DPoP-Nonce");
     assert_ne!(fresh, old);
     let p = key.proof(&ts, "POST", &ts.url("/token"), Some(&fresh), None);
     let a = post_token(&ts, ("spa", None), &form, &[&p]).await;
-    assert_eq!(a.status, 200, "the code was not used up by the nonce round: {}", a.body);
+    assert_eq!(
+        a.status, 200,
+        "the code was not used up by the nonce round: {}",
+        a.body
+    );
     assert_eq!(a.body["token_type"], "DPoP");
 }
 
@@ -359,11 +397,23 @@ async fn wrong_htu_htm_or_iat_is_an_invalid_proof() {
         }))
     };
     for (why, p) in [
-        ("htu of another endpoint", base("POST", ts.url("/userinfo"), now)),
-        ("htu of another server", base("POST", "https://evil.example/t/acme/token".into(), now)),
+        (
+            "htu of another endpoint",
+            base("POST", ts.url("/userinfo"), now),
+        ),
+        (
+            "htu of another server",
+            base("POST", "https://evil.example/t/acme/token".into(), now),
+        ),
         ("htm GET", base("GET", ts.url("/token"), now)),
-        ("iat two minutes ago", base("POST", ts.url("/token"), now - 120)),
-        ("iat a minute ahead", base("POST", ts.url("/token"), now + 60)),
+        (
+            "iat two minutes ago",
+            base("POST", ts.url("/token"), now - 120),
+        ),
+        (
+            "iat a minute ahead",
+            base("POST", ts.url("/token"), now + 60),
+        ),
     ] {
         let a = post_token(&ts, ("spa", None), &form, &[&p]).await;
         assert_eq!(
@@ -397,22 +447,43 @@ async fn dpop_token_is_refused_as_bearer_and_needs_its_proof() {
     assert!(c.contains("algs=\"ES256"), "{c}");
     // The DPoP scheme without a proof, with a proof of another key, with a wrong ath.
     let a = userinfo(&ts, &format!("DPoP {at}"), None).await;
-    assert_eq!((a.status, a.body["error"].as_str()), (401, Some("invalid_dpop_proof")));
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
     let other = DpopKey::new();
     let u = dpop_userinfo(&ts, &other, &at).await;
-    assert_eq!((u.status, u.body["error"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(
+        (u.status, u.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
     let nonce = dpop_userinfo(&ts, &key, &at).await.nonce.unwrap();
-    let p = key.proof(&ts, "GET", &ts.url("/userinfo"), Some(&nonce), Some("another-token"));
+    let p = key.proof(
+        &ts,
+        "GET",
+        &ts.url("/userinfo"),
+        Some(&nonce),
+        Some("another-token"),
+    );
     let a = userinfo(&ts, &format!("DPoP {at}"), Some(&p)).await;
-    assert_eq!((a.status, a.body["error"].as_str()), (401, Some("invalid_dpop_proof")));
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
     // A bearer token under the DPoP scheme is not a DPoP token.
     let bearer = login_and_redeem(&ts, &Browser::new(), "openid").await;
     let bt = bearer["access_token"].as_str().unwrap();
     assert_eq!(bearer["token_type"], "Bearer");
     let p = key.proof(&ts, "GET", &ts.url("/userinfo"), Some(&nonce), Some(bt));
     let a = userinfo(&ts, &format!("DPoP {bt}"), Some(&p)).await;
-    assert_eq!((a.status, a.body["error"].as_str()), (401, Some("invalid_token")));
-    assert_eq!(userinfo(&ts, &format!("Bearer {bt}"), None).await.status, 200);
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    assert_eq!(
+        userinfo(&ts, &format!("Bearer {bt}"), None).await.status,
+        200
+    );
     // Without any token both schemes are offered.
     let r = reqwest::get(ts.url("/userinfo")).await.unwrap();
     let challenges: Vec<_> = r
@@ -421,8 +492,14 @@ async fn dpop_token_is_refused_as_bearer_and_needs_its_proof() {
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
-    assert!(challenges.iter().any(|c| c.starts_with("Bearer")), "{challenges:?}");
-    assert!(challenges.iter().any(|c| c.starts_with("DPoP algs=")), "{challenges:?}");
+    assert!(
+        challenges.iter().any(|c| c.starts_with("Bearer")),
+        "{challenges:?}"
+    );
+    assert!(
+        challenges.iter().any(|c| c.starts_with("DPoP algs=")),
+        "{challenges:?}"
+    );
 }
 
 #[tokio::test]
@@ -430,11 +507,20 @@ async fn confidential_client_refresh_is_not_bound() {
     let ts = TestServer::start().await;
     let key = DpopKey::new();
     let (code, verifier) = code_for(&ts, "web", REDIRECT, &[]).await;
-    let a = dpop_token(&ts, &key, ("web", Some(SECRET)), &code_form(&code, &verifier, REDIRECT)).await;
+    let a = dpop_token(
+        &ts,
+        &key,
+        ("web", Some(SECRET)),
+        &code_form(&code, &verifier, REDIRECT),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["token_type"], "DPoP", "the access token is bound");
     let rt = a.body["refresh_token"].as_str().unwrap().to_string();
-    assert!(introspect(&ts, &rt).await.get("cnf").is_none(), "the refresh token is not");
+    assert!(
+        introspect(&ts, &rt).await.get("cnf").is_none(),
+        "the refresh token is not"
+    );
     // Refreshed without a proof: a bearer token.
     let r = post_token(
         &ts,
@@ -445,7 +531,9 @@ async fn confidential_client_refresh_is_not_bound() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["token_type"], "Bearer");
-    assert!(jwt_claims(r.body["access_token"].as_str().unwrap()).get("cnf").is_none());
+    assert!(jwt_claims(r.body["access_token"].as_str().unwrap())
+        .get("cnf")
+        .is_none());
     // Refreshed with another key: bound to that one.
     let rt2 = r.body["refresh_token"].as_str().unwrap().to_string();
     let other = DpopKey::new();
@@ -500,7 +588,10 @@ async fn dpop_jkt_binds_the_code_to_the_key() {
     assert_eq!(a.body["error"], "invalid_grant", "another key");
     let a = dpop_token(&ts, &key, ("spa", None), &form).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(jwt_claims(a.body["access_token"].as_str().unwrap())["cnf"]["jkt"], jkt);
+    assert_eq!(
+        jwt_claims(a.body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        jkt
+    );
     // A dpop_jkt that is no thumbprint is refused at the authorization endpoint.
     let (url, ..) = auth_url(&ts, "spa", SPA_REDIRECT, "openid", &[("dpop_jkt", "nope")]);
     let landing = Browser::new().get(&ts.base, &url).await;

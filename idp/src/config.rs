@@ -213,12 +213,7 @@ impl Config {
             None => file_cfg.dpop_nonce_required.unwrap_or(true),
             Some("1" | "true") => true,
             Some("0" | "false") => false,
-            Some(_) => {
-                return Err(err(
-                    "LANYARD_DPOP_NONCE_REQUIRED",
-                    "must be true or false",
-                ))
-            }
+            Some(_) => return Err(err("LANYARD_DPOP_NONCE_REQUIRED", "must be true or false")),
         };
         let d = DeliveryConfig::default();
         let delivery = DeliveryConfig {
@@ -501,7 +496,11 @@ mod tests {
     #[test]
     fn dpop_nonces_are_required_unless_switched_off() {
         assert!(load(&[]).unwrap().dpop_nonce_required);
-        assert!(!load(&[("LANYARD_DPOP_NONCE_REQUIRED", "false")]).unwrap().dpop_nonce_required);
+        assert!(
+            !load(&[("LANYARD_DPOP_NONCE_REQUIRED", "false")])
+                .unwrap()
+                .dpop_nonce_required
+        );
         let e = load(&[("LANYARD_DPOP_NONCE_REQUIRED", "maybe")]).unwrap_err();
         assert_eq!(e.key, "LANYARD_DPOP_NONCE_REQUIRED");
     }

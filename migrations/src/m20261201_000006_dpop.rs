@@ -31,7 +31,12 @@ async fn add(manager: &SchemaManager<'_>, table: &str, col: ColumnDef) -> Result
 
 async fn drop(manager: &SchemaManager<'_>, table: &str, col: &str) -> Result<(), DbErr> {
     manager
-        .alter_table(Table::alter().table(a(table)).drop_column(a(col)).to_owned())
+        .alter_table(
+            Table::alter()
+                .table(a(table))
+                .drop_column(a(col))
+                .to_owned(),
+        )
         .await
 }
 

@@ -14,8 +14,8 @@ use crate::model::{Client, Tenant};
 use crate::session::service::{self as sessions, Ender};
 use crate::session::{EndReason, Liveness};
 use crate::store::{self, TransactionTrait};
-use crate::tokens::dpop;
 use crate::tokens::code::{decide_redemption, CodeDecision, CodeFacts, CodeState, Redemption};
+use crate::tokens::dpop;
 use crate::tokens::refresh::{decide_refresh, RefreshDecision, RefreshFacts, TokenState};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
@@ -123,7 +123,9 @@ async fn dpop_proof(
         access_token: None,
         client_id: Some(&client.client_id),
     };
-    match super::dpop::check_proof(state, tenant, proof.as_deref().map_err(|e| *e), &site, ctx).await? {
+    match super::dpop::check_proof(state, tenant, proof.as_deref().map_err(|e| *e), &site, ctx)
+        .await?
+    {
         Ok(p) => Ok(Some(p)),
         Err(why) => Err(Rejection::from(why).into()),
     }
@@ -419,7 +421,7 @@ async fn refresh_token(
     // token is refused by `decide_refresh` as ever).
     if family.client_id == client.id {
         dpop::decide_key_binding(family.dpop_jkt.as_deref(), proof.map(|p| p.jkt.as_str()))
-        .map_err(Rejection::from)?;
+            .map_err(Rejection::from)?;
     }
     let session = match &family.session_id {
         Some(sid) => sessions::resolve::get(&state.read, &tenant.id, sid).await?,

@@ -280,7 +280,11 @@ async fn dpop_proof(
     ctx: &crate::http::RequestContext,
 ) -> Result<std::result::Result<crate::tokens::dpop::Proof, Response>> {
     let proof = match super::dpop::proof_header(req) {
-        Ok(None) => return Ok(Err(super::dpop::resource_error(&Rejection::DpopProofRequired))),
+        Ok(None) => {
+            return Ok(Err(super::dpop::resource_error(
+                &Rejection::DpopProofRequired,
+            )))
+        }
         Ok(Some(p)) => Ok(p),
         Err(e) => Err(e),
     };

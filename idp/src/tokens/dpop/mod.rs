@@ -11,7 +11,7 @@ use crate::clock::UnixTime;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use josekit::jwk::Jwk;
-use josekit::jws::{JwsVerifier, EdDSA, ES256, PS256, RS256};
+use josekit::jws::{EdDSA, JwsVerifier, ES256, PS256, RS256};
 use serde_json::{Map, Value};
 
 /// The JWS `typ` of a DPoP proof (§4.2).
@@ -332,8 +332,7 @@ pub fn same_target_uri(htu: &str, expected: &str) -> bool {
 /// `dpop_jkt` at the authorization endpoint (§10): a base64url SHA-256 thumbprint.
 pub fn is_thumbprint(s: &str) -> bool {
     s.len() == 43
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 

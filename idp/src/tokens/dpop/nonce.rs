@@ -40,7 +40,10 @@ mod tests {
         let t0 = 1_800_000_000 - 1_800_000_000 % WINDOW_SECS;
         let n = current(&h(), "t", t0);
         assert!(accepted(&h(), "t", t0).contains(&n));
-        assert!(accepted(&h(), "t", t0 + WINDOW_SECS).contains(&n), "next window");
+        assert!(
+            accepted(&h(), "t", t0 + WINDOW_SECS).contains(&n),
+            "next window"
+        );
         assert!(
             !accepted(&h(), "t", t0 + 2 * WINDOW_SECS).contains(&n),
             "two windows on: stale"

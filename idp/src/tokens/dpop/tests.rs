@@ -67,7 +67,8 @@ fn claims(overrides: Value) -> Map<String, Value> {
 fn proof_with(key: &Key, typ: &str, jwk: &Map<String, Value>, c: Map<String, Value>) -> String {
     let mut h = JwsHeader::new();
     h.set_token_type(typ);
-    h.set_claim("jwk", Some(Value::Object(jwk.clone()))).unwrap();
+    h.set_claim("jwk", Some(Value::Object(jwk.clone())))
+        .unwrap();
     josekit::jws::serialize_compact(
         Value::Object(c).to_string().as_bytes(),
         &h,
@@ -142,9 +143,15 @@ fn none_and_symmetric_algs_are_refused() {
                 .signer_from_bytes(b"0123456789abcdef0123456789abcdef")
                 .unwrap(),
         ),
-        public: json!({"kty": "oct", "k": "MDEy"}).as_object().unwrap().clone(),
+        public: json!({"kty": "oct", "k": "MDEy"})
+            .as_object()
+            .unwrap()
+            .clone(),
     };
-    assert_eq!(check(&proof(&hs, json!({}))), Err(ProofRejection::UnsupportedAlg));
+    assert_eq!(
+        check(&proof(&hs, json!({}))),
+        Err(ProofRejection::UnsupportedAlg)
+    );
 }
 
 #[test]
@@ -162,7 +169,11 @@ fn the_jwk_must_be_a_public_key_that_fits_the_alg() {
     // An Ed25519 key under ES256.
     let ed = eddsa();
     let p = proof_with(&k, TYP_DPOP, &ed.public, claims(json!({})));
-    assert_eq!(check(&p), Err(ProofRejection::BadKey), "key of another type");
+    assert_eq!(
+        check(&p),
+        Err(ProofRejection::BadKey),
+        "key of another type"
+    );
 }
 
 #[test]
@@ -172,7 +183,10 @@ fn private_key_material_in_the_jwk_is_refused() {
         signer: Box::new(ES256.signer_from_jwk(&kp.to_jwk_private_key()).unwrap()),
         public: kp.to_jwk_private_key().as_ref().clone(),
     };
-    assert_eq!(check(&proof(&key, json!({}))), Err(ProofRejection::PrivateKey));
+    assert_eq!(
+        check(&proof(&key, json!({}))),
+        Err(ProofRejection::PrivateKey)
+    );
 }
 
 #[test]
@@ -298,7 +312,8 @@ fn at_a_resource_ath_must_hash_the_presented_token() {
 
 #[test]
 fn thumbprint_matches_rfc_8037_appendix_a3() {
-    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    let jwk =
+        json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
     assert_eq!(
         thumbprint(jwk.as_object().unwrap()).as_deref(),
         Some("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k")
@@ -310,8 +325,14 @@ fn thumbprint_matches_rfc_8037_appendix_a3() {
         thumbprint(with_extra.as_object().unwrap()).as_deref(),
         Some("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k")
     );
-    assert_eq!(thumbprint(json!({"kty": "OKP", "crv": "Ed25519"}).as_object().unwrap()), None);
-    assert_eq!(thumbprint(json!({"kty": "oct", "k": "x"}).as_object().unwrap()), None);
+    assert_eq!(
+        thumbprint(json!({"kty": "OKP", "crv": "Ed25519"}).as_object().unwrap()),
+        None
+    );
+    assert_eq!(
+        thumbprint(json!({"kty": "oct", "k": "x"}).as_object().unwrap()),
+        None
+    );
 }
 
 #[test]
@@ -359,7 +380,9 @@ fn only_public_clients_refresh_tokens_are_bound() {
 fn dpop_jkt_must_look_like_a_sha256_thumbprint() {
     assert!(is_thumbprint("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"));
     assert!(!is_thumbprint("short"));
-    assert!(!is_thumbprint("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4="));
+    assert!(!is_thumbprint(
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4="
+    ));
 }
 
 #[test]
@@ -370,6 +393,9 @@ fn rejections_map_to_rfc_9449_errors() {
     assert_eq!(e(ProofRejection::Replayed.into()), "invalid_dpop_proof");
     assert_eq!(e(ProofRejection::NonceMissing.into()), "use_dpop_nonce");
     assert_eq!(e(ProofRejection::NonceInvalid.into()), "use_dpop_nonce");
-    assert_eq!(e(BindingRejection::ProofRequired.into()), "invalid_dpop_proof");
+    assert_eq!(
+        e(BindingRejection::ProofRequired.into()),
+        "invalid_dpop_proof"
+    );
     assert_eq!(e(BindingRejection::OtherKey.into()), "invalid_grant");
 }
