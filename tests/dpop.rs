@@ -292,6 +292,43 @@ async fn public_refresh_with_another_key_or_without_proof_is_refused() {
 }
 
 #[tokio::test]
+async fn a_public_family_begun_without_proof_is_bound_by_its_first_proof() {
+    let ts = TestServer::start().await;
+    let (code, verifier) = code_for(&ts, "spa", SPA_REDIRECT, &[]).await;
+    let a = post_token(
+        &ts,
+        ("spa", None),
+        &code_form(&code, &verifier, SPA_REDIRECT),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["token_type"].as_str()),
+        (200, Some("Bearer"))
+    );
+    let rt = a.body["refresh_token"].as_str().unwrap().to_string();
+    let key = DpopKey::new();
+    let a = dpop_token(
+        &ts,
+        &key,
+        ("spa", None),
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let rt2 = a.body["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(introspect(&ts, &rt2).await["cnf"]["jkt"], key.jkt());
+    let a = post_token(
+        &ts,
+        ("spa", None),
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt2)],
+        &[],
+    )
+    .await;
+    assert_eq!(a.body["error"], "invalid_dpop_proof", "bound now");
+}
+
+#[tokio::test]
 async fn replayed_proof_is_refused_and_audited_then_swept() {
     let ts = TestServer::start().await;
     let key = DpopKey::new();

@@ -518,6 +518,18 @@ async fn refresh_token(
         dpop_jkt: proof.map(|p| p.jkt.as_str()),
     };
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
+    // RFC 9449 §5: a refresh token issued to a public client that shows a proof is bound to the
+    // proof's key; a family begun without a proof is bound by its first refresh with one
+    // (conditional: a concurrent refresh that bound it to another key wins, this one is refused).
+    if family.dpop_jkt.is_none() {
+        if let Some(jkt) = dpop::decide_refresh_binding(client.is_public(), proof) {
+            if !store::grants::mark_family_dpop_bound(&state.db, &tenant.id, &family.id, &jkt)
+                .await?
+            {
+                return Err(Rejection::DpopKeyMismatch.into());
+            }
+        }
+    }
     let next = crate::crypto::random_token();
 
     let next_generation = token.generation + 1;
