@@ -634,3 +634,20 @@ async fn dpop_jkt_binds_the_code_to_the_key() {
     let landing = Browser::new().get(&ts.base, &url).await;
     assert_eq!(landing.param("error").as_deref(), Some("invalid_request"));
 }
+
+#[tokio::test]
+async fn the_replay_register_is_per_tenant() {
+    let ts = TestServer::start().await;
+    let db = &ts.state.db;
+    use lanyard_idp::store::dpop::insert_seen;
+    let until = ts.clock.now_secs() + 60;
+    assert!(insert_seen(db, &ts.tenant.id, "h", until).await.unwrap());
+    assert!(
+        !insert_seen(db, &ts.tenant.id, "h", until).await.unwrap(),
+        "seen twice in one tenant: a replay"
+    );
+    assert!(
+        insert_seen(db, "another-tenant", "h", until).await.unwrap(),
+        "another tenant's register is its own"
+    );
+}
