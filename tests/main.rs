@@ -10,6 +10,7 @@ mod harness;
 mod admin_api;
 mod browser;
 mod cli;
+mod dpop;
 mod errors;
 mod fault;
 mod governance;

@@ -32,6 +32,8 @@ pub struct Config {
     pub geo_country_header: Option<String>,
     /// A separate listen address for `/metrics`; when set, the main address does not serve it.
     pub metrics_bind: Option<String>,
+    /// Whether DPoP proofs must carry a server-provided nonce (RFC 9449 §8, §9).
+    pub dpop_nonce_required: bool,
 }
 
 /// A URL that may carry a password (`postgres://user:secret@host/db`): used as the `&str` it
@@ -141,6 +143,7 @@ struct FileConfig {
     metrics_bind: Option<String>,
     geo_country_header: Option<String>,
     database_max_connections: Option<u32>,
+    dpop_nonce_required: Option<bool>,
 }
 
 /// A list in the file may be written as a TOML array or as one comma-separated string.
@@ -257,6 +260,12 @@ impl Config {
             Some("1" | "true") => true,
             Some("0" | "false") => false,
             Some(_) => return Err(err("LANYARD_DEMO", "must be true or false")),
+        };
+        let dpop_nonce_required = match env("LANYARD_DPOP_NONCE_REQUIRED").as_deref() {
+            None => file_cfg.dpop_nonce_required.unwrap_or(true),
+            Some("1" | "true") => true,
+            Some("0" | "false") => false,
+            Some(_) => return Err(err("LANYARD_DPOP_NONCE_REQUIRED", "must be true or false")),
         };
         let d = DeliveryConfig::default();
         let delivery = DeliveryConfig {
@@ -375,6 +384,7 @@ impl Config {
             delivery,
             demo,
             metrics_bind,
+            dpop_nonce_required,
         })
     }
 
@@ -524,6 +534,7 @@ mod tests {
             trusted_proxies,
             geo_country_header,
             database_max_connections,
+            dpop_nonce_required,
         } = all;
         let set = [
             database_url.is_some(),
@@ -544,6 +555,7 @@ mod tests {
             trusted_proxies.is_some(),
             geo_country_header.is_some(),
             database_max_connections.is_some(),
+            dpop_nonce_required.is_some(),
         ];
         assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
     }
@@ -556,6 +568,18 @@ mod tests {
         let dir = std::env::temp_dir();
         let c = load(&[("LANYARD_TEMPLATES_DIR", dir.to_str().unwrap())]).unwrap();
         assert_eq!(c.templates_dir.as_deref(), Some(dir.as_path()));
+    }
+
+    #[test]
+    fn dpop_nonces_are_required_unless_switched_off() {
+        assert!(load(&[]).unwrap().dpop_nonce_required);
+        assert!(
+            !load(&[("LANYARD_DPOP_NONCE_REQUIRED", "false")])
+                .unwrap()
+                .dpop_nonce_required
+        );
+        let e = load(&[("LANYARD_DPOP_NONCE_REQUIRED", "maybe")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_DPOP_NONCE_REQUIRED");
     }
 
     #[test]

@@ -72,6 +72,18 @@ pub enum Rejection {
     /// it issues anything new.
     #[error("re-authentication required")]
     ReauthRequired,
+    /// RFC 9449 §4.3: the DPoP proof failed a check (the cause is audited, not answered).
+    #[error("invalid DPoP proof")]
+    DpopProofInvalid,
+    /// RFC 9449 §8, §9: the server requires a nonce; the answer carries one in `DPoP-Nonce`.
+    #[error("DPoP nonce required")]
+    DpopNonceRequired,
+    /// RFC 9449 §5, §5.2, §10.1: the client or the grant requires a DPoP proof and none came.
+    #[error("DPoP proof required")]
+    DpopProofRequired,
+    /// RFC 9449 §5, §10.1: the grant is bound to another key than the proof's.
+    #[error("grant bound to another DPoP key")]
+    DpopKeyMismatch,
 }
 
 /// The wire form of a rejection.
@@ -173,6 +185,23 @@ impl Rejection {
             ReauthRequired => (
                 "invalid_grant",
                 "The user must authenticate again at the authorization endpoint.",
+                400,
+            ),
+            // RFC 9449 §5 and §12.2 (token endpoint); a protected resource answers 401 (§7.1).
+            DpopProofInvalid => ("invalid_dpop_proof", "The DPoP proof is invalid.", 400),
+            DpopProofRequired => (
+                "invalid_dpop_proof",
+                "A DPoP proof is required for this request.",
+                400,
+            ),
+            DpopNonceRequired => (
+                "use_dpop_nonce",
+                "Use the nonce in the DPoP-Nonce header in the DPoP proof.",
+                400,
+            ),
+            DpopKeyMismatch => (
+                "invalid_grant",
+                "The grant is bound to another DPoP key.",
                 400,
             ),
         };

@@ -97,6 +97,8 @@ pub struct Client {
     pub disabled: bool,
     /// The secret replaced by the last rotation and the Unix second it stops working at.
     pub previous_secret: Option<PreviousSecret>,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// A rotated-out client secret that still works until `until` (the rotation's overlap).
@@ -164,6 +166,7 @@ impl Client {
             jwks: r.jwks,
             first_party: r.first_party,
             disabled: r.disabled,
+            dpop_bound_access_tokens: r.dpop_bound_access_tokens,
             previous_secret: match (r.previous_secret_hash, r.previous_secret_until) {
                 (Some(hash), Some(until)) => Some(PreviousSecret { hash, until }),
                 _ => None,

@@ -133,6 +133,9 @@ pub struct CreateArgs {
     /// JWK Set (JSON) with the client's public keys, for private_key_jwt.
     #[arg(long)]
     jwks: Option<String>,
+    /// Refuse token requests without a DPoP proof (RFC 9449 §5.2 dpop_bound_access_tokens).
+    #[arg(long)]
+    dpop_bound_access_tokens: bool,
     #[command(flatten)]
     lifetimes: LifetimeArgs,
 }
@@ -198,6 +201,7 @@ pub async fn run(ctx: &Ctx, cmd: ClientCmd) -> anyhow::Result<()> {
                 id_token_alg: a.id_token_signed_response_alg,
                 jwks: a.jwks,
                 lifetimes: a.lifetimes.changes().apply(&Lifetimes::default()),
+                dpop_bound_access_tokens: a.dpop_bound_access_tokens,
             };
             print_json(
                 &clients::create_client(&state.db, &state.hasher, &t, c, ctx.now)

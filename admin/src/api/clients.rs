@@ -62,6 +62,9 @@ pub struct NewClient {
     /// JWK Set (JSON text), for private_key_jwt.
     pub jwks: Option<String>,
     pub lifetimes: Option<LifetimeInput>,
+    /// RFC 9449 §5.2: refuse token requests without a DPoP proof.
+    #[oai(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl std::fmt::Debug for NewClient {
@@ -175,6 +178,7 @@ impl ClientsApi {
                 id_token_alg: b.id_token_signed_response_alg,
                 jwks: b.jwks,
                 lifetimes: lifetimes.apply(&Lifetimes::default()),
+                dpop_bound_access_tokens: b.dpop_bound_access_tokens,
             },
             self.state.clock.now(),
         )

@@ -179,6 +179,8 @@ pub struct ClientView {
     pub disabled: bool,
     /// When a rotated-out secret stops working, while it still does (Unix seconds).
     pub previous_secret_valid_until: Option<i64>,
+    /// RFC 9449 §5.2: token requests without a DPoP proof are refused.
+    pub dpop_bound_access_tokens: bool,
     pub created_at: i64,
 }
 
@@ -197,6 +199,7 @@ impl From<manage::clients::ClientView> for ClientView {
             lifetimes: c.lifetimes.into(),
             disabled: c.disabled,
             previous_secret_valid_until: c.previous_secret_valid_until,
+            dpop_bound_access_tokens: c.dpop_bound_access_tokens,
             created_at: c.created_at,
         }
     }

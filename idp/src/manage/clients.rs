@@ -32,6 +32,8 @@ pub struct NewClient {
     pub id_token_alg: Option<String>,
     pub jwks: Option<String>,
     pub lifetimes: Lifetimes,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`.
+    pub dpop_bound_access_tokens: bool,
 }
 
 #[derive(Serialize)]
@@ -112,6 +114,7 @@ pub async fn create_client(
             disabled: false,
             previous_secret_hash: None,
             previous_secret_until: None,
+            dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         },
     )
     .await?;
@@ -140,6 +143,8 @@ pub struct ClientView {
     pub disabled: bool,
     /// When a rotated-out secret stops working, while it still does.
     pub previous_secret_valid_until: Option<i64>,
+    /// RFC 9449 §5.2: token requests without a DPoP proof are refused.
+    pub dpop_bound_access_tokens: bool,
     pub created_at: i64,
 }
 
@@ -163,6 +168,7 @@ fn view(row: store::clients::ClientRow, now: i64) -> ClientView {
         first_party: c.first_party,
         lifetimes: c.lifetimes,
         disabled: c.disabled,
+        dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         created_at,
     }
 }

@@ -322,6 +322,7 @@ mod tests {
             first_party: false,
             lifetimes: Default::default(),
             disabled: false,
+            dpop_bound_access_tokens: false,
             previous_secret: previous.map(|(s, until)| PreviousSecret {
                 hash: hasher.hash("client_secret", s),
                 until,

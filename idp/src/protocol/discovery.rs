@@ -33,6 +33,8 @@ pub fn metadata(t: &Tenant) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "code_challenge_methods_supported": ["S256"],
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": crate::tokens::dpop::SUPPORTED_ALGS,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
                              "name", "preferred_username", "updated_at", "email", "email_verified", "groups"],
         "claims_parameter_supported": true,

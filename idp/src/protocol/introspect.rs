@@ -86,6 +86,11 @@ async fn introspect_access(
             v[k] = c.clone();
         }
     }
+    // RFC 9449 §6.2: a DPoP-bound token is reported with its type and key.
+    if let Some(cnf) = live.claims.get("cnf") {
+        v["token_type"] = json!("DPoP");
+        v["cnf"] = cnf.clone();
+    }
     // Live state wins over the token's claim: a session made read-only (or required to
     // re-authenticate) after the token was issued is reported as it is now.
     if let Some(m) = live.session.as_ref().and_then(|s| s.mode()) {
@@ -163,6 +168,10 @@ async fn introspect_refresh(
     });
     if let Some(sid) = sid {
         v["sid"] = json!(sid);
+    }
+    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+    if let Some(jkt) = &f.dpop_jkt {
+        v["cnf"] = json!({ "jkt": jkt });
     }
     Ok(v)
 }

@@ -23,6 +23,8 @@ pub struct Grant<'a> {
     pub with_id_token: bool,
     /// `read_only` or `reauth_required` when the session is not in its normal mode.
     pub session_mode: Option<&'a str>,
+    /// The DPoP key the access token is bound to (RFC 9449 §5, §6.1).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -31,6 +33,8 @@ pub struct Minted {
     pub jti: String,
     pub expires_at: i64,
     pub id_token: Option<String>,
+    /// Bound to a DPoP key: `token_type` is `DPoP` (RFC 9449 §5).
+    pub dpop_bound: bool,
 }
 
 pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted> {
@@ -54,6 +58,7 @@ pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted
             auth_time: g.auth_time,
             acr: g.acr,
             session_mode: g.session_mode,
+            dpop_jkt: g.dpop_jkt,
             now,
             ttl,
         }),
@@ -85,6 +90,7 @@ pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted
         jti,
         expires_at: now + ttl,
         id_token,
+        dpop_bound: g.dpop_jkt.is_some(),
     })
 }
 
@@ -92,7 +98,8 @@ pub async fn mint(state: &AppState, g: &Grant<'_>, now_ms: i64) -> Result<Minted
 pub fn response_body(m: &Minted, refresh_token: Option<&str>, scope: &str, ttl: i64) -> Value {
     let mut v = json!({
         "access_token": m.access_token,
-        "token_type": "Bearer",
+        // RFC 9449 §5: a DPoP-bound access token is of type DPoP.
+        "token_type": if m.dpop_bound { "DPoP" } else { "Bearer" },
         "expires_in": ttl,
         "scope": scope,
     });

@@ -6,6 +6,7 @@ pub mod client_auth;
 pub mod consent;
 pub mod demo;
 pub mod discovery;
+pub mod dpop;
 pub mod end_session;
 pub mod introspect;
 pub mod issue;

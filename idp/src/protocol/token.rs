@@ -1,8 +1,9 @@
 //! Token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; OIDC Core §3.1.3, §12).
 //!
-//! Pipeline: tenant -> parameters (no duplicates) -> client authentication -> grant type ->
-//! decide (pure rules in `tokens::code` / `tokens::refresh`) -> one transaction applying the
-//! decision (also on the refusal path: a replay's revocation is committed) -> JSON response.
+//! Pipeline: tenant -> parameters (no duplicates) -> client authentication -> DPoP proof
+//! (RFC 9449 §5; `protocol::dpop`) -> grant type -> decide (pure rules in `tokens::code` /
+//! `tokens::refresh` / `tokens::dpop`) -> one transaction applying the decision (also on the
+//! refusal path: a replay's revocation is committed) -> JSON response.
 
 use super::issue::{self, Grant};
 use crate::app::{AppState, State};
@@ -14,6 +15,7 @@ use crate::session::service::{self as sessions, Ender};
 use crate::session::{EndReason, Liveness};
 use crate::store::{self, TransactionTrait};
 use crate::tokens::code::{decide_redemption, CodeDecision, CodeFacts, CodeState, Redemption};
+use crate::tokens::dpop;
 use crate::tokens::refresh::{decide_refresh, RefreshDecision, RefreshFacts, TokenState};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
@@ -44,21 +46,31 @@ pub async fn handle(
                 return resp;
             }
         };
-    let result = match params.get("grant_type") {
-        None => Err(Rejection::Malformed("grant_type").into()),
-        Some(g @ ("authorization_code" | "refresh_token" | "client_credentials"))
-            if !client.allows_grant(g) =>
-        {
-            Err(Rejection::UnauthorizedGrant.into())
+    let proof_header = super::dpop::proof_header(req);
+    let sent_proof = !matches!(proof_header, Ok(None));
+    let result = match dpop_proof(&state, &tenant, &client, proof_header, &ctx).await {
+        Err(e) => Err(e),
+        Ok(proof) => {
+            let proof = proof.as_ref();
+            match params.get("grant_type") {
+                None => Err(Rejection::Malformed("grant_type").into()),
+                Some(g @ ("authorization_code" | "refresh_token" | "client_credentials"))
+                    if !client.allows_grant(g) =>
+                {
+                    Err(Rejection::UnauthorizedGrant.into())
+                }
+                Some("authorization_code") => {
+                    authorization_code(&state, &tenant, &client, &params, &ctx, proof).await
+                }
+                Some("refresh_token") => {
+                    refresh_token(&state, &tenant, &client, &params, &ctx, proof).await
+                }
+                Some("client_credentials") => {
+                    client_credentials(&state, &tenant, &client, &params, &ctx, proof).await
+                }
+                Some(_) => Err(Rejection::UnsupportedGrantType.into()),
+            }
         }
-        Some("authorization_code") => {
-            authorization_code(&state, &tenant, &client, &params, &ctx).await
-        }
-        Some("refresh_token") => refresh_token(&state, &tenant, &client, &params, &ctx).await,
-        Some("client_credentials") => {
-            client_credentials(&state, &tenant, &client, &params, &ctx).await
-        }
-        Some(_) => Err(Rejection::UnsupportedGrantType.into()),
     };
     let grant_type = match params.get("grant_type") {
         Some("authorization_code") => "authorization_code",
@@ -67,7 +79,7 @@ pub async fn handle(
         Some(_) => "unsupported",
         None => "missing",
     };
-    match result {
+    let resp = match result {
         Ok(body) => {
             count_grant(&tenant.slug, grant_type, "ok");
             respond::no_store(respond::json(StatusCode::OK, &body))
@@ -80,6 +92,42 @@ pub async fn handle(
             count_grant(&tenant.slug, grant_type, "server_error");
             respond::server_error(&e)
         }
+    };
+    if sent_proof {
+        super::dpop::with_nonce(resp, &state, &tenant, &ctx)
+    } else {
+        resp
+    }
+}
+
+/// RFC 9449 §5: the request's DPoP proof, checked (`use_dpop_nonce` / `invalid_dpop_proof` when
+/// it fails); none is allowed unless the client registered `dpop_bound_access_tokens` (§5.2).
+async fn dpop_proof(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    header: std::result::Result<Option<String>, dpop::ProofRejection>,
+    ctx: &RequestContext,
+) -> Result<Option<dpop::Proof>> {
+    let proof = match header {
+        Ok(None) if client.dpop_bound_access_tokens => {
+            return Err(Rejection::DpopProofRequired.into())
+        }
+        Ok(None) => return Ok(None),
+        Ok(Some(p)) => Ok(p),
+        Err(e) => Err(e),
+    };
+    let site = super::dpop::Site {
+        endpoint: "token",
+        method: "POST",
+        access_token: None,
+        client_id: Some(&client.client_id),
+    };
+    match super::dpop::check_proof(state, tenant, proof.as_deref().map_err(|e| *e), &site, ctx)
+        .await?
+    {
+        Ok(p) => Ok(Some(p)),
+        Err(why) => Err(Rejection::from(why).into()),
     }
 }
 
@@ -102,6 +150,7 @@ async fn authorization_code(
     client: &Client,
     p: &Params,
     ctx: &RequestContext,
+    proof: Option<&dpop::Proof>,
 ) -> Result<serde_json::Value> {
     let code = p.get("code").ok_or(Rejection::Malformed("code"))?;
     let code_hash = state.hasher.hash("code", code);
@@ -132,6 +181,10 @@ async fn authorization_code(
         }
         CodeDecision::Redeem => {}
     }
+    // RFC 9449 §10.1: a code bound by `dpop_jkt` is redeemed only with a proof of that key
+    // (refused before redemption, so the client holding the key can still use it).
+    dpop::decide_key_binding(row.dpop_jkt.as_deref(), proof.map(|p| p.jkt.as_str()))
+        .map_err(Rejection::from)?;
     let session = sessions::resolve::live(state, &tenant.id, &row.session_id, ctx.now)
         .await?
         .ok_or(Rejection::SessionEnded)?;
@@ -163,6 +216,7 @@ async fn authorization_code(
         nonce: row.nonce.as_deref(),
         with_id_token: scope.split(' ').any(|s| s == "openid"),
         session_mode: gate.session_mode(),
+        dpop_jkt: proof.map(|p| p.jkt.as_str()),
     };
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
     let refresh = client
@@ -206,6 +260,7 @@ async fn authorization_code(
                 revoked_at: None,
                 revoke_reason: None,
                 offline: crate::tokens::refresh::grants_offline(&row.scope),
+                dpop_jkt: dpop::decide_refresh_binding(client.is_public(), proof),
             },
         )
         .await?;
@@ -350,6 +405,7 @@ async fn refresh_token(
     client: &Client,
     p: &Params,
     ctx: &RequestContext,
+    proof: Option<&dpop::Proof>,
 ) -> Result<serde_json::Value> {
     let presented = p
         .get("refresh_token")
@@ -361,6 +417,13 @@ async fn refresh_token(
     let family = store::grants::find_family(&state.read, &tenant.id, &token.family_id)
         .await?
         .ok_or(Rejection::RefreshInvalid)?;
+    // RFC 9449 §5: a refresh token bound to a key is used only with a proof of that key. Checked
+    // first: a thief without the key is refused without touching the family (another client's
+    // token is refused by `decide_refresh` as ever).
+    if family.client_id == client.id {
+        dpop::decide_key_binding(family.dpop_jkt.as_deref(), proof.map(|p| p.jkt.as_str()))
+            .map_err(Rejection::from)?;
+    }
     let session = match &family.session_id {
         Some(sid) => sessions::resolve::get(&state.read, &tenant.id, sid).await?,
         None => None,
@@ -470,8 +533,21 @@ async fn refresh_token(
         nonce: None,
         with_id_token: scope.split(' ').any(|s| s == "openid"),
         session_mode: gate.as_ref().and_then(|g| g.session_mode()),
+        dpop_jkt: proof.map(|p| p.jkt.as_str()),
     };
     let minted = issue::mint(state, &grant, ctx.now_ms).await?;
+    // RFC 9449 §5: a refresh token issued to a public client that shows a proof is bound to the
+    // proof's key; a family begun without a proof is bound by its first refresh with one
+    // (conditional: a concurrent refresh that bound it to another key wins, this one is refused).
+    if family.dpop_jkt.is_none() {
+        if let Some(jkt) = dpop::decide_refresh_binding(client.is_public(), proof) {
+            if !store::grants::mark_family_dpop_bound(&state.db, &tenant.id, &family.id, &jkt)
+                .await?
+            {
+                return Err(Rejection::DpopKeyMismatch.into());
+            }
+        }
+    }
     let next = crate::crypto::random_token();
 
     let next_generation = token.generation + 1;
@@ -622,6 +698,7 @@ async fn client_credentials(
     client: &Client,
     p: &Params,
     ctx: &RequestContext,
+    proof: Option<&dpop::Proof>,
 ) -> Result<serde_json::Value> {
     if client.is_public() {
         return Err(Rejection::UnauthorizedGrant.into());
@@ -645,6 +722,7 @@ async fn client_credentials(
         nonce: None,
         with_id_token: false,
         session_mode: None,
+        dpop_jkt: proof.map(|p| p.jkt.as_str()),
     };
     // Not registered: a client_credentials token has no session or family whose end could
     // deactivate it, so introspection needs no row unless it is revoked (RFC 7009), which

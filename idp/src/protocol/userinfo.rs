@@ -1,5 +1,6 @@
 //! UserInfo endpoint (OIDC Core §5.3): GET or POST, bearer token in the header or (POST) body
-//! (RFC 6750 §2.1, §2.2). Tokens are checked against live state.
+//! (RFC 6750 §2.1, §2.2), or a DPoP-bound token with its proof (RFC 9449 §7). Tokens are checked
+//! against live state.
 
 use super::{load_tenant, read_params};
 use crate::app::{AppState, State};
@@ -136,12 +137,30 @@ async fn governed(
     )
 }
 
-fn bearer(req: &Request) -> Option<String> {
+/// How the access token came: as a bearer token (RFC 6750) or under the DPoP scheme (RFC 9449
+/// §7.1). Scheme names are case-insensitive (RFC 9110 §11.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+fn authorization(req: &Request) -> Option<(Scheme, String)> {
     let h = req.headers().get("authorization")?.to_str().ok()?;
-    let t = h
-        .strip_prefix("Bearer ")
-        .or_else(|| h.strip_prefix("bearer "))?;
-    Some(t.trim().to_string())
+    let (scheme, token) = h.split_once(' ')?;
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    Some((scheme, token.trim().to_string()))
+}
+
+/// The key a token is bound to (RFC 9449 §6.1 `cnf.jkt`).
+fn bound_key(claims: &Map<String, Value>) -> Option<&str> {
+    claims.get("cnf")?.get("jkt")?.as_str()
 }
 
 #[handler]
@@ -156,7 +175,7 @@ pub async fn handle(
         Ok(None) => return respond::json(StatusCode::NOT_FOUND, &json!({"error": "not_found"})),
         Err(e) => return respond::server_error(&e),
     };
-    let header_token = bearer(req);
+    let header_token = authorization(req);
     let body_token = if req.method() == poem::http::Method::POST
         && req
             .content_type()
@@ -170,24 +189,48 @@ pub async fn handle(
         None
     };
     // RFC 6750 §2: exactly one method.
-    let token = match (header_token, body_token) {
+    let (scheme, token) = match (header_token, body_token) {
         (Some(_), Some(_)) => return respond::bearer_error(&Rejection::Malformed("two tokens")),
-        (Some(t), None) | (None, Some(t)) => t,
+        (Some(t), None) => t,
+        (None, Some(t)) => (Scheme::Bearer, t),
         (None, None) => {
             let mut r = respond::json(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_token"}));
-            r.headers_mut().insert(
+            let h = r.headers_mut();
+            h.insert(
                 "www-authenticate",
                 poem::http::HeaderValue::from_static("Bearer realm=\"lanyard\""),
             );
+            // RFC 9449 §7.1: the DPoP scheme is offered too, with its algorithms.
+            if let Ok(v) = poem::http::HeaderValue::from_str(&super::dpop::challenge(None)) {
+                h.append("www-authenticate", v);
+            }
             return r;
         }
     };
     let ctx = super::context(&state, req);
+    let proof = match scheme {
+        Scheme::Bearer => None,
+        Scheme::Dpop => match dpop_proof(&state, &tenant, req, &token, &ctx).await {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(resp)) => return resp,
+            Err(e) => return respond::server_error(&e),
+        },
+    };
     let live = match check_access_token(&state, &tenant, &token, ctx.now_ms).await {
         Ok(Some(l)) => l,
+        Ok(None) if proof.is_some() => {
+            return super::dpop::resource_error(&Rejection::InvalidToken)
+        }
         Ok(None) => return respond::bearer_error(&Rejection::InvalidToken),
         Err(e) => return respond::server_error(&e),
     };
+    // RFC 9449 §7.1: a DPoP-bound token is accepted only under the DPoP scheme with a proof of
+    // its key (never as a bearer token); a bearer token is not accepted under the DPoP scheme.
+    match (bound_key(&live.claims), &proof) {
+        (None, None) => {}
+        (Some(k), Some(p)) if crate::crypto::constant_time_eq(k.as_bytes(), p.jkt.as_bytes()) => {}
+        _ => return super::dpop::resource_error(&Rejection::InvalidToken),
+    }
     match governed(&state, &tenant, &live, &ctx).await {
         Ok(true) => {}
         Ok(false) => return respond::bearer_error(&Rejection::InvalidToken),
@@ -226,5 +269,46 @@ pub async fn handle(
         },
         scope,
     );
-    respond::no_store(respond::json(StatusCode::OK, &Value::Object(c)))
+    let resp = respond::no_store(respond::json(StatusCode::OK, &Value::Object(c)));
+    if proof.is_some() {
+        super::dpop::with_nonce(resp, &state, &tenant, &ctx)
+    } else {
+        resp
+    }
+}
+
+/// RFC 9449 §7.1: under the DPoP scheme the request carries one proof for this method and URI
+/// with `ath` of the token. Refusals are 401 under the DPoP scheme; a missing or stale nonce is
+/// `use_dpop_nonce` with the nonce to use (§9).
+async fn dpop_proof(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &Request,
+    token: &str,
+    ctx: &crate::http::RequestContext,
+) -> Result<std::result::Result<crate::tokens::dpop::Proof, Response>> {
+    let proof = match super::dpop::proof_header(req) {
+        Ok(None) => {
+            return Ok(Err(super::dpop::resource_error(
+                &Rejection::DpopProofRequired,
+            )))
+        }
+        Ok(Some(p)) => Ok(p),
+        Err(e) => Err(e),
+    };
+    let site = super::dpop::Site {
+        endpoint: "userinfo",
+        method: req.method().as_str(),
+        access_token: Some(token),
+        client_id: None,
+    };
+    match super::dpop::check_proof(state, tenant, proof.as_deref().map_err(|e| *e), &site, ctx)
+        .await?
+    {
+        Ok(p) => Ok(Ok(p)),
+        Err(why) => {
+            let resp = super::dpop::resource_error(&why.into());
+            Ok(Err(super::dpop::with_nonce(resp, state, tenant, ctx)))
+        }
+    }
 }

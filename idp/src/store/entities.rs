@@ -78,6 +78,8 @@ entity!(client, "clients", debug = redacted, {
     pub disabled: bool,
     pub previous_secret_hash: Option<String>,
     pub previous_secret_until: Option<i64>,
+    /// RFC 9449 §5.2: token requests without a DPoP proof are refused.
+    pub dpop_bound_access_tokens: bool,
 });
 
 entity!(signing_key, "signing_keys", debug = redacted, {
@@ -178,6 +180,8 @@ entity!(auth_code, "auth_codes", debug = derive, {
     pub state: String,
     pub family_id: Option<String>,
     pub access_jti: Option<String>,
+    /// RFC 9449 §10: the `dpop_jkt` of the authorization request.
+    pub dpop_jkt: Option<String>,
 });
 
 entity!(refresh_family, "refresh_families", debug = derive, {
@@ -198,6 +202,8 @@ entity!(refresh_family, "refresh_families", debug = derive, {
     pub revoke_reason: Option<String>,
     /// Granted `offline_access`: outlives its session's logout and timeouts (migration 000010).
     pub offline: bool,
+    /// RFC 9449 §5: the key a public client's refresh tokens are bound to.
+    pub dpop_jkt: Option<String>,
 });
 
 entity!(refresh_token, "refresh_tokens", debug = derive, {
@@ -221,6 +227,14 @@ entity!(access_token, "access_tokens", debug = derive, {
     pub family_id: Option<String>,
     pub expires_at: i64,
     pub revoked: bool,
+});
+
+entity!(dpop_proof, "dpop_proofs", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub proof_hash: String,
+    pub expires_at: i64,
 });
 
 entity!(audit_event, "audit_events", debug = derive, {

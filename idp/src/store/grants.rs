@@ -156,6 +156,24 @@ pub async fn find_family<C: ConnectionTrait>(
         .await
 }
 
+/// Bind a family to a DPoP key (RFC 9449 §5) unless it is bound already; returns whether this
+/// call bound it.
+pub async fn mark_family_dpop_bound<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    jkt: &str,
+) -> Result<bool, DbErr> {
+    let r = refresh_family::Entity::update_many()
+        .col_expr(refresh_family::Column::DpopJkt, Expr::value(jkt))
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::Id.eq(id))
+        .filter(refresh_family::Column::DpopJkt.is_null())
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
 /// Revoke one family. False if it was already revoked.
 pub async fn mark_family_revoked<C: ConnectionTrait>(
     db: &C,

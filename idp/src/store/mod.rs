@@ -7,6 +7,7 @@
 pub mod admin_tokens;
 pub mod audit;
 pub mod clients;
+pub mod dpop;
 pub mod entities;
 pub mod factors;
 pub mod grants;

@@ -58,6 +58,8 @@ pub struct AccessTokenInput<'a> {
     /// Lanyard's `session_mode` claim: present when the session is read-only (or must
     /// re-authenticate), so resource servers can refuse writes.
     pub session_mode: Option<&'a str>,
+    /// RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to.
+    pub dpop_jkt: Option<&'a str>,
     pub now: UnixTime,
     pub ttl: i64,
 }
@@ -85,6 +87,10 @@ pub fn access_token(i: &AccessTokenInput<'_>) -> Map<String, Value> {
     }
     if let Some(m) = i.session_mode {
         c.insert("session_mode".into(), m.into());
+    }
+    // RFC 9449 §6.1 with RFC 7800 §3.1: `cnf` names the key the token is bound to.
+    if let Some(jkt) = i.dpop_jkt {
+        c.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
     }
     c
 }

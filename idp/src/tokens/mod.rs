@@ -2,6 +2,7 @@
 
 pub mod claims;
 pub mod code;
+pub mod dpop;
 pub mod pkce;
 pub mod refresh;
 pub mod service;

@@ -47,6 +47,7 @@ pub async fn issue_code(
             state: store::grants::CODE_ISSUED.into(),
             family_id: None,
             access_jti: None,
+            dpop_jkt: r.dpop_jkt.clone(),
         },
     )
     .await?;

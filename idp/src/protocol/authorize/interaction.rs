@@ -103,6 +103,7 @@ mod tests {
             hint_sub: None,
             acr_values: None,
             claims: None,
+            dpop_jkt: None,
             progress: Progress::default(),
         }
     }

@@ -227,6 +227,13 @@ async fn parse_request(
                 Some(c.to_string())
             }
         },
+        // RFC 9449 §10: the code is bound to this key thumbprint; checked at the token
+        // endpoint against the proof's key (§10.1).
+        dpop_jkt: match p.get("dpop_jkt") {
+            None => None,
+            Some(j) if crate::tokens::dpop::is_thumbprint(j) => Some(j.to_string()),
+            Some(_) => return Err(Rejection::Malformed("dpop_jkt")),
+        },
         progress: Progress::default(),
     })
 }

@@ -25,6 +25,9 @@ pub struct AuthRequest {
     /// The `claims` parameter (OIDC Core §5.5), validated; Lanyard acts on its `acr` member.
     #[serde(default)]
     pub claims: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the key the code is to be bound to.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
     #[serde(default)]
     pub progress: Progress,
 }

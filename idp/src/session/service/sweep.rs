@@ -60,5 +60,6 @@ pub async fn sweep_once(state: &State) -> Result<u64> {
         }
     }
     store::grants::delete_expired(&state.db, state.clock.now()).await?;
+    store::dpop::delete_expired(&state.db, state.clock.now()).await?;
     Ok(ended)
 }
