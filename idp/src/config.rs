@@ -30,6 +30,13 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A header trusted proxies set to the client's ISO 3166 country (binding by country).
     pub geo_country_header: Option<String>,
+    /// Headers trusted proxies set to the client's latitude and longitude (decimal degrees),
+    /// for impossible-travel checks; both or neither.
+    pub geo_latitude_header: Option<String>,
+    pub geo_longitude_header: Option<String>,
+    /// A MaxMind-format (`.mmdb`) city or country database: country and location of client
+    /// addresses that no trusted proxy header describes.
+    pub geoip_database: Option<PathBuf>,
     /// A separate listen address for `/metrics`; when set, the main address does not serve it.
     pub metrics_bind: Option<String>,
 }
@@ -88,6 +95,9 @@ struct FileConfig {
     trusted_proxies: Option<StrOrList>,
     metrics_bind: Option<String>,
     geo_country_header: Option<String>,
+    geo_latitude_header: Option<String>,
+    geo_longitude_header: Option<String>,
+    geoip_database: Option<PathBuf>,
     database_max_connections: Option<u32>,
 }
 
@@ -294,6 +304,37 @@ impl Config {
                 ));
             }
         }
+        let geo_latitude_header =
+            env("LANYARD_GEO_LATITUDE_HEADER").or(file_cfg.geo_latitude_header);
+        let geo_longitude_header =
+            env("LANYARD_GEO_LONGITUDE_HEADER").or(file_cfg.geo_longitude_header);
+        for (key, h) in [
+            ("LANYARD_GEO_LATITUDE_HEADER", &geo_latitude_header),
+            ("LANYARD_GEO_LONGITUDE_HEADER", &geo_longitude_header),
+        ] {
+            if let Some(h) = h {
+                if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Err(err(key, "must be an HTTP header name"));
+                }
+            }
+        }
+        if geo_latitude_header.is_some() != geo_longitude_header.is_some() {
+            return Err(err(
+                "LANYARD_GEO_LATITUDE_HEADER",
+                "set both LANYARD_GEO_LATITUDE_HEADER and LANYARD_GEO_LONGITUDE_HEADER, or neither",
+            ));
+        }
+        let geoip_database = env("LANYARD_GEOIP_DATABASE")
+            .map(PathBuf::from)
+            .or(file_cfg.geoip_database);
+        if let Some(p) = &geoip_database {
+            if !p.is_file() {
+                return Err(err(
+                    "LANYARD_GEOIP_DATABASE",
+                    format!("{} is not a file", p.display()),
+                ));
+            }
+        }
         let database_max_connections = match env("LANYARD_DATABASE_MAX_CONNECTIONS") {
             Some(v) => Some(
                 v.parse::<u32>()
@@ -312,6 +353,9 @@ impl Config {
             database_max_connections,
             trusted_proxies,
             geo_country_header: geo_country_header.map(|h| h.to_ascii_lowercase()),
+            geo_latitude_header: geo_latitude_header.map(|h| h.to_ascii_lowercase()),
+            geo_longitude_header: geo_longitude_header.map(|h| h.to_ascii_lowercase()),
+            geoip_database,
             database_url,
             bind,
             public_url,
@@ -446,6 +490,9 @@ mod tests {
             metrics_bind,
             trusted_proxies,
             geo_country_header,
+            geo_latitude_header,
+            geo_longitude_header,
+            geoip_database,
             database_max_connections,
         } = all;
         let set = [
@@ -466,6 +513,9 @@ mod tests {
             metrics_bind.is_some(),
             trusted_proxies.is_some(),
             geo_country_header.is_some(),
+            geo_latitude_header.is_some(),
+            geo_longitude_header.is_some(),
+            geoip_database.is_some(),
             database_max_connections.is_some(),
         ];
         assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
@@ -479,6 +529,28 @@ mod tests {
         let dir = std::env::temp_dir();
         let c = load(&[("LANYARD_TEMPLATES_DIR", dir.to_str().unwrap())]).unwrap();
         assert_eq!(c.templates_dir.as_deref(), Some(dir.as_path()));
+    }
+
+    #[test]
+    fn geo_headers_come_in_pairs_and_the_database_must_exist() {
+        let c = load(&[
+            ("LANYARD_GEO_LATITUDE_HEADER", "X-Geo-Lat"),
+            ("LANYARD_GEO_LONGITUDE_HEADER", "X-Geo-Lon"),
+        ])
+        .unwrap();
+        assert_eq!(c.geo_latitude_header.as_deref(), Some("x-geo-lat"));
+        assert_eq!(c.geo_longitude_header.as_deref(), Some("x-geo-lon"));
+        let e = load(&[("LANYARD_GEO_LATITUDE_HEADER", "X-Geo-Lat")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_GEO_LATITUDE_HEADER");
+        let e = load(&[
+            ("LANYARD_GEO_LATITUDE_HEADER", "X-Geo-Lat"),
+            ("LANYARD_GEO_LONGITUDE_HEADER", "bad header"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.key, "LANYARD_GEO_LONGITUDE_HEADER");
+        let e = load(&[("LANYARD_GEOIP_DATABASE", "/nonexistent/city.mmdb")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_GEOIP_DATABASE");
+        assert!(e.reason.contains("/nonexistent/city.mmdb"), "{e}");
     }
 
     #[test]

@@ -85,8 +85,11 @@ pub struct RequestContext {
     /// Fetch Metadata `Sec-Fetch-Site`, set only by browsers.
     pub fetch_site: Option<String>,
     pub cookies: Cookies,
-    /// ISO 3166 country of the client IP, when a geo source knows it (trusted proxy header).
+    /// ISO 3166 country of the client IP, when a geo source knows it (trusted proxy header or
+    /// the GeoIP database).
     pub country: Option<String>,
+    /// Where the client IP is, when a geo source knows it (see `http::geo`).
+    pub location: Option<crate::session::travel::GeoPoint>,
     pub now: UnixTime,
     pub now_ms: i64,
 }
@@ -95,14 +98,25 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Where the geo facts of a request come from (see `http::geo`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GeoSources<'a> {
+    /// A header a trusted proxy sets to the client's ISO 3166 country (e.g. `CF-IPCountry`).
+    pub country_header: Option<&'a str>,
+    /// Headers a trusted proxy sets to the client's latitude and longitude.
+    pub point_headers: Option<(&'a str, &'a str)>,
+    /// The GeoIP database, for what the headers leave out.
+    pub db: Option<&'a super::geo::GeoIpDb>,
+}
+
 impl RequestContext {
-    /// `geo_header`: a header a trusted proxy sets to the client's ISO 3166 country (e.g.
-    /// `CF-IPCountry`); read only when the socket peer is a trusted proxy.
+    /// Geo headers are read only when the socket peer is a trusted proxy; the database fills in
+    /// what they leave out.
     pub fn from_request(
         req: &Request,
         clock: &dyn Clock,
         trusted_proxies: &[IpNet],
-        geo_header: Option<&str>,
+        geo: GeoSources<'_>,
     ) -> Self {
         let now_ms = clock.now_ms();
         let peer = req.remote_addr().as_socket_addr().map(|p| p.ip());
@@ -120,12 +134,24 @@ impl RequestContext {
             let p = crate::session::cohort::normalise(p);
             trusted_proxies.iter().any(|n| n.contains(&p))
         });
-        let country = geo_header
+        let mut country = geo
+            .country_header
             .filter(|_| from_trusted)
             .and_then(|h| header(req, h))
-            .map(str::trim)
-            .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-            .map(str::to_ascii_uppercase);
+            .and_then(super::geo::parse_country);
+        let mut location = geo
+            .point_headers
+            .filter(|_| from_trusted)
+            .and_then(|(la, lo)| super::geo::parse_point(header(req, la)?, header(req, lo)?));
+        if let (Some(db), Ok(addr), true) = (
+            geo.db,
+            ip.parse::<std::net::IpAddr>(),
+            country.is_none() || location.is_none(),
+        ) {
+            let fix = db.lookup(addr);
+            country = country.or(fix.country);
+            location = location.or(fix.point);
+        }
         let user_agent = header(req, "user-agent")
             .unwrap_or("")
             .chars()
@@ -144,6 +170,7 @@ impl RequestContext {
             fetch_site: header(req, "sec-fetch-site").map(str::to_ascii_lowercase),
             cookies,
             country,
+            location,
             now: now_ms.div_euclid(1000),
             now_ms,
         }
@@ -158,6 +185,7 @@ impl RequestContext {
             fetch_site: None,
             cookies: Cookies::default(),
             country: None,
+            location: None,
             now: now_ms.div_euclid(1000),
             now_ms,
         }

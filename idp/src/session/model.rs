@@ -48,10 +48,13 @@ pub enum EndReason {
     CohortRevoked,
     /// The user chose to end it (the "choose a session to end" page, later the portal).
     UserChoice,
+    /// Seen farther from its last place than the policy's travel speed allows, under a
+    /// `terminate` response.
+    ImpossibleTravel,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 18] = [
+    pub const ALL: [EndReason; 19] = [
         EndReason::RpLogout,
         EndReason::UserLogout,
         EndReason::Superseded,
@@ -70,6 +73,7 @@ impl EndReason {
         EndReason::UserChoice,
         EndReason::BindingMismatch,
         EndReason::CredentialChanged,
+        EndReason::ImpossibleTravel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +96,7 @@ impl EndReason {
             EndReason::UserChoice => "user_choice",
             EndReason::BindingMismatch => "binding_mismatch",
             EndReason::CredentialChanged => "credential_changed",
+            EndReason::ImpossibleTravel => "impossible_travel",
         }
     }
 
@@ -153,6 +158,32 @@ pub struct Binding {
     pub country: Option<String>,
 }
 
+/// Where and when the session was last seen (stored as micro-degrees; validated on load).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastSeenAt {
+    pub lat_e6: i64,
+    pub lon_e6: i64,
+    pub at: UnixTime,
+}
+
+impl LastSeenAt {
+    pub fn new(p: super::travel::GeoPoint, at: UnixTime) -> Self {
+        let (lat_e6, lon_e6) = p.to_micro();
+        Self { lat_e6, lon_e6, at }
+    }
+
+    pub fn sighting(&self) -> super::travel::Sighting {
+        super::travel::Sighting {
+            // Validated by `Session::from_row` / built from a valid point.
+            point: super::travel::GeoPoint {
+                lat: self.lat_e6 as f64 / 1e6,
+                lon: self.lon_e6 as f64 / 1e6,
+            },
+            at: self.at,
+        }
+    }
+}
+
 /// The session's resolved timeouts and the deadlines they give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clocks {
@@ -186,6 +217,8 @@ pub struct Session {
     pub mfa_at: Option<UnixTime>,
     /// The last context a binding `alert` was raised for (one alert per new context).
     pub binding_alert: Option<String>,
+    /// The last place a geo source put the session (impossible travel compares with it).
+    pub last_seen_at: Option<LastSeenAt>,
     pub state: SessionState,
 }
 
@@ -226,6 +259,18 @@ impl Session {
         if r.idle_timeout_secs <= 0 || r.absolute_timeout_secs <= 0 {
             return Err(bad("timeouts"));
         }
+        let last_seen_at = match (r.geo_lat_e6, r.geo_lon_e6, r.geo_at) {
+            (None, None, None) => None,
+            (Some(la), Some(lo), Some(at)) => {
+                super::travel::GeoPoint::from_micro(la, lo).ok_or_else(|| bad("geo"))?;
+                Some(LastSeenAt {
+                    lat_e6: la,
+                    lon_e6: lo,
+                    at,
+                })
+            }
+            _ => return Err(bad("geo")),
+        };
         Ok(Session {
             state,
             auth: Authentication {
@@ -256,6 +301,7 @@ impl Session {
             mode_reason: r.mode_reason,
             mfa_at: r.mfa_at,
             binding_alert: r.binding_alert,
+            last_seen_at,
         })
     }
 
@@ -335,6 +381,7 @@ pub fn sample(id: &str, created_at: UnixTime) -> Session {
         mode_reason: None,
         mfa_at: None,
         binding_alert: None,
+        last_seen_at: None,
         state: SessionState::Active { mode: Mode::Normal },
     }
 }
@@ -373,6 +420,9 @@ mod tests {
             mode_reason: None,
             mfa_at: None,
             binding_alert: None,
+            geo_lat_e6: None,
+            geo_lon_e6: None,
+            geo_at: None,
         }
     }
 
@@ -417,6 +467,15 @@ mod tests {
                     r.end_reason = Some("evicted".into());
                 },
                 "ended_at",
+            ),
+            (|r| r.geo_lat_e6 = Some(1), "geo"),
+            (
+                |r| {
+                    r.geo_lat_e6 = Some(95_000_000);
+                    r.geo_lon_e6 = Some(0);
+                    r.geo_at = Some(1);
+                },
+                "geo",
             ),
         ];
         for (mutate, field) in cases {

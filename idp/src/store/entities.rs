@@ -138,6 +138,9 @@ entity!(session, "sessions", debug = derive, {
     pub mode_reason: Option<String>,
     pub mfa_at: Option<i64>,
     pub binding_alert: Option<String>,
+    pub geo_lat_e6: Option<i64>,
+    pub geo_lon_e6: Option<i64>,
+    pub geo_at: Option<i64>,
 });
 
 entity!(session_participant, "session_participants", debug = derive, {

@@ -371,6 +371,8 @@ pub struct Reauthentication<'a> {
     pub user_agent: &'a str,
     pub country: Option<&'a str>,
     pub device_id: Option<&'a str>,
+    /// Where the user proved presence from, when a geo source knew.
+    pub seen_at: Option<crate::session::model::LastSeenAt>,
 }
 
 /// Re-authentication in the same session: new auth_time/amr/acr, a new cookie secret, the
@@ -406,6 +408,12 @@ pub async fn mark_reauthenticated<C: ConnectionTrait>(
     if let Some(d) = r.device_id {
         q = q.col_expr(session::Column::DeviceId, Expr::value(d));
     }
+    if let Some(g) = r.seen_at {
+        q = q
+            .col_expr(session::Column::GeoLatE6, Expr::value(g.lat_e6))
+            .col_expr(session::Column::GeoLonE6, Expr::value(g.lon_e6))
+            .col_expr(session::Column::GeoAt, Expr::value(g.at));
+    }
     let r = q
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::Id.eq(id))
@@ -431,6 +439,25 @@ pub async fn mark_mode<C: ConnectionTrait>(
         q = q.col_expr(session::Column::BindingAlert, Expr::value(k));
     }
     let r = q
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Record where and when an active session was last seen.
+pub async fn mark_seen_at<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    g: crate::session::model::LastSeenAt,
+) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(session::Column::GeoLatE6, Expr::value(g.lat_e6))
+        .col_expr(session::Column::GeoLonE6, Expr::value(g.lon_e6))
+        .col_expr(session::Column::GeoAt, Expr::value(g.at))
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::Id.eq(id))
         .filter(session::Column::State.eq(ACTIVE))

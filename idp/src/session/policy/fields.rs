@@ -85,6 +85,14 @@ pub const FIELDS: &[(&str, &str)] = &[
         "credential_change_ends_offline",
         "true | false: a password or factor change also ends offline_access grants (default true)",
     ),
+    (
+        "travel_max_speed_kmh",
+        "impossible travel: a session seen moving faster than this (km/h, 1-20000) is flagged (default off)",
+    ),
+    (
+        "on_impossible_travel",
+        "alert | read_only | reauth | terminate (default reauth)",
+    ),
 ];
 
 fn parse_prefix(field: &str, v: &str, max: u8) -> Result<u8, PolicyFieldError> {
@@ -221,6 +229,18 @@ impl PolicyLayer {
             "credential_change_ends_offline" => {
                 self.credential_change_ends_offline = Some(parse_bool(key, value)?)
             }
+            "travel_max_speed_kmh" => {
+                self.travel_max_speed_kmh = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=20_000).contains(n))
+                        .ok_or_else(|| {
+                            field_err(key, format!("'{value}' is not a speed from 1 to 20000 km/h"))
+                        })?,
+                )
+            }
+            "on_impossible_travel" => self.on_impossible_travel = Some(parse_response(key, value)?),
             _ => return Err(field_err(key, "unknown field")),
         }
         Ok(())
@@ -248,6 +268,8 @@ impl PolicyLayer {
             "require_mfa" => self.require_mfa = None,
             "mfa_max_age_secs" => self.mfa_max_age_secs = None,
             "credential_change_ends_offline" => self.credential_change_ends_offline = None,
+            "travel_max_speed_kmh" => self.travel_max_speed_kmh = None,
+            "on_impossible_travel" => self.on_impossible_travel = None,
             _ => return Err(field_err(key, "unknown field")),
         }
         Ok(())
@@ -323,6 +345,12 @@ impl PolicyLayer {
         }
         if let Some(v) = self.credential_change_ends_offline {
             out.push(("credential_change_ends_offline", v.to_string()));
+        }
+        if let Some(v) = self.travel_max_speed_kmh {
+            out.push(("travel_max_speed_kmh", v.to_string()));
+        }
+        if let Some(v) = self.on_impossible_travel {
+            out.push(("on_impossible_travel", v.as_str().to_string()));
         }
         out
     }

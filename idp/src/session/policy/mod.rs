@@ -128,6 +128,9 @@ pub struct PolicyLayer {
     pub mfa_max_age_secs: Option<i64>,
     /// A password or factor change also ends the user's `offline_access` grants.
     pub credential_change_ends_offline: Option<bool>,
+    /// Impossible travel: the fastest plausible movement between two sightings of a session.
+    pub travel_max_speed_kmh: Option<u32>,
+    pub on_impossible_travel: Option<Response>,
 }
 
 /// A stored or submitted setting that is not a valid policy field.
@@ -233,6 +236,9 @@ pub struct EffectivePolicy {
     pub require_mfa: Sourced<bool>,
     pub mfa_max_age_secs: Sourced<Option<i64>>,
     pub credential_change_ends_offline: Sourced<bool>,
+    /// `None`: impossible travel is not evaluated.
+    pub travel_max_speed_kmh: Sourced<Option<u32>>,
+    pub on_impossible_travel: Sourced<Response>,
 }
 
 impl Default for EffectivePolicy {
@@ -258,6 +264,8 @@ impl Default for EffectivePolicy {
             require_mfa: Sourced::default_value(false),
             mfa_max_age_secs: Sourced::default_value(None),
             credential_change_ends_offline: Sourced::default_value(true),
+            travel_max_speed_kmh: Sourced::default_value(None),
+            on_impossible_travel: Sourced::default_value(Response::Reauth),
         }
     }
 }
@@ -378,6 +386,19 @@ impl EffectivePolicy {
                 self.credential_change_ends_offline.value.into(),
                 &self.credential_change_ends_offline.source,
             ),
+            f(
+                "travel_max_speed_kmh",
+                self.travel_max_speed_kmh
+                    .value
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::Null),
+                &self.travel_max_speed_kmh.source,
+            ),
+            f(
+                "on_impossible_travel",
+                self.on_impossible_travel.value.as_str().into(),
+                &self.on_impossible_travel.source,
+            ),
         ]);
         out
     }
@@ -484,6 +505,7 @@ pub fn resolve_policy<'a>(
             (&mut p.on_ip_mismatch, l.on_ip_mismatch),
             (&mut p.on_user_agent_mismatch, l.on_user_agent_mismatch),
             (&mut p.on_device_mismatch, l.on_device_mismatch),
+            (&mut p.on_impossible_travel, l.on_impossible_travel),
         ] {
             if let Some(v) = value {
                 if base || v.strictness() > field.value.strictness() {
@@ -530,6 +552,12 @@ pub fn resolve_policy<'a>(
         if let Some(v) = l.credential_change_ends_offline {
             if base || (v && !p.credential_change_ends_offline.value) {
                 p.credential_change_ends_offline.set(v, r);
+            }
+        }
+        // A lower speed limit flags more journeys.
+        if let Some(v) = l.travel_max_speed_kmh {
+            if base || p.travel_max_speed_kmh.value.is_none_or(|cur| v < cur) {
+                p.travel_max_speed_kmh.set(Some(v), r);
             }
         }
     }

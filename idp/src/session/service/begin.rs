@@ -263,6 +263,10 @@ pub async fn begin(
         mode_reason: None,
         mfa_at: login.mfa_at,
         binding_alert: None,
+        // Where the login came from: the first sighting impossible travel compares with.
+        geo_lat_e6: ctx.location.map(|p| p.to_micro().0),
+        geo_lon_e6: ctx.location.map(|p| p.to_micro().1),
+        geo_at: ctx.location.map(|_| ctx.now),
     };
     let row = store::sessions::insert(&txn, row).await?;
     audit::record(
@@ -338,6 +342,9 @@ async fn reauthenticate(
             user_agent: &ctx.user_agent,
             country: ctx.country.as_deref(),
             device_id: device.as_deref(),
+            seen_at: ctx
+                .location
+                .map(|p| crate::session::model::LastSeenAt::new(p, ctx.now)),
         },
     )
     .await?;
@@ -383,6 +390,9 @@ async fn reauthenticate(
     };
     s.mode_reason = None;
     s.binding_alert = None;
+    if let Some(p) = ctx.location {
+        s.last_seen_at = Some(crate::session::model::LastSeenAt::new(p, ctx.now));
+    }
     Ok(Admission::Admitted(Begun {
         session: s,
         cookie,
