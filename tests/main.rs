@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+mod mmdb;
 
 mod admin_api;
 mod browser;
@@ -18,4 +19,5 @@ mod logout;
 mod observability;
 mod oidc_flow;
 mod refresh;
+mod risk;
 mod tenancy;
