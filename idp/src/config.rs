@@ -37,6 +37,9 @@ pub struct Config {
     /// A MaxMind-format (`.mmdb`) city or country database: country and location of client
     /// addresses that no trusted proxy header describes.
     pub geoip_database: Option<PathBuf>,
+    /// A header trusted proxies set to the device's posture (`disk_encryption=off,...`), for
+    /// the device trust score.
+    pub device_posture_header: Option<String>,
     /// A separate listen address for `/metrics`; when set, the main address does not serve it.
     pub metrics_bind: Option<String>,
 }
@@ -98,6 +101,7 @@ struct FileConfig {
     geo_latitude_header: Option<String>,
     geo_longitude_header: Option<String>,
     geoip_database: Option<PathBuf>,
+    device_posture_header: Option<String>,
     database_max_connections: Option<u32>,
 }
 
@@ -308,9 +312,12 @@ impl Config {
             env("LANYARD_GEO_LATITUDE_HEADER").or(file_cfg.geo_latitude_header);
         let geo_longitude_header =
             env("LANYARD_GEO_LONGITUDE_HEADER").or(file_cfg.geo_longitude_header);
+        let device_posture_header =
+            env("LANYARD_DEVICE_POSTURE_HEADER").or(file_cfg.device_posture_header);
         for (key, h) in [
             ("LANYARD_GEO_LATITUDE_HEADER", &geo_latitude_header),
             ("LANYARD_GEO_LONGITUDE_HEADER", &geo_longitude_header),
+            ("LANYARD_DEVICE_POSTURE_HEADER", &device_posture_header),
         ] {
             if let Some(h) = h {
                 if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -356,6 +363,7 @@ impl Config {
             geo_latitude_header: geo_latitude_header.map(|h| h.to_ascii_lowercase()),
             geo_longitude_header: geo_longitude_header.map(|h| h.to_ascii_lowercase()),
             geoip_database,
+            device_posture_header: device_posture_header.map(|h| h.to_ascii_lowercase()),
             database_url,
             bind,
             public_url,
@@ -493,6 +501,7 @@ mod tests {
             geo_latitude_header,
             geo_longitude_header,
             geoip_database,
+            device_posture_header,
             database_max_connections,
         } = all;
         let set = [
@@ -516,6 +525,7 @@ mod tests {
             geo_latitude_header.is_some(),
             geo_longitude_header.is_some(),
             geoip_database.is_some(),
+            device_posture_header.is_some(),
             database_max_connections.is_some(),
         ];
         assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");

@@ -1,6 +1,7 @@
 //! Risk signals: where and when a session was last seen (impossible travel compares each new
-//! sighting with it). Coordinates are integer micro-degrees so SQLite and PostgreSQL store
-//! them exactly alike.
+//! sighting with it; coordinates are integer micro-degrees so SQLite and PostgreSQL store them
+//! exactly alike), and the history a device's trust score is computed from (login counters,
+//! country changes, the last posture a trusted proxy reported).
 
 use sea_orm_migration::prelude::*;
 
@@ -17,33 +18,61 @@ fn a(name: &str) -> Alias {
 }
 
 const SESSION_COLUMNS: [&str; 3] = ["geo_lat_e6", "geo_lon_e6", "geo_at"];
+const DEVICE_COUNTERS: [&str; 3] = ["logins_ok", "logins_failed", "country_changes"];
+const DEVICE_TEXT: [&str; 2] = ["last_country", "posture"];
+
+async fn add(manager: &SchemaManager<'_>, table: &str, mut col: ColumnDef) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(a(table))
+                .add_column(&mut col)
+                .to_owned(),
+        )
+        .await
+}
+
+async fn drop(manager: &SchemaManager<'_>, table: &str, col: &str) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(a(table)).drop_column(a(col)).to_owned())
+        .await
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for c in SESSION_COLUMNS {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(a("sessions"))
-                        .add_column(ColumnDef::new(a(c)).big_integer().null())
-                        .to_owned(),
-                )
-                .await?;
+            add(
+                manager,
+                "sessions",
+                ColumnDef::new(a(c)).big_integer().null().to_owned(),
+            )
+            .await?;
+        }
+        for c in DEVICE_COUNTERS {
+            add(
+                manager,
+                "devices",
+                ColumnDef::new(a(c))
+                    .integer()
+                    .not_null()
+                    .default(0)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        for c in DEVICE_TEXT {
+            add(manager, "devices", ColumnDef::new(a(c)).text().null().to_owned()).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for c in SESSION_COLUMNS {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(a("sessions"))
-                        .drop_column(a(c))
-                        .to_owned(),
-                )
-                .await?;
+            drop(manager, "sessions", c).await?;
+        }
+        for c in DEVICE_COUNTERS.iter().chain(DEVICE_TEXT.iter()) {
+            drop(manager, "devices", c).await?;
         }
         Ok(())
     }

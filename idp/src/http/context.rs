@@ -90,6 +90,8 @@ pub struct RequestContext {
     pub country: Option<String>,
     /// Where the client IP is, when a geo source knows it (see `http::geo`).
     pub location: Option<crate::session::travel::GeoPoint>,
+    /// The device posture a trusted proxy reported (`session::trust::parse_posture`).
+    pub posture: Option<String>,
     pub now: UnixTime,
     pub now_ms: i64,
 }
@@ -98,15 +100,18 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Where the geo facts of a request come from (see `http::geo`).
+/// What trusted proxies tell about a request (geo, see `http::geo`; device posture), and the
+/// GeoIP database for what they leave out.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct GeoSources<'a> {
+pub struct ProxyFacts<'a> {
     /// A header a trusted proxy sets to the client's ISO 3166 country (e.g. `CF-IPCountry`).
     pub country_header: Option<&'a str>,
     /// Headers a trusted proxy sets to the client's latitude and longitude.
     pub point_headers: Option<(&'a str, &'a str)>,
     /// The GeoIP database, for what the headers leave out.
     pub db: Option<&'a super::geo::GeoIpDb>,
+    /// A header a trusted proxy sets to the device's posture (`disk_encryption=off,...`).
+    pub posture_header: Option<&'a str>,
 }
 
 impl RequestContext {
@@ -116,7 +121,7 @@ impl RequestContext {
         req: &Request,
         clock: &dyn Clock,
         trusted_proxies: &[IpNet],
-        geo: GeoSources<'_>,
+        geo: ProxyFacts<'_>,
     ) -> Self {
         let now_ms = clock.now_ms();
         let peer = req.remote_addr().as_socket_addr().map(|p| p.ip());
@@ -152,6 +157,11 @@ impl RequestContext {
             country = country.or(fix.country);
             location = location.or(fix.point);
         }
+        let posture = geo
+            .posture_header
+            .filter(|_| from_trusted)
+            .and_then(|h| header(req, h))
+            .map(|v| v.chars().take(512).collect());
         let user_agent = header(req, "user-agent")
             .unwrap_or("")
             .chars()
@@ -171,6 +181,7 @@ impl RequestContext {
             cookies,
             country,
             location,
+            posture,
             now: now_ms.div_euclid(1000),
             now_ms,
         }
@@ -186,6 +197,7 @@ impl RequestContext {
             cookies: Cookies::default(),
             country: None,
             location: None,
+            posture: None,
             now: now_ms.div_euclid(1000),
             now_ms,
         }

@@ -133,7 +133,7 @@ pub fn context(state: &AppState, req: &Request) -> RequestContext {
         req,
         state.clock.as_ref(),
         &state.config.trusted_proxies,
-        crate::http::context::GeoSources {
+        crate::http::context::ProxyFacts {
             country_header: state.config.geo_country_header.as_deref(),
             point_headers: state
                 .config
@@ -141,6 +141,7 @@ pub fn context(state: &AppState, req: &Request) -> RequestContext {
                 .as_deref()
                 .zip(state.config.geo_longitude_header.as_deref()),
             db: state.geoip.as_deref(),
+            posture_header: state.config.device_posture_header.as_deref(),
         },
     )
 }

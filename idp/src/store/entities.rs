@@ -106,6 +106,11 @@ entity!(device, "devices", debug = derive, {
     pub last_seen: i64,
     pub last_ip: String,
     pub trust: String,
+    pub logins_ok: i32,
+    pub logins_failed: i32,
+    pub country_changes: i32,
+    pub last_country: Option<String>,
+    pub posture: Option<String>,
 });
 
 entity!(session, "sessions", debug = derive, {

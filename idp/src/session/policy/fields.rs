@@ -5,6 +5,7 @@ use super::{PolicyFieldError, PolicyLayer};
 use crate::session::admission::LimitAction;
 use crate::session::binding::{DeviceMode, IpMode, Response, UaMode};
 use crate::session::schedule::Schedule;
+use crate::session::trust::LowTrustResponse;
 
 fn field_err(field: &str, reason: impl Into<String>) -> PolicyFieldError {
     PolicyFieldError {
@@ -92,6 +93,14 @@ pub const FIELDS: &[(&str, &str)] = &[
     (
         "on_impossible_travel",
         "alert | read_only | reauth | terminate (default reauth)",
+    ),
+    (
+        "min_device_trust",
+        "0-100: a login from a device whose trust score is lower gets on_low_device_trust (default off)",
+    ),
+    (
+        "on_low_device_trust",
+        "step_up (a second factor is required) | read_only (default step_up)",
     ),
 ];
 
@@ -241,6 +250,23 @@ impl PolicyLayer {
                 )
             }
             "on_impossible_travel" => self.on_impossible_travel = Some(parse_response(key, value)?),
+            "min_device_trust" => {
+                self.min_device_trust = Some(
+                    value
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|n| *n <= 100)
+                        .ok_or_else(|| {
+                            field_err(key, format!("'{value}' is not a score from 0 to 100"))
+                        })?,
+                )
+            }
+            "on_low_device_trust" => {
+                self.on_low_device_trust =
+                    Some(LowTrustResponse::parse(value).ok_or_else(|| {
+                        field_err(key, format!("'{value}' is not step_up or read_only"))
+                    })?)
+            }
             _ => return Err(field_err(key, "unknown field")),
         }
         Ok(())
@@ -270,6 +296,8 @@ impl PolicyLayer {
             "credential_change_ends_offline" => self.credential_change_ends_offline = None,
             "travel_max_speed_kmh" => self.travel_max_speed_kmh = None,
             "on_impossible_travel" => self.on_impossible_travel = None,
+            "min_device_trust" => self.min_device_trust = None,
+            "on_low_device_trust" => self.on_low_device_trust = None,
             _ => return Err(field_err(key, "unknown field")),
         }
         Ok(())
@@ -351,6 +379,12 @@ impl PolicyLayer {
         }
         if let Some(v) = self.on_impossible_travel {
             out.push(("on_impossible_travel", v.as_str().to_string()));
+        }
+        if let Some(v) = self.min_device_trust {
+            out.push(("min_device_trust", v.to_string()));
+        }
+        if let Some(v) = self.on_low_device_trust {
+            out.push(("on_low_device_trust", v.as_str().to_string()));
         }
         out
     }

@@ -15,6 +15,7 @@
 use super::admission::LimitAction;
 use super::binding::{BindingRules, DeviceMode, IpMode, Response, UaMode};
 use super::schedule::Schedule;
+use super::trust::LowTrustResponse;
 mod fields;
 #[cfg(test)]
 mod tests;
@@ -131,6 +132,9 @@ pub struct PolicyLayer {
     /// Impossible travel: the fastest plausible movement between two sightings of a session.
     pub travel_max_speed_kmh: Option<u32>,
     pub on_impossible_travel: Option<Response>,
+    /// Device trust (`session::trust`): a login from a device scoring lower gets the response.
+    pub min_device_trust: Option<u8>,
+    pub on_low_device_trust: Option<LowTrustResponse>,
 }
 
 /// A stored or submitted setting that is not a valid policy field.
@@ -239,6 +243,9 @@ pub struct EffectivePolicy {
     /// `None`: impossible travel is not evaluated.
     pub travel_max_speed_kmh: Sourced<Option<u32>>,
     pub on_impossible_travel: Sourced<Response>,
+    /// `None`: device trust is not evaluated.
+    pub min_device_trust: Sourced<Option<u8>>,
+    pub on_low_device_trust: Sourced<LowTrustResponse>,
 }
 
 impl Default for EffectivePolicy {
@@ -266,6 +273,8 @@ impl Default for EffectivePolicy {
             credential_change_ends_offline: Sourced::default_value(true),
             travel_max_speed_kmh: Sourced::default_value(None),
             on_impossible_travel: Sourced::default_value(Response::Reauth),
+            min_device_trust: Sourced::default_value(None),
+            on_low_device_trust: Sourced::default_value(LowTrustResponse::StepUp),
         }
     }
 }
@@ -398,6 +407,19 @@ impl EffectivePolicy {
                 "on_impossible_travel",
                 self.on_impossible_travel.value.as_str().into(),
                 &self.on_impossible_travel.source,
+            ),
+            f(
+                "min_device_trust",
+                self.min_device_trust
+                    .value
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::Null),
+                &self.min_device_trust.source,
+            ),
+            f(
+                "on_low_device_trust",
+                self.on_low_device_trust.value.as_str().into(),
+                &self.on_low_device_trust.source,
             ),
         ]);
         out
@@ -558,6 +580,17 @@ pub fn resolve_policy<'a>(
         if let Some(v) = l.travel_max_speed_kmh {
             if base || p.travel_max_speed_kmh.value.is_none_or(|cur| v < cur) {
                 p.travel_max_speed_kmh.set(Some(v), r);
+            }
+        }
+        // A higher minimum refuses more devices.
+        if let Some(v) = l.min_device_trust {
+            if base || p.min_device_trust.value.is_none_or(|cur| v > cur) {
+                p.min_device_trust.set(Some(v), r);
+            }
+        }
+        if let Some(v) = l.on_low_device_trust {
+            if base || v.strictness() > p.on_low_device_trust.value.strictness() {
+                p.on_low_device_trust.set(v, r);
             }
         }
     }

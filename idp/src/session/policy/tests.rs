@@ -308,6 +308,8 @@ fn stored_fields_that_do_not_parse_name_the_field() {
         ("travel_max_speed_kmh", "0"),
         ("travel_max_speed_kmh", "fast"),
         ("on_impossible_travel", "shrug"),
+        ("min_device_trust", "101"),
+        ("on_low_device_trust", "terminate"),
     ] {
         let e = PolicyLayer::from_settings([(k, v)]).unwrap_err();
         assert_eq!(e.field, k, "{k}={v}");
@@ -338,6 +340,8 @@ fn settings_round_trip_in_canonical_form() {
         ("credential_change_ends_offline", "false"),
         ("travel_max_speed_kmh", "900"),
         ("on_impossible_travel", "terminate"),
+        ("min_device_trust", "40"),
+        ("on_low_device_trust", "read_only"),
     ]);
     assert_eq!(
         l.to_settings().len(),
@@ -514,4 +518,32 @@ fn travel_is_off_by_default_and_the_lowest_speed_and_strictest_response_win() {
     assert_eq!(p.travel_max_speed_kmh.value, Some(500));
     let names: Vec<&str> = p.fields().iter().map(|f| f.field).collect();
     assert!(names.contains(&"travel_max_speed_kmh") && names.contains(&"on_impossible_travel"));
+}
+
+#[test]
+fn device_trust_is_off_by_default_and_the_highest_minimum_and_read_only_win() {
+    use crate::session::trust::LowTrustResponse;
+    let p = fold(&[]);
+    assert_eq!(p.min_device_trust.value, None);
+    assert_eq!(p.on_low_device_trust.value, LowTrustResponse::StepUp);
+    let t = (
+        LayerRef::tenant(),
+        layer(&[("min_device_trust", "30"), ("on_low_device_trust", "read_only")]),
+    );
+    let g = (
+        LayerRef::group("admins"),
+        layer(&[("min_device_trust", "70"), ("on_low_device_trust", "step_up")]),
+    );
+    let c = (LayerRef::client("web"), layer(&[("min_device_trust", "10")]));
+    let p = fold(&[t, g, c]);
+    assert_eq!(p.min_device_trust.value, Some(70));
+    assert_eq!(p.min_device_trust.source.to_string(), "group:admins");
+    assert_eq!(
+        p.on_low_device_trust.value,
+        LowTrustResponse::ReadOnly,
+        "a group cannot soften read-only to a step-up"
+    );
+    // The tenant may lower its own default back to 0 (every device passes).
+    let p = fold(&[(LayerRef::tenant(), layer(&[("min_device_trust", "0")]))]);
+    assert_eq!(p.min_device_trust.value, Some(0));
 }

@@ -201,13 +201,42 @@ pub async fn begin(
             return Ok(other);
         }
     };
+    // Device trust (`session::trust`), scored on the history before this login with the
+    // posture reported now; below the policy's minimum the login steps up (asked for in
+    // `stepup::for_login`) or the session begins read-only.
+    let trust = super::devices::score_at_login(device.as_ref(), ctx)?;
+    let low_trust = crate::session::trust::decide_low_trust(
+        trust.score,
+        policy.min_device_trust.value,
+    )
+    .then_some(policy.on_low_device_trust.value);
+    let posture = ctx
+        .posture
+        .as_deref()
+        .map(|p| crate::session::trust::posture_to_text(&crate::session::trust::parse_posture(p)));
     let (device_id, device_cookie) = match device {
         Some(d) => {
-            store::sessions::mark_device_seen(&txn, &tenant.id, &d.id, ctx.now, &ctx.ip).await?;
+            let changed = match (d.last_country.as_deref(), ctx.country.as_deref()) {
+                (Some(a), Some(b)) => a != b,
+                _ => false,
+            };
+            store::sessions::mark_device_login(
+                &txn,
+                &tenant.id,
+                &d.id,
+                &store::sessions::DeviceLogin {
+                    now: ctx.now,
+                    ip: &ctx.ip,
+                    country: ctx.country.as_deref(),
+                    country_changed: changed,
+                    posture: posture.as_deref(),
+                },
+            )
+            .await?;
             (d.id, None)
         }
         None => {
-            let (id, token) = insert_device(&txn, state, tenant, ctx).await?;
+            let (id, token) = insert_device(&txn, state, tenant, ctx, posture).await?;
             // A risk signal: a login from a device never seen for this user.
             audit::record(
                 &txn,
@@ -254,13 +283,23 @@ pub async fn begin(
         ended_at: None,
         end_reason: None,
         end_batch: None,
-        mode: crate::session::Mode::Normal.as_str().into(),
+        mode: match low_trust {
+            Some(crate::session::trust::LowTrustResponse::ReadOnly) => {
+                crate::session::Mode::ReadOnly.as_str().into()
+            }
+            _ => crate::session::Mode::Normal.as_str().into(),
+        },
         idle_timeout_secs: clocks.idle_timeout_secs,
         absolute_timeout_secs: clocks.absolute_timeout_secs,
         scheduled_end_at: clocks.scheduled_end_at,
         policy_snapshot: policy.to_snapshot(),
         country: ctx.country.clone(),
-        mode_reason: None,
+        mode_reason: match low_trust {
+            Some(crate::session::trust::LowTrustResponse::ReadOnly) => {
+                Some(format!("low_device_trust:{}", trust.score))
+            }
+            _ => None,
+        },
         mfa_at: login.mfa_at,
         binding_alert: None,
         // Where the login came from: the first sighting impossible travel compares with.
@@ -269,6 +308,28 @@ pub async fn begin(
         geo_at: ctx.location.map(|_| ctx.now),
     };
     let row = store::sessions::insert(&txn, row).await?;
+    if let Some(response) = low_trust {
+        audit::record(
+            &txn,
+            Event {
+                tenant_id: &tenant.id,
+                kind: "device.low_trust",
+                session_id: Some(&row.id),
+                user_id: Some(&login.user.id),
+                client_id: Some(&login.client.client_id),
+                actor: "system",
+                outcome: response.as_str(),
+                detail: Some(json!({
+                    "device_id": row.device_id,
+                    "trust_score": trust,
+                    "min_device_trust": policy.min_device_trust.value,
+                })),
+            },
+            Some(ctx),
+            ctx.now_ms,
+        )
+        .await?;
+    }
     audit::record(
         &txn,
         Event {
@@ -618,6 +679,7 @@ async fn insert_device<C: ConnectionTrait>(
     state: &AppState,
     tenant: &Tenant,
     ctx: &RequestContext,
+    posture: Option<String>,
 ) -> Result<(String, String)> {
     let token = crate::crypto::random_token();
     let ua = woothee::parser::Parser::new().parse(&ctx.user_agent);
@@ -642,6 +704,12 @@ async fn insert_device<C: ConnectionTrait>(
             last_seen: ctx.now,
             last_ip: ctx.ip.clone(),
             trust: "unknown".into(),
+            // This login is the device's first success.
+            logins_ok: 1,
+            logins_failed: 0,
+            country_changes: 0,
+            last_country: ctx.country.clone(),
+            posture,
         },
     )
     .await?;
