@@ -344,3 +344,189 @@ async fn the_geoip_database_places_client_addresses_no_header_describes() {
     let _ = std::fs::remove_file(&path);
     ts.assert_invariants().await;
 }
+
+/// A browser behind the trusted proxy whose device-management gateway reports `posture`.
+fn managed(ip: &str, posture: &str) -> Device {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert("x-forwarded-for", ip.parse().unwrap());
+    h.insert("user-agent", CHROME.parse().unwrap());
+    h.insert("x-device-posture", posture.parse().unwrap());
+    Device {
+        b: Browser {
+            http: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(h)
+                .build()
+                .unwrap(),
+        },
+        jar,
+    }
+}
+
+async fn devices_api(ts: &TestServer, query: &str) -> (u16, serde_json::Value) {
+    let token = lanyard_idp::manage::create_admin_token(
+        &ts.state.db,
+        &ts.state.hasher,
+        Some(&ts.tenant),
+        &format!("risk-{}", lanyard_idp::crypto::random_id()),
+        ts.clock.now_secs(),
+    )
+    .await
+    .unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/tenants/acme/devices{query}", ts.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_unencrypted_device_below_the_minimum_trust_gets_a_read_only_session_and_admins_see_why(
+) {
+    let ts = TestServer::start().await;
+    set(
+        &ts,
+        LayerRef::tenant(),
+        &[
+            ("min_device_trust", "40"),
+            ("on_low_device_trust", "read_only"),
+        ],
+    )
+    .await;
+    let node = start_node(
+        &ts,
+        &[
+            ("LANYARD_TRUSTED_PROXIES", "127.0.0.0/8"),
+            ("LANYARD_DEVICE_POSTURE_HEADER", "X-Device-Posture"),
+        ],
+    )
+    .await;
+    // An encrypted laptop: 50, fine.
+    let good = managed("198.51.100.10", "disk_encryption=on, screen_lock=on");
+    let sid = sign_in(&ts, &node, &good).await;
+    assert_eq!(session(&ts, &sid).await.mode(), Some(Mode::Normal));
+    // An unencrypted one: 50 - 30 = 20 < 40.
+    let bad = managed("198.51.100.11", "disk_encryption=off");
+    let sid = sign_in(&ts, &node, &bad).await;
+    let s = session(&ts, &sid).await;
+    assert_eq!(s.mode(), Some(Mode::ReadOnly));
+    assert_eq!(s.mode_reason.as_deref(), Some("low_device_trust:20"));
+    let e = events(&ts, "device.low_trust").await;
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0]["outcome"], "read_only");
+    assert_eq!(e[0]["trust_score"]["score"], 20);
+    assert_eq!(e[0]["min_device_trust"], 40);
+
+    // A wrong password from the unencrypted browser counts against its device.
+    let (url, _, _, _) = auth_url(&ts, "web", REDIRECT, "openid", &[("prompt", "login")]);
+    let (_, body) = bad.b.get(&node, &url.replace(&ts.base, &node)).await.page();
+    let (status, _) = bad
+        .b
+        .post_form(
+            &node,
+            &format!("{node}/t/acme/login"),
+            &[
+                ("csrf", &field(&body, "csrf").unwrap()),
+                ("req", &field(&body, "req").unwrap()),
+                ("username", "alice"),
+                ("password", "not the password"),
+            ],
+        )
+        .await
+        .page();
+    assert_eq!(status, 401);
+
+    // Admins see every device with its score and the parts it is made of.
+    let (status, list) = devices_api(&ts, "?user=alice").await;
+    assert_eq!(status, 200, "{list}");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let weak = list
+        .iter()
+        .find(|d| d["posture"] == "disk_encryption=off")
+        .expect("the unencrypted device");
+    assert_eq!(weak["logins_ok"], 1);
+    assert_eq!(weak["logins_failed"], 1);
+    // 50 base + 1 login - 5 failure - 30 unencrypted.
+    assert_eq!(weak["trust_score"], 16, "{weak}");
+    let parts: Vec<&str> = weak["trust_parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["part"].as_str().unwrap())
+        .collect();
+    assert!(parts.contains(&"posture_disk_encryption_off"), "{parts:?}");
+    let strong = list
+        .iter()
+        .find(|d| d["posture"] == "disk_encryption=on,screen_lock=on")
+        .expect("the encrypted device");
+    assert_eq!(strong["trust_score"], 51);
+    // bob has had no session on either.
+    let (status, none) = devices_api(&ts, "?user=bob").await;
+    assert_eq!(status, 200);
+    assert_eq!(none.as_array().unwrap().len(), 0);
+    let (status, unknown) = devices_api(&ts, "?user=nobody").await;
+    assert_eq!(status, 404, "{unknown}");
+
+    // The CLI lists the same.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lanyard"))
+        .args([
+            "device", "list", "--tenant", "acme", "--user", "alice", "--output", "json",
+        ])
+        .env("LANYARD_DATABASE_URL", &ts.state.config.database_url)
+        .env("LANYARD_PUBLIC_URL", &ts.base)
+        .env("LANYARD_LOG", "warn")
+        .env_remove("LANYARD_TEMPLATES_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut scores: Vec<u64> = cli
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["trust_score"].as_u64().unwrap())
+        .collect();
+    scores.sort();
+    assert_eq!(scores, vec![16, 51]);
+    ts.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn a_new_device_below_the_minimum_trust_must_set_up_a_second_factor() {
+    let ts = TestServer::start().await;
+    set(&ts, LayerRef::tenant(), &[("min_device_trust", "60")]).await;
+    let node = start_node(&ts, &[("LANYARD_TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+    let d = device("198.51.100.10", None);
+    let (url, _, _, _) = auth_url(&ts, "web", REDIRECT, "openid", &[]);
+    let (_, body) = d.b.get(&node, &url.replace(&ts.base, &node)).await.page();
+    let (status, body) = d
+        .b
+        .post_form(
+            &node,
+            &format!("{node}/t/acme/login"),
+            &[
+                ("csrf", &field(&body, "csrf").unwrap()),
+                ("req", &field(&body, "req").unwrap()),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await
+        .page();
+    assert_eq!(status, 200);
+    // A new device scores 50 < 60: the default response is a step-up, and alice has no
+    // second factor yet, so she is asked to set one up; no session began.
+    assert!(body.contains("Set up a second factor"), "{body}");
+    assert!(
+        lanyard_idp::store::sessions::list(&ts.state.db, &ts.tenant.id, None, true, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
