@@ -191,6 +191,10 @@ pub async fn guard(
         return Ok(None);
     }
     for sig in signals.iter().filter(|x| !x.repeat) {
+        if sig.end_reason == EndReason::BindingMismatch {
+            metrics::counter!("lanyard_binding_mismatches_total", "tenant" => tenant.slug.clone(), "response" => sig.response.as_str())
+                .increment(1);
+        }
         metrics::counter!("lanyard_risk_signals_total", "tenant" => tenant.slug.clone(), "signal" => sig.kind, "response" => sig.response.as_str())
             .increment(1);
     }
