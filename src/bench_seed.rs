@@ -126,6 +126,8 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
                     geo_lat_e6: None,
                     geo_lon_e6: None,
                     geo_at: None,
+                    seen_ctx: None,
+                    seen_ctx_at: None,
                 },
             )
             .await?;

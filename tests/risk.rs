@@ -530,3 +530,104 @@ async fn a_new_device_below_the_minimum_trust_must_set_up_a_second_factor() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn one_session_cookie_used_from_two_networks_at_once_is_a_duplicate() {
+    let (rp, bc) = RecordingRp::start().await;
+    let ts = TestServer::start_with(Setup {
+        web_backchannel: Some(bc),
+        ..Default::default()
+    })
+    .await;
+    set(
+        &ts,
+        LayerRef::tenant(),
+        &[
+            ("duplicate_window_secs", "60"),
+            ("on_duplicate_session", "terminate"),
+        ],
+    )
+    .await;
+    let node = start_node(&ts, &[("LANYARD_TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+    let laptop = device("198.51.100.10", None);
+    let sid = sign_in(&ts, &node, &laptop).await;
+    // The real browser keeps working.
+    ts.clock.advance_secs(20);
+    assert!(authorize(&ts, &node, &laptop, true)
+        .await
+        .param("code")
+        .is_some());
+    // Five seconds later the copied cookie is used from elsewhere.
+    ts.clock.advance_secs(5);
+    let copy = laptop.elsewhere(&node, "203.0.113.66", None);
+    assert_eq!(
+        authorize(&ts, &node, &copy, true)
+            .await
+            .param("error")
+            .as_deref(),
+        Some("login_required")
+    );
+    let s = session(&ts, &sid).await;
+    assert!(
+        matches!(
+            s.state,
+            SessionState::Ended {
+                reason: EndReason::DuplicateSession,
+                ..
+            }
+        ),
+        "{:?}",
+        s.state
+    );
+    let e = events(&ts, "session.duplicate_detected").await;
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0]["outcome"], "terminate");
+    assert_eq!(e[0]["previous"]["ip"], "198.51.100.10");
+    assert_eq!(e[0]["current"]["ip"], "203.0.113.66");
+    assert_eq!(e[0]["window_secs"], 60);
+    let tokens = rp.wait_for(1, &ts).await;
+    assert_eq!(
+        validate_logout_token(&ts, &tokens[0], "web").await["sid"],
+        sid.as_str()
+    );
+    ts.drain_outbox(10).await;
+    ts.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn a_network_change_after_the_window_is_not_a_duplicate_but_switching_back_at_once_is() {
+    let ts = TestServer::start().await;
+    set(
+        &ts,
+        LayerRef::tenant(),
+        &[
+            ("duplicate_window_secs", "60"),
+            ("on_duplicate_session", "alert"),
+        ],
+    )
+    .await;
+    let node = start_node(&ts, &[("LANYARD_TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+    let office = device("198.51.100.10", None);
+    let sid = sign_in(&ts, &node, &office).await;
+    // Two minutes later on the train's network: a move, not a copy.
+    ts.clock.advance_secs(120);
+    let train = office.elsewhere(&node, "192.0.2.50", None);
+    assert!(authorize(&ts, &node, &train, true)
+        .await
+        .param("code")
+        .is_some());
+    assert!(events(&ts, "session.duplicate_detected").await.is_empty());
+    // The office network again three seconds later: two places at once. `alert` records it
+    // and changes nothing else.
+    ts.clock.advance_secs(3);
+    assert!(authorize(&ts, &node, &office, true)
+        .await
+        .param("code")
+        .is_some());
+    let e = events(&ts, "session.duplicate_detected").await;
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0]["outcome"], "alert");
+    assert_eq!(e[0]["previous"]["ip"], "192.0.2.50");
+    assert_eq!(session(&ts, &sid).await.mode(), Some(Mode::Normal));
+    ts.assert_invariants().await;
+}

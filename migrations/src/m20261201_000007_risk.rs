@@ -1,6 +1,6 @@
 //! Risk signals: where and when a session was last seen (impossible travel compares each new
 //! sighting with it; coordinates are integer micro-degrees so SQLite and PostgreSQL store them
-//! exactly alike), and the history a device's trust score is computed from (login counters,
+//! exactly alike), the last request context (duplicate-session detection), and the history a device's trust score is computed from (login counters,
 //! country changes, the last posture a trusted proxy reported).
 
 use sea_orm_migration::prelude::*;
@@ -18,6 +18,8 @@ fn a(name: &str) -> Alias {
 }
 
 const SESSION_COLUMNS: [&str; 3] = ["geo_lat_e6", "geo_lon_e6", "geo_at"];
+/// The last request context (hash of IP and user agent) and when: duplicate-session detection.
+const SESSION_CONTEXT: [(&str, bool); 2] = [("seen_ctx", true), ("seen_ctx_at", false)];
 const DEVICE_COUNTERS: [&str; 3] = ["logins_ok", "logins_failed", "country_changes"];
 const DEVICE_TEXT: [&str; 2] = ["last_country", "posture"];
 
@@ -49,6 +51,15 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
+        for (c, text) in SESSION_CONTEXT {
+            let mut col = ColumnDef::new(a(c));
+            if text {
+                col.text();
+            } else {
+                col.big_integer();
+            }
+            add(manager, "sessions", col.null().to_owned()).await?;
+        }
         for c in DEVICE_COUNTERS {
             add(
                 manager,
@@ -68,7 +79,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for c in SESSION_COLUMNS {
+        for c in SESSION_COLUMNS
+            .iter()
+            .chain(SESSION_CONTEXT.iter().map(|(c, _)| c))
+        {
             drop(manager, "sessions", c).await?;
         }
         for c in DEVICE_COUNTERS.iter().chain(DEVICE_TEXT.iter()) {

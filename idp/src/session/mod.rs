@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod binding;
 pub mod clocks;
+pub mod duplicate;
 pub mod cohort;
 pub mod fanout;
 pub mod model;

@@ -40,6 +40,8 @@ pub enum EndReason {
     AttributesChanged,
     /// A group's schedule (e.g. a shift end) reached.
     Scheduled,
+    /// The session cookie used from two contexts at once, under a `terminate` response.
+    DuplicateSession,
     /// A request did not match what the session was bound to, under a `terminate` response.
     BindingMismatch,
     /// The user's password or a second factor changed (other sessions end).
@@ -54,7 +56,7 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 19] = [
+    pub const ALL: [EndReason; 20] = [
         EndReason::RpLogout,
         EndReason::UserLogout,
         EndReason::Superseded,
@@ -74,6 +76,7 @@ impl EndReason {
         EndReason::BindingMismatch,
         EndReason::CredentialChanged,
         EndReason::ImpossibleTravel,
+        EndReason::DuplicateSession,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +100,7 @@ impl EndReason {
             EndReason::BindingMismatch => "binding_mismatch",
             EndReason::CredentialChanged => "credential_changed",
             EndReason::ImpossibleTravel => "impossible_travel",
+            EndReason::DuplicateSession => "duplicate_session",
         }
     }
 
@@ -219,6 +223,8 @@ pub struct Session {
     pub binding_alert: Option<String>,
     /// The last place a geo source put the session (impossible travel compares with it).
     pub last_seen_at: Option<LastSeenAt>,
+    /// The last request context seen (duplicate-session detection).
+    pub last_context: Option<super::duplicate::SeenContext>,
     pub state: SessionState,
 }
 
@@ -271,6 +277,13 @@ impl Session {
             }
             _ => return Err(bad("geo")),
         };
+        let last_context = match (r.seen_ctx, r.seen_ctx_at) {
+            (None, None) => None,
+            (Some(key), Some(at)) if !key.is_empty() => {
+                Some(super::duplicate::SeenContext { key, at })
+            }
+            _ => return Err(bad("seen_ctx")),
+        };
         Ok(Session {
             state,
             auth: Authentication {
@@ -302,6 +315,7 @@ impl Session {
             mfa_at: r.mfa_at,
             binding_alert: r.binding_alert,
             last_seen_at,
+            last_context,
         })
     }
 
@@ -382,6 +396,7 @@ pub fn sample(id: &str, created_at: UnixTime) -> Session {
         mfa_at: None,
         binding_alert: None,
         last_seen_at: None,
+        last_context: None,
         state: SessionState::Active { mode: Mode::Normal },
     }
 }
@@ -423,6 +438,8 @@ mod tests {
             geo_lat_e6: None,
             geo_lon_e6: None,
             geo_at: None,
+            seen_ctx: None,
+            seen_ctx_at: None,
         }
     }
 
@@ -469,6 +486,7 @@ mod tests {
                 "ended_at",
             ),
             (|r| r.geo_lat_e6 = Some(1), "geo"),
+            (|r| r.seen_ctx_at = Some(1), "seen_ctx"),
             (
                 |r| {
                     r.geo_lat_e6 = Some(95_000_000);

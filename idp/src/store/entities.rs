@@ -146,6 +146,8 @@ entity!(session, "sessions", debug = derive, {
     pub geo_lat_e6: Option<i64>,
     pub geo_lon_e6: Option<i64>,
     pub geo_at: Option<i64>,
+    pub seen_ctx: Option<String>,
+    pub seen_ctx_at: Option<i64>,
 });
 
 entity!(session_participant, "session_participants", debug = derive, {

@@ -373,6 +373,8 @@ pub struct Reauthentication<'a> {
     pub device_id: Option<&'a str>,
     /// Where the user proved presence from, when a geo source knew.
     pub seen_at: Option<crate::session::model::LastSeenAt>,
+    /// The request context the user proved presence from (duplicate-session detection).
+    pub seen_ctx: &'a str,
 }
 
 /// Re-authentication in the same session: new auth_time/amr/acr, a new cookie secret, the
@@ -408,6 +410,9 @@ pub async fn mark_reauthenticated<C: ConnectionTrait>(
     if let Some(d) = r.device_id {
         q = q.col_expr(session::Column::DeviceId, Expr::value(d));
     }
+    q = q
+        .col_expr(session::Column::SeenCtx, Expr::value(r.seen_ctx))
+        .col_expr(session::Column::SeenCtxAt, Expr::value(r.auth_time));
     if let Some(g) = r.seen_at {
         q = q
             .col_expr(session::Column::GeoLatE6, Expr::value(g.lat_e6))
@@ -458,6 +463,25 @@ pub async fn mark_seen_at<C: ConnectionTrait>(
         .col_expr(session::Column::GeoLatE6, Expr::value(g.lat_e6))
         .col_expr(session::Column::GeoLonE6, Expr::value(g.lon_e6))
         .col_expr(session::Column::GeoAt, Expr::value(g.at))
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Record the last request context an active session was used in.
+pub async fn mark_seen_context<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    key: &str,
+    at: i64,
+) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(session::Column::SeenCtx, Expr::value(key))
+        .col_expr(session::Column::SeenCtxAt, Expr::value(at))
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::Id.eq(id))
         .filter(session::Column::State.eq(ACTIVE))

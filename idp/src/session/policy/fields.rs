@@ -95,6 +95,14 @@ pub const FIELDS: &[(&str, &str)] = &[
         "alert | read_only | reauth | terminate (default reauth)",
     ),
     (
+        "duplicate_window_secs",
+        "duplicate sessions: the session cookie used from another IP or browser within this long is flagged (default off)",
+    ),
+    (
+        "on_duplicate_session",
+        "alert | read_only | reauth | terminate (default reauth)",
+    ),
+    (
         "min_device_trust",
         "0-100: a login from a device whose trust score is lower gets on_low_device_trust (default off)",
     ),
@@ -250,6 +258,10 @@ impl PolicyLayer {
                 )
             }
             "on_impossible_travel" => self.on_impossible_travel = Some(parse_response(key, value)?),
+            "duplicate_window_secs" => {
+                self.duplicate_window_secs = Some(parse_duration_secs(key, value)?)
+            }
+            "on_duplicate_session" => self.on_duplicate_session = Some(parse_response(key, value)?),
             "min_device_trust" => {
                 self.min_device_trust = Some(
                     value
@@ -296,6 +308,8 @@ impl PolicyLayer {
             "credential_change_ends_offline" => self.credential_change_ends_offline = None,
             "travel_max_speed_kmh" => self.travel_max_speed_kmh = None,
             "on_impossible_travel" => self.on_impossible_travel = None,
+            "duplicate_window_secs" => self.duplicate_window_secs = None,
+            "on_duplicate_session" => self.on_duplicate_session = None,
             "min_device_trust" => self.min_device_trust = None,
             "on_low_device_trust" => self.on_low_device_trust = None,
             _ => return Err(field_err(key, "unknown field")),
@@ -379,6 +393,12 @@ impl PolicyLayer {
         }
         if let Some(v) = self.on_impossible_travel {
             out.push(("on_impossible_travel", v.as_str().to_string()));
+        }
+        if let Some(v) = self.duplicate_window_secs {
+            out.push(("duplicate_window_secs", v.to_string()));
+        }
+        if let Some(v) = self.on_duplicate_session {
+            out.push(("on_duplicate_session", v.as_str().to_string()));
         }
         if let Some(v) = self.min_device_trust {
             out.push(("min_device_trust", v.to_string()));

@@ -132,6 +132,9 @@ pub struct PolicyLayer {
     /// Impossible travel: the fastest plausible movement between two sightings of a session.
     pub travel_max_speed_kmh: Option<u32>,
     pub on_impossible_travel: Option<Response>,
+    /// Duplicate sessions (`session::duplicate`): the cookie used from two contexts this close.
+    pub duplicate_window_secs: Option<i64>,
+    pub on_duplicate_session: Option<Response>,
     /// Device trust (`session::trust`): a login from a device scoring lower gets the response.
     pub min_device_trust: Option<u8>,
     pub on_low_device_trust: Option<LowTrustResponse>,
@@ -243,6 +246,9 @@ pub struct EffectivePolicy {
     /// `None`: impossible travel is not evaluated.
     pub travel_max_speed_kmh: Sourced<Option<u32>>,
     pub on_impossible_travel: Sourced<Response>,
+    /// `None`: duplicate sessions are not looked for.
+    pub duplicate_window_secs: Sourced<Option<i64>>,
+    pub on_duplicate_session: Sourced<Response>,
     /// `None`: device trust is not evaluated.
     pub min_device_trust: Sourced<Option<u8>>,
     pub on_low_device_trust: Sourced<LowTrustResponse>,
@@ -273,6 +279,8 @@ impl Default for EffectivePolicy {
             credential_change_ends_offline: Sourced::default_value(true),
             travel_max_speed_kmh: Sourced::default_value(None),
             on_impossible_travel: Sourced::default_value(Response::Reauth),
+            duplicate_window_secs: Sourced::default_value(None),
+            on_duplicate_session: Sourced::default_value(Response::Reauth),
             min_device_trust: Sourced::default_value(None),
             on_low_device_trust: Sourced::default_value(LowTrustResponse::StepUp),
         }
@@ -409,6 +417,19 @@ impl EffectivePolicy {
                 &self.on_impossible_travel.source,
             ),
             f(
+                "duplicate_window_secs",
+                self.duplicate_window_secs
+                    .value
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::Null),
+                &self.duplicate_window_secs.source,
+            ),
+            f(
+                "on_duplicate_session",
+                self.on_duplicate_session.value.as_str().into(),
+                &self.on_duplicate_session.source,
+            ),
+            f(
                 "min_device_trust",
                 self.min_device_trust
                     .value
@@ -528,6 +549,7 @@ pub fn resolve_policy<'a>(
             (&mut p.on_user_agent_mismatch, l.on_user_agent_mismatch),
             (&mut p.on_device_mismatch, l.on_device_mismatch),
             (&mut p.on_impossible_travel, l.on_impossible_travel),
+            (&mut p.on_duplicate_session, l.on_duplicate_session),
         ] {
             if let Some(v) = value {
                 if base || v.strictness() > field.value.strictness() {
@@ -580,6 +602,12 @@ pub fn resolve_policy<'a>(
         if let Some(v) = l.travel_max_speed_kmh {
             if base || p.travel_max_speed_kmh.value.is_none_or(|cur| v < cur) {
                 p.travel_max_speed_kmh.set(Some(v), r);
+            }
+        }
+        // A longer window catches more concurrent use.
+        if let Some(v) = l.duplicate_window_secs {
+            if base || p.duplicate_window_secs.value.is_none_or(|cur| v > cur) {
+                p.duplicate_window_secs.set(Some(v), r);
             }
         }
         // A higher minimum refuses more devices.

@@ -308,6 +308,8 @@ fn stored_fields_that_do_not_parse_name_the_field() {
         ("travel_max_speed_kmh", "0"),
         ("travel_max_speed_kmh", "fast"),
         ("on_impossible_travel", "shrug"),
+        ("duplicate_window_secs", "soon"),
+        ("on_duplicate_session", "ignore"),
         ("min_device_trust", "101"),
         ("on_low_device_trust", "terminate"),
     ] {
@@ -340,6 +342,8 @@ fn settings_round_trip_in_canonical_form() {
         ("credential_change_ends_offline", "false"),
         ("travel_max_speed_kmh", "900"),
         ("on_impossible_travel", "terminate"),
+        ("duplicate_window_secs", "2m"),
+        ("on_duplicate_session", "alert"),
         ("min_device_trust", "40"),
         ("on_low_device_trust", "read_only"),
     ]);
@@ -546,4 +550,24 @@ fn device_trust_is_off_by_default_and_the_highest_minimum_and_read_only_win() {
     // The tenant may lower its own default back to 0 (every device passes).
     let p = fold(&[(LayerRef::tenant(), layer(&[("min_device_trust", "0")]))]);
     assert_eq!(p.min_device_trust.value, Some(0));
+}
+
+#[test]
+fn duplicate_detection_is_off_by_default_and_the_longest_window_wins() {
+    let p = fold(&[]);
+    assert_eq!(p.duplicate_window_secs.value, None);
+    assert_eq!(p.on_duplicate_session.value, Response::Reauth);
+    let t = (
+        LayerRef::tenant(),
+        layer(&[("duplicate_window_secs", "30s"), ("on_duplicate_session", "alert")]),
+    );
+    let g = (
+        LayerRef::group("ops"),
+        layer(&[("duplicate_window_secs", "5m"), ("on_duplicate_session", "terminate")]),
+    );
+    let c = (LayerRef::client("web"), layer(&[("duplicate_window_secs", "10s")]));
+    let p = fold(&[t, g, c]);
+    assert_eq!(p.duplicate_window_secs.value, Some(300));
+    assert_eq!(p.duplicate_window_secs.source.to_string(), "group:ops");
+    assert_eq!(p.on_duplicate_session.value, Response::Terminate);
 }

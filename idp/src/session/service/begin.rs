@@ -306,6 +306,8 @@ pub async fn begin(
         geo_lat_e6: ctx.location.map(|p| p.to_micro().0),
         geo_lon_e6: ctx.location.map(|p| p.to_micro().1),
         geo_at: ctx.location.map(|_| ctx.now),
+        seen_ctx: Some(crate::session::duplicate::context_key(&ctx.ip, &ctx.user_agent)),
+        seen_ctx_at: Some(ctx.now),
     };
     let row = store::sessions::insert(&txn, row).await?;
     if let Some(response) = low_trust {
@@ -387,6 +389,7 @@ async fn reauthenticate(
         None => None,
     };
     let amr = serde_json::to_string(&login.amr)?;
+    let seen_ctx = crate::session::duplicate::context_key(&ctx.ip, &ctx.user_agent);
     let txn = state.db.begin().await?;
     let changed = store::sessions::mark_reauthenticated(
         &txn,
@@ -406,6 +409,7 @@ async fn reauthenticate(
             seen_at: ctx
                 .location
                 .map(|p| crate::session::model::LastSeenAt::new(p, ctx.now)),
+            seen_ctx: &seen_ctx,
         },
     )
     .await?;
@@ -454,6 +458,10 @@ async fn reauthenticate(
     if let Some(p) = ctx.location {
         s.last_seen_at = Some(crate::session::model::LastSeenAt::new(p, ctx.now));
     }
+    s.last_context = Some(crate::session::duplicate::SeenContext {
+        key: seen_ctx,
+        at: ctx.now,
+    });
     Ok(Admission::Admitted(Begun {
         session: s,
         cookie,

@@ -5,8 +5,10 @@
 //! Every mismatch is audited with the old and new values, once per new context (a replayed
 //! cookie hammering the endpoint writes one event, not thousands). Impossible travel
 //! (`session::travel`) is a second signal through the same graded responses (audit
-//! `session.impossible_travel` with both places, end reason `impossible_travel`); the
-//! strictest response of the signals a request raises wins.
+//! `session.impossible_travel` with both places, end reason `impossible_travel`).
+//! Duplicate-session detection (`session::duplicate`, audit `session.duplicate_detected`, end
+//! reason `duplicate_session`) is a third. The strictest response of the signals a request
+//! raises wins.
 
 use super::end::{end_one, Ender};
 use super::policy::session_policy;
@@ -126,6 +128,8 @@ pub async fn guard(
     }
     let (s, travel) = travel_signal(state, tenant, s, &policy, seen, ctx).await?;
     signals.extend(travel);
+    let (s, duplicate) = duplicate_signal(state, tenant, s, &policy, seen, ctx).await?;
+    signals.extend(duplicate);
     let Some(strictest) = signals
         .iter()
         .max_by_key(|x| x.response.strictness())
@@ -293,6 +297,66 @@ async fn binding_signal(
         },
         key,
     )))
+}
+
+/// The last context is rewritten at least this often while it does not change, so the other
+/// context's request compares with a time at most this stale.
+const CONTEXT_REFRESH_SECS: i64 = 10;
+
+/// Duplicate sessions (policy `duplicate_window_secs`): the cookie used from another IP or user
+/// agent within the window of the last request from a different one. Records the context.
+async fn duplicate_signal(
+    state: &AppState,
+    tenant: &Tenant,
+    s: Session,
+    policy: &crate::session::EffectivePolicy,
+    seen: &Observed,
+    ctx: &RequestContext,
+) -> Result<(Session, Option<Signal>)> {
+    use crate::session::duplicate::{context_key, decide_duplicate, SeenContext};
+    let (Some(window), Some(ip), Some(ua)) = (
+        policy.duplicate_window_secs.value,
+        seen.ip.as_deref(),
+        seen.user_agent.as_deref(),
+    ) else {
+        return Ok((s, None));
+    };
+    let key = context_key(ip, ua);
+    let duplicate = decide_duplicate(s.last_context.as_ref(), &key, ctx.now, window);
+    let previous = s.last_context.clone();
+    let mut s = s;
+    if previous
+        .as_ref()
+        .is_none_or(|c| c.key != key || ctx.now - c.at >= CONTEXT_REFRESH_SECS)
+    {
+        store::sessions::mark_seen_context(&state.db, &tenant.id, &s.id, &key, ctx.now).await?;
+        s.last_context = Some(SeenContext {
+            key: key.clone(),
+            at: ctx.now,
+        });
+    }
+    let (true, Some(previous)) = (duplicate, previous) else {
+        return Ok((s, None));
+    };
+    let response = policy.on_duplicate_session.value;
+    let (prev_ip, prev_ua) = previous.parts();
+    let detail = json!({
+        "response": response.as_str(),
+        "window_secs": window,
+        "previous": { "ip": prev_ip, "user_agent": prev_ua, "at": previous.at },
+        "current": { "ip": ip, "user_agent": ua, "at": ctx.now },
+    });
+    Ok((
+        s,
+        Some(Signal {
+            kind: "session.duplicate_detected",
+            response,
+            end_reason: EndReason::DuplicateSession,
+            mode_reason: "duplicate_session".into(),
+            detail,
+            repeat: false,
+        }),
+    ))
 }
 
 /// A sighting is written when the session moved or this long after the last one: often enough
