@@ -86,7 +86,10 @@ pub fn city_db(networks: &[(Ipv4Addr, u8, &str, f64, f64)]) -> Vec<u8> {
         encode(
             &mut data,
             &Value::Map(vec![
-                ("country", Value::Map(vec![("iso_code", Value::Str(country))])),
+                (
+                    "country",
+                    Value::Map(vec![("iso_code", Value::Str(country))]),
+                ),
                 (
                     "location",
                     Value::Map(vec![

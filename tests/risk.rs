@@ -138,7 +138,8 @@ const GEO_HEADERS: [(&str, &str); 3] = [
 ];
 
 fn near(v: &serde_json::Value, (lat, lon): (f64, f64)) -> bool {
-    (v["lat"].as_f64().unwrap() - lat).abs() < 1e-3 && (v["lon"].as_f64().unwrap() - lon).abs() < 1e-3
+    (v["lat"].as_f64().unwrap() - lat).abs() < 1e-3
+        && (v["lon"].as_f64().unwrap() - lon).abs() < 1e-3
 }
 
 #[tokio::test]
@@ -149,7 +150,10 @@ async fn a_session_seen_across_the_ocean_within_the_hour_must_sign_in_again() {
     let laptop = device("198.51.100.10", Some(BERLIN));
     let sid = sign_in(&ts, &node, &laptop).await;
     let s = session(&ts, &sid).await;
-    let first = s.last_seen_at.expect("the login's place is recorded").sighting();
+    let first = s
+        .last_seen_at
+        .expect("the login's place is recorded")
+        .sighting();
     assert!((first.point.lat - BERLIN.0).abs() < 1e-6);
 
     // Thirty minutes later the same cookie shows up in New York.
@@ -268,7 +272,10 @@ async fn a_plausible_journey_passes_and_a_terminate_policy_ends_the_session_ever
     );
     let e = events(&ts, "session.impossible_travel").await;
     assert_eq!(e[0]["outcome"], "terminate");
-    assert!(near(&e[0]["from"], PARIS), "compared with the last sighting");
+    assert!(
+        near(&e[0]["from"], PARIS),
+        "compared with the last sighting"
+    );
     let tokens = rp.wait_for(1, &ts).await;
     assert_eq!(
         validate_logout_token(&ts, &tokens[0], "web").await["sid"],
@@ -304,7 +311,10 @@ async fn the_geoip_database_places_client_addresses_no_header_describes() {
     assert_eq!(fix.country.as_deref(), Some("DE"));
     assert_eq!(fix.point.unwrap().lat, BERLIN.0);
     assert_eq!(db.lookup("192.0.2.1".parse().unwrap()), Default::default());
-    assert_eq!(db.lookup("2001:db8::1".parse().unwrap()), Default::default());
+    assert_eq!(
+        db.lookup("2001:db8::1".parse().unwrap()),
+        Default::default()
+    );
 
     let ts = TestServer::start().await;
     set(
@@ -327,14 +337,21 @@ async fn the_geoip_database_places_client_addresses_no_header_describes() {
     let laptop = device("198.51.100.10", None);
     let sid = sign_in(&ts, &node, &laptop).await;
     let s = session(&ts, &sid).await;
-    assert_eq!(s.binding.country.as_deref(), Some("DE"), "country from the database");
+    assert_eq!(
+        s.binding.country.as_deref(),
+        Some("DE"),
+        "country from the database"
+    );
     assert!(s.last_seen_at.is_some());
     ts.clock.advance_secs(600);
     let ny = laptop.elsewhere(&node, "203.0.113.66", None);
-    assert!(authorize(&ts, &node, &ny, true)
-        .await
-        .param("code")
-        .is_some(), "read-only still signs in");
+    assert!(
+        authorize(&ts, &node, &ny, true)
+            .await
+            .param("code")
+            .is_some(),
+        "read-only still signs in"
+    );
     let s = session(&ts, &sid).await;
     assert_eq!(s.mode(), Some(Mode::ReadOnly));
     let e = events(&ts, "session.impossible_travel").await;
@@ -386,8 +403,8 @@ async fn devices_api(ts: &TestServer, query: &str) -> (u16, serde_json::Value) {
 }
 
 #[tokio::test]
-async fn an_unencrypted_device_below_the_minimum_trust_gets_a_read_only_session_and_admins_see_why(
-) {
+async fn an_unencrypted_device_below_the_minimum_trust_gets_a_read_only_session_and_admins_see_why()
+{
     let ts = TestServer::start().await;
     set(
         &ts,
@@ -484,7 +501,11 @@ async fn an_unencrypted_device_below_the_minimum_trust_gets_a_read_only_session_
         .env_remove("LANYARD_TEMPLATES_DIR")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut scores: Vec<u64> = cli
         .as_array()
@@ -505,9 +526,8 @@ async fn a_new_device_below_the_minimum_trust_must_set_up_a_second_factor() {
     let d = device("198.51.100.10", None);
     let (url, _, _, _) = auth_url(&ts, "web", REDIRECT, "openid", &[]);
     let (_, body) = d.b.get(&node, &url.replace(&ts.base, &node)).await.page();
-    let (status, body) = d
-        .b
-        .post_form(
+    let (status, body) =
+        d.b.post_form(
             &node,
             &format!("{node}/t/acme/login"),
             &[

@@ -59,9 +59,9 @@ impl AppState {
             .user_agent(concat!("lanyard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let geoip = match &config.geoip_database {
-            Some(p) => Some(Arc::new(crate::http::geo::GeoIpDb::open(p).map_err(|e| {
-                anyhow::anyhow!("configuration error: LANYARD_GEOIP_DATABASE: {e}")
-            })?)),
+            Some(p) => Some(Arc::new(crate::http::geo::GeoIpDb::open(p).map_err(
+                |e| anyhow::anyhow!("configuration error: LANYARD_GEOIP_DATABASE: {e}"),
+            )?)),
             None => None,
         };
         Ok(Arc::new(AppState {

@@ -36,7 +36,12 @@ async fn add(manager: &SchemaManager<'_>, table: &str, mut col: ColumnDef) -> Re
 
 async fn drop(manager: &SchemaManager<'_>, table: &str, col: &str) -> Result<(), DbErr> {
     manager
-        .alter_table(Table::alter().table(a(table)).drop_column(a(col)).to_owned())
+        .alter_table(
+            Table::alter()
+                .table(a(table))
+                .drop_column(a(col))
+                .to_owned(),
+        )
         .await
 }
 
@@ -73,7 +78,12 @@ impl MigrationTrait for Migration {
             .await?;
         }
         for c in DEVICE_TEXT {
-            add(manager, "devices", ColumnDef::new(a(c)).text().null().to_owned()).await?;
+            add(
+                manager,
+                "devices",
+                ColumnDef::new(a(c)).text().null().to_owned(),
+            )
+            .await?;
         }
         Ok(())
     }

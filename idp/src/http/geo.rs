@@ -68,10 +68,7 @@ impl GeoIpDb {
     /// The country and location of an address. An address the database does not cover, or a
     /// record it cannot decode, is unknown (logged once per lookup at debug level).
     pub fn lookup(&self, ip: IpAddr) -> GeoFix {
-        let found = self
-            .reader
-            .lookup(ip)
-            .and_then(|r| r.decode::<Record>());
+        let found = self.reader.lookup(ip).and_then(|r| r.decode::<Record>());
         let rec = match found {
             Ok(Some(r)) => r,
             Ok(None) => return GeoFix::default(),

@@ -188,7 +188,8 @@ async fn password_verified(
         claims: claims.as_ref(),
         acr_values: ar.acr_values.as_deref(),
     };
-    let step = match sessions::stepup::for_login(state, tenant, &user.id, client, asked, ctx).await {
+    let step = match sessions::stepup::for_login(state, tenant, &user.id, client, asked, ctx).await
+    {
         Ok(s) => s,
         Err(crate::error::Error::Rejected(rej)) => {
             return super::authorize::redirect_error(

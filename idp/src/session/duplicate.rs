@@ -57,7 +57,10 @@ mod tests {
     #[test]
     fn another_context_within_the_window_is_a_duplicate() {
         assert!(decide_duplicate(Some(&seen("a", 100)), "b", 130, 60));
-        assert!(decide_duplicate(Some(&seen("a", 100)), "b", 160, 60), "the edge counts");
+        assert!(
+            decide_duplicate(Some(&seen("a", 100)), "b", 160, 60),
+            "the edge counts"
+        );
     }
 
     #[test]
@@ -76,7 +79,10 @@ mod tests {
     #[test]
     fn keys_separate_address_and_agent() {
         assert_ne!(context_key("10.0.0.1", "ua"), context_key("10.0.0.2", "ua"));
-        assert_ne!(context_key("10.0.0.1", "ua"), context_key("10.0.0.1", "ua2"));
+        assert_ne!(
+            context_key("10.0.0.1", "ua"),
+            context_key("10.0.0.1", "ua2")
+        );
         // The separator keeps "1.2.3.4" + "5ua" apart from "1.2.3.45" + "ua".
         assert_ne!(context_key("1.2.3.4", "5ua"), context_key("1.2.3.45", "ua"));
         assert_eq!(context_key("10.0.0.1", "ua"), context_key("10.0.0.1", "ua"));

@@ -9,8 +9,8 @@
 pub mod admission;
 pub mod binding;
 pub mod clocks;
-pub mod duplicate;
 pub mod cohort;
+pub mod duplicate;
 pub mod fanout;
 pub mod model;
 pub mod policy;

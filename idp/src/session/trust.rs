@@ -72,7 +72,9 @@ pub fn parse_posture(raw: &str) -> Vec<(String, bool)> {
         let k = k.trim().to_ascii_lowercase();
         if k.is_empty()
             || k.len() > 64
-            || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
             continue;
         }
@@ -122,10 +124,7 @@ pub fn evaluate_device_trust(h: &DeviceHistory, now: UnixTime) -> TrustScore {
     let age_days = (now - h.first_seen).max(0) / 86_400;
     push("age", (age_days / 3).min(20));
     push("successful_logins", i64::from(h.logins_ok.min(20)));
-    push(
-        "failed_logins",
-        -(i64::from(h.logins_failed.min(8)) * 5),
-    );
+    push("failed_logins", -(i64::from(h.logins_failed.min(8)) * 5));
     push(
         "country_changes",
         -(i64::from(h.country_changes.min(3)) * 10),
@@ -246,7 +245,8 @@ mod tests {
     #[test]
     fn posture_penalises_what_is_off_and_ignores_unknown_keys() {
         let mut h = fresh();
-        h.posture = parse_posture("disk_encryption=off, screen_lock=on; firewall=off, jailbreak=on");
+        h.posture =
+            parse_posture("disk_encryption=off, screen_lock=on; firewall=off, jailbreak=on");
         let t = evaluate_device_trust(&h, 1000);
         assert_eq!(part(&t, "posture_disk_encryption_off"), Some(-30));
         assert_eq!(part(&t, "posture_firewall_off"), Some(-10));
@@ -290,8 +290,14 @@ mod tests {
         assert!(!decide_low_trust(10, None));
         assert!(decide_low_trust(59, Some(60)));
         assert!(!decide_low_trust(60, Some(60)));
-        assert_eq!(LowTrustResponse::parse("step_up"), Some(LowTrustResponse::StepUp));
-        assert_eq!(LowTrustResponse::parse("read_only"), Some(LowTrustResponse::ReadOnly));
+        assert_eq!(
+            LowTrustResponse::parse("step_up"),
+            Some(LowTrustResponse::StepUp)
+        );
+        assert_eq!(
+            LowTrustResponse::parse("read_only"),
+            Some(LowTrustResponse::ReadOnly)
+        );
         assert_eq!(LowTrustResponse::parse("terminate"), None);
     }
 }

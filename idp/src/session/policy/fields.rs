@@ -253,7 +253,10 @@ impl PolicyLayer {
                         .ok()
                         .filter(|n| (1..=20_000).contains(n))
                         .ok_or_else(|| {
-                            field_err(key, format!("'{value}' is not a speed from 1 to 20000 km/h"))
+                            field_err(
+                                key,
+                                format!("'{value}' is not a speed from 1 to 20000 km/h"),
+                            )
                         })?,
                 )
             }

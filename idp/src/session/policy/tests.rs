@@ -532,13 +532,22 @@ fn device_trust_is_off_by_default_and_the_highest_minimum_and_read_only_win() {
     assert_eq!(p.on_low_device_trust.value, LowTrustResponse::StepUp);
     let t = (
         LayerRef::tenant(),
-        layer(&[("min_device_trust", "30"), ("on_low_device_trust", "read_only")]),
+        layer(&[
+            ("min_device_trust", "30"),
+            ("on_low_device_trust", "read_only"),
+        ]),
     );
     let g = (
         LayerRef::group("admins"),
-        layer(&[("min_device_trust", "70"), ("on_low_device_trust", "step_up")]),
+        layer(&[
+            ("min_device_trust", "70"),
+            ("on_low_device_trust", "step_up"),
+        ]),
     );
-    let c = (LayerRef::client("web"), layer(&[("min_device_trust", "10")]));
+    let c = (
+        LayerRef::client("web"),
+        layer(&[("min_device_trust", "10")]),
+    );
     let p = fold(&[t, g, c]);
     assert_eq!(p.min_device_trust.value, Some(70));
     assert_eq!(p.min_device_trust.source.to_string(), "group:admins");
@@ -559,13 +568,22 @@ fn duplicate_detection_is_off_by_default_and_the_longest_window_wins() {
     assert_eq!(p.on_duplicate_session.value, Response::Reauth);
     let t = (
         LayerRef::tenant(),
-        layer(&[("duplicate_window_secs", "30s"), ("on_duplicate_session", "alert")]),
+        layer(&[
+            ("duplicate_window_secs", "30s"),
+            ("on_duplicate_session", "alert"),
+        ]),
     );
     let g = (
         LayerRef::group("ops"),
-        layer(&[("duplicate_window_secs", "5m"), ("on_duplicate_session", "terminate")]),
+        layer(&[
+            ("duplicate_window_secs", "5m"),
+            ("on_duplicate_session", "terminate"),
+        ]),
     );
-    let c = (LayerRef::client("web"), layer(&[("duplicate_window_secs", "10s")]));
+    let c = (
+        LayerRef::client("web"),
+        layer(&[("duplicate_window_secs", "10s")]),
+    );
     let p = fold(&[t, g, c]);
     assert_eq!(p.duplicate_window_secs.value, Some(300));
     assert_eq!(p.duplicate_window_secs.source.to_string(), "group:ops");

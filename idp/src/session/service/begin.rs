@@ -205,11 +205,9 @@ pub async fn begin(
     // posture reported now; below the policy's minimum the login steps up (asked for in
     // `stepup::for_login`) or the session begins read-only.
     let trust = super::devices::score_at_login(device.as_ref(), ctx)?;
-    let low_trust = crate::session::trust::decide_low_trust(
-        trust.score,
-        policy.min_device_trust.value,
-    )
-    .then_some(policy.on_low_device_trust.value);
+    let low_trust =
+        crate::session::trust::decide_low_trust(trust.score, policy.min_device_trust.value)
+            .then_some(policy.on_low_device_trust.value);
     let posture = ctx
         .posture
         .as_deref()
@@ -306,7 +304,10 @@ pub async fn begin(
         geo_lat_e6: ctx.location.map(|p| p.to_micro().0),
         geo_lon_e6: ctx.location.map(|p| p.to_micro().1),
         geo_at: ctx.location.map(|_| ctx.now),
-        seen_ctx: Some(crate::session::duplicate::context_key(&ctx.ip, &ctx.user_agent)),
+        seen_ctx: Some(crate::session::duplicate::context_key(
+            &ctx.ip,
+            &ctx.user_agent,
+        )),
         seen_ctx_at: Some(ctx.now),
     };
     let row = store::sessions::insert(&txn, row).await?;

@@ -44,7 +44,12 @@ pub fn history(d: &DeviceRow, posture_now: Option<&str>) -> Result<DeviceHistory
         "unknown" => false,
         "trusted" => true,
         super::begin::COMPROMISED => false,
-        _ => return Err(internal(format!("device {}: stored trust is invalid", d.id))),
+        _ => {
+            return Err(internal(format!(
+                "device {}: stored trust is invalid",
+                d.id
+            )))
+        }
     };
     Ok(DeviceHistory {
         first_seen: d.first_seen,

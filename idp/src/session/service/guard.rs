@@ -395,10 +395,13 @@ async fn travel_signal(
         store::sessions::mark_seen_at(&state.db, &tenant.id, &s.id, g).await?;
         s.last_seen_at = Some(g);
     }
-    let (TravelDecision::Impossible {
-        distance_km,
-        speed_kmh,
-    }, Some(prev)) = (decision, prev)
+    let (
+        TravelDecision::Impossible {
+            distance_km,
+            speed_kmh,
+        },
+        Some(prev),
+    ) = (decision, prev)
     else {
         return Ok((s, None));
     };
