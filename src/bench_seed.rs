@@ -123,6 +123,11 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
                     mode_reason: None,
                     mfa_at: None,
                     binding_alert: None,
+                    geo_lat_e6: None,
+                    geo_lon_e6: None,
+                    geo_at: None,
+                    seen_ctx: None,
+                    seen_ctx_at: None,
                 },
             )
             .await?;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+mod mmdb;
 
 mod admin_api;
 mod browser;
@@ -21,4 +22,5 @@ mod observability;
 mod offline;
 mod oidc_flow;
 mod refresh;
+mod risk;
 mod tenancy;

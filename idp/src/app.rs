@@ -33,6 +33,8 @@ pub struct AppState {
     pub outbox_notify: Arc<Notify>,
     /// HTTP client for back-channel deliveries (redirects never followed).
     pub http: reqwest::Client,
+    /// The GeoIP database (`LANYARD_GEOIP_DATABASE`), opened once at start.
+    pub geoip: Option<Arc<crate::http::geo::GeoIpDb>>,
 }
 
 pub type State = Arc<AppState>;
@@ -56,7 +58,14 @@ impl AppState {
             .pool_max_idle_per_host(16)
             .user_agent(concat!("lanyard/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let geoip = match &config.geoip_database {
+            Some(p) => Some(Arc::new(crate::http::geo::GeoIpDb::open(p).map_err(
+                |e| anyhow::anyhow!("configuration error: LANYARD_GEOIP_DATABASE: {e}"),
+            )?)),
+            None => None,
+        };
         Ok(Arc::new(AppState {
+            geoip,
             cookies: CookiePolicy {
                 secure: config.is_https(),
             },

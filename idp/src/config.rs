@@ -30,6 +30,16 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A header trusted proxies set to the client's ISO 3166 country (binding by country).
     pub geo_country_header: Option<String>,
+    /// Headers trusted proxies set to the client's latitude and longitude (decimal degrees),
+    /// for impossible-travel checks; both or neither.
+    pub geo_latitude_header: Option<String>,
+    pub geo_longitude_header: Option<String>,
+    /// A MaxMind-format (`.mmdb`) city or country database: country and location of client
+    /// addresses that no trusted proxy header describes.
+    pub geoip_database: Option<PathBuf>,
+    /// A header trusted proxies set to the device's posture (`disk_encryption=off,...`), for
+    /// the device trust score.
+    pub device_posture_header: Option<String>,
     /// A separate listen address for `/metrics`; when set, the main address does not serve it.
     pub metrics_bind: Option<String>,
     /// Whether DPoP proofs must carry a server-provided nonce (RFC 9449 §8, §9).
@@ -142,6 +152,10 @@ struct FileConfig {
     trusted_proxies: Option<StrOrList>,
     metrics_bind: Option<String>,
     geo_country_header: Option<String>,
+    geo_latitude_header: Option<String>,
+    geo_longitude_header: Option<String>,
+    geoip_database: Option<PathBuf>,
+    device_posture_header: Option<String>,
     database_max_connections: Option<u32>,
     dpop_nonce_required: Option<bool>,
 }
@@ -355,6 +369,40 @@ impl Config {
                 ));
             }
         }
+        let geo_latitude_header =
+            env("LANYARD_GEO_LATITUDE_HEADER").or(file_cfg.geo_latitude_header);
+        let geo_longitude_header =
+            env("LANYARD_GEO_LONGITUDE_HEADER").or(file_cfg.geo_longitude_header);
+        let device_posture_header =
+            env("LANYARD_DEVICE_POSTURE_HEADER").or(file_cfg.device_posture_header);
+        for (key, h) in [
+            ("LANYARD_GEO_LATITUDE_HEADER", &geo_latitude_header),
+            ("LANYARD_GEO_LONGITUDE_HEADER", &geo_longitude_header),
+            ("LANYARD_DEVICE_POSTURE_HEADER", &device_posture_header),
+        ] {
+            if let Some(h) = h {
+                if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Err(err(key, "must be an HTTP header name"));
+                }
+            }
+        }
+        if geo_latitude_header.is_some() != geo_longitude_header.is_some() {
+            return Err(err(
+                "LANYARD_GEO_LATITUDE_HEADER",
+                "set both LANYARD_GEO_LATITUDE_HEADER and LANYARD_GEO_LONGITUDE_HEADER, or neither",
+            ));
+        }
+        let geoip_database = env("LANYARD_GEOIP_DATABASE")
+            .map(PathBuf::from)
+            .or(file_cfg.geoip_database);
+        if let Some(p) = &geoip_database {
+            if !p.is_file() {
+                return Err(err(
+                    "LANYARD_GEOIP_DATABASE",
+                    format!("{} is not a file", p.display()),
+                ));
+            }
+        }
         let database_max_connections = match env("LANYARD_DATABASE_MAX_CONNECTIONS") {
             Some(v) => Some(
                 v.parse::<u32>()
@@ -373,6 +421,10 @@ impl Config {
             database_max_connections,
             trusted_proxies,
             geo_country_header: geo_country_header.map(|h| h.to_ascii_lowercase()),
+            geo_latitude_header: geo_latitude_header.map(|h| h.to_ascii_lowercase()),
+            geo_longitude_header: geo_longitude_header.map(|h| h.to_ascii_lowercase()),
+            geoip_database,
+            device_posture_header: device_posture_header.map(|h| h.to_ascii_lowercase()),
             database_url: UrlWithSecret::new(database_url),
             bind,
             public_url,
@@ -533,6 +585,10 @@ mod tests {
             metrics_bind,
             trusted_proxies,
             geo_country_header,
+            geo_latitude_header,
+            geo_longitude_header,
+            geoip_database,
+            device_posture_header,
             database_max_connections,
             dpop_nonce_required,
         } = all;
@@ -554,6 +610,10 @@ mod tests {
             metrics_bind.is_some(),
             trusted_proxies.is_some(),
             geo_country_header.is_some(),
+            geo_latitude_header.is_some(),
+            geo_longitude_header.is_some(),
+            geoip_database.is_some(),
+            device_posture_header.is_some(),
             database_max_connections.is_some(),
             dpop_nonce_required.is_some(),
         ];
@@ -580,6 +640,28 @@ mod tests {
         );
         let e = load(&[("LANYARD_DPOP_NONCE_REQUIRED", "maybe")]).unwrap_err();
         assert_eq!(e.key, "LANYARD_DPOP_NONCE_REQUIRED");
+    }
+
+    #[test]
+    fn geo_headers_come_in_pairs_and_the_database_must_exist() {
+        let c = load(&[
+            ("LANYARD_GEO_LATITUDE_HEADER", "X-Geo-Lat"),
+            ("LANYARD_GEO_LONGITUDE_HEADER", "X-Geo-Lon"),
+        ])
+        .unwrap();
+        assert_eq!(c.geo_latitude_header.as_deref(), Some("x-geo-lat"));
+        assert_eq!(c.geo_longitude_header.as_deref(), Some("x-geo-lon"));
+        let e = load(&[("LANYARD_GEO_LATITUDE_HEADER", "X-Geo-Lat")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_GEO_LATITUDE_HEADER");
+        let e = load(&[
+            ("LANYARD_GEO_LATITUDE_HEADER", "X-Geo-Lat"),
+            ("LANYARD_GEO_LONGITUDE_HEADER", "bad header"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.key, "LANYARD_GEO_LONGITUDE_HEADER");
+        let e = load(&[("LANYARD_GEOIP_DATABASE", "/nonexistent/city.mmdb")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_GEOIP_DATABASE");
+        assert!(e.reason.contains("/nonexistent/city.mmdb"), "{e}");
     }
 
     #[test]

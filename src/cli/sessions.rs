@@ -129,6 +129,20 @@ pub enum SessionCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum DeviceCmd {
+    /// List devices with their trust score (0-100), most recently seen first.
+    List {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        /// Only devices this user has had sessions on (username).
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many (up to 1000).
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Mark a device compromised and end every session on it.
     Revoke {
         /// The tenant (slug).
@@ -175,6 +189,19 @@ const SESSION_COLUMNS: &[Column] = &[
     ("IP", "ip", Cell::Text),
     ("DEVICE", "device_id", Cell::Text),
     ("END_REASON", "end_reason", Cell::Text),
+];
+
+const DEVICE_COLUMNS: &[Column] = &[
+    ("ID", "id", Cell::Text),
+    ("NAME", "name", Cell::Text),
+    ("BROWSER", "browser", Cell::Text),
+    ("OS", "os", Cell::Text),
+    ("LAST_SEEN", "last_seen", Cell::Secs),
+    ("LAST_IP", "last_ip", Cell::Text),
+    ("COUNTRY", "last_country", Cell::Text),
+    ("TRUST", "trust", Cell::Text),
+    ("SCORE", "trust_score", Cell::Text),
+    ("POSTURE", "posture", Cell::Text),
 ];
 
 const EVENT_COLUMNS: &[Column] = &[
@@ -356,6 +383,18 @@ fn print_report(r: &CohortReport, format: Format) -> anyhow::Result<()> {
 
 pub async fn run_device(ctx: &Ctx, cmd: DeviceCmd) -> anyhow::Result<()> {
     match cmd {
+        DeviceCmd::List {
+            tenant,
+            user,
+            limit,
+            output,
+        } => {
+            let t = ctx.tenant(&tenant).await?;
+            let list = sessions::list_devices(&ctx.state, &t, user.as_deref(), limit)
+                .await
+                .map_err(m)?;
+            print_list(&list, DEVICE_COLUMNS, output.format())
+        }
         DeviceCmd::Revoke { tenant, device_id } => {
             let t = ctx.tenant(&tenant).await?;
             let n = manage::revoke_device(&ctx.state, &t, &device_id, ACTOR)

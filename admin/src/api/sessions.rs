@@ -5,7 +5,9 @@
 use super::auth::{authorize, AdminToken};
 use super::error::{err, ApiError};
 use super::export::Export;
-use super::views::{CohortReportView, DeliveryView, Done, EventView, Revoked, SessionView};
+use super::views::{
+    CohortReportView, DeliveryView, DeviceView, Done, EventView, Revoked, SessionView,
+};
 use super::{ApiResult, Tag};
 use lanyard_idp::app::State;
 use lanyard_idp::manage::{self, governance, sessions};
@@ -280,6 +282,29 @@ impl SessionsApi {
         )
         .await?;
         Ok(Json(Done { changed }))
+    }
+
+    /// A tenant's devices with their trust score (0-100) and the parts it is made of, most
+    /// recently seen first.
+    #[oai(path = "/tenants/:slug/devices", method = "get")]
+    async fn list_devices(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        /// Only devices this user has had sessions on (username).
+        user: Query<Option<String>>,
+        /// At most this many (default 100, at most 1000).
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Vec<DeviceView>> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let rows = sessions::list_devices(
+            &self.state,
+            &c.tenant,
+            user.0.as_deref(),
+            limit.0.unwrap_or(100),
+        )
+        .await?;
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
     /// Mark a device compromised and end every session on it.

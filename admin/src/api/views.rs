@@ -8,6 +8,65 @@ use lanyard_idp::session::service::policy::PolicyChanged;
 use poem_openapi::Object;
 use std::collections::BTreeMap;
 
+/// One part of a device's trust score (see the README's "Device trust").
+#[derive(Object, Debug)]
+pub struct TrustPartView {
+    pub part: String,
+    pub points: i32,
+}
+
+#[derive(Object, Debug)]
+pub struct DeviceView {
+    pub id: String,
+    pub name: Option<String>,
+    pub browser: String,
+    pub os: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub last_ip: String,
+    pub last_country: Option<String>,
+    /// `unknown` | `trusted` | `compromised`.
+    pub trust: String,
+    /// The last posture a trusted proxy reported (`disk_encryption=off,...`).
+    pub posture: Option<String>,
+    pub logins_ok: u32,
+    /// Failed logins since the last successful one.
+    pub logins_failed: u32,
+    pub country_changes: u32,
+    /// 0 to 100.
+    pub trust_score: u8,
+    pub trust_parts: Vec<TrustPartView>,
+}
+
+impl From<lanyard_idp::session::service::devices::DeviceView> for DeviceView {
+    fn from(d: lanyard_idp::session::service::devices::DeviceView) -> Self {
+        Self {
+            id: d.id,
+            name: d.name,
+            browser: d.browser,
+            os: d.os,
+            first_seen: d.first_seen,
+            last_seen: d.last_seen,
+            last_ip: d.last_ip,
+            last_country: d.last_country,
+            trust: d.trust,
+            posture: d.posture,
+            logins_ok: d.logins_ok,
+            logins_failed: d.logins_failed,
+            country_changes: d.country_changes,
+            trust_score: d.trust_score,
+            trust_parts: d
+                .trust_parts
+                .into_iter()
+                .map(|p| TrustPartView {
+                    part: p.part.to_string(),
+                    points: p.points,
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Object, Debug)]
 pub struct SessionView {
     pub sid: String,

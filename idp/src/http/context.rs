@@ -85,8 +85,13 @@ pub struct RequestContext {
     /// Fetch Metadata `Sec-Fetch-Site`, set only by browsers.
     pub fetch_site: Option<String>,
     pub cookies: Cookies,
-    /// ISO 3166 country of the client IP, when a geo source knows it (trusted proxy header).
+    /// ISO 3166 country of the client IP, when a geo source knows it (trusted proxy header or
+    /// the GeoIP database).
     pub country: Option<String>,
+    /// Where the client IP is, when a geo source knows it (see `http::geo`).
+    pub location: Option<crate::session::travel::GeoPoint>,
+    /// The device posture a trusted proxy reported (`session::trust::parse_posture`).
+    pub posture: Option<String>,
     pub now: UnixTime,
     pub now_ms: i64,
 }
@@ -95,14 +100,28 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// What trusted proxies tell about a request (geo, see `http::geo`; device posture), and the
+/// GeoIP database for what they leave out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProxyFacts<'a> {
+    /// A header a trusted proxy sets to the client's ISO 3166 country (e.g. `CF-IPCountry`).
+    pub country_header: Option<&'a str>,
+    /// Headers a trusted proxy sets to the client's latitude and longitude.
+    pub point_headers: Option<(&'a str, &'a str)>,
+    /// The GeoIP database, for what the headers leave out.
+    pub db: Option<&'a super::geo::GeoIpDb>,
+    /// A header a trusted proxy sets to the device's posture (`disk_encryption=off,...`).
+    pub posture_header: Option<&'a str>,
+}
+
 impl RequestContext {
-    /// `geo_header`: a header a trusted proxy sets to the client's ISO 3166 country (e.g.
-    /// `CF-IPCountry`); read only when the socket peer is a trusted proxy.
+    /// Geo headers are read only when the socket peer is a trusted proxy; the database fills in
+    /// what they leave out.
     pub fn from_request(
         req: &Request,
         clock: &dyn Clock,
         trusted_proxies: &[IpNet],
-        geo_header: Option<&str>,
+        geo: ProxyFacts<'_>,
     ) -> Self {
         let now_ms = clock.now_ms();
         let peer = req.remote_addr().as_socket_addr().map(|p| p.ip());
@@ -120,12 +139,29 @@ impl RequestContext {
             let p = crate::session::cohort::normalise(p);
             trusted_proxies.iter().any(|n| n.contains(&p))
         });
-        let country = geo_header
+        let mut country = geo
+            .country_header
             .filter(|_| from_trusted)
             .and_then(|h| header(req, h))
-            .map(str::trim)
-            .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-            .map(str::to_ascii_uppercase);
+            .and_then(super::geo::parse_country);
+        let mut location = geo
+            .point_headers
+            .filter(|_| from_trusted)
+            .and_then(|(la, lo)| super::geo::parse_point(header(req, la)?, header(req, lo)?));
+        if let (Some(db), Ok(addr), true) = (
+            geo.db,
+            ip.parse::<std::net::IpAddr>(),
+            country.is_none() || location.is_none(),
+        ) {
+            let fix = db.lookup(addr);
+            country = country.or(fix.country);
+            location = location.or(fix.point);
+        }
+        let posture = geo
+            .posture_header
+            .filter(|_| from_trusted)
+            .and_then(|h| header(req, h))
+            .map(|v| v.chars().take(512).collect());
         let user_agent = header(req, "user-agent")
             .unwrap_or("")
             .chars()
@@ -144,6 +180,8 @@ impl RequestContext {
             fetch_site: header(req, "sec-fetch-site").map(str::to_ascii_lowercase),
             cookies,
             country,
+            location,
+            posture,
             now: now_ms.div_euclid(1000),
             now_ms,
         }
@@ -158,6 +196,8 @@ impl RequestContext {
             fetch_site: None,
             cookies: Cookies::default(),
             country: None,
+            location: None,
+            posture: None,
             now: now_ms.div_euclid(1000),
             now_ms,
         }

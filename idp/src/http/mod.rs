@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod context;
 pub mod cookies;
 pub mod csrf;
+pub mod geo;
 pub mod headers;
 pub mod params;
 pub mod request_id;

@@ -233,3 +233,24 @@ pub async fn list_deliveries(
         })
         .collect())
 }
+
+/// A tenant's devices with their trust scores, most recently seen first; with `username`,
+/// the devices that user has had sessions on.
+pub async fn list_devices(
+    state: &crate::app::AppState,
+    tenant: &Tenant,
+    username: Option<&str>,
+    limit: u64,
+) -> Result<Vec<crate::session::service::devices::DeviceView>> {
+    let user_id = match username {
+        Some(u) => Some(super::users::find(&state.db, tenant, u).await?.id),
+        None => None,
+    };
+    Ok(crate::session::service::devices::list(
+        state,
+        tenant,
+        user_id.as_deref(),
+        limit.min(MAX_LIST),
+    )
+    .await?)
+}

@@ -188,7 +188,8 @@ async fn password_verified(
         claims: claims.as_ref(),
         acr_values: ar.acr_values.as_deref(),
     };
-    let step = match sessions::stepup::for_login(state, tenant, &user.id, client, asked).await {
+    let step = match sessions::stepup::for_login(state, tenant, &user.id, client, asked, ctx).await
+    {
         Ok(s) => s,
         Err(crate::error::Error::Rejected(rej)) => {
             return super::authorize::redirect_error(
@@ -420,6 +421,8 @@ async fn authenticate(
     }
     record_failure(state, &acct_key, &acct, &throttle::PER_ACCOUNT, ctx.now).await?;
     record_failure(state, &ip_key, &ip, &throttle::PER_IP, ctx.now).await?;
+    // Device trust counts failures from a known browser (`session::trust`).
+    sessions::devices::record_failed_login(state, tenant, ctx).await?;
     audit::record(
         &state.db,
         Event {

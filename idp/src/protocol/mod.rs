@@ -134,7 +134,16 @@ pub fn context(state: &AppState, req: &Request) -> RequestContext {
         req,
         state.clock.as_ref(),
         &state.config.trusted_proxies,
-        state.config.geo_country_header.as_deref(),
+        crate::http::context::ProxyFacts {
+            country_header: state.config.geo_country_header.as_deref(),
+            point_headers: state
+                .config
+                .geo_latitude_header
+                .as_deref()
+                .zip(state.config.geo_longitude_header.as_deref()),
+            db: state.geoip.as_deref(),
+            posture_header: state.config.device_posture_header.as_deref(),
+        },
     )
 }
 

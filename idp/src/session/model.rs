@@ -40,6 +40,8 @@ pub enum EndReason {
     AttributesChanged,
     /// A group's schedule (e.g. a shift end) reached.
     Scheduled,
+    /// The session cookie used from two contexts at once, under a `terminate` response.
+    DuplicateSession,
     /// A request did not match what the session was bound to, under a `terminate` response.
     BindingMismatch,
     /// The user's password or a second factor changed (other sessions end).
@@ -48,10 +50,13 @@ pub enum EndReason {
     CohortRevoked,
     /// The user chose to end it (the "choose a session to end" page, later the portal).
     UserChoice,
+    /// Seen farther from its last place than the policy's travel speed allows, under a
+    /// `terminate` response.
+    ImpossibleTravel,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 18] = [
+    pub const ALL: [EndReason; 20] = [
         EndReason::RpLogout,
         EndReason::UserLogout,
         EndReason::Superseded,
@@ -70,6 +75,8 @@ impl EndReason {
         EndReason::UserChoice,
         EndReason::BindingMismatch,
         EndReason::CredentialChanged,
+        EndReason::ImpossibleTravel,
+        EndReason::DuplicateSession,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +99,8 @@ impl EndReason {
             EndReason::UserChoice => "user_choice",
             EndReason::BindingMismatch => "binding_mismatch",
             EndReason::CredentialChanged => "credential_changed",
+            EndReason::ImpossibleTravel => "impossible_travel",
+            EndReason::DuplicateSession => "duplicate_session",
         }
     }
 
@@ -128,6 +137,8 @@ impl EndReason {
             | EndReason::Scheduled
             | EndReason::CohortRevoked
             | EndReason::BindingMismatch
+            | EndReason::ImpossibleTravel
+            | EndReason::DuplicateSession
             | EndReason::CredentialChanged => true,
         }
     }
@@ -186,6 +197,32 @@ pub struct Binding {
     pub country: Option<String>,
 }
 
+/// Where and when the session was last seen (stored as micro-degrees; validated on load).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastSeenAt {
+    pub lat_e6: i64,
+    pub lon_e6: i64,
+    pub at: UnixTime,
+}
+
+impl LastSeenAt {
+    pub fn new(p: super::travel::GeoPoint, at: UnixTime) -> Self {
+        let (lat_e6, lon_e6) = p.to_micro();
+        Self { lat_e6, lon_e6, at }
+    }
+
+    pub fn sighting(&self) -> super::travel::Sighting {
+        super::travel::Sighting {
+            // Validated by `Session::from_row` / built from a valid point.
+            point: super::travel::GeoPoint {
+                lat: self.lat_e6 as f64 / 1e6,
+                lon: self.lon_e6 as f64 / 1e6,
+            },
+            at: self.at,
+        }
+    }
+}
+
 /// The session's resolved timeouts and the deadlines they give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clocks {
@@ -219,6 +256,10 @@ pub struct Session {
     pub mfa_at: Option<UnixTime>,
     /// The last context a binding `alert` was raised for (one alert per new context).
     pub binding_alert: Option<String>,
+    /// The last place a geo source put the session (impossible travel compares with it).
+    pub last_seen_at: Option<LastSeenAt>,
+    /// The last request context seen (duplicate-session detection).
+    pub last_context: Option<super::duplicate::SeenContext>,
     pub state: SessionState,
 }
 
@@ -259,6 +300,25 @@ impl Session {
         if r.idle_timeout_secs <= 0 || r.absolute_timeout_secs <= 0 {
             return Err(bad("timeouts"));
         }
+        let last_seen_at = match (r.geo_lat_e6, r.geo_lon_e6, r.geo_at) {
+            (None, None, None) => None,
+            (Some(la), Some(lo), Some(at)) => {
+                super::travel::GeoPoint::from_micro(la, lo).ok_or_else(|| bad("geo"))?;
+                Some(LastSeenAt {
+                    lat_e6: la,
+                    lon_e6: lo,
+                    at,
+                })
+            }
+            _ => return Err(bad("geo")),
+        };
+        let last_context = match (r.seen_ctx, r.seen_ctx_at) {
+            (None, None) => None,
+            (Some(key), Some(at)) if !key.is_empty() => {
+                Some(super::duplicate::SeenContext { key, at })
+            }
+            _ => return Err(bad("seen_ctx")),
+        };
         Ok(Session {
             state,
             auth: Authentication {
@@ -289,6 +349,8 @@ impl Session {
             mode_reason: r.mode_reason,
             mfa_at: r.mfa_at,
             binding_alert: r.binding_alert,
+            last_seen_at,
+            last_context,
         })
     }
 
@@ -368,6 +430,8 @@ pub fn sample(id: &str, created_at: UnixTime) -> Session {
         mode_reason: None,
         mfa_at: None,
         binding_alert: None,
+        last_seen_at: None,
+        last_context: None,
         state: SessionState::Active { mode: Mode::Normal },
     }
 }
@@ -406,6 +470,11 @@ mod tests {
             mode_reason: None,
             mfa_at: None,
             binding_alert: None,
+            geo_lat_e6: None,
+            geo_lon_e6: None,
+            geo_at: None,
+            seen_ctx: None,
+            seen_ctx_at: None,
         }
     }
 
@@ -440,6 +509,8 @@ mod tests {
             EndReason::BindingMismatch,
             EndReason::CredentialChanged,
             EndReason::AttributesChanged,
+            EndReason::ImpossibleTravel,
+            EndReason::DuplicateSession,
         ] {
             assert!(r.ends_offline_grants(), "{}", r.as_str());
         }
@@ -486,6 +557,16 @@ mod tests {
                     r.end_reason = Some("evicted".into());
                 },
                 "ended_at",
+            ),
+            (|r| r.geo_lat_e6 = Some(1), "geo"),
+            (|r| r.seen_ctx_at = Some(1), "seen_ctx"),
+            (
+                |r| {
+                    r.geo_lat_e6 = Some(95_000_000);
+                    r.geo_lon_e6 = Some(0);
+                    r.geo_at = Some(1);
+                },
+                "geo",
             ),
         ];
         for (mutate, field) in cases {

@@ -108,6 +108,11 @@ entity!(device, "devices", debug = derive, {
     pub last_seen: i64,
     pub last_ip: String,
     pub trust: String,
+    pub logins_ok: i32,
+    pub logins_failed: i32,
+    pub country_changes: i32,
+    pub last_country: Option<String>,
+    pub posture: Option<String>,
 });
 
 entity!(session, "sessions", debug = derive, {
@@ -140,6 +145,11 @@ entity!(session, "sessions", debug = derive, {
     pub mode_reason: Option<String>,
     pub mfa_at: Option<i64>,
     pub binding_alert: Option<String>,
+    pub geo_lat_e6: Option<i64>,
+    pub geo_lon_e6: Option<i64>,
+    pub geo_at: Option<i64>,
+    pub seen_ctx: Option<String>,
+    pub seen_ctx_at: Option<i64>,
 });
 
 entity!(session_participant, "session_participants", debug = derive, {

@@ -371,6 +371,10 @@ pub struct Reauthentication<'a> {
     pub user_agent: &'a str,
     pub country: Option<&'a str>,
     pub device_id: Option<&'a str>,
+    /// Where the user proved presence from, when a geo source knew.
+    pub seen_at: Option<crate::session::model::LastSeenAt>,
+    /// The request context the user proved presence from (duplicate-session detection).
+    pub seen_ctx: &'a str,
 }
 
 /// Re-authentication in the same session: new auth_time/amr/acr, a new cookie secret, the
@@ -406,6 +410,15 @@ pub async fn mark_reauthenticated<C: ConnectionTrait>(
     if let Some(d) = r.device_id {
         q = q.col_expr(session::Column::DeviceId, Expr::value(d));
     }
+    q = q
+        .col_expr(session::Column::SeenCtx, Expr::value(r.seen_ctx))
+        .col_expr(session::Column::SeenCtxAt, Expr::value(r.auth_time));
+    if let Some(g) = r.seen_at {
+        q = q
+            .col_expr(session::Column::GeoLatE6, Expr::value(g.lat_e6))
+            .col_expr(session::Column::GeoLonE6, Expr::value(g.lon_e6))
+            .col_expr(session::Column::GeoAt, Expr::value(g.at));
+    }
     let r = q
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::Id.eq(id))
@@ -431,6 +444,44 @@ pub async fn mark_mode<C: ConnectionTrait>(
         q = q.col_expr(session::Column::BindingAlert, Expr::value(k));
     }
     let r = q
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Record where and when an active session was last seen.
+pub async fn mark_seen_at<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    g: crate::session::model::LastSeenAt,
+) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(session::Column::GeoLatE6, Expr::value(g.lat_e6))
+        .col_expr(session::Column::GeoLonE6, Expr::value(g.lon_e6))
+        .col_expr(session::Column::GeoAt, Expr::value(g.at))
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Record the last request context an active session was used in.
+pub async fn mark_seen_context<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    key: &str,
+    at: i64,
+) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(session::Column::SeenCtx, Expr::value(key))
+        .col_expr(session::Column::SeenCtxAt, Expr::value(at))
         .filter(session::Column::TenantId.eq(tenant_id))
         .filter(session::Column::Id.eq(id))
         .filter(session::Column::State.eq(ACTIVE))
@@ -546,6 +597,98 @@ pub async fn mark_device_seen<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// A successful login from a device: seen now from `ip`, one more success, failures since the
+/// last success back to zero, a country change counted when the country differs from the
+/// last one known, and the posture a trusted proxy reported (when it reported one).
+#[derive(Debug, Clone)]
+pub struct DeviceLogin<'a> {
+    pub now: i64,
+    pub ip: &'a str,
+    pub country: Option<&'a str>,
+    pub country_changed: bool,
+    pub posture: Option<&'a str>,
+}
+
+pub async fn mark_device_login<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    l: &DeviceLogin<'_>,
+) -> Result<(), DbErr> {
+    let mut q = device::Entity::update_many()
+        .col_expr(device::Column::LastSeen, Expr::value(l.now))
+        .col_expr(device::Column::LastIp, Expr::value(l.ip))
+        .col_expr(
+            device::Column::LoginsOk,
+            Expr::col(device::Column::LoginsOk).add(1),
+        )
+        .col_expr(device::Column::LoginsFailed, Expr::value(0));
+    if l.country_changed {
+        q = q.col_expr(
+            device::Column::CountryChanges,
+            Expr::col(device::Column::CountryChanges).add(1),
+        );
+    }
+    if let Some(c) = l.country {
+        q = q.col_expr(device::Column::LastCountry, Expr::value(c));
+    }
+    if let Some(p) = l.posture {
+        q = q.col_expr(device::Column::Posture, Expr::value(p));
+    }
+    q.filter(device::Column::TenantId.eq(tenant_id))
+        .filter(device::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A failed login from a device.
+pub async fn mark_device_failed<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<(), DbErr> {
+    device::Entity::update_many()
+        .col_expr(
+            device::Column::LoginsFailed,
+            Expr::col(device::Column::LoginsFailed).add(1),
+        )
+        .filter(device::Column::TenantId.eq(tenant_id))
+        .filter(device::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A tenant's devices, most recently seen first; with `user_id`, only devices that user has
+/// had a session on (a shared workstation is one device with several users).
+pub async fn list_devices<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<DeviceRow>, DbErr> {
+    let mut q = device::Entity::find().filter(device::Column::TenantId.eq(tenant_id));
+    if let Some(u) = user_id {
+        let ids: Vec<Option<String>> = session::Entity::find()
+            .select_only()
+            .column(session::Column::DeviceId)
+            .distinct()
+            .filter(session::Column::TenantId.eq(tenant_id))
+            .filter(session::Column::UserId.eq(u))
+            .filter(session::Column::DeviceId.is_not_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        q = q.filter(device::Column::Id.is_in(ids.into_iter().flatten()));
+    }
+    q.order_by_desc(device::Column::LastSeen)
+        .order_by_asc(device::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
 }
 
 pub async fn mark_device_trust<C: ConnectionTrait>(

@@ -5,6 +5,7 @@ use super::{PolicyFieldError, PolicyLayer};
 use crate::session::admission::LimitAction;
 use crate::session::binding::{DeviceMode, IpMode, Response, UaMode};
 use crate::session::schedule::Schedule;
+use crate::session::trust::LowTrustResponse;
 
 fn field_err(field: &str, reason: impl Into<String>) -> PolicyFieldError {
     PolicyFieldError {
@@ -84,6 +85,30 @@ pub const FIELDS: &[(&str, &str)] = &[
     (
         "credential_change_ends_offline",
         "true | false: a password or factor change also ends offline_access grants (default true)",
+    ),
+    (
+        "travel_max_speed_kmh",
+        "impossible travel: a session seen moving faster than this (km/h, 1-20000) is flagged (default off)",
+    ),
+    (
+        "on_impossible_travel",
+        "alert | read_only | reauth | terminate (default reauth)",
+    ),
+    (
+        "duplicate_window_secs",
+        "duplicate sessions: the session cookie used from another IP or browser within this long is flagged (default off)",
+    ),
+    (
+        "on_duplicate_session",
+        "alert | read_only | reauth | terminate (default reauth)",
+    ),
+    (
+        "min_device_trust",
+        "0-100: a login from a device whose trust score is lower gets on_low_device_trust (default off)",
+    ),
+    (
+        "on_low_device_trust",
+        "step_up (a second factor is required) | read_only (default step_up)",
     ),
 ];
 
@@ -221,6 +246,42 @@ impl PolicyLayer {
             "credential_change_ends_offline" => {
                 self.credential_change_ends_offline = Some(parse_bool(key, value)?)
             }
+            "travel_max_speed_kmh" => {
+                self.travel_max_speed_kmh = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=20_000).contains(n))
+                        .ok_or_else(|| {
+                            field_err(
+                                key,
+                                format!("'{value}' is not a speed from 1 to 20000 km/h"),
+                            )
+                        })?,
+                )
+            }
+            "on_impossible_travel" => self.on_impossible_travel = Some(parse_response(key, value)?),
+            "duplicate_window_secs" => {
+                self.duplicate_window_secs = Some(parse_duration_secs(key, value)?)
+            }
+            "on_duplicate_session" => self.on_duplicate_session = Some(parse_response(key, value)?),
+            "min_device_trust" => {
+                self.min_device_trust = Some(
+                    value
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|n| *n <= 100)
+                        .ok_or_else(|| {
+                            field_err(key, format!("'{value}' is not a score from 0 to 100"))
+                        })?,
+                )
+            }
+            "on_low_device_trust" => {
+                self.on_low_device_trust =
+                    Some(LowTrustResponse::parse(value).ok_or_else(|| {
+                        field_err(key, format!("'{value}' is not step_up or read_only"))
+                    })?)
+            }
             _ => return Err(field_err(key, "unknown field")),
         }
         Ok(())
@@ -248,6 +309,12 @@ impl PolicyLayer {
             "require_mfa" => self.require_mfa = None,
             "mfa_max_age_secs" => self.mfa_max_age_secs = None,
             "credential_change_ends_offline" => self.credential_change_ends_offline = None,
+            "travel_max_speed_kmh" => self.travel_max_speed_kmh = None,
+            "on_impossible_travel" => self.on_impossible_travel = None,
+            "duplicate_window_secs" => self.duplicate_window_secs = None,
+            "on_duplicate_session" => self.on_duplicate_session = None,
+            "min_device_trust" => self.min_device_trust = None,
+            "on_low_device_trust" => self.on_low_device_trust = None,
             _ => return Err(field_err(key, "unknown field")),
         }
         Ok(())
@@ -323,6 +390,24 @@ impl PolicyLayer {
         }
         if let Some(v) = self.credential_change_ends_offline {
             out.push(("credential_change_ends_offline", v.to_string()));
+        }
+        if let Some(v) = self.travel_max_speed_kmh {
+            out.push(("travel_max_speed_kmh", v.to_string()));
+        }
+        if let Some(v) = self.on_impossible_travel {
+            out.push(("on_impossible_travel", v.as_str().to_string()));
+        }
+        if let Some(v) = self.duplicate_window_secs {
+            out.push(("duplicate_window_secs", v.to_string()));
+        }
+        if let Some(v) = self.on_duplicate_session {
+            out.push(("on_duplicate_session", v.as_str().to_string()));
+        }
+        if let Some(v) = self.min_device_trust {
+            out.push(("min_device_trust", v.to_string()));
+        }
+        if let Some(v) = self.on_low_device_trust {
+            out.push(("on_low_device_trust", v.as_str().to_string()));
         }
         out
     }

@@ -15,6 +15,7 @@
 use super::admission::LimitAction;
 use super::binding::{BindingRules, DeviceMode, IpMode, Response, UaMode};
 use super::schedule::Schedule;
+use super::trust::LowTrustResponse;
 mod fields;
 #[cfg(test)]
 mod tests;
@@ -128,6 +129,15 @@ pub struct PolicyLayer {
     pub mfa_max_age_secs: Option<i64>,
     /// A password or factor change also ends the user's `offline_access` grants.
     pub credential_change_ends_offline: Option<bool>,
+    /// Impossible travel: the fastest plausible movement between two sightings of a session.
+    pub travel_max_speed_kmh: Option<u32>,
+    pub on_impossible_travel: Option<Response>,
+    /// Duplicate sessions (`session::duplicate`): the cookie used from two contexts this close.
+    pub duplicate_window_secs: Option<i64>,
+    pub on_duplicate_session: Option<Response>,
+    /// Device trust (`session::trust`): a login from a device scoring lower gets the response.
+    pub min_device_trust: Option<u8>,
+    pub on_low_device_trust: Option<LowTrustResponse>,
 }
 
 /// A stored or submitted setting that is not a valid policy field.
@@ -233,6 +243,15 @@ pub struct EffectivePolicy {
     pub require_mfa: Sourced<bool>,
     pub mfa_max_age_secs: Sourced<Option<i64>>,
     pub credential_change_ends_offline: Sourced<bool>,
+    /// `None`: impossible travel is not evaluated.
+    pub travel_max_speed_kmh: Sourced<Option<u32>>,
+    pub on_impossible_travel: Sourced<Response>,
+    /// `None`: duplicate sessions are not looked for.
+    pub duplicate_window_secs: Sourced<Option<i64>>,
+    pub on_duplicate_session: Sourced<Response>,
+    /// `None`: device trust is not evaluated.
+    pub min_device_trust: Sourced<Option<u8>>,
+    pub on_low_device_trust: Sourced<LowTrustResponse>,
 }
 
 impl Default for EffectivePolicy {
@@ -258,6 +277,12 @@ impl Default for EffectivePolicy {
             require_mfa: Sourced::default_value(false),
             mfa_max_age_secs: Sourced::default_value(None),
             credential_change_ends_offline: Sourced::default_value(true),
+            travel_max_speed_kmh: Sourced::default_value(None),
+            on_impossible_travel: Sourced::default_value(Response::Reauth),
+            duplicate_window_secs: Sourced::default_value(None),
+            on_duplicate_session: Sourced::default_value(Response::Reauth),
+            min_device_trust: Sourced::default_value(None),
+            on_low_device_trust: Sourced::default_value(LowTrustResponse::StepUp),
         }
     }
 }
@@ -378,6 +403,45 @@ impl EffectivePolicy {
                 self.credential_change_ends_offline.value.into(),
                 &self.credential_change_ends_offline.source,
             ),
+            f(
+                "travel_max_speed_kmh",
+                self.travel_max_speed_kmh
+                    .value
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::Null),
+                &self.travel_max_speed_kmh.source,
+            ),
+            f(
+                "on_impossible_travel",
+                self.on_impossible_travel.value.as_str().into(),
+                &self.on_impossible_travel.source,
+            ),
+            f(
+                "duplicate_window_secs",
+                self.duplicate_window_secs
+                    .value
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::Null),
+                &self.duplicate_window_secs.source,
+            ),
+            f(
+                "on_duplicate_session",
+                self.on_duplicate_session.value.as_str().into(),
+                &self.on_duplicate_session.source,
+            ),
+            f(
+                "min_device_trust",
+                self.min_device_trust
+                    .value
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::Null),
+                &self.min_device_trust.source,
+            ),
+            f(
+                "on_low_device_trust",
+                self.on_low_device_trust.value.as_str().into(),
+                &self.on_low_device_trust.source,
+            ),
         ]);
         out
     }
@@ -484,6 +548,8 @@ pub fn resolve_policy<'a>(
             (&mut p.on_ip_mismatch, l.on_ip_mismatch),
             (&mut p.on_user_agent_mismatch, l.on_user_agent_mismatch),
             (&mut p.on_device_mismatch, l.on_device_mismatch),
+            (&mut p.on_impossible_travel, l.on_impossible_travel),
+            (&mut p.on_duplicate_session, l.on_duplicate_session),
         ] {
             if let Some(v) = value {
                 if base || v.strictness() > field.value.strictness() {
@@ -530,6 +596,29 @@ pub fn resolve_policy<'a>(
         if let Some(v) = l.credential_change_ends_offline {
             if base || (v && !p.credential_change_ends_offline.value) {
                 p.credential_change_ends_offline.set(v, r);
+            }
+        }
+        // A lower speed limit flags more journeys.
+        if let Some(v) = l.travel_max_speed_kmh {
+            if base || p.travel_max_speed_kmh.value.is_none_or(|cur| v < cur) {
+                p.travel_max_speed_kmh.set(Some(v), r);
+            }
+        }
+        // A longer window catches more concurrent use.
+        if let Some(v) = l.duplicate_window_secs {
+            if base || p.duplicate_window_secs.value.is_none_or(|cur| v > cur) {
+                p.duplicate_window_secs.set(Some(v), r);
+            }
+        }
+        // A higher minimum refuses more devices.
+        if let Some(v) = l.min_device_trust {
+            if base || p.min_device_trust.value.is_none_or(|cur| v > cur) {
+                p.min_device_trust.set(Some(v), r);
+            }
+        }
+        if let Some(v) = l.on_low_device_trust {
+            if base || v.strictness() > p.on_low_device_trust.value.strictness() {
+                p.on_low_device_trust.set(v, r);
             }
         }
     }

@@ -305,6 +305,13 @@ fn stored_fields_that_do_not_parse_name_the_field() {
         ("bind_device", "maybe"),
         ("require_mfa", "sometimes"),
         ("mfa_max_age_secs", "forever"),
+        ("travel_max_speed_kmh", "0"),
+        ("travel_max_speed_kmh", "fast"),
+        ("on_impossible_travel", "shrug"),
+        ("duplicate_window_secs", "soon"),
+        ("on_duplicate_session", "ignore"),
+        ("min_device_trust", "101"),
+        ("on_low_device_trust", "terminate"),
     ] {
         let e = PolicyLayer::from_settings([(k, v)]).unwrap_err();
         assert_eq!(e.field, k, "{k}={v}");
@@ -333,6 +340,12 @@ fn settings_round_trip_in_canonical_form() {
         ("require_mfa", "true"),
         ("mfa_max_age_secs", "10m"),
         ("credential_change_ends_offline", "false"),
+        ("travel_max_speed_kmh", "900"),
+        ("on_impossible_travel", "terminate"),
+        ("duplicate_window_secs", "2m"),
+        ("on_duplicate_session", "alert"),
+        ("min_device_trust", "40"),
+        ("on_low_device_trust", "read_only"),
     ]);
     assert_eq!(
         l.to_settings().len(),
@@ -465,4 +478,114 @@ fn membership_changes_end_sessions_only_under_rules_that_say_so() {
         1
     );
     assert!(decide_membership_change(&all, &before, &before).is_empty());
+}
+
+#[test]
+fn travel_is_off_by_default_and_the_lowest_speed_and_strictest_response_win() {
+    let p = fold(&[]);
+    assert_eq!(p.travel_max_speed_kmh.value, None);
+    assert_eq!(p.on_impossible_travel.value, Response::Reauth);
+    let t = (
+        LayerRef::tenant(),
+        layer(&[
+            ("travel_max_speed_kmh", "1000"),
+            ("on_impossible_travel", "alert"),
+        ]),
+    );
+    let p = fold(std::slice::from_ref(&t));
+    assert_eq!(p.travel_max_speed_kmh.value, Some(1000));
+    assert_eq!(p.on_impossible_travel.value, Response::Alert);
+    // A group may lower the limit and harden the response, never the reverse.
+    let strict = (
+        LayerRef::group("finance"),
+        layer(&[
+            ("travel_max_speed_kmh", "500"),
+            ("on_impossible_travel", "terminate"),
+        ]),
+    );
+    let lax = (
+        LayerRef::group("sales"),
+        layer(&[
+            ("travel_max_speed_kmh", "5000"),
+            ("on_impossible_travel", "alert"),
+        ]),
+    );
+    let p = fold(&[t.clone(), strict.clone(), lax.clone()]);
+    assert_eq!(p.travel_max_speed_kmh.value, Some(500));
+    assert_eq!(p.travel_max_speed_kmh.source.to_string(), "group:finance");
+    assert_eq!(p.on_impossible_travel.value, Response::Terminate);
+    let p = fold(&[t, lax]);
+    assert_eq!(p.travel_max_speed_kmh.value, Some(1000));
+    assert_eq!(p.on_impossible_travel.value, Response::Alert);
+    // A group alone turns it on over a tenant that never did.
+    let p = fold(&[strict]);
+    assert_eq!(p.travel_max_speed_kmh.value, Some(500));
+    let names: Vec<&str> = p.fields().iter().map(|f| f.field).collect();
+    assert!(names.contains(&"travel_max_speed_kmh") && names.contains(&"on_impossible_travel"));
+}
+
+#[test]
+fn device_trust_is_off_by_default_and_the_highest_minimum_and_read_only_win() {
+    use crate::session::trust::LowTrustResponse;
+    let p = fold(&[]);
+    assert_eq!(p.min_device_trust.value, None);
+    assert_eq!(p.on_low_device_trust.value, LowTrustResponse::StepUp);
+    let t = (
+        LayerRef::tenant(),
+        layer(&[
+            ("min_device_trust", "30"),
+            ("on_low_device_trust", "read_only"),
+        ]),
+    );
+    let g = (
+        LayerRef::group("admins"),
+        layer(&[
+            ("min_device_trust", "70"),
+            ("on_low_device_trust", "step_up"),
+        ]),
+    );
+    let c = (
+        LayerRef::client("web"),
+        layer(&[("min_device_trust", "10")]),
+    );
+    let p = fold(&[t, g, c]);
+    assert_eq!(p.min_device_trust.value, Some(70));
+    assert_eq!(p.min_device_trust.source.to_string(), "group:admins");
+    assert_eq!(
+        p.on_low_device_trust.value,
+        LowTrustResponse::ReadOnly,
+        "a group cannot soften read-only to a step-up"
+    );
+    // The tenant may lower its own default back to 0 (every device passes).
+    let p = fold(&[(LayerRef::tenant(), layer(&[("min_device_trust", "0")]))]);
+    assert_eq!(p.min_device_trust.value, Some(0));
+}
+
+#[test]
+fn duplicate_detection_is_off_by_default_and_the_longest_window_wins() {
+    let p = fold(&[]);
+    assert_eq!(p.duplicate_window_secs.value, None);
+    assert_eq!(p.on_duplicate_session.value, Response::Reauth);
+    let t = (
+        LayerRef::tenant(),
+        layer(&[
+            ("duplicate_window_secs", "30s"),
+            ("on_duplicate_session", "alert"),
+        ]),
+    );
+    let g = (
+        LayerRef::group("ops"),
+        layer(&[
+            ("duplicate_window_secs", "5m"),
+            ("on_duplicate_session", "terminate"),
+        ]),
+    );
+    let c = (
+        LayerRef::client("web"),
+        layer(&[("duplicate_window_secs", "10s")]),
+    );
+    let p = fold(&[t, g, c]);
+    assert_eq!(p.duplicate_window_secs.value, Some(300));
+    assert_eq!(p.duplicate_window_secs.source.to_string(), "group:ops");
+    assert_eq!(p.on_duplicate_session.value, Response::Terminate);
 }

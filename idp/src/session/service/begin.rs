@@ -201,13 +201,40 @@ pub async fn begin(
             return Ok(other);
         }
     };
+    // Device trust (`session::trust`), scored on the history before this login with the
+    // posture reported now; below the policy's minimum the login steps up (asked for in
+    // `stepup::for_login`) or the session begins read-only.
+    let trust = super::devices::score_at_login(device.as_ref(), ctx)?;
+    let low_trust =
+        crate::session::trust::decide_low_trust(trust.score, policy.min_device_trust.value)
+            .then_some(policy.on_low_device_trust.value);
+    let posture = ctx
+        .posture
+        .as_deref()
+        .map(|p| crate::session::trust::posture_to_text(&crate::session::trust::parse_posture(p)));
     let (device_id, device_cookie) = match device {
         Some(d) => {
-            store::sessions::mark_device_seen(&txn, &tenant.id, &d.id, ctx.now, &ctx.ip).await?;
+            let changed = match (d.last_country.as_deref(), ctx.country.as_deref()) {
+                (Some(a), Some(b)) => a != b,
+                _ => false,
+            };
+            store::sessions::mark_device_login(
+                &txn,
+                &tenant.id,
+                &d.id,
+                &store::sessions::DeviceLogin {
+                    now: ctx.now,
+                    ip: &ctx.ip,
+                    country: ctx.country.as_deref(),
+                    country_changed: changed,
+                    posture: posture.as_deref(),
+                },
+            )
+            .await?;
             (d.id, None)
         }
         None => {
-            let (id, token) = insert_device(&txn, state, tenant, ctx).await?;
+            let (id, token) = insert_device(&txn, state, tenant, ctx, posture).await?;
             // A risk signal: a login from a device never seen for this user.
             audit::record(
                 &txn,
@@ -254,17 +281,58 @@ pub async fn begin(
         ended_at: None,
         end_reason: None,
         end_batch: None,
-        mode: crate::session::Mode::Normal.as_str().into(),
+        mode: match low_trust {
+            Some(crate::session::trust::LowTrustResponse::ReadOnly) => {
+                crate::session::Mode::ReadOnly.as_str().into()
+            }
+            _ => crate::session::Mode::Normal.as_str().into(),
+        },
         idle_timeout_secs: clocks.idle_timeout_secs,
         absolute_timeout_secs: clocks.absolute_timeout_secs,
         scheduled_end_at: clocks.scheduled_end_at,
         policy_snapshot: policy.to_snapshot(),
         country: ctx.country.clone(),
-        mode_reason: None,
+        mode_reason: match low_trust {
+            Some(crate::session::trust::LowTrustResponse::ReadOnly) => {
+                Some(format!("low_device_trust:{}", trust.score))
+            }
+            _ => None,
+        },
         mfa_at: login.mfa_at,
         binding_alert: None,
+        // Where the login came from: the first sighting impossible travel compares with.
+        geo_lat_e6: ctx.location.map(|p| p.to_micro().0),
+        geo_lon_e6: ctx.location.map(|p| p.to_micro().1),
+        geo_at: ctx.location.map(|_| ctx.now),
+        seen_ctx: Some(crate::session::duplicate::context_key(
+            &ctx.ip,
+            &ctx.user_agent,
+        )),
+        seen_ctx_at: Some(ctx.now),
     };
     let row = store::sessions::insert(&txn, row).await?;
+    if let Some(response) = low_trust {
+        audit::record(
+            &txn,
+            Event {
+                tenant_id: &tenant.id,
+                kind: "device.low_trust",
+                session_id: Some(&row.id),
+                user_id: Some(&login.user.id),
+                client_id: Some(&login.client.client_id),
+                actor: "system",
+                outcome: response.as_str(),
+                detail: Some(json!({
+                    "device_id": row.device_id,
+                    "trust_score": trust,
+                    "min_device_trust": policy.min_device_trust.value,
+                })),
+            },
+            Some(ctx),
+            ctx.now_ms,
+        )
+        .await?;
+    }
     audit::record(
         &txn,
         Event {
@@ -322,6 +390,7 @@ async fn reauthenticate(
         None => None,
     };
     let amr = serde_json::to_string(&login.amr)?;
+    let seen_ctx = crate::session::duplicate::context_key(&ctx.ip, &ctx.user_agent);
     let txn = state.db.begin().await?;
     let changed = store::sessions::mark_reauthenticated(
         &txn,
@@ -338,6 +407,10 @@ async fn reauthenticate(
             user_agent: &ctx.user_agent,
             country: ctx.country.as_deref(),
             device_id: device.as_deref(),
+            seen_at: ctx
+                .location
+                .map(|p| crate::session::model::LastSeenAt::new(p, ctx.now)),
+            seen_ctx: &seen_ctx,
         },
     )
     .await?;
@@ -383,6 +456,13 @@ async fn reauthenticate(
     };
     s.mode_reason = None;
     s.binding_alert = None;
+    if let Some(p) = ctx.location {
+        s.last_seen_at = Some(crate::session::model::LastSeenAt::new(p, ctx.now));
+    }
+    s.last_context = Some(crate::session::duplicate::SeenContext {
+        key: seen_ctx,
+        at: ctx.now,
+    });
     Ok(Admission::Admitted(Begun {
         session: s,
         cookie,
@@ -609,6 +689,7 @@ async fn insert_device<C: ConnectionTrait>(
     state: &AppState,
     tenant: &Tenant,
     ctx: &RequestContext,
+    posture: Option<String>,
 ) -> Result<(String, String)> {
     let token = crate::crypto::random_token();
     let ua = woothee::parser::Parser::new().parse(&ctx.user_agent);
@@ -633,6 +714,12 @@ async fn insert_device<C: ConnectionTrait>(
             last_seen: ctx.now,
             last_ip: ctx.ip.clone(),
             trust: "unknown".into(),
+            // This login is the device's first success.
+            logins_ok: 1,
+            logins_failed: 0,
+            country_changes: 0,
+            last_country: ctx.country.clone(),
+            posture,
         },
     )
     .await?;

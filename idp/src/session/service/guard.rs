@@ -3,7 +3,12 @@
 //! `terminate` ends the session through the termination path (reason `binding_mismatch`),
 //! `reauth` and `read_only` change its mode (conditional updates), `alert` only records.
 //! Every mismatch is audited with the old and new values, once per new context (a replayed
-//! cookie hammering the endpoint writes one event, not thousands).
+//! cookie hammering the endpoint writes one event, not thousands). Impossible travel
+//! (`session::travel`) is a second signal through the same graded responses (audit
+//! `session.impossible_travel` with both places, end reason `impossible_travel`).
+//! Duplicate-session detection (`session::duplicate`, audit `session.duplicate_detected`, end
+//! reason `duplicate_session`) is a third. The strictest response of the signals a request
+//! raises wins.
 
 use super::end::{end_one, Ender};
 use super::policy::session_policy;
@@ -24,6 +29,8 @@ pub struct Observed {
     pub country: Option<String>,
     pub user_agent: Option<String>,
     pub device: DeviceSeen,
+    /// Where a geo source puts the request (impossible travel).
+    pub location: Option<crate::session::travel::GeoPoint>,
 }
 
 /// The device a request shows.
@@ -57,6 +64,7 @@ pub fn observe_browser(state: &AppState, tenant: &Tenant, ctx: &RequestContext) 
                 .get(&state.cookies.device_name(&tenant.slug))
                 .map(str::to_string),
         ),
+        location: ctx.location,
     }
 }
 
@@ -68,6 +76,7 @@ pub fn observe_device_request(ctx: &RequestContext) -> Observed {
         country: ctx.country.clone(),
         user_agent: Some(ctx.user_agent.clone()),
         device: DeviceSeen::Unknown,
+        location: ctx.location,
     }
 }
 
@@ -79,11 +88,27 @@ pub fn observe_relayed(ip: Option<&str>, user_agent: Option<&str>) -> Observed {
         country: None,
         user_agent: user_agent.map(str::to_string),
         device: DeviceSeen::Unknown,
+        location: None,
     }
 }
 
-/// Evaluate a live session against a request. Returns the session as it stands afterwards (its
-/// mode may have changed), or None when the response ended it.
+/// One risk signal a request raised, with what it asks for.
+struct Signal {
+    /// The audit event (`session.binding_mismatch`, `session.impossible_travel`).
+    kind: &'static str,
+    response: Response,
+    end_reason: EndReason,
+    /// Why the session is in its new mode (`binding_mismatch:ip,user_agent`, ...).
+    mode_reason: String,
+    detail: serde_json::Value,
+    /// Already recorded for this very context (a binding alert seen again): changes nothing.
+    repeat: bool,
+}
+
+/// Evaluate a live session against a request: its binding (`session::binding`) and, when the
+/// policy sets a travel speed, impossible travel (`session::travel`). The strictest response
+/// of the signals raised is carried out. Returns the session as it stands afterwards (its mode
+/// may have changed), or None when the response ended it.
 pub async fn guard(
     state: &AppState,
     tenant: &Tenant,
@@ -95,12 +120,133 @@ pub async fn guard(
         return Ok(None);
     };
     let policy = session_policy(state, tenant, &s).await?;
+    let mut signals = Vec::new();
+    let mut alert_key = None;
+    if let Some((signal, key)) = binding_signal(state, tenant, &s, &policy, seen).await? {
+        signals.push(signal);
+        alert_key = Some(key);
+    }
+    let (s, travel) = travel_signal(state, tenant, s, &policy, seen, ctx).await?;
+    signals.extend(travel);
+    let (s, duplicate) = duplicate_signal(state, tenant, s, &policy, seen, ctx).await?;
+    signals.extend(duplicate);
+    let Some(strictest) = signals
+        .iter()
+        .max_by_key(|x| x.response.strictness())
+        .map(|x| (x.response, x.end_reason, x.mode_reason.clone()))
+    else {
+        return Ok(Some(s));
+    };
+    let (response, end_reason, mode_reason) = strictest;
+    if response == Response::Terminate {
+        for sig in &signals {
+            audit::record(
+                &state.db,
+                signal_event(tenant, &s, sig, response),
+                Some(ctx),
+                ctx.now_ms,
+            )
+            .await?;
+        }
+        let by = Ender {
+            actor: "system",
+            ctx: Some(ctx),
+            detail: Some(json!({ "signals": signals.iter().map(|x| x.kind).collect::<Vec<_>>() })),
+            keep_offline: false,
+        };
+        end_one(state, &tenant.id, &s.id, end_reason, &by, ctx.now_ms).await?;
+        return Ok(None);
+    }
+    if signals.iter().all(|x| x.repeat) {
+        return Ok(Some(s));
+    }
+    let new_mode = match (response, mode) {
+        (Response::Reauth, _) => Mode::ReauthRequired,
+        (Response::ReadOnly, Mode::Normal) => Mode::ReadOnly,
+        (_, m) => m,
+    };
+    let txn = state.db.begin().await?;
+    let changed = store::sessions::mark_mode(
+        &txn,
+        &tenant.id,
+        &s.id,
+        new_mode.as_str(),
+        if new_mode == mode {
+            s.mode_reason.clone()
+        } else {
+            Some(mode_reason.clone())
+        },
+        alert_key.as_deref(),
+    )
+    .await?;
+    if changed {
+        for sig in signals.iter().filter(|x| !x.repeat) {
+            audit::record(
+                &txn,
+                signal_event(tenant, &s, sig, sig.response),
+                Some(ctx),
+                ctx.now_ms,
+            )
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    if !changed {
+        // Ended meanwhile.
+        return Ok(None);
+    }
+    for sig in signals.iter().filter(|x| !x.repeat) {
+        if sig.end_reason == EndReason::BindingMismatch {
+            metrics::counter!("lanyard_binding_mismatches_total", "tenant" => tenant.slug.clone(), "response" => sig.response.as_str())
+                .increment(1);
+        }
+        metrics::counter!("lanyard_risk_signals_total", "tenant" => tenant.slug.clone(), "signal" => sig.kind, "response" => sig.response.as_str())
+            .increment(1);
+    }
+    let mut s = s;
+    s.state = SessionState::Active { mode: new_mode };
+    if let Some(k) = alert_key {
+        s.binding_alert = Some(k);
+    }
+    if new_mode != mode {
+        s.mode_reason = Some(mode_reason);
+    }
+    Ok(Some(s))
+}
+
+fn signal_event<'a>(
+    tenant: &'a Tenant,
+    s: &'a Session,
+    sig: &'a Signal,
+    outcome: Response,
+) -> Event<'a> {
+    Event {
+        tenant_id: &tenant.id,
+        kind: sig.kind,
+        session_id: Some(&s.id),
+        user_id: Some(&s.user_id),
+        actor: "system",
+        outcome: outcome.as_str(),
+        detail: Some(sig.detail.clone()),
+        ..Default::default()
+    }
+}
+
+/// The binding check: the mismatches and their response, with the key of this context (one
+/// alert per new context: the same mismatch seen again is a repeat).
+async fn binding_signal(
+    state: &AppState,
+    tenant: &Tenant,
+    s: &Session,
+    policy: &crate::session::EffectivePolicy,
+    seen: &Observed,
+) -> Result<Option<(Signal, String)>> {
     let rules = policy.binding();
     if rules.ip == crate::session::binding::IpMode::Off
         && rules.user_agent == crate::session::binding::UaMode::Off
         && rules.device == DeviceMode::Off
     {
-        return Ok(Some(s));
+        return Ok(None);
     }
     let bound = Context {
         ip: Some(&s.binding.ip),
@@ -127,104 +273,161 @@ pub async fn guard(
     };
     let mismatches = evaluate_binding(&rules, &bound, &now);
     let Some(response) = decide_response(&mismatches) else {
-        return Ok(Some(s));
+        return Ok(None);
     };
-    // One event per new context: the same mismatch seen again changes nothing.
     let key = crate::crypto::sha256_b64url(
         serde_json::to_string(&mismatches)
             .unwrap_or_default()
             .as_bytes(),
     );
-    let detail = json!({ "response": response.as_str(), "mismatches": mismatches });
-    if response == Response::Terminate {
-        let by = Ender {
-            actor: "system",
-            ctx: Some(ctx),
-            detail: Some(json!({ "mismatches": mismatches })),
-            keep_offline: false,
-        };
-        audit::record(
-            &state.db,
-            Event {
-                tenant_id: &tenant.id,
-                kind: "session.binding_mismatch",
-                session_id: Some(&s.id),
-                user_id: Some(&s.user_id),
-                actor: "system",
-                outcome: response.as_str(),
-                detail: Some(detail),
-                ..Default::default()
-            },
-            Some(ctx),
-            ctx.now_ms,
-        )
-        .await?;
-        end_one(
-            state,
-            &tenant.id,
-            &s.id,
-            EndReason::BindingMismatch,
-            &by,
-            ctx.now_ms,
-        )
-        .await?;
-        return Ok(None);
-    }
-    if s.binding_alert.as_deref() == Some(key.as_str()) {
-        return Ok(Some(s));
-    }
-    let new_mode = match (response, mode) {
-        (Response::Reauth, _) => Mode::ReauthRequired,
-        (Response::ReadOnly, Mode::Normal) => Mode::ReadOnly,
-        (_, m) => m,
-    };
-    let reason = mismatches
+    let fields = mismatches
         .iter()
         .map(|m| format!("{:?}", m.field).to_lowercase())
         .collect::<Vec<_>>()
         .join(",");
-    let txn = state.db.begin().await?;
-    let changed = store::sessions::mark_mode(
-        &txn,
-        &tenant.id,
-        &s.id,
-        new_mode.as_str(),
-        (new_mode != Mode::Normal).then(|| format!("binding_mismatch:{reason}")),
-        Some(&key),
-    )
-    .await?;
-    if changed {
-        audit::record(
-            &txn,
-            Event {
-                tenant_id: &tenant.id,
-                kind: "session.binding_mismatch",
-                session_id: Some(&s.id),
-                user_id: Some(&s.user_id),
-                actor: "system",
-                outcome: response.as_str(),
-                detail: Some(detail),
-                ..Default::default()
-            },
-            Some(ctx),
-            ctx.now_ms,
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    if !changed {
-        // Ended meanwhile.
-        return Ok(None);
-    }
-    metrics::counter!("lanyard_binding_mismatches_total", "tenant" => tenant.slug.clone(), "response" => response.as_str())
-        .increment(1);
+    let repeat = response != Response::Terminate && s.binding_alert.as_deref() == Some(&key);
+    let detail = json!({ "response": response.as_str(), "mismatches": mismatches });
+    Ok(Some((
+        Signal {
+            kind: "session.binding_mismatch",
+            response,
+            end_reason: EndReason::BindingMismatch,
+            mode_reason: format!("binding_mismatch:{fields}"),
+            detail,
+            repeat,
+        },
+        key,
+    )))
+}
+
+/// The last context is rewritten at least this often while it does not change, so the other
+/// context's request compares with a time at most this stale.
+const CONTEXT_REFRESH_SECS: i64 = 10;
+
+/// Duplicate sessions (policy `duplicate_window_secs`): the cookie used from another IP or user
+/// agent within the window of the last request from a different one. Records the context.
+async fn duplicate_signal(
+    state: &AppState,
+    tenant: &Tenant,
+    s: Session,
+    policy: &crate::session::EffectivePolicy,
+    seen: &Observed,
+    ctx: &RequestContext,
+) -> Result<(Session, Option<Signal>)> {
+    use crate::session::duplicate::{context_key, decide_duplicate, SeenContext};
+    let (Some(window), Some(ip), Some(ua)) = (
+        policy.duplicate_window_secs.value,
+        seen.ip.as_deref(),
+        seen.user_agent.as_deref(),
+    ) else {
+        return Ok((s, None));
+    };
+    let key = context_key(ip, ua);
+    let duplicate = decide_duplicate(s.last_context.as_ref(), &key, ctx.now, window);
+    let previous = s.last_context.clone();
     let mut s = s;
-    s.state = SessionState::Active { mode: new_mode };
-    s.binding_alert = Some(key);
-    if new_mode != mode {
-        s.mode_reason = Some(format!("binding_mismatch:{reason}"));
+    if previous
+        .as_ref()
+        .is_none_or(|c| c.key != key || ctx.now - c.at >= CONTEXT_REFRESH_SECS)
+    {
+        store::sessions::mark_seen_context(&state.db, &tenant.id, &s.id, &key, ctx.now).await?;
+        s.last_context = Some(SeenContext {
+            key: key.clone(),
+            at: ctx.now,
+        });
     }
-    Ok(Some(s))
+    let (true, Some(previous)) = (duplicate, previous) else {
+        return Ok((s, None));
+    };
+    let response = policy.on_duplicate_session.value;
+    let (prev_ip, prev_ua) = previous.parts();
+    let detail = json!({
+        "response": response.as_str(),
+        "window_secs": window,
+        "previous": { "ip": prev_ip, "user_agent": prev_ua, "at": previous.at },
+        "current": { "ip": ip, "user_agent": ua, "at": ctx.now },
+    });
+    Ok((
+        s,
+        Some(Signal {
+            kind: "session.duplicate_detected",
+            response,
+            end_reason: EndReason::DuplicateSession,
+            mode_reason: "duplicate_session".into(),
+            detail,
+            repeat: false,
+        }),
+    ))
+}
+
+/// A sighting is written when the session moved or this long after the last one: often enough
+/// that the elapsed time of the next comparison is the real one, rarely enough that a busy
+/// session does not write on every request.
+const SIGHTING_REFRESH_SECS: i64 = 60;
+
+/// Impossible travel (policy `travel_max_speed_kmh`): compare the request's location with the
+/// session's last sighting, and record the new sighting. Off, or no location known: nothing.
+async fn travel_signal(
+    state: &AppState,
+    tenant: &Tenant,
+    s: Session,
+    policy: &crate::session::EffectivePolicy,
+    seen: &Observed,
+    ctx: &RequestContext,
+) -> Result<(Session, Option<Signal>)> {
+    use crate::session::model::LastSeenAt;
+    use crate::session::travel::{decide_travel, haversine_km, TravelDecision};
+    let (Some(limit), Some(here)) = (policy.travel_max_speed_kmh.value, seen.location) else {
+        return Ok((s, None));
+    };
+    let prev = s.last_seen_at.map(|l| l.sighting());
+    let decision = decide_travel(
+        prev.map(|p| p.point),
+        here,
+        prev.map_or(0, |p| ctx.now - p.at),
+        limit,
+    );
+    let moved = prev.is_none_or(|p| {
+        haversine_km(p.point, here) >= 1.0 || ctx.now - p.at >= SIGHTING_REFRESH_SECS
+    });
+    let mut s = s;
+    if moved {
+        let g = LastSeenAt::new(here, ctx.now);
+        store::sessions::mark_seen_at(&state.db, &tenant.id, &s.id, g).await?;
+        s.last_seen_at = Some(g);
+    }
+    let (
+        TravelDecision::Impossible {
+            distance_km,
+            speed_kmh,
+        },
+        Some(prev),
+    ) = (decision, prev)
+    else {
+        return Ok((s, None));
+    };
+    let response = policy.on_impossible_travel.value;
+    // OpenID RISC / CAEP name no event for this; the detail carries both places so an admin
+    // can judge (a VPN exit node far away is the classic false positive).
+    let detail = json!({
+        "response": response.as_str(),
+        "from": { "lat": prev.point.lat, "lon": prev.point.lon, "at": prev.at },
+        "to": { "lat": here.lat, "lon": here.lon, "at": ctx.now, "ip": seen.ip, "country": seen.country },
+        "distance_km": distance_km.round(),
+        "speed_kmh": speed_kmh.map(f64::round),
+        "max_speed_kmh": limit,
+    });
+    Ok((
+        s,
+        Some(Signal {
+            kind: "session.impossible_travel",
+            response,
+            end_reason: EndReason::ImpossibleTravel,
+            mode_reason: "impossible_travel".into(),
+            detail,
+            repeat: false,
+        }),
+    ))
 }
 
 /// An administrator's change of a live session's mode (force read-only or re-authentication,

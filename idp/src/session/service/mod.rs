@@ -6,6 +6,7 @@
 
 pub mod begin;
 pub mod cohort;
+pub mod devices;
 pub mod end;
 pub mod export;
 pub mod guard;

@@ -40,22 +40,34 @@ async fn policy_for(
 }
 
 /// Right after the password: a user with a second factor is always asked for it; otherwise
-/// the policy or an essential request may require enrolment (or fail).
+/// the policy or an essential request may require enrolment (or fail). A device whose trust
+/// score is below the policy's `min_device_trust` under `on_low_device_trust = step_up`
+/// requires the second factor as `require_mfa` would.
 pub async fn for_login(
     state: &AppState,
     tenant: &Tenant,
     user_id: &str,
     client: &Client,
     asked: Asked<'_>,
+    ctx: &crate::http::RequestContext,
 ) -> Result<StepUp> {
     let policy = policy_for(state, tenant, user_id, &[client.client_id.as_str()]).await?;
+    let mut require_mfa = policy.require_mfa.value;
+    if policy.min_device_trust.value.is_some()
+        && policy.on_low_device_trust.value == crate::session::trust::LowTrustResponse::StepUp
+    {
+        let device = super::devices::of_browser(state, tenant, ctx).await?;
+        let trust = super::devices::score_at_login(device.as_ref(), ctx)?;
+        require_mfa |=
+            crate::session::trust::decide_low_trust(trust.score, policy.min_device_trust.value);
+    }
     let has_factor = status(&state.db, &tenant.id, user_id).await?.totp;
-    let req = decide_requirement(policy.require_mfa.value, asked.claims, asked.acr_values)
+    let req = decide_requirement(require_mfa, asked.claims, asked.acr_values)
         .map_err(|_| crate::error::Error::Rejected(crate::error::Rejection::UnmetAuthentication))?;
     let decision = if has_factor {
         StepDecision::StepUp
     } else {
-        decide_step_up(Level::Pwd, req, false, policy.require_mfa.value)
+        decide_step_up(Level::Pwd, req, false, require_mfa)
     };
     Ok(StepUp {
         decision,
