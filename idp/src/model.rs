@@ -112,7 +112,34 @@ impl std::fmt::Debug for PreviousSecret {
     }
 }
 
+/// The `client_id` the account portal signs in as. It contains a character registered client ids
+/// cannot (`manage::client_metadata::validate_client_id`), so no relying party can be it.
+pub const PORTAL_CLIENT_ID: &str = "lanyard:account";
+
 impl Client {
+    /// The account portal, a built-in first-party client of every tenant: it is never stored, has
+    /// no redirect URIs and takes part in no session (it is not an OAuth client; it only lets the
+    /// sign-in pages run for the portal).
+    pub fn portal(tenant: &Tenant) -> Self {
+        Self {
+            id: format!("portal:{}", tenant.id),
+            client_id: PORTAL_CLIENT_ID.into(),
+            secret_hash: None,
+            auth_method: AuthMethod::None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: Vec::new(),
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
+            id_token_alg: "RS256".into(),
+            jwks: None,
+            first_party: true,
+            lifetimes: Lifetimes::default(),
+            disabled: false,
+            previous_secret: None,
+        }
+    }
+
     pub fn from_row(r: ClientRow) -> Self {
         Self {
             auth_method: AuthMethod::parse(&r.auth_method).unwrap_or(AuthMethod::ClientSecretBasic),

@@ -106,6 +106,8 @@ entity!(device, "devices", debug = derive, {
     pub last_seen: i64,
     pub last_ip: String,
     pub trust: String,
+    /// personal | shared | kiosk (migration 000008).
+    pub category: String,
 });
 
 entity!(session, "sessions", debug = derive, {

@@ -104,6 +104,7 @@ mod tests {
             acr_values: None,
             claims: None,
             progress: Progress::default(),
+            portal: None,
         }
     }
     const S: SessionFacts<'static> = SessionFacts {

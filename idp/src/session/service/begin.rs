@@ -632,6 +632,7 @@ async fn insert_device<C: ConnectionTrait>(
             last_seen: ctx.now,
             last_ip: ctx.ip.clone(),
             trust: "unknown".into(),
+            category: "personal".into(),
         },
     )
     .await?;
