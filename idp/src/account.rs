@@ -283,6 +283,13 @@ pub async fn overview(
     })
 }
 
+/// The signed-in user's account row (the portal shows the username and enrols factors for it).
+pub async fn user(state: &AppState, tenant: &Tenant, user_id: &str) -> Result<store::users::User> {
+    store::users::find(&state.read, &tenant.id, user_id)
+        .await?
+        .ok_or_else(|| not_found("no such user"))
+}
+
 /// A device of this user (one they have had a session on), or not found. Another user's
 /// device is "not found" too: the portal never confirms that someone else's id exists.
 async fn own_device(
@@ -383,15 +390,23 @@ pub async fn sign_out_device(
     end_ids(state, tenant, &ids, ctx).await
 }
 
+/// Longest note a user may add when reporting a device.
+pub const MAX_NOTE: usize = 200;
+
 /// "This isn't mine": end the user's sessions on the device and mark it compromised, so it can
-/// never sign in again (admission refuses compromised devices).
+/// never sign in again (admission refuses compromised devices). `note` is the user's own words
+/// about what happened, kept in the audit event for whoever investigates.
 pub async fn report_device(
     state: &AppState,
     tenant: &Tenant,
     user_id: &str,
     device_id: &str,
+    note: Option<&str>,
     ctx: &RequestContext,
 ) -> Result<Ended> {
+    let note: Option<String> = note
+        .map(|n| n.trim().chars().filter(|c| !c.is_control()).take(MAX_NOTE).collect())
+        .filter(|n: &String| !n.is_empty());
     let d = own_device(state, tenant, user_id, device_id).await?;
     store::sessions::mark_device_trust(&state.db, &tenant.id, &d.id, sessions::begin::COMPROMISED)
         .await?;
@@ -403,7 +418,7 @@ pub async fn report_device(
             user_id: Some(user_id),
             actor: "user",
             outcome: "compromised",
-            detail: Some(json!({ "device_id": d.id, "browser": d.browser, "os": d.os })),
+            detail: Some(json!({ "device_id": d.id, "browser": d.browser, "os": d.os, "note": note })),
             ..Default::default()
         },
         Some(ctx),
