@@ -17,5 +17,6 @@ mod governance2;
 mod logout;
 mod observability;
 mod oidc_flow;
+mod portal;
 mod refresh;
 mod tenancy;
