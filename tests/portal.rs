@@ -97,7 +97,10 @@ async fn without_a_session_the_portal_signs_in_and_returns_to_itself() {
     let (status, login, url) = page(&ts, &b, "/account").await;
     assert_eq!(status, 200);
     assert!(url.contains("/t/acme/login?req="), "sent to sign in: {url}");
-    assert!(login.contains("your account"), "the login page says where to");
+    assert!(
+        login.contains("your account"),
+        "the login page says where to"
+    );
     let (status, body) = sign_in_here(&ts, &b, &login, PASSWORD).await.page();
     assert_eq!(status, 200);
     assert!(body.contains("<h1>Devices and sessions</h1>"), "{body}");
@@ -122,7 +125,10 @@ async fn ending_another_session_logs_it_out_at_the_rp_with_user_choice() {
     login_and_redeem(&ts, &b1, "openid").await;
     let other = sid_of(&login_and_redeem(&ts, &b2, "openid").await);
     let (_, html, _) = page(&ts, &b1, "/account").await;
-    assert!(html.contains(&format!("data-sid=\"{other}\"")), "the other session is listed");
+    assert!(
+        html.contains(&format!("data-sid=\"{other}\"")),
+        "the other session is listed"
+    );
     assert!(html.contains("Apps: web"));
     assert!(html.contains("End all other sessions (1)"));
 
@@ -137,7 +143,8 @@ async fn ending_another_session_logs_it_out_at_the_rp_with_user_choice() {
     assert_eq!(r.status(), 403);
     assert_eq!(end_reason(&ts, &other).await, None);
 
-    let (status, body, url) = submit(&ts, &b1, &html, "/account/sessions/end", &[("sid", &other)]).await;
+    let (status, body, url) =
+        submit(&ts, &b1, &html, "/account/sessions/end", &[("sid", &other)]).await;
     assert_eq!(status, 200);
     assert!(url.ends_with("/account?done=session_ended"), "{url}");
     assert!(body.contains("The session was ended."));
@@ -145,10 +152,17 @@ async fn ending_another_session_logs_it_out_at_the_rp_with_user_choice() {
     assert_eq!(end_reason(&ts, &other).await, Some(EndReason::UserChoice));
     let tokens = rp.wait_for(1, &ts).await;
     let c = validate_logout_token(&ts, &tokens[0], "web").await;
-    assert_eq!(c["sid"], other.as_str(), "the RP hears of exactly that session");
+    assert_eq!(
+        c["sid"],
+        other.as_str(),
+        "the RP hears of exactly that session"
+    );
 
     let (_, again, url) = page(&ts, &b2, "/account").await;
-    assert!(url.contains("/login?req="), "the ended browser must sign in");
+    assert!(
+        url.contains("/login?req="),
+        "the ended browser must sign in"
+    );
     assert!(again.contains("name=\"password\""));
 
     // Nothing else to end: said so, not a false "ended".
@@ -187,7 +201,11 @@ async fn this_isnt_mine_ends_the_device_and_refuses_its_next_sign_in() {
     let devices = fields(&html, "device");
     // This device comes first; each device's forms name it (rename, sign out, report).
     let mine = devices[0].clone();
-    let other = devices.iter().find(|d| **d != mine).expect("the other device").clone();
+    let other = devices
+        .iter()
+        .find(|d| **d != mine)
+        .expect("the other device")
+        .clone();
 
     // Another user cannot act on alice's devices: "not found", and nothing changes.
     let bob = Browser::new();
@@ -198,12 +216,23 @@ async fn this_isnt_mine_ends_the_device_and_refuses_its_next_sign_in() {
         .post_form(
             &ts.base,
             &ts.url("/login"),
-            &[("csrf", &csrf), ("req", &req), ("username", "bob"), ("password", PASSWORD)],
+            &[
+                ("csrf", &csrf),
+                ("req", &req),
+                ("username", "bob"),
+                ("password", PASSWORD),
+            ],
         )
         .await
         .page();
-    let (status, _, _) =
-        submit(&ts, &bob, &bob_page, "/account/devices/report", &[("device", &other)]).await;
+    let (status, _, _) = submit(
+        &ts,
+        &bob,
+        &bob_page,
+        "/account/devices/report",
+        &[("device", &other)],
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(end_reason(&ts, &theirs).await, None);
 
@@ -227,7 +256,10 @@ async fn this_isnt_mine_ends_the_device_and_refuses_its_next_sign_in() {
     assert!(body.contains("This device cannot sign in"));
 
     let (_, history, _) = page(&ts, &b1, "/account/history").await;
-    assert!(history.contains("Reported a device as not yours"), "{history}");
+    assert!(
+        history.contains("Reported a device as not yours"),
+        "{history}"
+    );
     assert!(history.contains("A session ended: you ended it in your account page"));
     ts.assert_invariants().await;
 }
@@ -244,18 +276,29 @@ async fn renaming_a_device_keeps_its_words_and_refuses_bad_input() {
         &b,
         &html,
         "/account/devices/rename",
-        &[("device", &device), ("name", "  Kitchen <tablet> "), ("category", "shared")],
+        &[
+            ("device", &device),
+            ("name", "  Kitchen <tablet> "),
+            ("category", "shared"),
+        ],
     )
     .await;
     assert!(body.contains("The device was saved."));
-    assert!(body.contains("Kitchen &lt;tablet&gt;"), "escaped, trimmed: {body}");
+    assert!(
+        body.contains("Kitchen &lt;tablet&gt;"),
+        "escaped, trimmed: {body}"
+    );
     assert!(body.contains("<option value=\"shared\" selected>"));
     let (status, _, _) = submit(
         &ts,
         &b,
         &html,
         "/account/devices/rename",
-        &[("device", &device), ("name", "x"), ("category", "spaceship")],
+        &[
+            ("device", &device),
+            ("name", "x"),
+            ("category", "spaceship"),
+        ],
     )
     .await;
     assert_eq!(status, 400, "an unknown category is refused");
@@ -286,7 +329,10 @@ async fn password_change_needs_a_fresh_sign_in_and_ends_the_other_sessions() {
     assert!(url.contains("/login?req="), "asked for the password: {url}");
     let (status, back) = sign_in_here(&ts, &b1, &login, PASSWORD).await.page();
     assert_eq!(status, 200);
-    assert!(back.contains("<h1>Security</h1>"), "back on the security page: {back}");
+    assert!(
+        back.contains("<h1>Security</h1>"),
+        "back on the security page: {back}"
+    );
 
     let (status, body, url) = submit(
         &ts,
@@ -297,12 +343,25 @@ async fn password_change_needs_a_fresh_sign_in_and_ends_the_other_sessions() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert!(url.ends_with("/account/security?done=password_changed"), "{url}");
-    assert_eq!(end_reason(&ts, &other).await, Some(EndReason::CredentialChanged));
-    assert_eq!(end_reason(&ts, &mine).await, None, "the changing session stays");
+    assert!(
+        url.ends_with("/account/security?done=password_changed"),
+        "{url}"
+    );
+    assert_eq!(
+        end_reason(&ts, &other).await,
+        Some(EndReason::CredentialChanged)
+    );
+    assert_eq!(
+        end_reason(&ts, &mine).await,
+        None,
+        "the changing session stays"
+    );
 
     let (url, ..) = crate::harness::auth_url(&ts, "web", crate::harness::REDIRECT, "openid", &[]);
-    let (status, _) = Browser::new().authorize(&ts, &url, "alice", PASSWORD).await.page();
+    let (status, _) = Browser::new()
+        .authorize(&ts, &url, "alice", PASSWORD)
+        .await
+        .page();
     assert_eq!(status, 401, "the old password no longer signs in");
     let landing = Browser::new().authorize(&ts, &url, "alice", new).await;
     assert!(landing.param("code").is_some(), "the new one does");
@@ -320,7 +379,10 @@ async fn mismatched_passwords_are_refused_with_words() {
         &b,
         &security,
         "/account/password",
-        &[("new_password", "one long password"), ("confirm", "another long one")],
+        &[
+            ("new_password", "one long password"),
+            ("confirm", "another long one"),
+        ],
     )
     .await;
     assert_eq!(status, 400);
@@ -345,16 +407,29 @@ async fn a_read_only_session_can_view_but_not_act() {
     let other = sid_of(&login_and_redeem(&ts, &b2, "openid").await);
     // The token of a page from before the mode changed (a read-only page has no forms).
     let (_, before, _) = page(&ts, &b1, "/account").await;
-    lanyard_idp::manage::revocation::set_session_mode(&ts.state, &ts.tenant, &mine, "read_only", "cli")
-        .await
-        .unwrap();
+    lanyard_idp::manage::revocation::set_session_mode(
+        &ts.state,
+        &ts.tenant,
+        &mine,
+        "read_only",
+        "cli",
+    )
+    .await
+    .unwrap();
     let (status, html, _) = page(&ts, &b1, "/account").await;
     assert!(!html.contains("<form"), "no forms: {html}");
     assert_eq!(status, 200);
     assert!(html.contains("This session is read-only"));
     assert!(!html.contains("End this session"), "no actions offered");
     // A hand-made submission is refused too.
-    let (status, body, _) = submit(&ts, &b1, &before, "/account/sessions/end", &[("sid", &other)]).await;
+    let (status, body, _) = submit(
+        &ts,
+        &b1,
+        &before,
+        "/account/sessions/end",
+        &[("sid", &other)],
+    )
+    .await;
     assert_eq!(status, 403);
     assert!(body.contains("read-only"));
     assert_eq!(end_reason(&ts, &other).await, None);
@@ -379,11 +454,17 @@ async fn signing_out_everywhere_shows_the_logged_out_page_with_front_channel_fra
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("frame-src https://rp.example"), "{csp}");
     let body = r.text().await.unwrap().replace("&#x2f;", "/");
     assert!(body.contains("You are logged out"));
-    assert!(body.contains("https://rp.example/fc"), "the RP's frame: {body}");
+    assert!(
+        body.contains("https://rp.example/fc"),
+        "the RP's frame: {body}"
+    );
     assert!(body.contains(&mine), "the frame names the session");
     assert_eq!(end_reason(&ts, &mine).await, Some(EndReason::UserChoice));
     let (_, _, url) = page(&ts, &b, "/account").await;
@@ -399,7 +480,14 @@ async fn long_lived_grants_are_listed_and_revocable() {
     let (_, html, _) = page(&ts, &b, "/account").await;
     assert!(html.contains("Offline access"), "{html}");
     let grant = field(&html, "grant").unwrap();
-    let (_, body, _) = submit(&ts, &b, &html, "/account/grants/revoke", &[("grant", &grant)]).await;
+    let (_, body, _) = submit(
+        &ts,
+        &b,
+        &html,
+        "/account/grants/revoke",
+        &[("grant", &grant)],
+    )
+    .await;
     assert!(body.contains("long-lived access was revoked"));
     assert!(body.contains("No app holds long-lived access"));
     let (status, err) = token_request(
@@ -427,15 +515,31 @@ async fn totp_enrolment_from_the_portal_then_history_tells_it() {
     let end = enrol[start..].find('<').unwrap() + start;
     let secret = lanyard_idp::factors::from_base32(&enrol[start..end].replace(' ', "")).unwrap();
     let factor = field(&enrol, "factor").unwrap();
-    let (status, _, _) = submit(&ts, &b, &enrol, "/account/totp/confirm", &[("factor", &factor), ("code", "000000")]).await;
+    let (status, _, _) = submit(
+        &ts,
+        &b,
+        &enrol,
+        "/account/totp/confirm",
+        &[("factor", &factor), ("code", "000000")],
+    )
+    .await;
     assert_eq!(status, 400, "a wrong code is refused");
     let code = lanyard_idp::factors::code_at_step(&secret, ts.clock.now_secs() / 30);
-    let (status, codes, _) = submit(&ts, &b, &enrol, "/account/totp/confirm", &[("factor", &factor), ("code", &code)]).await;
+    let (status, codes, _) = submit(
+        &ts,
+        &b,
+        &enrol,
+        "/account/totp/confirm",
+        &[("factor", &factor), ("code", &code)],
+    )
+    .await;
     assert_eq!(status, 200, "{codes}");
     assert!(codes.contains("Save your recovery codes"));
     let (_, security, _) = page(&ts, &b, "/account/security").await;
     assert!(security.contains("An authenticator app is set up"));
-    assert!(security.contains("10 unused recovery codes") || security.contains("unused recovery code"));
+    assert!(
+        security.contains("10 unused recovery codes") || security.contains("unused recovery code")
+    );
     let (_, fresh, _) = submit(&ts, &b, &security, "/account/recovery-codes", &[]).await;
     assert!(fresh.contains("Save your recovery codes"));
     assert_ne!(fresh, codes, "new codes");

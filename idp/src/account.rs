@@ -176,11 +176,12 @@ pub async fn overview(
     now: UnixTime,
 ) -> Result<Overview> {
     let db = &state.read;
-    let live: Vec<Session> = sessions::resolve::list(state, &tenant.id, Some(user_id), true, MAX_LISTED)
-        .await?
-        .into_iter()
-        .filter(|s| s.liveness(now) == crate::session::Liveness::Live)
-        .collect();
+    let live: Vec<Session> =
+        sessions::resolve::list(state, &tenant.id, Some(user_id), true, MAX_LISTED)
+            .await?
+            .into_iter()
+            .filter(|s| s.liveness(now) == crate::session::Liveness::Live)
+            .collect();
     let ids: Vec<String> = live.iter().map(|s| s.id.clone()).collect();
     let pairs = if ids.is_empty() {
         Vec::new()
@@ -386,7 +387,10 @@ pub async fn sign_out_device(
     ctx: &RequestContext,
 ) -> Result<Ended> {
     let d = own_device(state, tenant, user_id, device_id).await?;
-    let ids = live_ids(state, tenant, user_id, |s| s.device_id.as_deref() == Some(&d.id)).await?;
+    let ids = live_ids(state, tenant, user_id, |s| {
+        s.device_id.as_deref() == Some(&d.id)
+    })
+    .await?;
     end_ids(state, tenant, &ids, ctx).await
 }
 
@@ -405,7 +409,13 @@ pub async fn report_device(
     ctx: &RequestContext,
 ) -> Result<Ended> {
     let note: Option<String> = note
-        .map(|n| n.trim().chars().filter(|c| !c.is_control()).take(MAX_NOTE).collect())
+        .map(|n| {
+            n.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_NOTE)
+                .collect()
+        })
         .filter(|n: &String| !n.is_empty());
     let d = own_device(state, tenant, user_id, device_id).await?;
     store::sessions::mark_device_trust(&state.db, &tenant.id, &d.id, sessions::begin::COMPROMISED)
@@ -418,14 +428,19 @@ pub async fn report_device(
             user_id: Some(user_id),
             actor: "user",
             outcome: "compromised",
-            detail: Some(json!({ "device_id": d.id, "browser": d.browser, "os": d.os, "note": note })),
+            detail: Some(
+                json!({ "device_id": d.id, "browser": d.browser, "os": d.os, "note": note }),
+            ),
             ..Default::default()
         },
         Some(ctx),
         ctx.now_ms,
     )
     .await?;
-    let ids = live_ids(state, tenant, user_id, |s| s.device_id.as_deref() == Some(&d.id)).await?;
+    let ids = live_ids(state, tenant, user_id, |s| {
+        s.device_id.as_deref() == Some(&d.id)
+    })
+    .await?;
     end_ids(state, tenant, &ids, ctx).await
 }
 
@@ -494,7 +509,6 @@ pub async fn revoke_grant(
                 actor: "user",
                 outcome: "user_choice",
                 detail: Some(json!({ "family_id": f.id })),
-                ..Default::default()
             },
             Some(ctx),
             ctx.now_ms,
@@ -567,7 +581,9 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
                 true,
             )
         }
-        "session.mode_changed" => format!("A session's mode changed to {}", outcome.replace('_', "-")),
+        "session.mode_changed" => {
+            format!("A session's mode changed to {}", outcome.replace('_', "-"))
+        }
         "refresh.revoked" => "An app's long-lived access was revoked".to_string(),
         "refresh.reuse_detected" => {
             return (
@@ -645,7 +661,10 @@ mod tests {
     #[test]
     fn access_follows_the_session_mode() {
         assert_eq!(decide_access(Some(Mode::Normal)), AccessDecision::Full);
-        assert_eq!(decide_access(Some(Mode::ReadOnly)), AccessDecision::ViewOnly);
+        assert_eq!(
+            decide_access(Some(Mode::ReadOnly)),
+            AccessDecision::ViewOnly
+        );
         assert_eq!(
             decide_access(Some(Mode::ReauthRequired)),
             AccessDecision::SignIn
@@ -664,7 +683,10 @@ mod tests {
 
     #[test]
     fn device_names_are_trimmed_bounded_and_printable() {
-        assert_eq!(decide_device_name("  Work laptop "), Ok(Some("Work laptop".into())));
+        assert_eq!(
+            decide_device_name("  Work laptop "),
+            Ok(Some("Work laptop".into()))
+        );
         assert_eq!(decide_device_name("   "), Ok(None));
         assert!(decide_device_name("a\u{7}b").is_err());
         assert!(decide_device_name(&"x".repeat(MAX_DEVICE_NAME + 1)).is_err());
@@ -686,8 +708,11 @@ mod tests {
     #[test]
     fn every_end_reason_reads_as_words() {
         for r in EndReason::ALL {
-            let (s, failed) =
-                describe_event("session.ended", r.as_str(), &json!({ "reason": r.as_str() }));
+            let (s, failed) = describe_event(
+                "session.ended",
+                r.as_str(),
+                &json!({ "reason": r.as_str() }),
+            );
             assert!(!failed);
             assert!(s.ends_with(r.in_words()), "{s}");
             assert!(!s.contains('_'), "no stored codes in words: {s}");

@@ -83,22 +83,31 @@ async fn portal_shows_this_device_renames_it_and_ends_a_second_browser() {
                 "this session is marked"
             );
             assert!(
-                a.text("section.device.current li.session-item").await.contains("demo-spa"),
+                a.text("section.device.current li.session-item")
+                    .await
+                    .contains("demo-spa"),
                 "the app that took part"
             );
             let exact = a
                 .attr("section.device.current time", "title")
                 .await
                 .unwrap_or_default();
-            assert!(exact.ends_with("UTC"), "the exact time in the tooltip: {exact}");
+            assert!(
+                exact.ends_with("UTC"),
+                "the exact time in the tooltip: {exact}"
+            );
 
             a.step("rename this device");
             click(a, "section.device.current details summary").await;
-            a.fill("section.device.current input[name=name]", "My laptop").await;
+            a.fill("section.device.current input[name=name]", "My laptop")
+                .await;
             a.click_button("Save").await;
             a.expect_heading("Devices and sessions").await;
             assert_eq!(a.text("[role=status]").await, "The device was saved.");
-            assert!(a.text("section.device.current h2").await.starts_with("My laptop"));
+            assert!(a
+                .text("section.device.current h2")
+                .await
+                .starts_with("My laptop"));
 
             run(
                 "portal_shows_this_device_renames_it_and_ends_a_second_browser (second browser)",
@@ -107,7 +116,9 @@ async fn portal_shows_this_device_renames_it_and_ends_a_second_browser() {
                     sign_in_with_demo(b, &ts, &password).await;
                     open_portal(b, &ts).await;
                     assert!(
-                        b.text("section.device:not(.current) h2").await.starts_with("My laptop"),
+                        b.text("section.device:not(.current) h2")
+                            .await
+                            .starts_with("My laptop"),
                         "the second browser sees the first device by its new name"
                     );
 
@@ -152,7 +163,10 @@ async fn end_all_others_then_this_isnt_mine_refuses_that_browser() {
                     open_portal(a, &ts).await;
                     a.click_button("End all other sessions (1)").await;
                     a.expect_heading("Devices and sessions").await;
-                    assert_eq!(a.text("[role=status]").await, "Your other sessions were ended.");
+                    assert_eq!(
+                        a.text("[role=status]").await,
+                        "Your other sessions were ended."
+                    );
 
                     b.step("the other browser must sign in again, and does (from the portal)");
                     b.goto(&format!("{}/t/demo/account", ts.base)).await;
@@ -170,7 +184,10 @@ async fn end_all_others_then_this_isnt_mine_refuses_that_browser() {
                     .await;
                     click(a, "section.device:not(.current) button.danger").await;
                     a.expect_heading("Devices and sessions").await;
-                    assert!(a.text("[role=status]").await.contains("can no longer sign in"));
+                    assert!(a
+                        .text("[role=status]")
+                        .await
+                        .contains("can no longer sign in"));
                     assert_eq!(
                         a.text("section.device:not(.current) .badge.danger").await,
                         "Reported as not yours"
@@ -230,7 +247,10 @@ async fn password_change_with_a_fresh_sign_in_and_totp_enrolment_on_a_phone() {
             page.fill("input[name=confirm]", new).await;
             page.click_button("Change password").await;
             page.expect_heading("Security").await;
-            assert!(page.text("[role=status]").await.contains("Your password was changed"));
+            assert!(page
+                .text("[role=status]")
+                .await
+                .contains("Your password was changed"));
 
             page.step("set up an authenticator app");
             page.click_button("Set up an authenticator app").await;
@@ -240,16 +260,19 @@ async fn password_change_with_a_fresh_sign_in_and_totp_enrolment_on_a_phone() {
             let secret = totp_rs::Secret::Encoded(shown.clone())
                 .to_bytes()
                 .unwrap_or_else(|e| panic!("the page shows a base32 secret, not {shown:?}: {e:?}"));
-            let totp =
-                totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
+            let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, secret);
             let code = totp.generate(ts.clock.now_secs() as u64);
             page.fill("input[name=code]", &code).await;
             page.click_button("Confirm").await;
             page.expect_heading("Save your recovery codes").await;
             fits_the_phone(page, "recovery codes").await;
-            page.click_link("I have saved them, back to my account").await;
+            page.click_link("I have saved them, back to my account")
+                .await;
             page.expect_heading("Security").await;
-            assert!(page.text("main").await.contains("An authenticator app is set up"));
+            assert!(page
+                .text("main")
+                .await
+                .contains("An authenticator app is set up"));
 
             page.step("the history shows it all");
             page.click_link("History").await;

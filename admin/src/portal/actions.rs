@@ -43,7 +43,7 @@ fn field<'a>(p: &'a Params, name: &str) -> &'a str {
 /// After sessions ended: the logged-out page when the browser's own was among them, else back
 /// to the portal with `notice`.
 fn after_end(state: &AppState, me: &Me, ended: &Ended, notice: Notice) -> Response {
-    if ended.sids.iter().any(|s| *s == me.session.sid) {
+    if ended.sids.contains(&me.session.sid) {
         return rp_logout::signed_out(state, &me.tenant, ended, &me.session.id, None);
     }
     let notice = if ended.count() == 0 {
@@ -109,8 +109,14 @@ pub async fn sign_out_device(
     body: Body,
 ) -> Response {
     let (me, p) = form!(state, slug, req, body, PortalReturn::Account);
-    match account::sign_out_device(&state, &me.tenant, &me.user.id, field(&p, "device"), &me.ctx)
-        .await
+    match account::sign_out_device(
+        &state,
+        &me.tenant,
+        &me.user.id,
+        field(&p, "device"),
+        &me.ctx,
+    )
+    .await
     {
         Ok(ended) => after_end(&state, &me, &ended, Notice::DeviceSignedOut),
         Err(e) => me.error(&state, e),
@@ -265,7 +271,12 @@ pub async fn start_totp(
     let (me, _) = form!(state, slug, req, body, PortalReturn::Security);
     recent!(state, me, PortalReturn::Security);
     match factors::start_enrolment(&state, &me.tenant, &me.user).await {
-        Ok(e) => me.render(&state, "enrol_factor.html", enrol_page(&me, &e), StatusCode::OK),
+        Ok(e) => me.render(
+            &state,
+            "enrol_factor.html",
+            enrol_page(&me, &e),
+            StatusCode::OK,
+        ),
         Err(e) => me.error(&state, e),
     }
 }

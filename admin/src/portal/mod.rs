@@ -33,18 +33,36 @@ pub fn routes(r: Route) -> Route {
         .at("/t/:slug/account/history", get(pages::history))
         .at("/t/:slug/account/security", get(pages::security))
         .at("/t/:slug/account/reauth", post(actions::reauth))
-        .at("/t/:slug/account/devices/rename", post(actions::rename_device))
-        .at("/t/:slug/account/devices/sign-out", post(actions::sign_out_device))
-        .at("/t/:slug/account/devices/report", post(actions::report_device))
+        .at(
+            "/t/:slug/account/devices/rename",
+            post(actions::rename_device),
+        )
+        .at(
+            "/t/:slug/account/devices/sign-out",
+            post(actions::sign_out_device),
+        )
+        .at(
+            "/t/:slug/account/devices/report",
+            post(actions::report_device),
+        )
         .at("/t/:slug/account/sessions/end", post(actions::end_session))
-        .at("/t/:slug/account/sessions/end-others", post(actions::end_others))
+        .at(
+            "/t/:slug/account/sessions/end-others",
+            post(actions::end_others),
+        )
         .at("/t/:slug/account/sessions/end-all", post(actions::end_all))
-        .at("/t/:slug/account/grants/revoke", post(actions::revoke_grant))
+        .at(
+            "/t/:slug/account/grants/revoke",
+            post(actions::revoke_grant),
+        )
         .at("/t/:slug/account/password", post(actions::change_password))
         .at("/t/:slug/account/totp/start", post(actions::start_totp))
         .at("/t/:slug/account/totp/confirm", post(actions::confirm_totp))
         .at("/t/:slug/account/totp/remove", post(actions::remove_totp))
-        .at("/t/:slug/account/recovery-codes", post(actions::recovery_codes))
+        .at(
+            "/t/:slug/account/recovery-codes",
+            post(actions::recovery_codes),
+        )
 }
 
 /// The signed-in user of a portal request.

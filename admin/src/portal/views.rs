@@ -201,7 +201,11 @@ impl OverviewPage {
             ip: "192.0.2.7".into(),
             country: Some("DE".into()),
             acr: "pwd".into(),
-            mode: if current { Mode::Normal } else { Mode::ReadOnly },
+            mode: if current {
+                Mode::Normal
+            } else {
+                Mode::ReadOnly
+            },
             expires_at: now + 3600,
             current,
         };
@@ -401,9 +405,7 @@ mod tests {
 
     fn forms_carry_csrf(html: &str) {
         let forms = html.matches("<form").count();
-        let tokens = html
-            .matches("name=\"csrf\" value=\"csrf-token\"")
-            .count();
+        let tokens = html.matches("name=\"csrf\" value=\"csrf-token\"").count();
         assert_eq!(forms, tokens, "every form carries the CSRF token");
     }
 
@@ -413,8 +415,14 @@ mod tests {
         forms_carry_csrf(&html);
         assert!(html.contains("Work laptop"));
         assert!(html.contains("This device"));
-        assert!(html.contains("Chrome 131 on Linux"), "an unnamed device's title");
-        assert!(html.contains("title=\"2027-01-15"), "exact time in a tooltip");
+        assert!(
+            html.contains("Chrome 131 on Linux"),
+            "an unnamed device's title"
+        );
+        assert!(
+            html.contains("title=\"2027-01-15"),
+            "exact time in a tooltip"
+        );
         assert!(html.contains("2 hours ago"));
         assert!(html.contains("Read-only"));
         assert!(html.contains("demo-spa"));
@@ -428,16 +436,34 @@ mod tests {
     #[test]
     fn every_portal_page_renders_from_its_sample() {
         for (name, v) in [
-            ("account/history.html", serde_json::to_value(HistoryView::sample()).unwrap()),
-            ("account/security.html", serde_json::to_value(SecurityPage::sample()).unwrap()),
-            ("account/reauth.html", serde_json::to_value(ReauthPage::sample()).unwrap()),
-            ("enrol_factor.html", serde_json::to_value(EnrolPage::sample()).unwrap()),
-            ("recovery_codes.html", serde_json::to_value(CodesPage::sample()).unwrap()),
+            (
+                "account/history.html",
+                serde_json::to_value(HistoryView::sample()).unwrap(),
+            ),
+            (
+                "account/security.html",
+                serde_json::to_value(SecurityPage::sample()).unwrap(),
+            ),
+            (
+                "account/reauth.html",
+                serde_json::to_value(ReauthPage::sample()).unwrap(),
+            ),
+            (
+                "enrol_factor.html",
+                serde_json::to_value(EnrolPage::sample()).unwrap(),
+            ),
+            (
+                "recovery_codes.html",
+                serde_json::to_value(CodesPage::sample()).unwrap(),
+            ),
         ] {
             let html = render(name, &v);
             forms_carry_csrf(&html);
             if let Value::Object(_) = v {
-                assert!(html.contains("/t/demo/account"), "{name} leads back to the portal");
+                assert!(
+                    html.contains("/t/demo/account"),
+                    "{name} leads back to the portal"
+                );
             }
         }
         let h = render("account/history.html", HistoryView::sample());
@@ -448,6 +474,9 @@ mod tests {
         assert!(e.contains("name=\"factor\" value=\"f1\""));
         let c = render("recovery_codes.html", CodesPage::sample());
         assert!(c.contains("abcd-efgh"));
-        assert!(!c.contains("/login/continue"), "the portal's codes page leads back, not on");
+        assert!(
+            !c.contains("/login/continue"),
+            "the portal's codes page leads back, not on"
+        );
     }
 }

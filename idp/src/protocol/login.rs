@@ -7,8 +7,7 @@ use super::authorize::{
     continue_authorization, load_request, save_request, AuthRequest, PendingKind,
 };
 use super::{
-    context, error_page, load_tenant, page_error, read_params, tenant_json,
-    tenant_not_found,
+    context, error_page, load_tenant, page_error, read_params, tenant_json, tenant_not_found,
 };
 use crate::app::{AppState, State};
 use crate::error::Result;

@@ -111,12 +111,16 @@ impl EndReason {
             EndReason::TenantRevoked => "everyone in the organisation was signed out",
             EndReason::IdleTimeout => "it was unused for too long",
             EndReason::AbsoluteTimeout => "it reached its maximum length",
-            EndReason::RefreshReplay => "an old app token was used again, which may mean it was stolen",
+            EndReason::RefreshReplay => {
+                "an old app token was used again, which may mean it was stolen"
+            }
             EndReason::Evicted => "a newer sign-in took its place (session limit)",
             EndReason::PolicyChanged => "the sign-in rules changed",
             EndReason::AttributesChanged => "your groups or attributes changed",
             EndReason::Scheduled => "a scheduled sign-out time was reached",
-            EndReason::BindingMismatch => "a request came from a different network or browser than the sign-in",
+            EndReason::BindingMismatch => {
+                "a request came from a different network or browser than the sign-in"
+            }
             EndReason::CredentialChanged => "your password or second factor changed",
             EndReason::CohortRevoked => "an administrator signed out a group of sessions",
             EndReason::UserChoice => "you ended it in your account page",

@@ -498,7 +498,11 @@ pub async fn start_portal_sign_in(
         state: None,
         nonce: None,
         code_challenge: None,
-        prompt: if again { vec!["login".into()] } else { Vec::new() },
+        prompt: if again {
+            vec!["login".into()]
+        } else {
+            Vec::new()
+        },
         max_age: None,
         login_hint: None,
         hint_sub: None,
