@@ -183,11 +183,7 @@ pub async fn overview(
             .filter(|s| s.liveness(now) == crate::session::Liveness::Live)
             .collect();
     let ids: Vec<String> = live.iter().map(|s| s.id.clone()).collect();
-    let pairs = if ids.is_empty() {
-        Vec::new()
-    } else {
-        store::sessions::list_participants_many(db, &tenant.id, &ids).await?
-    };
+    let pairs = sessions::resolve::participants_many(db, &tenant.id, &ids).await?;
     let families =
         store::grants::list_active_families_of_user(db, &tenant.id, user_id, MAX_LISTED).await?;
     let mut client_rows: Vec<String> = pairs
