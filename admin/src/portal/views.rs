@@ -121,6 +121,16 @@ fn mode_words(m: Mode) -> &'static str {
     }
 }
 
+/// How the user signed in, in words (the `acr` of the session, OIDC Core §2).
+fn acr_words(acr: &str) -> String {
+    use lanyard_idp::session::stepup::{ACR_MFA, ACR_PWD};
+    match acr {
+        ACR_PWD | "1" => "a password".into(),
+        ACR_MFA | "2" => "a password and an authenticator app".into(),
+        other => other.to_string(),
+    }
+}
+
 fn session_card(s: SessionView, now: i64) -> SessionCard {
     SessionCard {
         started: TimeText::new(now, s.started),
@@ -131,7 +141,7 @@ fn session_card(s: SessionView, now: i64) -> SessionCard {
         apps: s.apps,
         ip: s.ip,
         country: s.country,
-        acr: s.acr,
+        acr: acr_words(&s.acr),
         current: s.current,
     }
 }
@@ -200,7 +210,7 @@ impl OverviewPage {
             last_active: now - 60,
             ip: "192.0.2.7".into(),
             country: Some("DE".into()),
-            acr: "pwd".into(),
+            acr: lanyard_idp::session::stepup::ACR_MFA.into(),
             mode: if current {
                 Mode::Normal
             } else {
@@ -426,6 +436,7 @@ mod tests {
         assert!(html.contains("2 hours ago"));
         assert!(html.contains("Read-only"));
         assert!(html.contains("demo-spa"));
+        assert!(html.contains("signed in with a password and an authenticator app"));
         assert!(html.contains("offline_access") || html.contains("Offline"));
         assert!(html.contains("Times are in UTC"));
         assert!(html.contains("role=\"status\""), "the notice");
