@@ -101,8 +101,12 @@ async fn without_a_session_the_portal_signs_in_and_returns_to_itself() {
         login.contains("your account"),
         "the login page says where to"
     );
-    let (status, body) = sign_in_here(&ts, &b, &login, PASSWORD).await.page();
+    let Landing::Page { status, body, url } = sign_in_here(&ts, &b, &login, PASSWORD).await else {
+        panic!("the portal sign-in left Lanyard");
+    };
     assert_eq!(status, 200);
+    // Back on the portal's own fixed path (the way back is never taken from the request).
+    assert_eq!(url, format!("{}/t/acme/account", ts.base));
     assert!(body.contains("<h1>Devices and sessions</h1>"), "{body}");
     assert!(body.contains("Signed in as <strong>alice</strong>"));
     assert!(body.contains("This device"));
@@ -511,7 +515,7 @@ async fn totp_enrolment_from_the_portal_then_history_tells_it() {
     assert!(security.contains("No second factor yet"));
     let (status, enrol, _) = submit(&ts, &b, &security, "/account/totp/start", &[]).await;
     assert_eq!(status, 200);
-    let start = enrol.find("id=\"totp-secret\">").unwrap() + "id=\"totp-secret\">".len();
+    let start = enrol.find("<code class=\"secret\">").unwrap() + "<code class=\"secret\">".len();
     let end = enrol[start..].find('<').unwrap() + start;
     let secret = lanyard_idp::factors::from_base32(&enrol[start..end].replace(' ', "")).unwrap();
     let factor = field(&enrol, "factor").unwrap();
@@ -589,4 +593,82 @@ async fn history_pages_and_refuses_a_forged_cursor() {
     assert!(older.contains("Newest"));
     let (status, _, _) = page(&ts, &b, "/account/history?before=nonsense").await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn portal_queries_never_cross_tenants() {
+    use lanyard_idp::store;
+    let ts = TestServer::start().await;
+    let now = ts.clock.now_secs();
+    lanyard_idp::manage::create_tenant(
+        &ts.state.db,
+        &ts.base,
+        "other",
+        None,
+        lanyard_idp::session::PolicyLayer::default(),
+        now,
+    )
+    .await
+    .unwrap();
+    let other = lanyard_idp::manage::tenant(&ts.state.db, &ts.base, "other")
+        .await
+        .unwrap();
+    let b = Browser::new();
+    login_and_redeem(&ts, &b, "openid offline_access").await;
+    let db = &ts.state.db;
+    let (a, o) = (&ts.tenant.id, &other.id);
+    let devices = store::sessions::list_devices_of_user(db, a, &ts.alice_id)
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 1);
+    assert!(store::sessions::list_devices_of_user(db, o, &ts.alice_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        !store::sessions::mark_device_details(db, o, &devices[0].id, Some("x"), "kiosk")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store::sessions::find_device(db, a, &devices[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .category,
+        "personal"
+    );
+    assert_eq!(
+        store::grants::list_active_families_of_user(db, a, &ts.alice_id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store::grants::list_active_families_of_user(db, o, &ts.alice_id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store::audit::list_for_user_page(db, a, &ts.alice_id, &[], None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store::audit::list_for_user_page(db, o, &ts.alice_id, &[], None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Over HTTP: acme's session cookie means nothing at the other tenant's portal.
+    let Landing::Page { url, .. } = b
+        .get(&ts.base, &format!("{}/t/other/account", ts.base))
+        .await
+    else {
+        panic!("left Lanyard");
+    };
+    assert!(url.contains("/t/other/login?req="), "{url}");
 }

@@ -256,7 +256,7 @@ async fn password_change_with_a_fresh_sign_in_and_totp_enrolment_on_a_phone() {
             page.click_button("Set up an authenticator app").await;
             page.expect_heading("Set up a second factor").await;
             fits_the_phone(page, "enrolment").await;
-            let shown = page.text("#totp-secret").await.replace(' ', "");
+            let shown = page.text("code.secret").await.replace(' ', "");
             let secret = totp_rs::Secret::Encoded(shown.clone())
                 .to_bytes()
                 .unwrap_or_else(|e| panic!("the page shows a base32 secret, not {shown:?}: {e:?}"));
