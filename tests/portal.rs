@@ -104,7 +104,7 @@ async fn without_a_session_the_portal_signs_in_and_returns_to_itself() {
     let Landing::Page { status, body, url } = sign_in_here(&ts, &b, &login, PASSWORD).await else {
         panic!("the portal sign-in left Lanyard");
     };
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{url}: {body}");
     // Back on the portal's own fixed path (the way back is never taken from the request).
     assert_eq!(url, format!("{}/t/acme/account", ts.base));
     assert!(body.contains("<h1>Devices and sessions</h1>"), "{body}");
