@@ -21,6 +21,7 @@ mod logout;
 mod observability;
 mod offline;
 mod oidc_flow;
+mod portal;
 mod refresh;
 mod risk;
 mod tenancy;

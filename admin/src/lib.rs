@@ -1,7 +1,9 @@
 //! Lanyard admin surface: the JSON admin API under `/api/v1` (OpenAPI document at
-//! `/api/v1/openapi.json`, Swagger UI at `/api/v1/docs`), authenticated by admin tokens.
+//! `/api/v1/openapi.json`, Swagger UI at `/api/v1/docs`), authenticated by admin tokens; and the
+//! self-service account portal under `/t/{tenant}/account`, signed in with the user's own session.
 
 pub mod api;
+pub mod portal;
 
 use lanyard_idp::app::State;
 use poem::{IntoEndpoint, Route};
@@ -12,7 +14,8 @@ pub fn extend(state: State) -> impl FnOnce(Route) -> Route {
         let service = api::service(state);
         let spec = service.spec_endpoint();
         let docs = api::docs::endpoint(service.swagger_ui_html());
-        r.nest("/api/v1", api::error::json_errors(service.into_endpoint()))
+        portal::routes(r)
+            .nest("/api/v1", api::error::json_errors(service.into_endpoint()))
             .at("/api/v1/openapi.json", spec)
             .at("/api/v1/docs", docs)
     }

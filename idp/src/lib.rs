@@ -1,5 +1,6 @@
 //! Lanyard identity provider core: OIDC/OAuth protocol, sessions, tokens, keys, store, delivery.
 
+pub mod account;
 pub mod app;
 pub mod cache;
 pub mod clock;

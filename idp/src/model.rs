@@ -114,6 +114,11 @@ impl std::fmt::Debug for PreviousSecret {
     }
 }
 
+/// The `client_id` the account portal signs in as. It contains a character registered client ids
+/// cannot (`manage::client_metadata::validate_client_id`), so no relying party can be it.
+pub const PORTAL_CLIENT_ID: &str = "lanyard:account";
+
+
 /// Whether a presented `redirect_uri` matches a registered one: exactly (OIDC Core §3.1.2.1,
 /// simple string comparison), or, for a native app's loopback redirect, with any port (RFC 8252
 /// §7.3: "MUST allow any port to be specified at the time of the request for loopback IP
@@ -148,6 +153,30 @@ impl Client {
         self.redirect_uris
             .iter()
             .any(|r| redirect_uri_matches(r, presented))
+    }
+
+    /// The account portal, a built-in first-party client of every tenant: it is never stored, has
+    /// no redirect URIs and takes part in no session (it is not an OAuth client; it only lets the
+    /// sign-in pages run for the portal).
+    pub fn portal(tenant: &Tenant) -> Self {
+        Self {
+            id: format!("portal:{}", tenant.id),
+            client_id: PORTAL_CLIENT_ID.into(),
+            secret_hash: None,
+            auth_method: AuthMethod::None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: Vec::new(),
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
+            id_token_alg: "RS256".into(),
+            jwks: None,
+            first_party: true,
+            lifetimes: Lifetimes::default(),
+            disabled: false,
+            previous_secret: None,
+            dpop_bound_access_tokens: false,
+        }
     }
 
     pub fn from_row(r: ClientRow) -> Self {

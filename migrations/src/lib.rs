@@ -12,6 +12,7 @@ mod m20261201_000003_governance;
 mod m20261201_000005_governance2;
 mod m20261201_000006_dpop;
 mod m20261201_000007_risk;
+mod m20261201_000008_portal;
 mod m20261201_000010_offline;
 
 /// Every migration, in order.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_governance2::Migration),
             Box::new(m20261201_000006_dpop::Migration),
             Box::new(m20261201_000007_risk::Migration),
+            Box::new(m20261201_000008_portal::Migration),
             Box::new(m20261201_000010_offline::Migration),
         ]
     }

@@ -17,6 +17,7 @@ mod layout;
 mod limits;
 mod logout;
 mod second_factor;
+mod portal;
 
 use crate::harness::{auth_url, token_request, TestServer, PASSWORD};
 use page::Page;

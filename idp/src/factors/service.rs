@@ -209,6 +209,58 @@ pub async fn confirm_enrolment(
     Ok(Some(RecoveryCodes(codes)))
 }
 
+/// Replace a user's recovery codes with new ones (shown once). `Ok(None)`: the user has no active
+/// authenticator, so recovery codes would have nothing to recover.
+pub async fn regenerate_recovery_codes(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: &str,
+    ctx: &RequestContext,
+) -> Result<Option<RecoveryCodes>> {
+    let txn = state.db.begin().await?;
+    if factors::list(&txn, &tenant.id, user_id, factors::TOTP, factors::ACTIVE)
+        .await?
+        .is_empty()
+    {
+        txn.rollback().await?;
+        return Ok(None);
+    }
+    let codes = super::new_recovery_codes();
+    let rows: Vec<factors::FactorRow> = codes
+        .iter()
+        .map(|c| factors::FactorRow {
+            id: crate::crypto::random_id(),
+            tenant_id: tenant.id.clone(),
+            user_id: user_id.to_string(),
+            kind: factors::RECOVERY.into(),
+            state: factors::ACTIVE.into(),
+            secret: state.hasher.hash("recovery", c),
+            last_step: None,
+            created_at: ctx.now,
+            used_at: None,
+        })
+        .collect();
+    factors::delete(&txn, &tenant.id, user_id, factors::RECOVERY, None).await?;
+    factors::insert_many(&txn, rows).await?;
+    audit::record(
+        &txn,
+        Event {
+            tenant_id: &tenant.id,
+            kind: "factor.recovery_codes_replaced",
+            user_id: Some(user_id),
+            actor: "user",
+            outcome: "ok",
+            detail: Some(json!({ "recovery_codes": codes.len() })),
+            ..Default::default()
+        },
+        Some(ctx),
+        ctx.now_ms,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(RecoveryCodes(codes)))
+}
+
 /// The outcome of a second-factor check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verified {

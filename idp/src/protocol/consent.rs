@@ -5,7 +5,7 @@
 use super::authorize::{
     continue_authorization, load_request, redirect_error, AuthRequest, Interaction,
 };
-use super::{context, error_page, load_client, page_error};
+use super::{context, error_page, page_error};
 use crate::app::{AppState, State};
 use crate::error::Rejection;
 use crate::http::RequestContext;
@@ -96,7 +96,7 @@ pub async fn submit(
         Ok(s) => s.live(),
         Err(e) => return page_error(&state, Some(&tenant), e),
     };
-    let client = match load_client(&state, &tenant, &ar.client_id).await {
+    let client = match super::authorize::request_client(&state, &tenant, &ar).await {
         Ok(Some(c)) => c,
         _ => return super::login::client_gone(&state, &tenant),
     };

@@ -283,12 +283,25 @@ async fn finish(
         ctx.now_ms,
     )
     .await?;
+    Ok(signed_out(state, tenant, &ended, &s.id, continue_url))
+}
+
+/// The browser's own session `own` was just ended (in `ended`): the logged-out page with the
+/// front-channel frames of that session (Front-Channel Logout 1.0 §3) and the session cookie
+/// cleared. Used by RP-initiated logout and by the account portal.
+pub fn signed_out(
+    state: &AppState,
+    tenant: &Tenant,
+    ended: &sessions::Ended,
+    own: &str,
+    continue_url: Option<String>,
+) -> Response {
     let frames: Vec<String> = ended
         .fanout
         .frontchannel
-        .into_iter()
-        .filter(|(sid, _)| *sid == s.id)
-        .map(|(_, url)| url)
+        .iter()
+        .filter(|(sid, _)| sid == own)
+        .map(|(_, url)| url.clone())
         .collect();
     let mut resp = logged_out_page(state, tenant, frames, continue_url, Some(()));
     cookies::append(
@@ -297,7 +310,7 @@ async fn finish(
             .cookies
             .clear(&state.cookies.session_name(&tenant.slug)),
     );
-    Ok(resp)
+    resp
 }
 
 fn with_state(uri: &str, state: Option<&str>) -> String {

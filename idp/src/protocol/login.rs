@@ -7,8 +7,7 @@ use super::authorize::{
     continue_authorization, load_request, save_request, AuthRequest, PendingKind,
 };
 use super::{
-    context, error_page, load_client, load_tenant, page_error, read_params, tenant_json,
-    tenant_not_found,
+    context, error_page, load_tenant, page_error, read_params, tenant_json, tenant_not_found,
 };
 use crate::app::{AppState, State};
 use crate::error::Result;
@@ -57,7 +56,7 @@ pub async fn page(
             &tenant,
             &ctx,
             &req_id,
-            Some(&ar.client_id),
+            Some(ar.shown_client()),
             ar.login_hint.as_deref(),
             None,
             StatusCode::OK,
@@ -150,7 +149,7 @@ pub async fn submit(
         .take(256)
         .collect::<String>();
     let password = params.get("password").unwrap_or("").to_string();
-    let client = match load_client(&state, &tenant, &ar.client_id).await {
+    let client = match super::authorize::request_client(&state, &tenant, &ar).await {
         Ok(Some(c)) => c,
         Ok(None) => return client_gone(&state, &tenant),
         Err(e) => return page_error(&state, Some(&tenant), e),
@@ -162,7 +161,7 @@ pub async fn submit(
             &tenant,
             &ctx,
             &req_id,
-            Some(&ar.client_id),
+            Some(ar.shown_client()),
             Some(&username),
             Some(message),
             StatusCode::UNAUTHORIZED,

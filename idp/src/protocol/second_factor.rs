@@ -6,7 +6,7 @@
 
 use super::authorize::{load_request, AuthRequest, PendingKind};
 use super::login::{client_gone, expired, render_with_csrf, signed_in};
-use super::{context, load_client, page_error};
+use super::{context, page_error};
 use crate::app::{AppState, State};
 use crate::factors::service::{self as factors, Verified};
 use crate::http::RequestContext;
@@ -169,7 +169,7 @@ async fn read(
         Ok(None) => return Err(expired(state, &tenant)),
         Err(e) => return Err(page_error(state, Some(&tenant), e)),
     };
-    let client = match load_client(state, &tenant, &ar.client_id).await {
+    let client = match super::authorize::request_client(state, &tenant, &ar).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(client_gone(state, &tenant)),
         Err(e) => return Err(page_error(state, Some(&tenant), e)),

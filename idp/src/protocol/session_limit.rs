@@ -9,7 +9,7 @@ use super::authorize::{
     PENDING_TTL_SECS,
 };
 use super::login::{client_gone, expired, render_with_csrf, signed_in};
-use super::{context, error_page, load_client, page_error};
+use super::{context, error_page, page_error};
 use crate::app::{AppState, State};
 use crate::error::{internal, Rejection};
 use crate::events::audit::{self, Event};
@@ -175,7 +175,7 @@ pub async fn choose(
         Ok(None) => return expired(&state, &tenant),
         Err(e) => return page_error(&state, Some(&tenant), e),
     };
-    let client = match load_client(&state, &tenant, &ar.client_id).await {
+    let client = match super::authorize::request_client(&state, &tenant, &ar).await {
         Ok(Some(c)) => c,
         Ok(None) => return client_gone(&state, &tenant),
         Err(e) => return page_error(&state, Some(&tenant), e),

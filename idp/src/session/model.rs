@@ -142,6 +142,40 @@ impl EndReason {
             | EndReason::CredentialChanged => true,
         }
     }
+
+    /// Why it ended, in the words a person reads in their security history (the portal).
+    pub fn in_words(self) -> &'static str {
+        match self {
+            EndReason::RpLogout => "you signed out in an app",
+            EndReason::UserLogout => "you signed out",
+            EndReason::Superseded => "someone else signed in on the same browser",
+            EndReason::AdminRevoked => "an administrator signed you out",
+            EndReason::UserDisabled => "your account was disabled",
+            EndReason::DeviceRevoked => "the device was reported as not yours",
+            EndReason::TenantRevoked => "everyone in the organisation was signed out",
+            EndReason::IdleTimeout => "it was unused for too long",
+            EndReason::AbsoluteTimeout => "it reached its maximum length",
+            EndReason::RefreshReplay => {
+                "an old app token was used again, which may mean it was stolen"
+            }
+            EndReason::Evicted => "a newer sign-in took its place (session limit)",
+            EndReason::PolicyChanged => "the sign-in rules changed",
+            EndReason::AttributesChanged => "your groups or attributes changed",
+            EndReason::Scheduled => "a scheduled sign-out time was reached",
+            EndReason::BindingMismatch => {
+                "a request came from a different network or browser than the sign-in"
+            }
+            EndReason::CredentialChanged => "your password or second factor changed",
+            EndReason::CohortRevoked => "an administrator signed out a group of sessions",
+            EndReason::UserChoice => "you ended it in your account page",
+            EndReason::ImpossibleTravel => {
+                "it was used from a place too far away to reach since the last request"
+            }
+            EndReason::DuplicateSession => {
+                "it was used from two different places at the same time"
+            }
+        }
+    }
 }
 
 /// What an active session may do.

@@ -103,3 +103,34 @@ pub async fn list_page<C: ConnectionTrait>(
         .all(db)
         .await
 }
+
+/// One page of a user's events (but `exclude_kinds`), newest first, before `(at_ms, id)` (the last row of the
+/// previous page).
+pub async fn list_for_user_page<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: &str,
+    exclude_kinds: &[&str],
+    before: Option<(i64, &str)>,
+    limit: u64,
+) -> Result<Vec<EventRow>, DbErr> {
+    use sea_orm::Condition;
+    let mut q = audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(tenant_id))
+        .filter(audit_event::Column::UserId.eq(user_id))
+        .filter(audit_event::Column::Kind.is_not_in(exclude_kinds.iter().copied()));
+    if let Some((at, id)) = before {
+        q = q.filter(
+            Condition::any().add(audit_event::Column::AtMs.lt(at)).add(
+                Condition::all()
+                    .add(audit_event::Column::AtMs.eq(at))
+                    .add(audit_event::Column::Id.lt(id)),
+            ),
+        );
+    }
+    q.order_by_desc(audit_event::Column::AtMs)
+        .order_by_desc(audit_event::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

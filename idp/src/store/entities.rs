@@ -113,6 +113,8 @@ entity!(device, "devices", debug = derive, {
     pub country_changes: i32,
     pub last_country: Option<String>,
     pub posture: Option<String>,
+    /// personal | shared | kiosk (migration 000008).
+    pub category: String,
 });
 
 entity!(session, "sessions", debug = derive, {

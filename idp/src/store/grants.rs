@@ -415,3 +415,22 @@ pub async fn mark_access_revoked<C: ConnectionTrait>(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// A user's active refresh families (long-lived grants), newest first.
+pub async fn list_active_families_of_user<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: &str,
+    limit: u64,
+) -> Result<Vec<FamilyRow>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    refresh_family::Entity::find()
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::UserId.eq(user_id))
+        .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE))
+        .order_by_desc(refresh_family::Column::CreatedAt)
+        .order_by_asc(refresh_family::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}

@@ -750,3 +750,50 @@ pub async fn count_active_by_tenant<C: ConnectionTrait>(
         .all(db)
         .await
 }
+
+// --- the self-service portal -------------------------------------------------------------
+
+/// Every device a user has had a session on (any state), most recently seen first. A shared
+/// workstation is one device: it appears for each of its users.
+pub async fn list_devices_of_user<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Vec<DeviceRow>, DbErr> {
+    use sea_orm::sea_query::Query;
+    device::Entity::find()
+        .filter(device::Column::TenantId.eq(tenant_id))
+        .filter(
+            device::Column::Id.in_subquery(
+                Query::select()
+                    .column(session::Column::DeviceId)
+                    .from(session::Entity)
+                    .and_where(session::Column::TenantId.eq(tenant_id))
+                    .and_where(session::Column::UserId.eq(user_id))
+                    .and_where(session::Column::DeviceId.is_not_null())
+                    .to_owned(),
+            ),
+        )
+        .order_by_desc(device::Column::LastSeen)
+        .order_by_asc(device::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Set a device's user-given name and category. False when there is no such device.
+pub async fn mark_device_details<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    name: Option<&str>,
+    category: &str,
+) -> Result<bool, DbErr> {
+    let r = device::Entity::update_many()
+        .col_expr(device::Column::Name, Expr::value(name.map(str::to_string)))
+        .col_expr(device::Column::Category, Expr::value(category))
+        .filter(device::Column::TenantId.eq(tenant_id))
+        .filter(device::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

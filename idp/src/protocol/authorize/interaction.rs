@@ -105,6 +105,7 @@ mod tests {
             claims: None,
             dpop_jkt: None,
             progress: Progress::default(),
+            portal: None,
         }
     }
     const S: SessionFacts<'static> = SessionFacts {

@@ -30,7 +30,7 @@ mod request;
 pub use interaction::{decide_interaction, fresh_for, Fresh, Interaction, SessionFacts};
 use request::KNOWN_SCOPES;
 pub use request::{
-    AuthRequest, Pending, PendingKind, Progress, PENDING_TTL_SECS, REQUEST_TTL_SECS,
+    AuthRequest, Pending, PendingKind, PortalReturn, Progress, PENDING_TTL_SECS, REQUEST_TTL_SECS,
 };
 
 #[handler]
@@ -235,6 +235,7 @@ async fn parse_request(
             Some(_) => return Err(Rejection::Malformed("dpop_jkt")),
         },
         progress: Progress::default(),
+        portal: None,
     })
 }
 
@@ -330,6 +331,18 @@ pub async fn continue_authorization(
             Ok(i) => i,
             Err(e) => return super::page_error(state, Some(tenant), e),
         };
+    if let Some(back) = r.portal {
+        return match (interaction, session) {
+            (Interaction::Login, _) | (_, None) => {
+                respond::redirect(&format!("{}/login?req={request_id}", tenant_path(tenant)))
+            }
+            // Signed in: back to the portal page (a fixed path of this tenant).
+            (_, Some(_)) => {
+                let _ = store::grants::delete_request(&state.db, &tenant.id, request_id).await;
+                respond::redirect(&back.path(&tenant.slug))
+            }
+        };
+    }
     match interaction {
         Interaction::Fail(rej) => {
             let _ = store::grants::delete_request(&state.db, &tenant.id, request_id).await;
@@ -459,6 +472,58 @@ pub async fn issue(
         }
         Err(e) => super::page_error(state, Some(tenant), e),
     }
+}
+
+/// The client a remembered request signs in to: its relying party, or for a portal sign-in the
+/// portal's built-in first-party client ([`Client::portal`]).
+pub async fn request_client(
+    state: &AppState,
+    tenant: &Tenant,
+    r: &AuthRequest,
+) -> Result<Option<Client>> {
+    if r.portal.is_some() {
+        return Ok(Some(Client::portal(tenant)));
+    }
+    load_client(state, tenant, &r.client_id).await
+}
+
+/// Begin a sign-in for the account portal: remember a request of the portal's own (no relying
+/// party, no code) and send the browser to the login page. `again` asks for the password even
+/// with a live session (`prompt=login`, OIDC Core §3.1.2.1): a sensitive action wants a fresh
+/// sign-in. After it, the browser returns to `back`.
+pub async fn start_portal_sign_in(
+    state: &AppState,
+    tenant: &Tenant,
+    back: PortalReturn,
+    again: bool,
+    ctx: &RequestContext,
+) -> Result<Response> {
+    let r = AuthRequest {
+        client_id: crate::model::PORTAL_CLIENT_ID.into(),
+        redirect_uri: format!("{}{}", state.config.public_url, back.path(&tenant.slug)),
+        scope: "openid".into(),
+        state: None,
+        nonce: None,
+        code_challenge: None,
+        prompt: if again {
+            vec!["login".into()]
+        } else {
+            Vec::new()
+        },
+        max_age: None,
+        login_hint: None,
+        hint_sub: None,
+        acr_values: None,
+        claims: None,
+        progress: Progress::default(),
+        portal: Some(back),
+        dpop_jkt: None,
+    };
+    let id = remember(state, tenant, &r, ctx.now).await?;
+    Ok(respond::redirect(&format!(
+        "{}/login?req={id}",
+        tenant_path(tenant)
+    )))
 }
 
 pub fn tenant_path(t: &Tenant) -> String {

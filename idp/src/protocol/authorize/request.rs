@@ -30,9 +30,39 @@ pub struct AuthRequest {
     pub dpop_jkt: Option<String>,
     #[serde(default)]
     pub progress: Progress,
+    /// A sign-in for the account portal, not for a relying party: it ends back on this portal
+    /// page instead of issuing a code. Set only by [`super::start_portal_sign_in`]; the way back
+    /// is a fixed path, never a URL from the request (no open redirect).
+    #[serde(default)]
+    pub portal: Option<PortalReturn>,
+}
+
+/// Where a portal sign-in returns to: a page of the portal, by name.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalReturn {
+    Account,
+    Security,
+}
+
+impl PortalReturn {
+    pub fn path(self, tenant_slug: &str) -> String {
+        match self {
+            Self::Account => format!("/t/{tenant_slug}/account"),
+            Self::Security => format!("/t/{tenant_slug}/account/security"),
+        }
+    }
 }
 
 impl AuthRequest {
+    /// What the sign-in page says the user continues to.
+    pub fn shown_client(&self) -> &str {
+        match self.portal {
+            Some(_) => "your account",
+            None => &self.client_id,
+        }
+    }
+
     /// The `acr` member of the `claims` parameter (validated when the request arrived).
     pub fn claims_acr(&self) -> Option<crate::session::stepup::ClaimsAcr> {
         self.claims

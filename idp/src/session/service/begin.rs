@@ -720,6 +720,7 @@ async fn insert_device<C: ConnectionTrait>(
             country_changes: 0,
             last_country: ctx.country.clone(),
             posture,
+            category: "personal".into(),
         },
     )
     .await?;

@@ -145,3 +145,15 @@ pub async fn participants<C: ConnectionTrait>(
 ) -> Result<Vec<String>> {
     Ok(store::sessions::list_participants(db, tenant_id, session_id).await?)
 }
+
+/// `(session id, client row id)` for every client that took part in any of `session_ids`.
+pub async fn participants_many<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_ids: &[String],
+) -> Result<Vec<(String, String)>> {
+    if session_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(store::sessions::list_participants_many(db, tenant_id, session_ids).await?)
+}
