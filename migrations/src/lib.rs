@@ -10,6 +10,7 @@ mod m20261123_000001_initial;
 mod m20261201_000002_operator;
 mod m20261201_000003_governance;
 mod m20261201_000005_governance2;
+mod m20261201_000009_mail;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_operator::Migration),
             Box::new(m20261201_000003_governance::Migration),
             Box::new(m20261201_000005_governance2::Migration),
+            Box::new(m20261201_000009_mail::Migration),
         ]
     }
 }
