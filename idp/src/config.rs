@@ -379,7 +379,10 @@ impl Config {
         let mail_from = env("LANYARD_MAIL_FROM").or(file_cfg.mail_from);
         if let Some(f) = &mail_from {
             if !valid_mailbox(f) {
-                return Err(err("LANYARD_MAIL_FROM", "must be an address like id@example.com"));
+                return Err(err(
+                    "LANYARD_MAIL_FROM",
+                    "must be an address like id@example.com",
+                ));
             }
         }
         Ok(Config {
@@ -567,7 +570,10 @@ mod tests {
     fn smtp_url_is_checked_and_never_shown_with_its_password() {
         assert!(load(&[]).unwrap().mail.smtp_url.is_none());
         let c = load(&[
-            ("LANYARD_SMTP_URL", "smtps://mailer:hunter2@mail.example.com"),
+            (
+                "LANYARD_SMTP_URL",
+                "smtps://mailer:hunter2@mail.example.com",
+            ),
             ("LANYARD_MAIL_FROM", "id@example.com"),
         ])
         .unwrap();

@@ -50,7 +50,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
 
 /// Every built-in e-mail template (`.txt` first line: `Subject: ...`), themeable like pages.
 pub const EMAIL: &[(&str, &str)] = &[
-    ("email/base.html", include_str!("../../templates/email/base.html")),
+    (
+        "email/base.html",
+        include_str!("../../templates/email/base.html"),
+    ),
     (
         "email/new_device.html",
         include_str!("../../templates/email/new_device.html"),
@@ -225,7 +228,10 @@ mod tests {
             let out = t.render(name, &sample).unwrap();
             if name.ends_with(".txt") {
                 assert!(out.starts_with("Subject: "), "{name}");
-                assert!(out.contains("Smith & Co"), "{name}: plain text is not escaped");
+                assert!(
+                    out.contains("Smith & Co"),
+                    "{name}: plain text is not escaped"
+                );
             } else {
                 assert!(out.contains("</html>"), "{name}");
                 assert!(out.contains("Smith &amp; Co"), "{name}: HTML is escaped");

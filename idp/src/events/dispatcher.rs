@@ -36,7 +36,10 @@ pub enum AttemptResult {
     Sent,
     /// An SMTP server's refusal: permanent (5yz, or a message that cannot be built) or
     /// transient (4yz), RFC 5321 §4.2.1.
-    Smtp { permanent: bool, detail: String },
+    Smtp {
+        permanent: bool,
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

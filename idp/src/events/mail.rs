@@ -356,7 +356,10 @@ pub fn render(state: &AppState, payload: &Value) -> Result<Rendered> {
             .ok_or_else(|| internal(format!("e-mail payload lacks {k}")))
     };
     let template = field("template")?;
-    if !template.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+    if !template
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
         return Err(internal("e-mail payload names a bad template"));
     }
     let tenant = payload.get("tenant").cloned().unwrap_or(Value::Null);
@@ -495,9 +498,8 @@ async fn send(url: &SmtpUrl, timeout_ms: u64, m: Rendered) -> AttemptResult {
     };
     let transport = match transport_url(url)
         .map_err(|e| e.to_string())
-        .and_then(|u| {
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(&u).map_err(|e| e.to_string())
-        }) {
+        .and_then(|u| AsyncSmtpTransport::<Tokio1Executor>::from_url(&u).map_err(|e| e.to_string()))
+    {
         Ok(b) => b
             .timeout(Some(std::time::Duration::from_millis(timeout_ms)))
             .build(),
@@ -537,7 +539,10 @@ mod tests {
             u("smtp://mail.example?tls=required"),
             "smtp://mail.example?tls=required"
         );
-        assert_eq!(u("smtp://mail.example:25?tls=none"), "smtp://mail.example:25");
+        assert_eq!(
+            u("smtp://mail.example:25?tls=none"),
+            "smtp://mail.example:25"
+        );
         assert_eq!(u("smtps://mail.example"), "smtps://mail.example");
         assert!(transport_url(&SmtpUrl::parse("smtp://m?tls=maybe").unwrap()).is_err());
     }

@@ -171,9 +171,10 @@ pub async fn submit(
     }
 }
 
-/// The password was right: ask for the second factor when the user has one, enrol one when the
-/// policy requires it, or begin the session at the password level.
-async fn password_verified(
+/// The password was right: ask for a new one when the user must change it, then ask for the
+/// second factor when the user has one, enrol one when the policy requires it, or begin the
+/// session at the password level.
+pub(super) async fn password_verified(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
@@ -183,6 +184,9 @@ async fn password_verified(
     ctx: &RequestContext,
 ) -> Response {
     use crate::session::stepup::{Level, StepDecision};
+    if user.must_change_password {
+        return super::password_change::ask(state, tenant, client, req_id, ar, &user.id, ctx).await;
+    }
     let claims = ar.claims_acr();
     let asked = sessions::stepup::Asked {
         claims: claims.as_ref(),

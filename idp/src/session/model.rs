@@ -48,10 +48,12 @@ pub enum EndReason {
     CohortRevoked,
     /// The user chose to end it (the "choose a session to end" page, later the portal).
     UserChoice,
+    /// The user reported the sign-in as not theirs ("this wasn't me" in a new-device notice).
+    UserReported,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 18] = [
+    pub const ALL: [EndReason; 19] = [
         EndReason::RpLogout,
         EndReason::UserLogout,
         EndReason::Superseded,
@@ -70,6 +72,7 @@ impl EndReason {
         EndReason::UserChoice,
         EndReason::BindingMismatch,
         EndReason::CredentialChanged,
+        EndReason::UserReported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl EndReason {
             EndReason::UserChoice => "user_choice",
             EndReason::BindingMismatch => "binding_mismatch",
             EndReason::CredentialChanged => "credential_changed",
+            EndReason::UserReported => "user_reported",
         }
     }
 

@@ -201,13 +201,16 @@ pub async fn begin(
             return Ok(other);
         }
     };
+    let mut new_device = None;
     let (device_id, device_cookie) = match device {
         Some(d) => {
             store::sessions::mark_device_seen(&txn, &tenant.id, &d.id, ctx.now, &ctx.ip).await?;
             (d.id, None)
         }
         None => {
-            let (id, token) = insert_device(&txn, state, tenant, ctx).await?;
+            let (d, token) = insert_device(&txn, state, tenant, ctx).await?;
+            let id = d.id.clone();
+            new_device = Some(d);
             // A risk signal: a login from a device never seen for this user.
             audit::record(
                 &txn,
@@ -265,6 +268,25 @@ pub async fn begin(
         binding_alert: None,
     };
     let row = store::sessions::insert(&txn, row).await?;
+    // The user hears of a sign-in from a new device, with a "this wasn't me" link bound to this
+    // session and device; written in this transaction, so the notice exists iff the session does.
+    let mailed = match &new_device {
+        Some(d) => {
+            crate::events::mail::notify_new_device(
+                &txn,
+                state,
+                tenant,
+                login.user,
+                &row.id,
+                d,
+                &ctx.ip,
+                ctx.country.as_deref(),
+                ctx.now_ms,
+            )
+            .await?
+        }
+        None => false,
+    };
     audit::record(
         &txn,
         Event {
@@ -289,6 +311,9 @@ pub async fn begin(
     .await?;
     txn.commit().await?;
     evicted.notify(state);
+    if mailed {
+        state.outbox_notify.notify_one();
+    }
     Ok(Admission::Admitted(Begun {
         session: parse(row)?,
         cookie,
@@ -608,7 +633,7 @@ async fn insert_device<C: ConnectionTrait>(
     state: &AppState,
     tenant: &Tenant,
     ctx: &RequestContext,
-) -> Result<(String, String)> {
+) -> Result<(store::sessions::DeviceRow, String)> {
     let token = crate::crypto::random_token();
     let ua = woothee::parser::Parser::new().parse(&ctx.user_agent);
     let (browser, os) = match ua {
@@ -635,7 +660,7 @@ async fn insert_device<C: ConnectionTrait>(
         },
     )
     .await?;
-    Ok((d.id, token))
+    Ok((d, token))
 }
 
 /// A live session used for a client for the first time: record the participation, re-resolve
