@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+mod smtp;
 
 mod admin_api;
 mod browser;
@@ -15,6 +16,7 @@ mod fault;
 mod governance;
 mod governance2;
 mod logout;
+mod mail;
 mod observability;
 mod oidc_flow;
 mod refresh;

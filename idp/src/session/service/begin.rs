@@ -110,6 +110,24 @@ pub struct Begun {
 /// A device's trust when an administrator or its user reported it.
 pub const COMPROMISED: &str = "compromised";
 
+/// Whether this browser carries the cookie of a device marked compromised (asked before any
+/// other login step, so such a device cannot, say, choose the user's new password).
+pub async fn from_compromised_device(
+    state: &AppState,
+    tenant: &Tenant,
+    ctx: &RequestContext,
+) -> Result<bool> {
+    let Some(token) = ctx.cookies.get(&state.cookies.device_name(&tenant.slug)) else {
+        return Ok(false);
+    };
+    let hash = state.hasher.hash("device", token);
+    Ok(
+        store::sessions::find_device_by_token_hash(&state.db, &tenant.id, &hash)
+            .await?
+            .is_some_and(|d| d.trust == COMPROMISED),
+    )
+}
+
 /// Up to this many live sessions are read for a limit decision (limits are at most 10,000).
 const MAX_COUNTED: u64 = 10_001;
 
