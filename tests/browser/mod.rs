@@ -16,6 +16,7 @@ mod errors;
 mod layout;
 mod limits;
 mod logout;
+mod mail;
 
 use crate::harness::{auth_url, token_request, TestServer, PASSWORD};
 use page::Page;
