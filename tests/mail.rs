@@ -479,3 +479,64 @@ async fn a_password_change_is_mailed_and_without_smtp_nothing_is_queued() {
         .unwrap()
         .is_none());
 }
+
+/// STYLE.md rule 8 for `store::mail`, and a link used under another tenant's path is not a link.
+#[tokio::test]
+async fn mail_links_and_settings_never_cross_tenants() {
+    let smtp = SmtpServer::start().await;
+    let ts = start(&smtp, None, &[]).await;
+    let now = ts.clock.now_secs();
+    manage::create_tenant(
+        &ts.state.db,
+        &ts.base,
+        "other",
+        None,
+        Default::default(),
+        now,
+    )
+    .await
+    .unwrap();
+    let b = manage::tenant(&ts.state.db, &ts.base, "other")
+        .await
+        .unwrap();
+    manage::mail::set(
+        &ts.state,
+        &ts.tenant,
+        Some(Some("acme@acme.test".into())),
+        None,
+        "test",
+    )
+    .await
+    .unwrap();
+    login_and_redeem(&ts, &chrome(), "openid").await;
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert_eq!(
+        mail.raw.mail_from, "acme@acme.test",
+        "the tenant's own From"
+    );
+    let link = mail.link();
+    let id = link.split("t=").nth(1).unwrap().split('.').next().unwrap();
+    let db = &ts.state.db;
+    assert!(store::mail::find_link(db, &ts.tenant.id, id)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store::mail::find_link(db, &b.id, id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!store::mail::mark_link_used(db, &b.id, id, now)
+        .await
+        .unwrap());
+    assert!(store::mail::find_settings(db, &b.id)
+        .await
+        .unwrap()
+        .is_none());
+    let elsewhere = link.replace("/t/acme/", "/t/other/");
+    let (status, body) = open_link(&ts, &Browser::new(), &elsewhere).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("not valid"), "{body}");
+    // Still usable where it belongs.
+    let (status, _) = open_link(&ts, &Browser::new(), &link).await;
+    assert_eq!(status, 200);
+}
