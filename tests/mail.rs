@@ -540,3 +540,73 @@ async fn mail_links_and_settings_never_cross_tenants() {
     let (status, _) = open_link(&ts, &Browser::new(), &link).await;
     assert_eq!(status, 200);
 }
+
+/// The CLI: `user set-email`, `tenant set-mail-from`, `tenant set-admin-email` ('' clears).
+#[test]
+fn mail_settings_and_user_email_from_the_cli() {
+    let dir = std::env::temp_dir().join(format!(
+        "lanyard-mail-cli-{}",
+        lanyard_idp::crypto::random_id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("l.db").display());
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lanyard"))
+            .current_dir(&dir)
+            .env("LANYARD_DATABASE_URL", &url)
+            .env("LANYARD_PUBLIC_URL", "https://id.example.test")
+            .env("LANYARD_LOG", "warn")
+            .env_remove("LANYARD_SMTP_URL")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let json = |args: &[&str]| {
+        let (ok, out, err) = run(args);
+        assert!(ok, "lanyard {}: {err}", args.join(" "));
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    json(&["tenant", "create", "acme"]);
+    json(&[
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "alice",
+        "--email",
+        "a@acme.test",
+        "--password",
+        "long enough password",
+    ]);
+    let u = json(&[
+        "user",
+        "set-email",
+        "--tenant",
+        "acme",
+        "alice",
+        "alice@acme.test",
+    ]);
+    assert_eq!(u["email"], "alice@acme.test");
+    let (ok, _, err) = run(&["user", "set-email", "--tenant", "acme", "alice", "nope"]);
+    assert!(!ok && err.contains("not an e-mail address"), "{err}");
+
+    let m = json(&["tenant", "set-mail-from", "acme", "id@acme.test"]);
+    assert_eq!(m["mail_from"], "id@acme.test");
+    assert_eq!(m["email_enabled"], false);
+    let m = json(&["tenant", "set-admin-email", "acme", "security@acme.test"]);
+    assert_eq!(m["mail_from"], "id@acme.test", "the other setting stays");
+    assert_eq!(m["admin_email"], "security@acme.test");
+    let (ok, _, err) = run(&["tenant", "set-admin-email", "acme", "a b@c"]);
+    assert!(!ok && err.contains("admin_email"), "{err}");
+    let m = json(&["tenant", "set-mail-from", "acme", ""]);
+    assert_eq!(m["mail_from"], serde_json::Value::Null);
+    assert_eq!(m["admin_email"], "security@acme.test");
+    let u = json(&["user", "set-email", "--tenant", "acme", "alice", ""]);
+    assert_eq!(u["email"], serde_json::Value::Null);
+    let _ = std::fs::remove_dir_all(&dir);
+}
