@@ -610,3 +610,65 @@ fn mail_settings_and_user_email_from_the_cli() {
     assert_eq!(u["email"], serde_json::Value::Null);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The admin API: `GET` / `PATCH /api/v1/tenants/{slug}/mail` (absent stays, null clears, a bad
+/// address is a 400), and a user's e-mail through the user routes.
+#[tokio::test]
+async fn mail_settings_through_the_admin_api() {
+    let smtp = SmtpServer::start().await;
+    let ts = start(&smtp, None, &[]).await;
+    let token = manage::create_admin_token(
+        &ts.state.db,
+        &ts.state.hasher,
+        None,
+        "ops",
+        ts.clock.now_secs(),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/tenants/acme/mail", ts.base);
+    let patch = |body: serde_json::Value| http.patch(&url).bearer_auth(&token).json(&body).send();
+    let r = patch(serde_json::json!({ "admin_email": "security@acme.test" }))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(m["admin_email"], "security@acme.test");
+    assert_eq!(m["email_enabled"], true);
+    let r = patch(serde_json::json!({ "mail_from": "not an address" }))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = patch(serde_json::json!({ "admin_email": null }))
+        .await
+        .unwrap();
+    let m: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(m["admin_email"], serde_json::Value::Null);
+    let shown: serde_json::Value = http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown, m);
+    let r = http
+        .patch(format!("{}/api/v1/tenants/acme/users/bob", ts.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "email": "bob@acme.test" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Bob now hears of his new-device sign-in.
+    let (url, ..) = auth_url(&ts, "web", REDIRECT, "openid", &[]);
+    chrome()
+        .authorize(&ts, &url, "bob", PASSWORD)
+        .await
+        .redirect();
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].to(), "bob@acme.test");
+}
