@@ -81,6 +81,8 @@ pub struct Setup {
     pub dispatcher: bool,
     /// Also seed the `demo` tenant through `manage::seed_demo`, as `lanyard` does on first start.
     pub demo: bool,
+    /// More `LANYARD_*` settings (e.g. `LANYARD_SMTP_URL`), over the harness's own.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Default for Setup {
@@ -92,6 +94,7 @@ impl Default for Setup {
             web_frontchannel: None,
             dispatcher: true,
             demo: false,
+            env: Vec::new(),
         }
     }
 }
@@ -117,6 +120,7 @@ impl TestServer {
             ("LANYARD_DATABASE_MAX_CONNECTIONS", "8".into()),
         ]
         .into_iter()
+        .chain(setup.env.iter().cloned())
         .collect();
         let config = Config::load(None, &move |k| vars.get(k).cloned()).expect("config");
         let db = store::connect_sized(&db_url, Some(8)).await.expect("db");

@@ -7,6 +7,7 @@
 
 mod harness;
 mod mmdb;
+mod smtp;
 
 mod admin_api;
 mod browser;
@@ -18,6 +19,7 @@ mod governance;
 mod governance2;
 mod hardening;
 mod logout;
+mod mail;
 mod observability;
 mod offline;
 mod oidc_flow;

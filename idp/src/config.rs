@@ -44,6 +44,65 @@ pub struct Config {
     pub metrics_bind: Option<String>,
     /// Whether DPoP proofs must carry a server-provided nonce (RFC 9449 §8, §9).
     pub dpop_nonce_required: bool,
+    pub mail: MailConfig,
+}
+
+/// Outgoing e-mail (delivered through the outbox like logout tokens).
+#[derive(Debug, Clone, Default)]
+pub struct MailConfig {
+    /// `smtp://` (STARTTLS when the server offers it; `?tls=required` insists), `smtps://`
+    /// (implicit TLS), credentials in the URL. None: e-mail is off and nothing is enqueued.
+    pub smtp_url: Option<SmtpUrl>,
+    /// The From address when a tenant has none of its own.
+    pub from: Option<String>,
+}
+
+/// An SMTP URL. Its password never reaches `Debug` or a log line (STYLE.md rule 12).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let u = url::Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
+        if !matches!(u.scheme(), "smtp" | "smtps") {
+            return Err("must start with smtp:// or smtps://".into());
+        }
+        if u.host_str().is_none_or(str::is_empty) {
+            return Err("must name a host".into());
+        }
+        Ok(Self(s.to_string()))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Scheme, host and port only, for log lines.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(u) => format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port()
+                    .unwrap_or(if u.scheme() == "smtps" { 465 } else { 587 })
+            ),
+            Err(_) => "***".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SmtpUrl({})", self.redacted())
+    }
+}
+
+/// The shape check for a single mailbox (`name@domain`), the same for every address setting.
+pub fn valid_mailbox(s: &str) -> bool {
+    s.len() <= 254
+        && !s.contains(char::is_whitespace)
+        && !s.contains(['<', '>', ',', '"'])
+        && s.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
 }
 
 /// A URL that may carry a password (`postgres://user:secret@host/db`): used as the `&str` it
@@ -158,6 +217,8 @@ struct FileConfig {
     device_posture_header: Option<String>,
     database_max_connections: Option<u32>,
     dpop_nonce_required: Option<bool>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// A list in the file may be written as a TOML array or as one comma-separated string.
@@ -417,7 +478,27 @@ impl Config {
             ),
             None => file_cfg.database_max_connections,
         };
+        let smtp_url = match env("LANYARD_SMTP_URL")
+            .or(file_cfg.smtp_url)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => Some(SmtpUrl::parse(&u).map_err(|e| err("LANYARD_SMTP_URL", e))?),
+            None => None,
+        };
+        let mail_from = env("LANYARD_MAIL_FROM").or(file_cfg.mail_from);
+        if let Some(f) = &mail_from {
+            if !valid_mailbox(f) {
+                return Err(err(
+                    "LANYARD_MAIL_FROM",
+                    "must be an address like id@example.com",
+                ));
+            }
+        }
         Ok(Config {
+            mail: MailConfig {
+                smtp_url,
+                from: mail_from,
+            },
             database_max_connections,
             trusted_proxies,
             geo_country_header: geo_country_header.map(|h| h.to_ascii_lowercase()),
@@ -591,6 +672,8 @@ mod tests {
             device_posture_header,
             database_max_connections,
             dpop_nonce_required,
+            smtp_url,
+            mail_from,
         } = all;
         let set = [
             database_url.is_some(),
@@ -616,6 +699,8 @@ mod tests {
             device_posture_header.is_some(),
             database_max_connections.is_some(),
             dpop_nonce_required.is_some(),
+            smtp_url.is_some(),
+            mail_from.is_some(),
         ];
         assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
     }
@@ -662,6 +747,27 @@ mod tests {
         let e = load(&[("LANYARD_GEOIP_DATABASE", "/nonexistent/city.mmdb")]).unwrap_err();
         assert_eq!(e.key, "LANYARD_GEOIP_DATABASE");
         assert!(e.reason.contains("/nonexistent/city.mmdb"), "{e}");
+    }
+
+    #[test]
+    fn smtp_url_is_checked_and_never_shown_with_its_password() {
+        assert!(load(&[]).unwrap().mail.smtp_url.is_none());
+        let c = load(&[
+            (
+                "LANYARD_SMTP_URL",
+                "smtps://mailer:hunter2@mail.example.com",
+            ),
+            ("LANYARD_MAIL_FROM", "id@example.com"),
+        ])
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("smtps://mail.example.com:465"), "{dbg}");
+        assert_eq!(c.mail.from.as_deref(), Some("id@example.com"));
+        let e = load(&[("LANYARD_SMTP_URL", "http://mail.example.com")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_SMTP_URL");
+        let e = load(&[("LANYARD_MAIL_FROM", "not an address")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_MAIL_FROM");
     }
 
     #[test]

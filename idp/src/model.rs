@@ -118,7 +118,6 @@ impl std::fmt::Debug for PreviousSecret {
 /// cannot (`manage::client_metadata::validate_client_id`), so no relying party can be it.
 pub const PORTAL_CLIENT_ID: &str = "lanyard:account";
 
-
 /// Whether a presented `redirect_uri` matches a registered one: exactly (OIDC Core §3.1.2.1,
 /// simple string comparison), or, for a native app's loopback redirect, with any port (RFC 8252
 /// §7.3: "MUST allow any port to be specified at the time of the request for loopback IP

@@ -62,6 +62,67 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "account/reauth.html",
         include_str!("../../templates/account/reauth.html"),
     ),
+    ("not_me.html", include_str!("../../templates/not_me.html")),
+    (
+        "change_password.html",
+        include_str!("../../templates/change_password.html"),
+    ),
+];
+
+/// Every built-in e-mail template (`.txt` first line: `Subject: ...`), themeable like pages.
+pub const EMAIL: &[(&str, &str)] = &[
+    (
+        "email/base.html",
+        include_str!("../../templates/email/base.html"),
+    ),
+    (
+        "email/new_device.html",
+        include_str!("../../templates/email/new_device.html"),
+    ),
+    (
+        "email/new_device.txt",
+        include_str!("../../templates/email/new_device.txt"),
+    ),
+    (
+        "email/password_changed.html",
+        include_str!("../../templates/email/password_changed.html"),
+    ),
+    (
+        "email/password_changed.txt",
+        include_str!("../../templates/email/password_changed.txt"),
+    ),
+    (
+        "email/factor_added.html",
+        include_str!("../../templates/email/factor_added.html"),
+    ),
+    (
+        "email/factor_added.txt",
+        include_str!("../../templates/email/factor_added.txt"),
+    ),
+    (
+        "email/factor_removed.html",
+        include_str!("../../templates/email/factor_removed.html"),
+    ),
+    (
+        "email/factor_removed.txt",
+        include_str!("../../templates/email/factor_removed.txt"),
+    ),
+    (
+        "email/account_locked.html",
+        include_str!("../../templates/email/account_locked.html"),
+    ),
+    (
+        "email/account_locked.txt",
+        include_str!("../../templates/email/account_locked.txt"),
+    ),
+    (
+        "email/sign_in_reported.html",
+        include_str!("../../templates/email/sign_in_reported.html"),
+    ),
+    (
+        "email/sign_in_reported.txt",
+        include_str!("../../templates/email/sign_in_reported.txt"),
+    ),
 ];
 
 pub const STYLESHEET: &str = include_str!("../../templates/static/lanyard.css");
@@ -107,8 +168,15 @@ impl Templates {
     /// Built-in templates, with any file of the same name in `dir` taking precedence.
     pub fn load(dir: Option<&Path>) -> Result<Self, String> {
         let mut env = Environment::new();
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-        for (name, source) in BUILTIN {
+        // Plain-text e-mail bodies are not HTML: escaping would garble them.
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".txt") {
+                minijinja::AutoEscape::None
+            } else {
+                minijinja::AutoEscape::Html
+            }
+        });
+        for (name, source) in BUILTIN.iter().chain(EMAIL) {
             let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(p) => {
                     std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?
@@ -149,6 +217,8 @@ mod tests {
             "tokens": {"access_token": "a"}, "login_url": "/x", "logout_url": "/y",
             "request_id": "0123456789ab", "home": "http://127.0.0.1:8080/",
             "public_url": "http://127.0.0.1:8080",
+            "device": {"browser": "Chrome 120", "os": "Linux"}, "token": "abc.def",
+            "signed_in_at": "2026-12-01 12:05 UTC",
         });
         for (name, _) in BUILTIN {
             // The portal's pages render from their typed contexts in `lanyard-admin`.
@@ -158,6 +228,49 @@ mod tests {
             let html = t.render(name, &sample).unwrap();
             assert!(html.contains("</html>"), "{name}");
             assert!(!html.contains("<script>"), "{name}: no inline script (CSP)");
+        }
+    }
+
+    /// Every e-mail template renders from the context `events::mail::render` builds; plain text
+    /// starts with its subject and is not HTML-escaped; the notice carries its link in both parts.
+    #[test]
+    fn every_email_template_renders() {
+        let t = Templates::load(None).unwrap();
+        let sample = json!({
+            "tenant": {"name": "Smith & Co", "slug": "demo"}, "username": "alice",
+            "vars": {"browser": "Chrome 120", "os": "Linux", "ip": "192.0.2.1",
+                     "location": "DE", "factor": "totp", "until_utc": "2026-12-01 13:00 UTC",
+                     "username": "alice"},
+            "at_words": "Tuesday, 1 December 2026 at 12:05 UTC", "at_utc": "2026-12-01 12:05 UTC",
+            "link": "http://127.0.0.1:8080/t/demo/not-me?t=abc.def", "link_days": 7,
+            "public_url": "http://127.0.0.1:8080",
+        });
+        for (name, _) in EMAIL {
+            if *name == "email/base.html" {
+                continue;
+            }
+            // In HTML minijinja writes '/' as "&#x2f;", which mail clients read back as '/'.
+            let out = t.render(name, &sample).unwrap();
+            let out = if name.ends_with(".html") {
+                out.replace("&#x2f;", "/")
+            } else {
+                out
+            };
+            if name.ends_with(".txt") {
+                assert!(out.starts_with("Subject: "), "{name}");
+                assert!(
+                    out.contains("Smith & Co"),
+                    "{name}: plain text is not escaped"
+                );
+            } else {
+                assert!(out.contains("</html>"), "{name}");
+                assert!(out.contains("Smith &amp; Co"), "{name}: HTML is escaped");
+            }
+            if name.starts_with("email/new_device") {
+                assert!(out.contains("/t/demo/not-me?t=abc.def"), "{name}");
+                assert!(out.contains("Chrome 120") && out.contains("2026-12-01 12:05 UTC"));
+                assert!(out.contains("DE"), "{name}: approximate location");
+            }
         }
     }
 

@@ -13,6 +13,7 @@ mod m20261201_000005_governance2;
 mod m20261201_000006_dpop;
 mod m20261201_000007_risk;
 mod m20261201_000008_portal;
+mod m20261201_000009_mail;
 mod m20261201_000010_offline;
 
 /// Every migration, in order.
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_dpop::Migration),
             Box::new(m20261201_000007_risk::Migration),
             Box::new(m20261201_000008_portal::Migration),
+            Box::new(m20261201_000009_mail::Migration),
             Box::new(m20261201_000010_offline::Migration),
         ]
     }

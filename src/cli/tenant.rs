@@ -1,4 +1,5 @@
-//! `lanyard tenant ...`: create, list, show, set-policy, revoke-sessions, delete.
+//! `lanyard tenant ...`: create, list, show, set-policy, set-mail-from, set-admin-email,
+//! revoke-sessions, delete.
 
 use super::output::{print_json, print_list, print_object, Cell, Column, OutputArgs};
 use super::{m, Ctx, ACTOR};
@@ -23,6 +24,10 @@ pub enum TenantCmd {
         #[command(flatten)]
         policy: PolicyArgs,
     },
+    /// Set the From address of the tenant's e-mail ('' falls back to LANYARD_MAIL_FROM).
+    SetMailFrom { slug: String, address: String },
+    /// Set the address told when a user reports a sign-in as not theirs ('' removes it).
+    SetAdminEmail { slug: String, address: String },
     /// List tenants.
     List {
         #[command(flatten)]
@@ -91,6 +96,24 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> anyhow::Result<()> {
                 .await
                 .map_err(m)?;
             print_json(&changed)
+        }
+        TenantCmd::SetMailFrom { slug, address } => {
+            let t = ctx.tenant(&slug).await?;
+            let a = Some(Some(address).filter(|a| !a.is_empty()));
+            print_json(
+                &manage::mail::set(&ctx.state, &t, a, None, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
+        }
+        TenantCmd::SetAdminEmail { slug, address } => {
+            let t = ctx.tenant(&slug).await?;
+            let a = Some(Some(address).filter(|a| !a.is_empty()));
+            print_json(
+                &manage::mail::set(&ctx.state, &t, None, a, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
         }
         TenantCmd::List { output } => print_list(
             &manage::tenants::list_tenants(db, public).await.map_err(m)?,

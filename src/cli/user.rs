@@ -78,6 +78,14 @@ pub enum UserCmd {
         #[arg(long)]
         no_groups: bool,
     },
+    /// Set a user's e-mail address, where security notices go ('' removes it).
+    SetEmail {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        username: String,
+        address: String,
+    },
     /// Set one attribute of a user (KEY=VALUE). Attribute rules (`policy set --attribute`) apply
     /// to the user's live sessions at once; a rule that ends sessions on membership change ends
     /// them.
@@ -224,6 +232,22 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
                 } else {
                     (!groups.is_empty()).then_some(groups)
                 },
+            };
+            print_json(
+                &users::update_user(state, &t, &username, changes, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
+        }
+        UserCmd::SetEmail {
+            tenant,
+            username,
+            address,
+        } => {
+            let t = ctx.tenant(&tenant).await?;
+            let changes = users::UserChanges {
+                email: Some(Some(address).filter(|a| !a.is_empty())),
+                ..Default::default()
             };
             print_json(
                 &users::update_user(state, &t, &username, changes, ACTOR)

@@ -16,8 +16,9 @@ mod errors;
 mod layout;
 mod limits;
 mod logout;
-mod second_factor;
+mod mail;
 mod portal;
+mod second_factor;
 
 use crate::harness::{auth_url, token_request, TestServer, PASSWORD};
 use page::Page;

@@ -47,8 +47,80 @@ pub struct RevokedAdminToken {
     pub revoked: String,
 }
 
+/// A tenant's mail settings.
+#[derive(Object, Debug)]
+pub struct MailSettingsView {
+    pub tenant: String,
+    /// The tenant's own From address (null: LANYARD_MAIL_FROM, else no-reply@ the public host).
+    pub mail_from: Option<String>,
+    /// Told by e-mail when a user reports a sign-in as not theirs.
+    pub admin_email: Option<String>,
+    /// Whether this deployment sends e-mail at all (LANYARD_SMTP_URL set).
+    pub email_enabled: bool,
+}
+
+impl From<manage::mail::MailSettings> for MailSettingsView {
+    fn from(m: manage::mail::MailSettings) -> Self {
+        Self {
+            tenant: m.tenant,
+            mail_from: m.mail_from,
+            admin_email: m.admin_email,
+            email_enabled: m.email_enabled,
+        }
+    }
+}
+
+/// Mail settings changes: an absent field stays, `null` removes it.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct MailSettingsChanges {
+    pub mail_from: poem_openapi::types::MaybeUndefined<String>,
+    pub admin_email: poem_openapi::types::MaybeUndefined<String>,
+}
+
+fn maybe(v: poem_openapi::types::MaybeUndefined<String>) -> Option<Option<String>> {
+    use poem_openapi::types::MaybeUndefined;
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(s) => Some(Some(s)),
+    }
+}
+
 #[OpenApi(tag = "Tag::Tenants")]
 impl TenantsApi {
+    /// The tenant's mail settings (From address, admin address).
+    #[oai(path = "/tenants/:slug/mail", method = "get")]
+    async fn show_mail(&self, auth: AdminToken, slug: Path<String>) -> ApiResult<MailSettingsView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        Ok(Json(
+            manage::mail::show(&self.state, &c.tenant).await?.into(),
+        ))
+    }
+
+    /// Change the tenant's mail settings.
+    #[oai(path = "/tenants/:slug/mail", method = "patch")]
+    async fn set_mail(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        body: Json<MailSettingsChanges>,
+    ) -> ApiResult<MailSettingsView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let b = body.0;
+        Ok(Json(
+            manage::mail::set(
+                &self.state,
+                &c.tenant,
+                maybe(b.mail_from),
+                maybe(b.admin_email),
+                &c.actor,
+            )
+            .await?
+            .into(),
+        ))
+    }
+
     /// The tenant, with its session policy as set and as in force.
     #[oai(path = "/tenants/:slug", method = "get")]
     async fn show_tenant(&self, auth: AdminToken, slug: Path<String>) -> ApiResult<TenantView> {

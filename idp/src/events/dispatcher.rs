@@ -1,4 +1,5 @@
-//! The outbox dispatcher: delivers back-channel logout tokens (Back-Channel Logout 1.0 §2.5).
+//! The outbox dispatcher: delivers back-channel logout tokens (Back-Channel Logout 1.0 §2.5)
+//! and e-mails (`events::mail`, over SMTP), with the same leases, retries and dead letters.
 //!
 //! ```text
 //!   pending ──claim (lease)──▶ in_flight ──200/204──▶ delivered
@@ -31,6 +32,14 @@ pub enum AttemptResult {
     },
     Timeout,
     Connect(String),
+    /// An e-mail the SMTP server accepted.
+    Sent,
+    /// An SMTP server's refusal: permanent (5yz, or a message that cannot be built) or
+    /// transient (4yz), RFC 5321 §4.2.1.
+    Smtp {
+        permanent: bool,
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +71,8 @@ pub fn decide_delivery_outcome(
         AttemptResult::Status { code, .. } => (false, format!("HTTP {code}"), None),
         AttemptResult::Timeout => (true, "timeout".to_string(), None),
         AttemptResult::Connect(e) => (true, format!("connection failed: {e}"), None),
+        AttemptResult::Sent => return DeliveryOutcome::Delivered,
+        AttemptResult::Smtp { permanent, detail } => (!permanent, format!("SMTP: {detail}"), None),
     };
     if !retryable {
         return DeliveryOutcome::Dead(error);
@@ -146,16 +157,9 @@ pub async fn run(state: State) {
 
 /// Attempt one claimed delivery.
 async fn attempt(state: &State, row: store::outbox::DeliveryRow, claim: String) -> Settlement {
-    let attempt = match build_logout_token(state, &row).await {
-        Ok(token) => send(state, &row.target, &token).await,
-        Err(e) => {
-            // No key for the client's algorithm, or a corrupt payload: retrying cannot help.
-            tracing::warn!(error = %e, delivery = %row.id, "cannot build logout token");
-            AttemptResult::Status {
-                code: 0,
-                retry_after_secs: None,
-            }
-        }
+    let attempt = match row.kind.as_str() {
+        crate::events::mail::KIND_EMAIL => crate::events::mail::deliver(state, &row).await,
+        _ => logout_attempt(state, &row).await,
     };
     metrics::counter!(
         "lanyard_delivery_attempts_total",
@@ -179,6 +183,21 @@ async fn attempt(state: &State, row: store::outbox::DeliveryRow, claim: String) 
         attempt,
         outcome,
         at_ms,
+    }
+}
+
+/// Attempt one back-channel logout delivery.
+async fn logout_attempt(state: &State, row: &store::outbox::DeliveryRow) -> AttemptResult {
+    match build_logout_token(state, row).await {
+        Ok(token) => send(state, &row.target, &token).await,
+        Err(e) => {
+            // No key for the client's algorithm, or a corrupt payload: retrying cannot help.
+            tracing::warn!(error = %e, delivery = %row.id, "cannot build logout token");
+            AttemptResult::Status {
+                code: 0,
+                retry_after_secs: None,
+            }
+        }
     }
 }
 
@@ -227,12 +246,17 @@ async fn settle(state: &State, batch: &[Settlement]) -> Result<()> {
                                     .and_then(Value::as_str)
                                     .map(str::to_string)
                             });
+                    let email = row.kind == crate::events::mail::KIND_EMAIL;
                     audit::record(
                         &txn,
                         Event {
                             tenant_id: &row.tenant_id,
-                            kind: "logout.delivery_failed",
-                            session_id: Some(&row.session_id),
+                            kind: if email {
+                                "email.delivery_failed"
+                            } else {
+                                "logout.delivery_failed"
+                            },
+                            session_id: Some(row.session_id.as_str()).filter(|s| !s.is_empty()),
                             client_id: client_id.as_deref(),
                             actor: "dispatcher",
                             outcome: "dead",
@@ -300,6 +324,11 @@ fn attempt_class(a: &AttemptResult) -> &'static str {
         },
         AttemptResult::Timeout => "timeout",
         AttemptResult::Connect(_) => "connect",
+        AttemptResult::Sent => "sent",
+        AttemptResult::Smtp {
+            permanent: true, ..
+        } => "smtp_permanent",
+        AttemptResult::Smtp { .. } => "smtp_transient",
     }
 }
 
@@ -308,6 +337,8 @@ fn describe(a: &AttemptResult) -> String {
         AttemptResult::Status { code, .. } => format!("HTTP {code}"),
         AttemptResult::Timeout => "timeout".into(),
         AttemptResult::Connect(e) => format!("connection failed: {e}"),
+        AttemptResult::Sent => "sent".into(),
+        AttemptResult::Smtp { detail, .. } => format!("SMTP: {detail}"),
     }
 }
 
@@ -441,6 +472,30 @@ mod tests {
             decide_delivery_outcome(&status(500), 40, 0, 0, &c, 1.0),
             DeliveryOutcome::RetryAt(60_000)
         );
+    }
+
+    #[test]
+    fn smtp_refusals_are_permanent_or_retried_by_their_class() {
+        assert_eq!(
+            decide_delivery_outcome(&AttemptResult::Sent, 1, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::Delivered
+        );
+        let smtp = |permanent| AttemptResult::Smtp {
+            permanent,
+            detail: "550 no such user".into(),
+        };
+        assert!(matches!(
+            decide_delivery_outcome(&smtp(true), 1, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::Dead(_)
+        ));
+        assert_eq!(
+            decide_delivery_outcome(&smtp(false), 1, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::RetryAt(500)
+        );
+        assert!(matches!(
+            decide_delivery_outcome(&smtp(false), 5, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::Dead(_)
+        ));
     }
 
     #[test]

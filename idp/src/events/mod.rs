@@ -1,7 +1,8 @@
 //! Audit events, the one path every session end takes, the outbox dispatcher that delivers
-//! back-channel logout tokens, and the sweeper that ends expired sessions.
+//! back-channel logout tokens and e-mails, e-mail itself, and the sweeper that ends expired sessions.
 
 pub mod audit;
 pub mod dispatcher;
+pub mod mail;
 pub mod sweeper;
 pub mod termination;

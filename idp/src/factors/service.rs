@@ -1,11 +1,14 @@
 //! Enrolling, checking and removing second factors, and changing passwords. Every change of a
 //! credential is audited and ends the user's OTHER sessions through the termination path
-//! (reason `credential_changed`): whoever held them may have held the old credential.
+//! (reason `credential_changed`): whoever held them may have held the old credential. Each
+//! change also e-mails the user (in the change's transaction), so a change they did not make
+//! does not go unnoticed.
 
 use super::{decide_totp, from_base32, normalise_recovery_code, TotpCheck};
 use crate::app::AppState;
 use crate::error::{internal, invalid, not_found, Result};
 use crate::events::audit::{self, Event};
+use crate::events::mail::{self, Notice};
 use crate::http::RequestContext;
 use crate::model::Tenant;
 use crate::session::service::{end_matching, revoke_offline, Ender};
@@ -204,7 +207,14 @@ pub async fn confirm_enrolment(
         ctx.now_ms,
     )
     .await?;
+    let notice = Notice::FactorAdded {
+        factor: "totp".into(),
+    };
+    let mailed = mail::notify_user_id(&txn, state, tenant, user_id, &notice, ctx.now_ms).await?;
     txn.commit().await?;
+    if mailed {
+        state.outbox_notify.notify_one();
+    }
     end_other_sessions(state, tenant, user_id, keep, "user", Some(ctx)).await?;
     Ok(Some(RecoveryCodes(codes)))
 }
@@ -415,7 +425,12 @@ pub async fn remove(
     let txn = state.db.begin().await?;
     let n = factors::delete(&txn, &tenant.id, user_id, factors::TOTP, None).await?
         + factors::delete(&txn, &tenant.id, user_id, factors::RECOVERY, None).await?;
+    let mut mailed = false;
     if n > 0 {
+        let notice = Notice::FactorRemoved {
+            factor: "totp".into(),
+        };
+        mailed = mail::notify_user_id(&txn, state, tenant, user_id, &notice, now_ms).await?;
         audit::record(
             &txn,
             Event {
@@ -433,6 +448,9 @@ pub async fn remove(
         .await?;
     }
     txn.commit().await?;
+    if mailed {
+        state.outbox_notify.notify_one();
+    }
     if n > 0 {
         end_other_sessions(state, tenant, user_id, keep, actor, ctx).await?;
     }
@@ -479,7 +497,12 @@ pub async fn change_password(
         now_ms,
     )
     .await?;
+    let notice = Notice::PasswordChanged;
+    let mailed = mail::notify_user_id(&txn, state, tenant, user_id, &notice, now_ms).await?;
     txn.commit().await?;
+    if mailed {
+        state.outbox_notify.notify_one();
+    }
     end_other_sessions(state, tenant, user_id, keep, actor, ctx).await
 }
 

@@ -8,6 +8,7 @@ pub mod client_metadata;
 pub mod clients;
 pub mod demo;
 pub mod governance;
+pub mod mail;
 pub mod revocation;
 pub mod sessions;
 pub mod tenants;

@@ -136,6 +136,7 @@ pub async fn create(
             status: store::users::ACTIVE.into(),
             created_at: now,
             updated_at: now,
+            must_change_password: false,
         },
     )
     .await?;

@@ -170,9 +170,10 @@ pub async fn submit(
     }
 }
 
-/// The password was right: ask for the second factor when the user has one, enrol one when the
-/// policy requires it, or begin the session at the password level.
-async fn password_verified(
+/// The password was right: ask for a new one when the user must change it, then ask for the
+/// second factor when the user has one, enrol one when the policy requires it, or begin the
+/// session at the password level.
+pub(super) async fn password_verified(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
@@ -182,6 +183,15 @@ async fn password_verified(
     ctx: &RequestContext,
 ) -> Response {
     use crate::session::stepup::{Level, StepDecision};
+    if user.must_change_password {
+        // A device reported as not the user's must not get to choose their new password.
+        match sessions::begin::from_compromised_device(state, tenant, ctx).await {
+            Ok(false) => {}
+            Ok(true) => return compromised_device(state, tenant),
+            Err(e) => return page_error(state, Some(tenant), e),
+        }
+        return super::password_change::ask(state, tenant, client, req_id, ar, &user.id, ctx).await;
+    }
     let claims = ar.claims_acr();
     let asked = sessions::stepup::Asked {
         claims: claims.as_ref(),
@@ -231,6 +241,17 @@ async fn password_verified(
     }
 }
 
+fn compromised_device(state: &AppState, tenant: &Tenant) -> Response {
+    error_page(
+        state,
+        Some(tenant),
+        StatusCode::FORBIDDEN,
+        "This device cannot sign in",
+        "This device was reported as not belonging to you, so it can no longer sign in. \
+         Sign in from another device, or ask your administrator.",
+    )
+}
+
 pub fn client_gone(state: &AppState, tenant: &Tenant) -> Response {
     error_page(
         state,
@@ -267,37 +288,29 @@ pub async fn signed_in(
         Ok(b) => b,
         Err(e) => return page_error(state, Some(tenant), e),
     };
-    let b: Begun =
-        match begun {
-            Admission::Admitted(b) => b,
-            Admission::CompromisedDevice => return error_page(
+    let b: Begun = match begun {
+        Admission::Admitted(b) => b,
+        Admission::CompromisedDevice => return compromised_device(state, tenant),
+        other => {
+            let kind = PendingKind::Login {
+                user_id: login.user.id.clone(),
+                acr: login.acr.clone(),
+                amr: login.amr.clone(),
+                mfa_at: login.mfa_at,
+            };
+            return super::session_limit::limited(
                 state,
-                Some(tenant),
-                StatusCode::FORBIDDEN,
-                "This device cannot sign in",
-                "This device was reported as not belonging to you, so it can no longer sign in. \
-                 Sign in from another device, or ask your administrator.",
-            ),
-            other => {
-                let kind = PendingKind::Login {
-                    user_id: login.user.id.clone(),
-                    acr: login.acr.clone(),
-                    amr: login.amr.clone(),
-                    mfa_at: login.mfa_at,
-                };
-                return super::session_limit::limited(
-                    state,
-                    tenant,
-                    client,
-                    req_id,
-                    ar,
-                    kind,
-                    other.map(|_| ()),
-                    ctx,
-                )
-                .await;
-            }
-        };
+                tenant,
+                client,
+                req_id,
+                ar,
+                kind,
+                other.map(|_| ()),
+                ctx,
+            )
+            .await;
+        }
+    };
     ar.progress.authenticated_session = Some(b.session.id.clone());
     ar.progress.pending = None;
     match save_request(state, tenant, req_id, &ar).await {

@@ -11,6 +11,8 @@ pub mod end_session;
 pub mod introspect;
 pub mod issue;
 pub mod login;
+pub mod not_me;
+pub mod password_change;
 pub mod pending;
 pub mod revoke;
 pub mod second_factor;
@@ -41,6 +43,8 @@ pub fn routes() -> Route {
         .at("/t/:slug/login", get(login::page).post(login::submit))
         .at("/t/:slug/login/choose", post(session_limit::choose))
         .at("/t/:slug/login/factor", post(second_factor::submit_code))
+        .at("/t/:slug/login/password", post(password_change::submit))
+        .at("/t/:slug/not-me", get(not_me::page).post(not_me::confirm))
         .at(
             "/t/:slug/login/enrol",
             post(second_factor::submit_enrolment),

@@ -294,7 +294,8 @@ async fn end_and_continue(
         }
         PendingKind::SecondFactor { .. }
         | PendingKind::Enrol { .. }
-        | PendingKind::Enrolled { .. } => expired(state, tenant),
+        | PendingKind::Enrolled { .. }
+        | PendingKind::PasswordChange { .. } => expired(state, tenant),
         PendingKind::Join { session_id } => {
             let s = match sessions::resolve(state, tenant, ctx).await {
                 Ok(r) => match r.live() {

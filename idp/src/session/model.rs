@@ -53,10 +53,12 @@ pub enum EndReason {
     /// Seen farther from its last place than the policy's travel speed allows, under a
     /// `terminate` response.
     ImpossibleTravel,
+    /// The user reported the sign-in as not theirs ("this wasn't me" in a new-device notice).
+    UserReported,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 20] = [
+    pub const ALL: [EndReason; 21] = [
         EndReason::RpLogout,
         EndReason::UserLogout,
         EndReason::Superseded,
@@ -77,6 +79,7 @@ impl EndReason {
         EndReason::CredentialChanged,
         EndReason::ImpossibleTravel,
         EndReason::DuplicateSession,
+        EndReason::UserReported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +104,7 @@ impl EndReason {
             EndReason::CredentialChanged => "credential_changed",
             EndReason::ImpossibleTravel => "impossible_travel",
             EndReason::DuplicateSession => "duplicate_session",
+            EndReason::UserReported => "user_reported",
         }
     }
 
@@ -139,6 +143,7 @@ impl EndReason {
             | EndReason::BindingMismatch
             | EndReason::ImpossibleTravel
             | EndReason::DuplicateSession
+            | EndReason::UserReported
             | EndReason::CredentialChanged => true,
         }
     }
@@ -171,9 +176,8 @@ impl EndReason {
             EndReason::ImpossibleTravel => {
                 "it was used from a place too far away to reach since the last request"
             }
-            EndReason::DuplicateSession => {
-                "it was used from two different places at the same time"
-            }
+            EndReason::DuplicateSession => "it was used from two different places at the same time",
+            EndReason::UserReported => "you reported the sign-in as not yours",
         }
     }
 }
@@ -545,6 +549,7 @@ mod tests {
             EndReason::AttributesChanged,
             EndReason::ImpossibleTravel,
             EndReason::DuplicateSession,
+            EndReason::UserReported,
         ] {
             assert!(r.ends_offline_grants(), "{}", r.as_str());
         }

@@ -56,6 +56,8 @@ entity!(user, "users", debug = redacted, {
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set when the user reported a sign-in as not theirs: the next login asks for a new one.
+    pub must_change_password: bool,
 });
 
 entity!(client, "clients", debug = redacted, {
@@ -359,4 +361,25 @@ entity!(user_factor, "user_factors", debug = redacted, {
     pub last_step: Option<i64>,
     pub created_at: i64,
     pub used_at: Option<i64>,
+});
+
+entity!(mail_link, "mail_links", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub purpose: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub device_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+});
+
+entity!(tenant_mail_settings, "tenant_mail_settings", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    pub mail_from: Option<String>,
+    pub admin_email: Option<String>,
+    pub updated_at: i64,
 });

@@ -88,8 +88,13 @@ pub async fn delete_all<C: ConnectionTrait>(
         group,
         group_member,
         user_attribute,
-        user_factor
+        user_factor,
+        mail_link
     );
+    tenant_mail_settings::Entity::delete_many()
+        .filter(tenant_mail_settings::Column::TenantId.eq(tenant_id))
+        .exec(db)
+        .await?;
     outbox::Entity::delete_many()
         .filter(outbox::Column::TenantId.eq(tenant_id))
         .filter(outbox::Column::State.is_in([super::outbox::DELIVERED, super::outbox::DEAD]))

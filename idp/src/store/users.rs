@@ -136,6 +136,25 @@ pub async fn update_password_hash<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let r = user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        // A new password is what a required change asked for.
+        .col_expr(user::Column::MustChangePassword, Expr::value(false))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Make the user's next login ask for a new password (they reported a sign-in as not theirs).
+pub async fn mark_must_change_password<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let r = user::Entity::update_many()
+        .col_expr(user::Column::MustChangePassword, Expr::value(true))
         .col_expr(user::Column::UpdatedAt, Expr::value(now))
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Id.eq(id))

@@ -129,6 +129,9 @@ pub enum PendingKind {
         session_id: Option<String>,
         mfa_at: UnixTime,
     },
+    /// The password was verified, but the user must choose a new one first (they reported a
+    /// sign-in as not theirs).
+    PasswordChange { user_id: String },
 }
 
 /// A pending admission older than this is refused (the user signs in again).

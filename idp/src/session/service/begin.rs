@@ -110,6 +110,24 @@ pub struct Begun {
 /// A device's trust when an administrator or its user reported it.
 pub const COMPROMISED: &str = "compromised";
 
+/// Whether this browser carries the cookie of a device marked compromised (asked before any
+/// other login step, so such a device cannot, say, choose the user's new password).
+pub async fn from_compromised_device(
+    state: &AppState,
+    tenant: &Tenant,
+    ctx: &RequestContext,
+) -> Result<bool> {
+    let Some(token) = ctx.cookies.get(&state.cookies.device_name(&tenant.slug)) else {
+        return Ok(false);
+    };
+    let hash = state.hasher.hash("device", token);
+    Ok(
+        store::sessions::find_device_by_token_hash(&state.db, &tenant.id, &hash)
+            .await?
+            .is_some_and(|d| d.trust == COMPROMISED),
+    )
+}
+
 /// Up to this many live sessions are read for a limit decision (limits are at most 10,000).
 const MAX_COUNTED: u64 = 10_001;
 
@@ -212,6 +230,7 @@ pub async fn begin(
         .posture
         .as_deref()
         .map(|p| crate::session::trust::posture_to_text(&crate::session::trust::parse_posture(p)));
+    let mut new_device = None;
     let (device_id, device_cookie) = match device {
         Some(d) => {
             let changed = match (d.last_country.as_deref(), ctx.country.as_deref()) {
@@ -234,7 +253,9 @@ pub async fn begin(
             (d.id, None)
         }
         None => {
-            let (id, token) = insert_device(&txn, state, tenant, ctx, posture).await?;
+            let (d, token) = insert_device(&txn, state, tenant, ctx, posture).await?;
+            let id = d.id.clone();
+            new_device = Some(d);
             // A risk signal: a login from a device never seen for this user.
             audit::record(
                 &txn,
@@ -333,6 +354,25 @@ pub async fn begin(
         )
         .await?;
     }
+    // The user hears of a sign-in from a new device, with a "this wasn't me" link bound to this
+    // session and device; written in this transaction, so the notice exists iff the session does.
+    let mailed = match &new_device {
+        Some(d) => {
+            crate::events::mail::notify_new_device(
+                &txn,
+                state,
+                tenant,
+                login.user,
+                &row.id,
+                d,
+                &ctx.ip,
+                ctx.country.as_deref(),
+                ctx.now_ms,
+            )
+            .await?
+        }
+        None => false,
+    };
     audit::record(
         &txn,
         Event {
@@ -357,6 +397,9 @@ pub async fn begin(
     .await?;
     txn.commit().await?;
     evicted.notify(state);
+    if mailed {
+        state.outbox_notify.notify_one();
+    }
     Ok(Admission::Admitted(Begun {
         session: parse(row)?,
         cookie,
@@ -690,7 +733,7 @@ async fn insert_device<C: ConnectionTrait>(
     tenant: &Tenant,
     ctx: &RequestContext,
     posture: Option<String>,
-) -> Result<(String, String)> {
+) -> Result<(store::sessions::DeviceRow, String)> {
     let token = crate::crypto::random_token();
     let ua = woothee::parser::Parser::new().parse(&ctx.user_agent);
     let (browser, os) = match ua {
@@ -724,7 +767,7 @@ async fn insert_device<C: ConnectionTrait>(
         },
     )
     .await?;
-    Ok((d.id, token))
+    Ok((d, token))
 }
 
 /// A live session used for a client for the first time: record the participation, re-resolve

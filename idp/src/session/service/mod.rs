@@ -11,6 +11,7 @@ pub mod end;
 pub mod export;
 pub mod guard;
 pub mod policy;
+pub mod reported;
 pub mod resolve;
 pub mod stepup;
 pub mod sweep;
