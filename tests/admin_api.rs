@@ -488,7 +488,10 @@ async fn disabled_client_is_refused_at_once_and_its_tokens_stop_working() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(userinfo_status(&ts, access).await, 200);
-    assert_eq!(introspect_as_other(&ts, refresh).await["active"], true);
+    // Its own refresh token is live again for it (other clients never learn about it, RFC 7662
+    // §4).
+    assert_eq!(introspect(&ts, refresh).await["active"], true);
+    assert_eq!(introspect_as_other(&ts, refresh).await["active"], false);
 }
 
 #[tokio::test]

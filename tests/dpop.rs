@@ -241,8 +241,10 @@ async fn dpop_code_refresh_and_userinfo_with_ath() {
     assert_eq!(i["active"], true);
     assert_eq!(i["token_type"], "DPoP");
     assert_eq!(i["cnf"]["jkt"], key.jkt());
+    // The public client's refresh token is its own: another client introspecting it learns
+    // nothing (RFC 7662 §4), and a public client may not introspect (§2.1).
     let rt = t["refresh_token"].as_str().unwrap().to_string();
-    assert_eq!(introspect(&ts, &rt).await["cnf"]["jkt"], key.jkt());
+    assert_eq!(introspect(&ts, &rt).await, json!({"active": false}));
     // §7: userinfo under the DPoP scheme with ath.
     let u = dpop_userinfo(&ts, &key, &at).await;
     assert_eq!(u.status, 200, "{}", u.body);
@@ -317,7 +319,22 @@ async fn a_public_family_begun_without_proof_is_bound_by_its_first_proof() {
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let rt2 = a.body["refresh_token"].as_str().unwrap().to_string();
-    assert_eq!(introspect(&ts, &rt2).await["cnf"]["jkt"], key.jkt());
+    // Bound now (the family records the key; only the public client itself could ask about its
+    // refresh token, and public clients may not introspect).
+    let stored = lanyard_idp::store::grants::find_refresh(
+        &ts.state.db,
+        &ts.tenant.id,
+        &ts.state.hasher.hash("refresh", &rt2),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let family =
+        lanyard_idp::store::grants::find_family(&ts.state.db, &ts.tenant.id, &stored.family_id)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(family.dpop_jkt.as_deref(), Some(key.jkt().as_str()));
     let a = post_token(
         &ts,
         ("spa", None),
