@@ -7,7 +7,8 @@
 //! * `user`: revoking one user's sessions (default 25, session i with RP i) — time from the admin
 //!   call to the last RP receiving its logout token, p50/p99 over many runs;
 //! * `tenant`: one tenant-wide revocation of N sessions across 10 RPs — time until all N×10
-//!   tokens arrived, and the server's peak resident memory at each N (flat = streaming).
+//!   tokens arrived, and the server's peak resident memory at each N (flat = streaming);
+//! * `cohort`: the same N sessions ended by a cohort revocation selecting their user.
 //!
 //! Every token is verified afterwards (signature against the tenant JWKS and every claim); invalid,
 //! missing and duplicate counts are reported. See `conformance/LOGOUT_BENCH.md`.
@@ -26,6 +27,9 @@ use clap::{Parser, ValueEnum};
 enum Which {
     User,
     Tenant,
+    /// Like `tenant`, but through the cohort revocation (`POST .../sessions/revoke` selecting
+    /// the seeded user), so the selector path is measured too. Not part of `all`.
+    Cohort,
     All,
 }
 
@@ -118,7 +122,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     }
     if matches!(cli.scenario, Which::Tenant | Which::All) {
         for &n in &cli.sizes {
-            ok &= bench.tenant_revocation(n, cli.tenant_rps).await?;
+            ok &= bench.tenant_revocation(n, cli.tenant_rps, false).await?;
+        }
+    }
+    if cli.scenario == Which::Cohort {
+        for &n in &cli.sizes {
+            ok &= bench.tenant_revocation(n, cli.tenant_rps, true).await?;
         }
     }
     Ok(ok)

@@ -116,6 +116,28 @@ impl Setup {
         }
         Ok(body["sessions_ended"].as_u64().unwrap_or_default())
     }
+
+    /// `POST .../sessions/revoke` with a selector; returns the sessions the report counts.
+    async fn revoke_cohort(&self, http: &reqwest::Client, selector: Value) -> anyhow::Result<u64> {
+        let url = format!(
+            "{}/api/v1/tenants/{}/sessions/revoke",
+            self.lanyard.base_url(),
+            self.slug
+        );
+        let res = http
+            .post(&url)
+            .bearer_auth(&self.admin_token)
+            .json(&selector)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("POST {url}: HTTP {status} {body}");
+        }
+        Ok(body["sessions"].as_u64().unwrap_or_default())
+    }
 }
 
 /// Wall-clock seconds, read once per verification to judge `iat`/`exp`: the bench is an outside
@@ -340,10 +362,17 @@ impl Bench {
         Ok(failed_runs == 0 && total.ok())
     }
 
-    /// One tenant-wide revocation of `sessions` sessions, each with all `rps` RPs.
-    pub async fn tenant_revocation(&self, sessions: u64, rps: usize) -> anyhow::Result<bool> {
+    /// One tenant-wide revocation of `sessions` sessions, each with all `rps` RPs; with `cohort`,
+    /// a cohort revocation selecting their user instead.
+    pub async fn tenant_revocation(
+        &self,
+        sessions: u64,
+        rps: usize,
+        cohort: bool,
+    ) -> anyhow::Result<bool> {
         let owed = sessions * rps as u64;
-        println!("\n## tenant revocation: {sessions} sessions × {rps} RPs = {owed} logout tokens");
+        let what = if cohort { "cohort" } else { "tenant" };
+        println!("\n## {what} revocation: {sessions} sessions × {rps} RPs = {owed} logout tokens");
         let s = self.setup(&format!("tenant{sessions}"), rps).await?;
         let seed_t = Instant::now();
         s.seed(sessions, false, "t-").await?;
@@ -353,7 +382,12 @@ impl Bench {
         let cpu_before = s.server.cpu_secs();
         let sampler = RssSampler::start(s.server.pid);
         let t0 = Instant::now();
-        let ended = s.revoke(&self.http, "revoke-sessions").await?;
+        let ended = if cohort {
+            s.revoke_cohort(&self.http, serde_json::json!({ "user": USERNAME }))
+                .await?
+        } else {
+            s.revoke(&self.http, "revoke-sessions").await?
+        };
         let api_took = t0.elapsed();
         let got = self
             .rec
