@@ -245,3 +245,85 @@ async fn client_assertions_from_the_future_or_with_duplicate_members_are_refused
         "exp unreasonably far in the future"
     );
 }
+
+#[tokio::test]
+async fn credentials_in_the_token_endpoints_url_are_refused() {
+    let ts = TestServer::start().await;
+    let tok = login_and_redeem(&ts, &Browser::new(), "openid").await;
+    let rt = tok["refresh_token"].as_str().unwrap();
+    for (endpoint, query) in [
+        ("/token", format!("refresh_token={rt}")),
+        ("/token", "code=abc".to_string()),
+        ("/introspect", format!("token={rt}")),
+        ("/revoke", "client_secret=x".to_string()),
+    ] {
+        let r = reqwest::Client::new()
+            .post(format!("{}?{query}", ts.url(endpoint)))
+            .basic_auth("web", Some(SECRET))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("token", rt),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{endpoint}?{query}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+    }
+    // The refresh token was never used by those refused requests.
+    let (s, body) = token_request(
+        &ts,
+        "web",
+        SECRET,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+#[tokio::test]
+async fn pages_carry_coop_and_object_src_and_hsts_only_on_https() {
+    let ts = TestServer::start().await;
+    let r = reqwest::get(ts.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap();
+    let h = r.headers();
+    assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("object-src 'none'"));
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "the test server's public URL is http"
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_users_sessions_leaves_one_user_level_record() {
+    let ts = TestServer::start().await;
+    login_and_redeem(&ts, &Browser::new(), "openid").await;
+    login_and_redeem(&ts, &Browser::new(), "openid").await;
+    let n = lanyard_idp::manage::revoke_user_sessions(&ts.state, &ts.tenant, "alice", "admin:hr")
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let e = lanyard_idp::store::audit::list(
+        &ts.state.db,
+        &ts.tenant.id,
+        Some("user.sessions_revoked"),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].actor, "admin:hr");
+    assert_eq!(e[0].user_id.as_deref(), Some(ts.alice_id.as_str()));
+    assert!(
+        e[0].detail.contains("\"sessions_ended\":2"),
+        "{}",
+        e[0].detail
+    );
+}

@@ -145,9 +145,10 @@ pub fn app(state: State, extend: impl FnOnce(Route) -> Route) -> impl Endpoint {
     if state.config.metrics_bind.is_none() {
         routes = routes.at("/metrics", get(metrics_endpoint));
     }
+    let hsts = state.config.public_url.starts_with("https://");
     routes
         .around(with_not_found)
-        .with(SecurityHeaders)
+        .with(SecurityHeaders { hsts })
         .with(RequestTelemetry)
         .data(state)
 }

@@ -130,6 +130,27 @@ fn decode(raw: &[u8]) -> Result<String, Rejection> {
     String::from_utf8(bytes).map_err(|_| Rejection::Malformed("invalid UTF-8"))
 }
 
+/// Parameters that carry a credential or a grant, never to be sent in a URL: URLs end up in
+/// logs, histories and Referer headers. RFC 6749 §2.3.1 (client credentials "MUST NOT" be in
+/// the request URI), §3.2 (the token endpoint takes POST, parameters in the body), RFC 9700 §4.3.
+pub const NEVER_IN_URL: &[&str] = &[
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "client_secret",
+    "client_assertion",
+    "password",
+    "token",
+    "access_token",
+];
+
+/// The first credential-bearing parameter in a query string, if any.
+pub fn credential_in_query(query: Option<&str>) -> Option<&'static str> {
+    let q = query?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find_map(|(k, _)| NEVER_IN_URL.iter().copied().find(|n| *n == k))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +197,17 @@ mod tests {
         assert!(Params::parse(&big).is_err());
         let long = format!("a={}", "x".repeat(MAX_VALUE_BYTES + 1));
         assert!(Params::parse(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn credentials_in_the_query_string_are_found() {
+        use super::credential_in_query as c;
+        assert_eq!(c(None), None);
+        assert_eq!(c(Some("")), None);
+        assert_eq!(c(Some("foo=1&bar=2")), None);
+        assert_eq!(c(Some("code=abc")), Some("code"));
+        assert_eq!(c(Some("x=1&client_secret=s")), Some("client_secret"));
+        assert_eq!(c(Some("refresh%5Ftoken=r")), Some("refresh_token"));
+        assert_eq!(c(Some("codex=1&mycode=2")), None);
     }
 }

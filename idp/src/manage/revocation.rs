@@ -104,7 +104,7 @@ pub async fn revoke_user_sessions(
     let user = store::users::find_by_username(&state.db, &tenant.id, username)
         .await?
         .ok_or_else(|| ManageError::not_found("user", username))?;
-    termination::end_sessions(
+    let n = termination::end_sessions(
         state,
         &tenant.id,
         Scope::User(&user.id),
@@ -112,7 +112,24 @@ pub async fn revoke_user_sessions(
         &Ender { actor, ctx: None },
     )
     .await
-    .map_err(ManageError::from)
+    .map_err(ManageError::from)?;
+    // One user-level record of the decision and who made it, beside the per-session ones.
+    audit::record(
+        &state.db,
+        Event {
+            tenant_id: &tenant.id,
+            kind: "user.sessions_revoked",
+            user_id: Some(&user.id),
+            actor,
+            outcome: "ok",
+            detail: Some(serde_json::json!({ "sessions_ended": n })),
+            ..Default::default()
+        },
+        None,
+        state.clock.now_ms(),
+    )
+    .await?;
+    Ok(n)
 }
 
 /// End every session on a device and mark the device compromised.

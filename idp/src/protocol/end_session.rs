@@ -351,7 +351,7 @@ fn logged_out_page(
     } else {
         origins.join(" ")
     };
-    let csp = format!("default-src 'self'; script-src 'self'; style-src 'self'; frame-src {frame_src}; frame-ancestors 'none'; base-uri 'none'");
+    let csp = format!("default-src 'self'; script-src 'self'; style-src 'self'; frame-src {frame_src}; object-src 'none'; frame-ancestors 'none'; base-uri 'none'");
     let mut r = respond::html(StatusCode::OK, body);
     if let Ok(v) = poem::http::HeaderValue::from_str(&csp) {
         r.headers_mut().insert("content-security-policy", v);

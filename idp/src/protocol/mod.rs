@@ -312,6 +312,13 @@ pub async fn read_client_request(
         }
         Err(e) => return Err(respond::server_error(&e)),
     };
+    // RFC 6749 §2.3.1 / §3.2: credentials and grants travel in the body, never in the URL.
+    if crate::http::params::credential_in_query(req.uri().query()).is_some() {
+        return Err(respond::oauth_json(
+            &Rejection::Malformed("credentials in the URL"),
+            false,
+        ));
+    }
     let params = match read_params(req, body)
         .await
         .and_then(|p| p.reject_duplicates().map(|_| p))
