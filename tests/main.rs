@@ -10,6 +10,7 @@ mod mmdb;
 mod smtp;
 
 mod admin_api;
+mod admin_area;
 mod browser;
 mod cli;
 mod dpop;

@@ -118,6 +118,11 @@ impl std::fmt::Debug for PreviousSecret {
 /// cannot (`manage::client_metadata::validate_client_id`), so no relying party can be it.
 pub const PORTAL_CLIENT_ID: &str = "lanyard:account";
 
+/// The `client_id` the tenant admin area signs in as (like [`PORTAL_CLIENT_ID`], no registered
+/// client can be it). A client-layer policy on it governs admins: `client:lanyard:admin
+/// require_mfa=true` makes the admin area ask for the second factor.
+pub const ADMIN_CLIENT_ID: &str = "lanyard:admin";
+
 /// Whether a presented `redirect_uri` matches a registered one: exactly (OIDC Core §3.1.2.1,
 /// simple string comparison), or, for a native app's loopback redirect, with any port (RFC 8252
 /// §7.3: "MUST allow any port to be specified at the time of the request for loopback IP
@@ -175,6 +180,15 @@ impl Client {
             disabled: false,
             previous_secret: None,
             dpop_bound_access_tokens: false,
+        }
+    }
+
+    /// The tenant admin area: built in like [`Client::portal`], under [`ADMIN_CLIENT_ID`].
+    pub fn admin_area(tenant: &Tenant) -> Self {
+        Self {
+            id: format!("admin:{}", tenant.id),
+            client_id: ADMIN_CLIENT_ID.into(),
+            ..Self::portal(tenant)
         }
     }
 

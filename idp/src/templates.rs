@@ -64,6 +64,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("not_me.html", include_str!("../../templates/not_me.html")),
     (
+        "admin/base.html",
+        include_str!("../../templates/admin/base.html"),
+    ),
+    (
+        "admin/dashboard.html",
+        include_str!("../../templates/admin/dashboard.html"),
+    ),
+    (
         "change_password.html",
         include_str!("../../templates/change_password.html"),
     ),

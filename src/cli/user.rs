@@ -140,6 +140,28 @@ pub enum UserCmd {
         tenant: String,
         username: String,
     },
+    /// Give a user the admin role of their tenant: they can then sign in to the tenant's admin
+    /// area at /t/TENANT/admin with their own password (and second factor when a policy on the
+    /// client `lanyard:admin` requires one).
+    GrantAdmin {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        username: String,
+    },
+    /// Take the admin role away (the admin area refuses the user from their next request on).
+    RevokeAdmin {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        username: String,
+    },
+    /// List the tenant's admins.
+    Admins {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+    },
     /// Delete a user: every session is ended first (their RPs are told), then the user is gone.
     Delete {
         /// The tenant (slug).
@@ -334,6 +356,24 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
                 .await
                 .map_err(m)?;
             print_json(&serde_json::json!({ "sessions_ended": n }))
+        }
+        UserCmd::GrantAdmin { tenant, username } => {
+            let t = ctx.tenant(&tenant).await?;
+            let changed = manage::admins::grant_admin(state, &t, &username, ACTOR)
+                .await
+                .map_err(m)?;
+            print_json(&serde_json::json!({ "admin": username, "changed": changed }))
+        }
+        UserCmd::RevokeAdmin { tenant, username } => {
+            let t = ctx.tenant(&tenant).await?;
+            let changed = manage::admins::revoke_admin(state, &t, &username, ACTOR)
+                .await
+                .map_err(m)?;
+            print_json(&serde_json::json!({ "admin_revoked": username, "changed": changed }))
+        }
+        UserCmd::Admins { tenant } => {
+            let t = ctx.tenant(&tenant).await?;
+            print_json(&manage::admins::list_admins(state, &t).await.map_err(m)?)
         }
         UserCmd::Delete { tenant, username } => {
             let t = ctx.tenant(&tenant).await?;

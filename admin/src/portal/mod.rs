@@ -195,8 +195,8 @@ pub(crate) fn require_recent_sign_in(
         return None;
     }
     let section = match back {
-        PortalReturn::Account => "devices",
         PortalReturn::Security => "security",
+        PortalReturn::Account | PortalReturn::Admin => "devices",
     };
     Some(me.render(
         state,
@@ -204,8 +204,8 @@ pub(crate) fn require_recent_sign_in(
         views::ReauthPage {
             chrome: me.chrome(section, None),
             then: match back {
-                PortalReturn::Account => "account",
                 PortalReturn::Security => "security",
+                PortalReturn::Account | PortalReturn::Admin => "account",
             },
             minutes: account::REAUTH_WINDOW_SECS / 60,
         },

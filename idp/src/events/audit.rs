@@ -27,9 +27,10 @@ pub async fn record<C: ConnectionTrait>(
     store::audit::insert(db, row(e, ctx, now_ms)).await
 }
 
-/// Whether an actor is an operator: the CLI, or an admin API token's label (`admin:…`).
+/// Whether an actor is an operator: the CLI, an admin API token's label (`admin:…`), or a tenant
+/// admin in the admin area (`admin-area:USERNAME`).
 fn is_operator(actor: &str) -> bool {
-    actor == "cli" || actor.starts_with("admin:")
+    actor == "cli" || actor.starts_with("admin:") || actor.starts_with("admin-area:")
 }
 
 /// The stored form of an event (for bulk inserts). An operator's event is also logged as an

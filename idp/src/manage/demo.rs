@@ -24,7 +24,7 @@ pub async fn seed_demo(state: &AppState) -> Result<Option<String>> {
     .await?;
     let tenant = tenant(&state.db, &public, "demo").await?;
     let password = crate::crypto::random_token()[..16].to_string();
-    create_user(
+    let demo_user = create_user(
         &state.db,
         &tenant,
         "demo",
@@ -32,6 +32,18 @@ pub async fn seed_demo(state: &AppState) -> Result<Option<String>> {
         &["staff".to_string()],
         &password,
         now,
+    )
+    .await?;
+    // The demo user is also the demo tenant's admin, so the admin area can be tried at once.
+    store::admins::grant(
+        &state.db,
+        store::admins::TenantAdmin {
+            id: crate::crypto::random_id(),
+            tenant_id: tenant.id.clone(),
+            user_id: demo_user.id,
+            granted_by: "demo-seed".into(),
+            granted_at: now,
+        },
     )
     .await?;
     let web = create_client(
@@ -72,8 +84,8 @@ pub async fn seed_demo(state: &AppState) -> Result<Option<String>> {
     )
     .await?;
     Ok(Some(format!(
-        "Seeded the demo tenant.\n  issuer:        {}\n  discovery:     {}/.well-known/openid-configuration\n  demo app:      {}/demo   (click through a real login)\n  user:          demo / {}\n  confidential:  client_id demo-app, client_secret {}\n                 redirect_uri http://127.0.0.1:9000/callback\n  public (PKCE): client_id demo-spa",
-        t.issuer, t.issuer, t.issuer, password, web.client_secret.unwrap_or_default()
+        "Seeded the demo tenant.\n  issuer:        {}\n  discovery:     {}/.well-known/openid-configuration\n  demo app:      {}/demo   (click through a real login)\n  your account:  {}/account\n  admin area:    {}/admin   (the demo user is the tenant's admin)\n  user:          demo / {}\n  confidential:  client_id demo-app, client_secret {}\n                 redirect_uri http://127.0.0.1:9000/callback\n  public (PKCE): client_id demo-spa",
+        t.issuer, t.issuer, t.issuer, t.issuer, t.issuer, password, web.client_secret.unwrap_or_default()
     )))
 }
 

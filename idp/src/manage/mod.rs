@@ -4,8 +4,10 @@
 //! path). Every operation returns a [`ManageError`] named by what went wrong, so each surface maps
 //! it once (the CLI to one line, the admin API to 404 / 409 / 400 / 500).
 
+pub mod admins;
 pub mod client_metadata;
 pub mod clients;
+pub mod dashboard;
 pub mod demo;
 pub mod governance;
 pub mod mail;
@@ -53,6 +55,18 @@ impl From<Error> for ManageError {
             Error::Conflict(m) => ManageError::Conflict(m),
             Error::Invalid(m) => ManageError::Invalid(m),
             other => ManageError::Internal(other),
+        }
+    }
+}
+
+/// And back: a page showing a manage operation's outcome maps it as the service's own.
+impl From<ManageError> for Error {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::NotFound { .. } => Error::NotFound(e.to_string()),
+            ManageError::Conflict(m) => Error::Conflict(m),
+            ManageError::Invalid(m) => Error::Invalid(m),
+            ManageError::Internal(inner) => inner,
         }
     }
 }

@@ -383,3 +383,12 @@ entity!(tenant_mail_settings, "tenant_mail_settings", debug = derive, {
     pub admin_email: Option<String>,
     pub updated_at: i64,
 });
+
+entity!(tenant_admin, "tenant_admins", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub granted_by: String,
+    pub granted_at: i64,
+});

@@ -5,6 +5,7 @@
 //! conditional updates (`... WHERE state = 'active'`) whose affected-row count says who won a race.
 
 pub mod admin_tokens;
+pub mod admins;
 pub mod audit;
 pub mod clients;
 pub mod dpop;

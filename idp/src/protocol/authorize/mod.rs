@@ -481,8 +481,10 @@ pub async fn request_client(
     tenant: &Tenant,
     r: &AuthRequest,
 ) -> Result<Option<Client>> {
-    if r.portal.is_some() {
-        return Ok(Some(Client::portal(tenant)));
+    match r.portal {
+        Some(PortalReturn::Admin) => return Ok(Some(Client::admin_area(tenant))),
+        Some(_) => return Ok(Some(Client::portal(tenant))),
+        None => {}
     }
     load_client(state, tenant, &r.client_id).await
 }
@@ -499,7 +501,10 @@ pub async fn start_portal_sign_in(
     ctx: &RequestContext,
 ) -> Result<Response> {
     let r = AuthRequest {
-        client_id: crate::model::PORTAL_CLIENT_ID.into(),
+        client_id: match back {
+            PortalReturn::Admin => crate::model::ADMIN_CLIENT_ID.into(),
+            _ => crate::model::PORTAL_CLIENT_ID.into(),
+        },
         redirect_uri: format!("{}{}", state.config.public_url, back.path(&tenant.slug)),
         scope: "openid".into(),
         state: None,

@@ -43,6 +43,9 @@ pub struct AuthRequest {
 pub enum PortalReturn {
     Account,
     Security,
+    /// The tenant admin area (`/t/{tenant}/admin`): signs in as [`crate::model::ADMIN_CLIENT_ID`],
+    /// so a client-layer policy on that id (e.g. `require_mfa`) governs admins' sign-ins.
+    Admin,
 }
 
 impl PortalReturn {
@@ -50,6 +53,7 @@ impl PortalReturn {
         match self {
             Self::Account => format!("/t/{tenant_slug}/account"),
             Self::Security => format!("/t/{tenant_slug}/account/security"),
+            Self::Admin => format!("/t/{tenant_slug}/admin"),
         }
     }
 }
@@ -58,6 +62,7 @@ impl AuthRequest {
     /// What the sign-in page says the user continues to.
     pub fn shown_client(&self) -> &str {
         match self.portal {
+            Some(PortalReturn::Admin) => "the admin area",
             Some(_) => "your account",
             None => &self.client_id,
         }

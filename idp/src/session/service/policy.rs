@@ -141,7 +141,14 @@ pub async fn change_layer(
     changes: &[FieldChange],
     actor: &str,
 ) -> Result<PolicyChanged> {
+    // The built-in first-party pages (the account portal, the admin area) are never stored but
+    // are clients a policy can govern: `client:lanyard:admin require_mfa=true`.
+    let built_in = [
+        crate::model::PORTAL_CLIENT_ID,
+        crate::model::ADMIN_CLIENT_ID,
+    ];
     if layer.kind == LayerKind::Client
+        && !built_in.contains(&layer.subject.as_str())
         && store::clients::find_by_client_id(&state.db, &tenant.id, &layer.subject)
             .await?
             .is_none()

@@ -1,0 +1,251 @@
+//! Typed page contexts of the admin area's templates (`templates/admin/*.html`), built from the
+//! manage layer's views. Each has a `sample()`, and every template is rendered from it in a test
+//! (STYLE.md rule 11), so a broken template or a forgotten field fails the build.
+
+use crate::kit::{acr_words, mode_words, TimeText, ZONE};
+use lanyard_idp::manage::dashboard::{Count, Dashboard, DashboardQuery, LiveSession};
+use lanyard_idp::session::Mode;
+use serde::Serialize;
+
+/// What every admin page shows around its content.
+#[derive(Debug, Clone, Serialize)]
+pub struct Chrome {
+    pub username: String,
+    /// The current section of the navigation: `sessions`, ...
+    pub section: &'static str,
+    pub read_only: bool,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub zone: &'static str,
+}
+
+impl Chrome {
+    pub fn sample() -> Self {
+        Self {
+            username: "root".into(),
+            section: "sessions",
+            read_only: true,
+            notice: Some("The session was ended.".into()),
+            error: Some("There is no user 'bob'.".into()),
+            zone: ZONE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRow {
+    pub sid: String,
+    pub user: String,
+    pub apps: Vec<String>,
+    pub device: String,
+    pub device_id: Option<String>,
+    pub ip: String,
+    pub country: Option<String>,
+    pub started: TimeText,
+    pub last_active: TimeText,
+    pub expires: TimeText,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub acr: String,
+    pub alert: bool,
+}
+
+impl SessionRow {
+    fn new(s: LiveSession, now: i64) -> Self {
+        Self {
+            user: s.username.unwrap_or_else(|| "(deleted user)".into()),
+            device: s.device.unwrap_or_else(|| "Unknown device".into()),
+            started: TimeText::new(now, s.created_at),
+            last_active: TimeText::new(now, s.last_active_at),
+            expires: TimeText::new(now, s.expires_at),
+            status: mode_words(s.mode),
+            status_class: match s.mode {
+                Mode::Normal => "ok",
+                Mode::ReadOnly => "warn",
+                Mode::ReauthRequired => "danger",
+            },
+            acr: acr_words(&s.acr),
+            sid: s.sid,
+            apps: s.apps,
+            device_id: s.device_id,
+            ip: s.ip,
+            country: s.country,
+            alert: s.binding_alert,
+        }
+    }
+}
+
+/// One option of the status filter.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// `admin/dashboard.html`: the live sessions, filters and counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct DashboardPage {
+    pub chrome: Chrome,
+    pub query: DashboardQuery,
+    pub statuses: Vec<StatusOption>,
+    pub total: u64,
+    pub users: u64,
+    pub shown: usize,
+    pub sessions: Vec<SessionRow>,
+    pub per_app: Vec<Count>,
+    pub per_status: Vec<Count>,
+    pub filtered: bool,
+}
+
+impl DashboardPage {
+    pub fn new(chrome: Chrome, d: Dashboard, now: i64) -> Self {
+        let current = d.query.status.clone().unwrap_or_default();
+        let statuses = [
+            ("", "Any status"),
+            ("normal", "Normal"),
+            ("read_only", "Read-only"),
+            ("reauth_required", "Must sign in again"),
+        ]
+        .into_iter()
+        .map(|(value, label)| StatusOption {
+            value,
+            label,
+            selected: value == current,
+        })
+        .collect();
+        let q = &d.query;
+        let filtered = [
+            &q.user,
+            &q.group,
+            &q.client,
+            &q.device,
+            &q.ip_range,
+            &q.status,
+        ]
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()));
+        Self {
+            chrome,
+            statuses,
+            total: d.total,
+            users: d.users,
+            shown: d.sessions.len(),
+            sessions: d
+                .sessions
+                .into_iter()
+                .map(|s| SessionRow::new(s, now))
+                .collect(),
+            per_app: d.per_app,
+            per_status: d
+                .per_status
+                .into_iter()
+                .map(|c| Count {
+                    name: Mode::parse(&c.name)
+                        .map(mode_words)
+                        .unwrap_or("Unknown")
+                        .to_string(),
+                    sessions: c.sessions,
+                })
+                .collect(),
+            query: d.query,
+            filtered,
+        }
+    }
+
+    pub fn sample() -> Self {
+        let now = 1_800_000_000;
+        let s = LiveSession {
+            sid: "sid-1".into(),
+            username: Some("alice".into()),
+            apps: vec!["demo-spa".into(), "payroll".into()],
+            device_id: Some("dev-1".into()),
+            device: Some("Chrome 131 on Linux".into()),
+            ip: "203.0.113.9".into(),
+            country: Some("DE".into()),
+            acr: lanyard_idp::session::stepup::ACR_MFA.into(),
+            mode: Mode::ReadOnly,
+            auth_time: now - 7200,
+            created_at: now - 7200,
+            last_active_at: now - 60,
+            expires_at: now + 3600,
+            binding_alert: true,
+        };
+        Self::new(
+            Chrome::sample(),
+            Dashboard {
+                query: DashboardQuery {
+                    user: Some("alice".into()),
+                    status: Some("read_only".into()),
+                    ..Default::default()
+                },
+                total: 1,
+                sessions: vec![s],
+                per_app: vec![
+                    Count {
+                        name: "demo-spa".into(),
+                        sessions: 1,
+                    },
+                    Count {
+                        name: "payroll".into(),
+                        sessions: 1,
+                    },
+                ],
+                per_status: vec![Count {
+                    name: "read_only".into(),
+                    sessions: 1,
+                }],
+                users: 1,
+            },
+            now,
+        )
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use lanyard_idp::templates::Templates;
+    use serde_json::json;
+
+    pub fn render(name: &str, ctx: impl Serialize) -> String {
+        let mut v = serde_json::to_value(ctx).unwrap();
+        v["csrf"] = json!("csrf-token");
+        v["tenant"] = json!({"name": "Demo", "slug": "demo"});
+        let html = Templates::load(None).unwrap().render(name, &v).unwrap();
+        assert!(html.contains("</html>"), "{name}");
+        assert!(!html.contains("<script>"), "{name}: no inline script (CSP)");
+        assert!(!html.contains("style=\""), "{name}: no inline style (CSP)");
+        let forms = html.matches("<form method=\"post\"").count();
+        let tokens = html.matches("name=\"csrf\" value=\"csrf-token\"").count();
+        assert_eq!(
+            forms, tokens,
+            "{name}: every POST form carries the CSRF token"
+        );
+        html.replace("&#x2f;", "/")
+    }
+
+    #[test]
+    fn the_dashboard_renders_sessions_filters_and_counts() {
+        let html = render("admin/dashboard.html", DashboardPage::sample());
+        assert!(html.contains("alice"));
+        assert!(html.contains("demo-spa") && html.contains("payroll"));
+        assert!(html.contains("Chrome 131 on Linux"));
+        assert!(html.contains("203.0.113.9") && html.contains("(DE)"));
+        assert!(html.contains("Read-only"));
+        assert!(
+            html.contains("title=\"2027-01-15"),
+            "exact time in a tooltip"
+        );
+        assert!(
+            html.contains("value=\"alice\""),
+            "the filter keeps its value"
+        );
+        assert!(html.contains("<option value=\"read_only\" selected"));
+        assert!(html.contains("Binding alert"));
+        assert!(html.contains("can view but not change"), "read-only said");
+        assert!(html.contains("role=\"status\"") && html.contains("role=\"alert\""));
+        assert!(html.contains("Times are in UTC"));
+    }
+}
