@@ -672,3 +672,76 @@ async fn portal_queries_never_cross_tenants() {
     };
     assert!(url.contains("/t/other/login?req="), "{url}");
 }
+
+/// Auto-escaping writes `/` as `&#x2f;` (browsers read it back as `/`).
+fn unescape(h: String) -> String {
+    h.replace("&#x2f;", "/")
+}
+
+#[tokio::test]
+async fn times_are_shown_in_the_time_zone_the_user_chose() {
+    let ts = TestServer::start().await;
+    let b = Browser::new();
+    let (_, login, _) = page(&ts, &b, "/account/security").await;
+    sign_in_here(&ts, &b, &login, PASSWORD).await;
+    let (_, security, _) = page(&ts, &b, "/account/security").await;
+    let security = unescape(security);
+    assert!(
+        security.contains("shown in <strong>UTC</strong>"),
+        "{security}"
+    );
+    assert!(security.contains("<option value=\"Europe/Berlin\">"));
+    // A name that is not a zone is refused and nothing changes.
+    let (status, body, _) = submit(
+        &ts,
+        &b,
+        &security,
+        "/account/time-zone",
+        &[("zoneinfo", "Mars/Olympus")],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, saved, _) = submit(
+        &ts,
+        &b,
+        &security,
+        "/account/time-zone",
+        &[("zoneinfo", "Europe/Berlin")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let saved = unescape(saved);
+    assert!(saved.contains("Your time zone was saved"), "{saved}");
+    assert!(saved.contains("shown in <strong>Europe/Berlin</strong>"));
+    assert!(saved.contains("<option value=\"Europe/Berlin\" selected>"));
+    // The devices page writes exact times in Berlin time (CET or CEST), and says so.
+    let (_, overview, _) = page(&ts, &b, "/account").await;
+    let overview = unescape(overview);
+    assert!(
+        overview.contains("Times are in Europe/Berlin"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains(" CET\"") || overview.contains(" CEST\""),
+        "exact times carry the zone's abbreviation: {overview}"
+    );
+    assert!(!overview.contains(" UTC\""), "no UTC time left: {overview}");
+    // Audited like every change to the account.
+    let (_, history, _) = page(&ts, &b, "/account/history").await;
+    let history = unescape(history);
+    assert!(
+        history.contains("Chose the time zone Europe/Berlin"),
+        "{history}"
+    );
+    // Back to UTC with the empty choice.
+    let (_, security, _) = page(&ts, &b, "/account/security").await;
+    let (_, utc, _) = submit(
+        &ts,
+        &b,
+        &security,
+        "/account/time-zone",
+        &[("zoneinfo", "")],
+    )
+    .await;
+    assert!(utc.contains("shown in <strong>UTC</strong>"));
+}

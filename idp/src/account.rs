@@ -287,6 +287,63 @@ pub async fn user(state: &AppState, tenant: &Tenant, user_id: &str) -> Result<st
         .ok_or_else(|| not_found("no such user"))
 }
 
+/// A time zone as chosen: an IANA name chrono-tz knows (OIDC Core §5.1 `zoneinfo`, "a string
+/// from the zoneinfo time zone database"), or empty for UTC. Stored values are checked again
+/// when read ([`time_zone`]).
+pub fn decide_time_zone(raw: &str) -> std::result::Result<Option<chrono_tz::Tz>, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    name.parse::<chrono_tz::Tz>()
+        .map(Some)
+        .map_err(|_| "Choose a time zone from the list (for example Europe/Berlin).")
+}
+
+/// The time zone the user's pages show times in (UTC when they chose none). A stored name that
+/// no longer parses is an error, never a silent UTC.
+pub async fn time_zone(state: &AppState, tenant: &Tenant, user_id: &str) -> Result<chrono_tz::Tz> {
+    match store::users::find_zoneinfo(&state.read, &tenant.id, user_id).await? {
+        None => Ok(chrono_tz::UTC),
+        Some(name) => name.parse::<chrono_tz::Tz>().map_err(|_| {
+            internal(format!(
+                "user {user_id}: stored time zone '{name}' is unknown"
+            ))
+        }),
+    }
+}
+
+/// Set the user's own time zone (empty: UTC), audited.
+pub async fn set_time_zone(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: &str,
+    raw: &str,
+    ctx: &RequestContext,
+) -> Result<()> {
+    let tz = decide_time_zone(raw).map_err(invalid)?;
+    let name = tz.map(|t| t.name().to_string());
+    let tx = crate::store::TransactionTrait::begin(&state.db).await?;
+    store::users::set_zoneinfo(&tx, &tenant.id, user_id, name.as_deref(), ctx.now).await?;
+    audit::record(
+        &tx,
+        Event {
+            tenant_id: &tenant.id,
+            kind: "user.time_zone_changed",
+            user_id: Some(user_id),
+            actor: "user",
+            outcome: "ok",
+            detail: Some(json!({ "zoneinfo": name })),
+            ..Default::default()
+        },
+        Some(ctx),
+        state.clock.now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// A device of this user (one they have had a session on), or not found. Another user's
 /// device is "not found" too: the portal never confirms that someone else's id exists.
 async fn own_device(
@@ -554,6 +611,10 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
         "login.refused" => return ("Sign-in refused".into(), true),
         "device.first_seen" => "Signed in from a new device".to_string(),
         "device.renamed" => "Renamed a device".to_string(),
+        "user.time_zone_changed" => match detail.get("zoneinfo").and_then(|z| z.as_str()) {
+            Some(z) => format!("Chose the time zone {z}"),
+            None => "Went back to UTC times".to_string(),
+        },
         "device.reported" => "Reported a device as not yours; it can no longer sign in".to_string(),
         "factor.added" => "Set up an authenticator app".to_string(),
         "factor.removed" => "Removed the authenticator app".to_string(),
@@ -653,6 +714,19 @@ pub async fn history(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zones_are_iana_names_or_nothing() {
+        assert_eq!(decide_time_zone("  "), Ok(None));
+        assert_eq!(
+            decide_time_zone(" Europe/Berlin "),
+            Ok(Some(chrono_tz::Europe::Berlin))
+        );
+        assert_eq!(decide_time_zone("UTC"), Ok(Some(chrono_tz::UTC)));
+        assert!(decide_time_zone("Mars/Olympus").is_err());
+        assert!(decide_time_zone("Europe/Berlin\u{0}").is_err());
+        assert!(decide_time_zone("+02:00").is_err());
+    }
 
     #[test]
     fn access_follows_the_session_mode() {

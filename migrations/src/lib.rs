@@ -16,6 +16,7 @@ mod m20261201_000008_portal;
 mod m20261201_000009_mail;
 mod m20261201_000010_offline;
 mod m20261201_000011_admin;
+mod m20261201_000015_preferences;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_mail::Migration),
             Box::new(m20261201_000010_offline::Migration),
             Box::new(m20261201_000011_admin::Migration),
+            Box::new(m20261201_000015_preferences::Migration),
         ]
     }
 }

@@ -242,6 +242,37 @@ pub async fn change_password(
     }
 }
 
+/// The user's own time zone (not sensitive: no recent sign-in needed). A name the list does not
+/// have is shown back as an error, nothing is stored.
+#[handler]
+pub async fn set_time_zone(
+    state: Data<&State>,
+    Path(slug): Path<String>,
+    req: &Request,
+    body: Body,
+) -> Response {
+    let (me, p) = form!(state, slug, req, body, PortalReturn::Security);
+    match account::set_time_zone(
+        &state,
+        &me.tenant,
+        &me.user.id,
+        field(&p, "zoneinfo"),
+        &me.ctx,
+    )
+    .await
+    {
+        Ok(()) => done(&me, PortalReturn::Security, Notice::ZoneSaved),
+        Err(lanyard_idp::error::Error::Invalid(m)) => protocol::error_page(
+            &state,
+            Some(&me.tenant),
+            StatusCode::BAD_REQUEST,
+            "Unknown time zone",
+            &m,
+        ),
+        Err(e) => me.error(&state, e),
+    }
+}
+
 fn enrol_page(me: &Me, e: &lanyard_idp::factors::service::Enrolment) -> EnrolPage {
     let qr = base64::engine::general_purpose::STANDARD.encode(e.qr_svg.as_bytes());
     EnrolPage {

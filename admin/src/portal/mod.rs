@@ -56,6 +56,7 @@ pub fn routes(r: Route) -> Route {
             post(actions::revoke_grant),
         )
         .at("/t/:slug/account/password", post(actions::change_password))
+        .at("/t/:slug/account/time-zone", post(actions::set_time_zone))
         .at("/t/:slug/account/totp/start", post(actions::start_totp))
         .at("/t/:slug/account/totp/confirm", post(actions::confirm_totp))
         .at("/t/:slug/account/totp/remove", post(actions::remove_totp))
@@ -72,6 +73,8 @@ pub(crate) struct Me {
     pub session: Session,
     pub user: User,
     pub access: AccessDecision,
+    /// The user's own time zone (UTC unless they chose one).
+    pub tz: chrono_tz::Tz,
 }
 
 impl Me {
@@ -82,12 +85,20 @@ impl Me {
             read_only: self.access == AccessDecision::ViewOnly,
             notice,
             error: None,
-            zone: views::ZONE,
+            zone: self.tz.name().to_string(),
         }
     }
 
     pub fn path(&self, rest: &str) -> String {
         format!("/t/{}/account{rest}", self.tenant.slug)
+    }
+
+    /// What this page's times are written against.
+    pub fn times(&self) -> views::Times {
+        views::Times {
+            now: self.ctx.now,
+            tz: self.tz,
+        }
     }
 
     /// Render a portal page with the CSRF token its forms carry.
@@ -135,12 +146,17 @@ async fn whoami(
         Ok(u) => u,
         Err(e) => return Err(protocol::page_error(state, Some(&tenant), e)),
     };
+    let tz = match account::time_zone(state, &tenant, &user.id).await {
+        Ok(tz) => tz,
+        Err(e) => return Err(protocol::page_error(state, Some(&tenant), e)),
+    };
     Ok(Me {
         tenant,
         ctx,
         session,
         user,
         access: decision,
+        tz,
     })
 }
 
@@ -226,10 +242,11 @@ pub(crate) enum Notice {
     PasswordChanged,
     FactorRemoved,
     NothingToEnd,
+    ZoneSaved,
 }
 
 impl Notice {
-    const ALL: [Notice; 9] = [
+    const ALL: [Notice; 10] = [
         Notice::Renamed,
         Notice::DeviceSignedOut,
         Notice::DeviceReported,
@@ -239,6 +256,7 @@ impl Notice {
         Notice::PasswordChanged,
         Notice::FactorRemoved,
         Notice::NothingToEnd,
+        Notice::ZoneSaved,
     ];
 
     fn name(self) -> &'static str {
@@ -252,6 +270,7 @@ impl Notice {
             Notice::PasswordChanged => "password_changed",
             Notice::FactorRemoved => "factor_removed",
             Notice::NothingToEnd => "nothing_to_end",
+            Notice::ZoneSaved => "zone_saved",
         }
     }
 
@@ -270,6 +289,7 @@ impl Notice {
             }
             Notice::FactorRemoved => "The authenticator app was removed.",
             Notice::NothingToEnd => "There was nothing left to end.",
+            Notice::ZoneSaved => "Your time zone was saved: times are now shown in it.",
         }
     }
 

@@ -27,7 +27,7 @@ pub async fn overview(state: Data<&State>, Path(slug): Path<String>, req: &Reque
         Ok(o) => me.render(
             &state,
             "account/overview.html",
-            OverviewPage::new(me.chrome("devices", notice(req).await), o, me.ctx.now),
+            OverviewPage::new(me.chrome("devices", notice(req).await), o, &me.times()),
             StatusCode::OK,
         ),
         Err(e) => me.error(&state, e),
@@ -45,6 +45,7 @@ pub async fn security(state: Data<&State>, Path(slug): Path<String>, req: &Reque
             &state,
             "account/security.html",
             SecurityPage {
+                zones: super::views::zone_options(me.tz.name()),
                 chrome: me.chrome("security", notice(req).await),
                 totp: f.totp,
                 recovery_codes_left: f.recovery_codes_left,
@@ -71,7 +72,7 @@ pub async fn history(state: Data<&State>, Path(slug): Path<String>, req: &Reques
         Ok(p) => me.render(
             &state,
             "account/history.html",
-            HistoryView::new(me.chrome("history", None), p, before.is_none(), me.ctx.now),
+            HistoryView::new(me.chrome("history", None), p, before.is_none(), &me.times()),
             StatusCode::OK,
         ),
         Err(e) => me.error(&state, e),

@@ -10,7 +10,7 @@ use lanyard_idp::session::Mode;
 use serde::Serialize;
 
 use crate::kit::{acr_words, mode_words};
-pub use crate::kit::{TimeText, ZONE};
+pub use crate::kit::{TimeText, Times, ZONE};
 
 /// What every portal page shows around its content.
 #[derive(Debug, Clone, Serialize)]
@@ -21,7 +21,7 @@ pub struct Chrome {
     pub read_only: bool,
     pub notice: Option<&'static str>,
     pub error: Option<String>,
-    pub zone: &'static str,
+    pub zone: String,
 }
 
 impl Chrome {
@@ -32,7 +32,7 @@ impl Chrome {
             read_only: true,
             notice: Some("The device was renamed."),
             error: Some("A device name can be at most 60 characters.".into()),
-            zone: ZONE,
+            zone: ZONE.into(),
         }
     }
 }
@@ -95,11 +95,11 @@ pub struct OverviewPage {
     pub other_sessions: usize,
 }
 
-fn session_card(s: SessionView, now: i64) -> SessionCard {
+fn session_card(s: SessionView, t: &Times) -> SessionCard {
     SessionCard {
-        started: TimeText::new(now, s.started),
-        last_active: TimeText::new(now, s.last_active),
-        expires: TimeText::new(now, s.expires_at),
+        started: t.at(s.started),
+        last_active: t.at(s.last_active),
+        expires: t.at(s.expires_at),
         mode: mode_words(s.mode),
         sid: s.sid,
         apps: s.apps,
@@ -110,7 +110,7 @@ fn session_card(s: SessionView, now: i64) -> SessionCard {
     }
 }
 
-fn device_card(d: DeviceView, now: i64) -> DeviceCard {
+fn device_card(d: DeviceView, t: &Times) -> DeviceCard {
     let title = d
         .name
         .clone()
@@ -127,13 +127,9 @@ fn device_card(d: DeviceView, now: i64) -> DeviceCard {
         category: d.category.label(),
         title,
         name: d.name.unwrap_or_default(),
-        first_seen: TimeText::new(now, d.first_seen),
-        last_seen: TimeText::new(now, d.last_seen),
-        sessions: d
-            .sessions
-            .into_iter()
-            .map(|s| session_card(s, now))
-            .collect(),
+        first_seen: t.at(d.first_seen),
+        last_seen: t.at(d.last_seen),
+        sessions: d.sessions.into_iter().map(|s| session_card(s, t)).collect(),
         id: d.id,
         browser: d.browser,
         os: d.os,
@@ -144,10 +140,10 @@ fn device_card(d: DeviceView, now: i64) -> DeviceCard {
     }
 }
 
-fn grant_card(g: GrantView, now: i64) -> GrantCard {
+fn grant_card(g: GrantView, t: &Times) -> GrantCard {
     GrantCard {
-        created: TimeText::new(now, g.created_at),
-        expires: TimeText::new(now, g.expires_at),
+        created: t.at(g.created_at),
+        expires: t.at(g.expires_at),
         id: g.id,
         client_id: g.client_id,
         scope: g.scope,
@@ -156,11 +152,11 @@ fn grant_card(g: GrantView, now: i64) -> GrantCard {
 }
 
 impl OverviewPage {
-    pub fn new(chrome: Chrome, o: Overview, now: i64) -> Self {
+    pub fn new(chrome: Chrome, o: Overview, t: &Times) -> Self {
         Self {
             chrome,
-            devices: o.devices.into_iter().map(|d| device_card(d, now)).collect(),
-            grants: o.grants.into_iter().map(|g| grant_card(g, now)).collect(),
+            devices: o.devices.into_iter().map(|d| device_card(d, t)).collect(),
+            grants: o.grants.into_iter().map(|g| grant_card(g, t)).collect(),
             other_sessions: o.other_sessions,
         }
     }
@@ -211,7 +207,7 @@ impl OverviewPage {
                 }],
                 other_sessions: 1,
             },
-            now,
+            &Times::utc(now),
         )
     }
 }
@@ -234,14 +230,14 @@ pub struct HistoryView {
 }
 
 impl HistoryView {
-    pub fn new(chrome: Chrome, p: HistoryPage, first_page: bool, now: i64) -> Self {
+    pub fn new(chrome: Chrome, p: HistoryPage, first_page: bool, t: &Times) -> Self {
         Self {
             chrome,
             entries: p
                 .entries
                 .into_iter()
                 .map(|e| HistoryRow {
-                    when: TimeText::new(now, e.at),
+                    when: t.at(e.at),
                     what: e.what,
                     ip: e.ip,
                     failed: e.failed,
@@ -274,7 +270,7 @@ impl HistoryView {
                 next: Some("1799999910000.abc".into()),
             },
             false,
-            now,
+            &Times::utc(now),
         )
     }
 }
@@ -283,14 +279,37 @@ impl HistoryView {
 #[derive(Debug, Clone, Serialize)]
 pub struct SecurityPage {
     pub chrome: Chrome,
+    /// Every IANA zone name, for the time zone picker.
+    pub zones: Vec<ZoneOption>,
     pub totp: bool,
     pub recovery_codes_left: usize,
     pub min_password: usize,
 }
 
+/// One option of the time zone picker.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZoneOption {
+    pub name: &'static str,
+    pub selected: bool,
+}
+
+/// Every zone chrono-tz knows, sorted, with `current` selected.
+pub fn zone_options(current: &str) -> Vec<ZoneOption> {
+    let mut names: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+    names.sort_unstable();
+    names
+        .into_iter()
+        .map(|name| ZoneOption {
+            name,
+            selected: name == current,
+        })
+        .collect()
+}
+
 impl SecurityPage {
     pub fn sample() -> Self {
         Self {
+            zones: zone_options("Europe/Berlin"),
             chrome: Chrome::sample(),
             totp: true,
             recovery_codes_left: 7,

@@ -392,3 +392,11 @@ entity!(tenant_admin, "tenant_admins", debug = derive, {
     pub granted_by: String,
     pub granted_at: i64,
 });
+
+entity!(user_preference, "user_preferences", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: String,
+    pub tenant_id: String,
+    pub zoneinfo: Option<String>,
+    pub updated_at: i64,
+});

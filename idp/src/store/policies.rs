@@ -381,5 +381,17 @@ pub async fn delete_user_facts<C: ConnectionTrait>(
         .filter(user_attribute::Column::UserId.eq(user_id))
         .exec(db)
         .await?;
+    // The user's preferences and admin role go with them.
+    use super::entities::{tenant_admin, user_preference};
+    user_preference::Entity::delete_many()
+        .filter(user_preference::Column::TenantId.eq(tenant_id))
+        .filter(user_preference::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    tenant_admin::Entity::delete_many()
+        .filter(tenant_admin::Column::TenantId.eq(tenant_id))
+        .filter(tenant_admin::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
     Ok(())
 }

@@ -171,3 +171,47 @@ pub async fn delete<C: ConnectionTrait>(db: &C, tenant_id: &str, id: &str) -> Re
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// The user's own time zone (an IANA name), if they chose one.
+pub async fn find_zoneinfo<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Option<String>, DbErr> {
+    use super::entities::user_preference;
+    Ok(user_preference::Entity::find_by_id(user_id.to_string())
+        .filter(user_preference::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?
+        .and_then(|p| p.zoneinfo))
+}
+
+/// Set (or clear) the user's time zone.
+pub async fn set_zoneinfo<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: &str,
+    zoneinfo: Option<&str>,
+    now: i64,
+) -> Result<(), DbErr> {
+    use super::entities::user_preference;
+    use sea_orm::sea_query::OnConflict;
+    let row = user_preference::ActiveModel {
+        user_id: sea_orm::Set(user_id.to_string()),
+        tenant_id: sea_orm::Set(tenant_id.to_string()),
+        zoneinfo: sea_orm::Set(zoneinfo.map(str::to_string)),
+        updated_at: sea_orm::Set(now),
+    };
+    user_preference::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(user_preference::Column::UserId)
+                .update_columns([
+                    user_preference::Column::Zoneinfo,
+                    user_preference::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
