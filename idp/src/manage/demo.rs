@@ -35,8 +35,7 @@ pub async fn seed_demo(state: &AppState) -> Result<Option<String>> {
     )
     .await?;
     let web = create_client(
-        &state.db,
-        &state.hasher,
+        state,
         &tenant,
         NewClient {
             client_id: "demo-app".into(),
@@ -57,8 +56,7 @@ pub async fn seed_demo(state: &AppState) -> Result<Option<String>> {
     )
     .await?;
     create_client(
-        &state.db,
-        &state.hasher,
+        state,
         &tenant,
         NewClient {
             client_id: crate::protocol::demo::DEMO_CLIENT.into(),
