@@ -56,6 +56,7 @@ impl Scratch {
             .env("LANYARD_DATABASE_URL", &self.url)
             .env("LANYARD_PUBLIC_URL", "https://id.example.test")
             .env("LANYARD_LOG", "warn")
+            .env("LANYARD_ALLOW_PRIVATE_DESTINATIONS", "loopback")
             .env_remove("LANYARD_TEMPLATES_DIR")
             .env_remove("LANYARD_BIND");
         c

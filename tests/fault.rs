@@ -49,6 +49,8 @@ impl Lanyard {
             .env("LANYARD_PUBLIC_URL", &self.public_url)
             .env("LANYARD_DEMO", "false")
             .env("LANYARD_LOG", "warn")
+            // The recording RPs listen on loopback.
+            .env("LANYARD_ALLOW_PRIVATE_DESTINATIONS", "loopback")
             // A killed node's claims are taken over after 10 s instead of 30 s; still longer
             // than an attempt (default 5 s timeout) plus recording it.
             .env("LANYARD_DELIVERY_LEASE_MS", "10000");

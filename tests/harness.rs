@@ -118,6 +118,8 @@ impl TestServer {
             ("LANYARD_DELIVERY_TIMEOUT_MS", "1000".into()),
             // Tests run two at a time against one PostgreSQL (max_connections 100).
             ("LANYARD_DATABASE_MAX_CONNECTIONS", "8".into()),
+            // The recording RPs listen on loopback, which Lanyard otherwise refuses to send to.
+            ("LANYARD_ALLOW_PRIVATE_DESTINATIONS", "loopback".into()),
         ]
         .into_iter()
         .chain(setup.env.iter().cloned())
@@ -168,8 +170,7 @@ impl TestServer {
             .await
             .expect("bob");
         manage::create_client(
-            &state.db,
-            &state.hasher,
+            &state,
             &tenant,
             NewClient {
                 client_id: "web".into(),
@@ -192,8 +193,7 @@ impl TestServer {
         .await
         .expect("web client");
         manage::create_client(
-            &state.db,
-            &state.hasher,
+            &state,
             &tenant,
             NewClient {
                 client_id: "other".into(),
@@ -207,8 +207,7 @@ impl TestServer {
         .await
         .expect("other client");
         manage::create_client(
-            &state.db,
-            &state.hasher,
+            &state,
             &tenant,
             NewClient {
                 client_id: "spa".into(),
@@ -286,16 +285,10 @@ impl TestServer {
 
     /// Register another client.
     pub async fn client(&self, c: NewClient) -> Option<String> {
-        manage::create_client(
-            &self.state.db,
-            &self.state.hasher,
-            &self.tenant,
-            c,
-            self.clock.now_secs(),
-        )
-        .await
-        .expect("client")
-        .client_secret
+        manage::create_client(&self.state, &self.tenant, c, self.clock.now_secs())
+            .await
+            .expect("client")
+            .client_secret
     }
 
     /// Run the session sweeper once at the mock clock's time.

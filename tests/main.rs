@@ -19,6 +19,7 @@ mod fault;
 mod governance;
 mod governance2;
 mod hardening;
+mod hardening2;
 mod logout;
 mod mail;
 mod observability;

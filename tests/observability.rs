@@ -180,8 +180,7 @@ async fn own_tenant(ts: &TestServer, backchannel: Option<String>) -> TestServer 
         .await
         .unwrap();
     manage::create_client(
-        &ts.state.db,
-        &ts.state.hasher,
+        &ts.state,
         &tenant,
         NewClient {
             client_id: "web".into(),

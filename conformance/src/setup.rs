@@ -39,6 +39,10 @@ fn cli(bin: &str, public_url: &str, args: &[String], stdin: Option<&str>) -> Res
     if std::env::var_os("LANYARD_PUBLIC_URL").is_none() {
         cmd.env("LANYARD_PUBLIC_URL", public_url);
     }
+    // The runner's RP listens on loopback, a destination Lanyard refuses unless allowed.
+    if std::env::var_os("LANYARD_ALLOW_PRIVATE_DESTINATIONS").is_none() {
+        cmd.env("LANYARD_ALLOW_PRIVATE_DESTINATIONS", "loopback");
+    }
     let mut child = cmd
         .args(args)
         .stdin(if stdin.is_some() {

@@ -31,7 +31,8 @@ pub struct AppState {
     pub node_id: String,
     /// Wakes the local dispatcher when a transaction wrote deliveries.
     pub outbox_notify: Arc<Notify>,
-    /// HTTP client for back-channel deliveries (redirects never followed).
+    /// HTTP client for back-channel deliveries (redirects never followed, destinations checked
+    /// after resolution: `http::destination`).
     pub http: reqwest::Client,
     /// The GeoIP database (`LANYARD_GEOIP_DATABASE`), opened once at start.
     pub geoip: Option<Arc<crate::http::geo::GeoIpDb>>,
@@ -56,6 +57,12 @@ impl AppState {
             .timeout(std::time::Duration::from_millis(config.delivery.timeout_ms))
             .connect_timeout(std::time::Duration::from_millis(config.delivery.timeout_ms))
             .pool_max_idle_per_host(16)
+            // Every destination is resolved and checked by this resolver and connected to as
+            // checked (SSRF, `http::destination`); a proxy would resolve it elsewhere.
+            .dns_resolver(Arc::new(crate::http::destination::CheckedResolver::new(
+                config.allow_private_destinations.clone(),
+            )))
+            .no_proxy()
             .user_agent(concat!("lanyard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let geoip = match &config.geoip_database {

@@ -45,6 +45,9 @@ pub struct Config {
     /// Whether DPoP proofs must carry a server-provided nonce (RFC 9449 §8, §9).
     pub dpop_nonce_required: bool,
     pub mail: MailConfig,
+    /// Non-global ranges Lanyard may still send to (`LANYARD_ALLOW_PRIVATE_DESTINATIONS`): none
+    /// by default, loopback for development and tests (`http::destination`).
+    pub allow_private_destinations: crate::http::destination::DestinationPolicy,
 }
 
 /// Outgoing e-mail (delivered through the outbox like logout tokens).
@@ -219,6 +222,7 @@ struct FileConfig {
     dpop_nonce_required: Option<bool>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    allow_private_destinations: Option<StrOrList>,
 }
 
 /// A list in the file may be written as a TOML array or as one comma-separated string.
@@ -395,6 +399,17 @@ impl Config {
         };
         let trusted_proxies = crate::http::client_ip::parse_trusted(&trusted_proxies)
             .map_err(|e| err("LANYARD_TRUSTED_PROXIES", e))?;
+        let allow_private_destinations = match env("LANYARD_ALLOW_PRIVATE_DESTINATIONS") {
+            Some(v) => v,
+            None => match file_cfg.allow_private_destinations {
+                Some(StrOrList::Str(s)) => s,
+                Some(StrOrList::List(l)) => l.join(","),
+                None => String::new(),
+            },
+        };
+        let allow_private_destinations =
+            crate::http::destination::DestinationPolicy::parse(&allow_private_destinations)
+                .map_err(|e| err("LANYARD_ALLOW_PRIVATE_DESTINATIONS", e))?;
         let metrics_bind = env("LANYARD_METRICS_BIND").or(file_cfg.metrics_bind);
         if let Some(m) = &metrics_bind {
             if m.parse::<std::net::SocketAddr>().is_err() {
@@ -518,6 +533,7 @@ impl Config {
             demo,
             metrics_bind,
             dpop_nonce_required,
+            allow_private_destinations,
         })
     }
 
@@ -610,6 +626,18 @@ mod tests {
         assert!(load(&[]).unwrap().trusted_proxies.is_empty());
         let c = load(&[("LANYARD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
         assert_eq!(c.trusted_proxies.len(), 2);
+        let e = load(&[("LANYARD_ALLOW_PRIVATE_DESTINATIONS", "intranet")]).unwrap_err();
+        assert_eq!(e.key, "LANYARD_ALLOW_PRIVATE_DESTINATIONS");
+        let c = load(&[("LANYARD_ALLOW_PRIVATE_DESTINATIONS", "loopback")]).unwrap();
+        assert!(c
+            .allow_private_destinations
+            .evaluate_address("127.0.0.1".parse().unwrap())
+            .is_ok());
+        assert!(load(&[])
+            .unwrap()
+            .allow_private_destinations
+            .evaluate_address("127.0.0.1".parse().unwrap())
+            .is_err());
         let e = load(&[("LANYARD_TRUSTED_PROXIES", "10.0.0.0/99")]).unwrap_err();
         assert_eq!(e.key, "LANYARD_TRUSTED_PROXIES");
         let f = std::env::temp_dir().join(format!("lanyard-proxies-{}.toml", std::process::id()));
@@ -674,6 +702,7 @@ mod tests {
             dpop_nonce_required,
             smtp_url,
             mail_from,
+            allow_private_destinations,
         } = all;
         let set = [
             database_url.is_some(),
@@ -701,6 +730,7 @@ mod tests {
             dpop_nonce_required.is_some(),
             smtp_url.is_some(),
             mail_from.is_some(),
+            allow_private_destinations.is_some(),
         ];
         assert!(set.iter().all(|s| *s), "every key in the example: {set:?}");
     }

@@ -21,3 +21,4 @@ pub mod store;
 pub mod templates;
 pub mod throttle;
 pub mod tokens;
+pub mod username;

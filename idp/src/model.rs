@@ -1,7 +1,6 @@
 //! Domain views of stored rows: a tenant with its issuer, a client with parsed lists.
 
 use crate::store::clients::ClientRow;
-use crate::store::from_json_list;
 use crate::store::tenants::Tenant as TenantRow;
 use serde::{Deserialize, Serialize};
 
@@ -192,13 +191,35 @@ impl Client {
         }
     }
 
-    pub fn from_row(r: ClientRow) -> Self {
-        Self {
-            auth_method: AuthMethod::parse(&r.auth_method).unwrap_or(AuthMethod::ClientSecretBasic),
-            redirect_uris: from_json_list(&r.redirect_uris),
-            post_logout_redirect_uris: from_json_list(&r.post_logout_redirect_uris),
-            grant_types: from_json_list(&r.grant_types),
-            lifetimes: serde_json::from_str(&r.lifetimes).unwrap_or_default(),
+    /// The client a stored row describes. A stored value that does not parse is an error naming
+    /// the client and the field, never a silent default: a corrupt `auth_method` must not become
+    /// `client_secret_basic`, nor corrupt lifetimes the defaults.
+    pub fn from_row(r: ClientRow) -> Result<Self, crate::error::Error> {
+        let corrupt = |field: &str| {
+            crate::error::internal(format!(
+                "client '{}' (tenant {}): stored {field} does not parse",
+                r.client_id, r.tenant_id
+            ))
+        };
+        let list = |field: &str, raw: &str| {
+            serde_json::from_str::<Vec<String>>(raw).map_err(|_| corrupt(field))
+        };
+        let auth_method =
+            AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("auth_method"))?;
+        let redirect_uris = list("redirect_uris", &r.redirect_uris)?;
+        let post_logout_redirect_uris =
+            list("post_logout_redirect_uris", &r.post_logout_redirect_uris)?;
+        let grant_types = list("grant_types", &r.grant_types)?;
+        // Fields missing from older rows take their defaults (`#[serde(default)]`); a value
+        // that is not a lifetimes object is an error.
+        let lifetimes: Lifetimes =
+            serde_json::from_str(&r.lifetimes).map_err(|_| corrupt("lifetimes"))?;
+        Ok(Self {
+            auth_method,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            lifetimes,
             id: r.id,
             client_id: r.client_id,
             secret_hash: r.secret_hash,
@@ -213,7 +234,7 @@ impl Client {
                 (Some(hash), Some(until)) => Some(PreviousSecret { hash, until }),
                 _ => None,
             },
-        }
+        })
     }
 
     pub fn is_public(&self) -> bool {
@@ -249,5 +270,74 @@ mod redirect_tests {
         assert!(!m("http://localhost/cb", "http://localhost:5000/cb"));
         assert!(!m("http://127.0.0.2/cb", "http://127.0.0.2:5000/cb"));
         assert!(!m("http://127.0.0.1/cb", "not a url"));
+    }
+}
+
+#[cfg(test)]
+mod client_row_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn row() -> ClientRow {
+        ClientRow {
+            id: "id1".into(),
+            tenant_id: "t1".into(),
+            client_id: "web".into(),
+            secret_hash: None,
+            auth_method: "client_secret_post".into(),
+            redirect_uris: r#"["https://rp.example/cb"]"#.into(),
+            post_logout_redirect_uris: "[]".into(),
+            grant_types: r#"["authorization_code"]"#.into(),
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
+            id_token_alg: "RS256".into(),
+            jwks: None,
+            first_party: false,
+            lifetimes: r#"{"access_token_secs":60}"#.into(),
+            created_at: 0,
+            disabled: false,
+            previous_secret_hash: None,
+            previous_secret_until: None,
+            dpop_bound_access_tokens: false,
+        }
+    }
+
+    #[test]
+    fn a_sound_row_parses_and_missing_lifetimes_take_defaults() {
+        let c = Client::from_row(row()).unwrap();
+        assert_eq!(c.auth_method, AuthMethod::ClientSecretPost);
+        assert_eq!(c.redirect_uris, vec!["https://rp.example/cb".to_string()]);
+        assert_eq!(c.lifetimes.access_token_secs, 60);
+        assert_eq!(
+            c.lifetimes.id_token_secs,
+            Lifetimes::default().id_token_secs
+        );
+    }
+
+    #[test]
+    fn every_unparsable_stored_value_is_an_error_naming_client_and_field() {
+        type Corrupt = fn(&mut ClientRow);
+        let cases: [(&str, Corrupt); 5] = [
+            ("auth_method", |r| {
+                r.auth_method = "client_secret_jwt_typo".into()
+            }),
+            ("redirect_uris", |r| r.redirect_uris = "not json".into()),
+            ("post_logout_redirect_uris", |r| {
+                r.post_logout_redirect_uris = r#"{"a":1}"#.into()
+            }),
+            ("grant_types", |r| r.grant_types = "".into()),
+            ("lifetimes", |r| {
+                r.lifetimes = r#"{"access_token_secs":"soon"}"#.into()
+            }),
+        ];
+        for (field, corrupt) in cases {
+            let mut r = row();
+            corrupt(&mut r);
+            let e = Client::from_row(r).unwrap_err().to_string();
+            assert!(
+                e.contains("client 'web'") && e.contains(&format!("stored {field} ")),
+                "{field}: {e}"
+            );
+        }
     }
 }

@@ -148,6 +148,7 @@ pub fn app(state: State, extend: impl FnOnce(Route) -> Route) -> impl Endpoint {
     let hsts = state.config.public_url.starts_with("https://");
     routes
         .around(with_not_found)
+        .with(crate::http::header_limits::HeaderLimits)
         .with(SecurityHeaders { hsts })
         .with(RequestTelemetry)
         .data(state)

@@ -161,8 +161,7 @@ impl ClientsApi {
         let public = b.token_endpoint_auth_method.as_deref() == Some("none");
         let lifetimes: LifetimeChanges = b.lifetimes.unwrap_or_default().into();
         let created = clients::create_client(
-            &self.state.db,
-            &self.state.hasher,
+            &self.state,
             &c.tenant,
             clients::NewClient {
                 client_id: b.client_id,

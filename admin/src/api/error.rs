@@ -56,6 +56,9 @@ impl From<ManageError> for ApiError {
             ManageError::NotFound { .. } => err(ApiError::NotFound, "not_found", e.to_string()),
             ManageError::Conflict(m) => err(ApiError::Conflict, "conflict", m.clone()),
             ManageError::Invalid(m) => err(ApiError::BadRequest, "invalid_request", m.clone()),
+            ManageError::InvalidClientMetadata(m) => {
+                err(ApiError::BadRequest, "invalid_client_metadata", m.clone())
+            }
             ManageError::Internal(inner) => {
                 tracing::error!(error = %manage::describe(&e), detail = ?inner, "admin api failure");
                 err(ApiError::Internal, "server_error", "internal error")

@@ -34,6 +34,9 @@ pub enum AttemptResult {
     Connect(String),
     /// An e-mail the SMTP server accepted.
     Sent,
+    /// The destination is one Lanyard does not send to (`http::destination`): nothing was sent,
+    /// and no retry can change that.
+    Refused(String),
     /// An SMTP server's refusal: permanent (5yz, or a message that cannot be built) or
     /// transient (4yz), RFC 5321 §4.2.1.
     Smtp {
@@ -72,6 +75,7 @@ pub fn decide_delivery_outcome(
         AttemptResult::Timeout => (true, "timeout".to_string(), None),
         AttemptResult::Connect(e) => (true, format!("connection failed: {e}"), None),
         AttemptResult::Sent => return DeliveryOutcome::Delivered,
+        AttemptResult::Refused(e) => (false, format!("destination refused: {e}"), None),
         AttemptResult::Smtp { permanent, detail } => (!permanent, format!("SMTP: {detail}"), None),
     };
     if !retryable {
@@ -324,6 +328,7 @@ fn attempt_class(a: &AttemptResult) -> &'static str {
         },
         AttemptResult::Timeout => "timeout",
         AttemptResult::Connect(_) => "connect",
+        AttemptResult::Refused(_) => "refused",
         AttemptResult::Sent => "sent",
         AttemptResult::Smtp {
             permanent: true, ..
@@ -338,6 +343,7 @@ fn describe(a: &AttemptResult) -> String {
         AttemptResult::Timeout => "timeout".into(),
         AttemptResult::Connect(e) => format!("connection failed: {e}"),
         AttemptResult::Sent => "sent".into(),
+        AttemptResult::Refused(e) => format!("destination refused: {e}"),
         AttemptResult::Smtp { detail, .. } => format!("SMTP: {detail}"),
     }
 }
@@ -370,6 +376,17 @@ async fn build_logout_token(state: &State, row: &store::outbox::DeliveryRow) -> 
 }
 
 async fn send(state: &State, target: &str, token: &str) -> AttemptResult {
+    // The client's resolver checks names after resolution; a literal address never reaches a
+    // resolver, so it is checked here (the rule registration applied may have changed since).
+    let policy = &state.config.allow_private_destinations;
+    match url::Url::parse(target) {
+        Ok(u) => {
+            if let Err(e) = policy.evaluate_uri(&u) {
+                return AttemptResult::Refused(e.to_string());
+            }
+        }
+        Err(_) => return AttemptResult::Refused(format!("'{target}' is not a URI")),
+    }
     let body = serde_urlencoded::to_string([("logout_token", token)]).unwrap_or_default();
     let res = state
         .http
@@ -390,8 +407,11 @@ async fn send(state: &State, target: &str, token: &str) -> AttemptResult {
                 retry_after_secs,
             }
         }
-        Err(e) if e.is_timeout() => AttemptResult::Timeout,
-        Err(e) => AttemptResult::Connect(e.to_string()),
+        Err(e) => match crate::http::destination::find_rejection(&e) {
+            Some(r) => AttemptResult::Refused(r.to_string()),
+            None if e.is_timeout() => AttemptResult::Timeout,
+            None => AttemptResult::Connect(e.to_string()),
+        },
     }
 }
 
@@ -413,6 +433,22 @@ mod tests {
             code,
             retry_after_secs: None,
         }
+    }
+
+    #[test]
+    fn a_refused_destination_is_dead_at_once() {
+        // Not a retry loop: the first attempt is the last, whatever the budget left.
+        assert_eq!(
+            decide_delivery_outcome(
+                &AttemptResult::Refused("10.0.0.1 is a private address".into()),
+                1,
+                0,
+                0,
+                &cfg(),
+                0.0
+            ),
+            DeliveryOutcome::Dead("destination refused: 10.0.0.1 is a private address".into())
+        );
     }
 
     #[test]

@@ -37,6 +37,11 @@ impl Params {
             if v.len() > MAX_VALUE_BYTES {
                 return Err(Rejection::Malformed("parameter too long"));
             }
+            if has_control_character(&k, &v) {
+                // Never echoed: a NUL or a line break in `state` or `username` would otherwise
+                // travel into redirects, pages, logs and audit rows.
+                return Err(Rejection::Malformed("control character in a parameter"));
+            }
             if v.is_empty() {
                 // §3.1: "Parameters sent without a value MUST be treated as if they were omitted".
                 continue;
@@ -89,6 +94,18 @@ impl Params {
     pub fn into_map(self) -> HashMap<String, String> {
         self.map
     }
+}
+
+/// Parameters whose value is JSON (OIDC Core §5.5 `claims`), where tab, line feed and carriage
+/// return are insignificant whitespace (RFC 8259 §2); every other control is still refused.
+const JSON_VALUED: &[&str] = &["claims"];
+
+/// Whether a name or value holds a control character (Unicode `Cc`: C0, DEL, C1). No form
+/// Lanyard serves has a multi-line field, and no OAuth or OIDC parameter (RFC 6749 Appendix A:
+/// `state`, `scope`, `nonce`, ... are printable) may carry one.
+fn has_control_character(name: &str, value: &str) -> bool {
+    let json_ws = |c: char| JSON_VALUED.contains(&name) && matches!(c, '\t' | '\n' | '\r');
+    name.chars().any(char::is_control) || value.chars().any(|c| c.is_control() && !json_ws(c))
 }
 
 /// Decode pairs, refusing bytes that do not decode to UTF-8.
@@ -154,6 +171,31 @@ pub fn credential_in_query(query: Option<&str>) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused_in_names_and_values() {
+        for raw in [
+            &b"state=a%00b"[..],
+            b"nonce=a%0Ab",
+            b"username=al%0Dice",
+            b"state=%09",
+            b"state=%7F",
+            b"state=%C2%85",
+            b"st%00ate=x",
+            b"claims=%00",
+        ] {
+            assert!(
+                matches!(Params::parse(raw), Err(Rejection::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        // JSON whitespace in `claims` is whitespace; other values keep printable text.
+        let p =
+            Params::parse(b"claims=%7B%0A%09%22id_token%22%3A%7B%7D%0D%0A%7D&state=a+b").unwrap();
+        assert_eq!(p.get("claims"), Some("{\n\t\"id_token\":{}\r\n}"));
+        assert_eq!(p.get("state"), Some("a b"));
+    }
 
     #[test]
     fn parses_and_decodes() {

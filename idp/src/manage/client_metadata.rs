@@ -8,6 +8,7 @@
 //! refresh reuse grace is not negative; public clients authenticate with `none` and cannot use
 //! `client_credentials` (RFC 6749 §4.4 needs a confidential client).
 
+use crate::http::destination::DestinationPolicy;
 use crate::keys::SUPPORTED_ALGS;
 use crate::model::{AuthMethod, Lifetimes};
 
@@ -41,6 +42,44 @@ pub fn validate_uri(uri: &str) -> Result<(), String> {
 
 pub fn validate_uris<'a>(uris: impl IntoIterator<Item = &'a String>) -> Result<(), String> {
     uris.into_iter().try_for_each(|u| validate_uri(u))
+}
+
+/// The logout URIs against the rest of the registration:
+///
+/// - the back-channel logout URI is a destination Lanyard itself POSTs to, so it must not name
+///   this machine, a private network or a metadata service (`http::destination`; checked again
+///   after DNS resolution when used);
+/// - the front-channel logout URI must have the scheme, host and port of a registered redirect
+///   URI (OIDC Front-Channel Logout 1.0 §2), so a client cannot frame another origin.
+pub fn validate_logout_uris(
+    redirect_uris: &[String],
+    backchannel: Option<&str>,
+    frontchannel: Option<&str>,
+    destinations: &DestinationPolicy,
+) -> Result<(), String> {
+    if let Some(bc) = backchannel {
+        destinations
+            .evaluate_uri_str(bc)
+            .map_err(|e| format!("backchannel_logout_uri {e}"))?;
+    }
+    if let Some(fc) = frontchannel {
+        let origin = |u: &str| {
+            url::Url::parse(u).ok().map(|p| {
+                (
+                    p.scheme().to_string(),
+                    p.host_str().map(str::to_ascii_lowercase),
+                    p.port_or_known_default(),
+                )
+            })
+        };
+        let want = origin(fc);
+        if want.is_none() || !redirect_uris.iter().any(|r| origin(r) == want) {
+            return Err(format!(
+                "frontchannel_logout_uri '{fc}' must have the scheme, host and port of a registered redirect URI (OIDC Front-Channel Logout 1.0 §2)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub fn validate_lifetimes(l: &Lifetimes) -> Result<(), String> {
@@ -159,6 +198,55 @@ mod tests {
         for bad in ["", "a:b", "with space", "é", &"x".repeat(129)] {
             assert!(validate_client_id(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn backchannel_logout_uris_must_not_name_private_destinations() {
+        let strict = DestinationPolicy::default();
+        let rp = ["https://rp.example/cb".to_string()];
+        for bad in [
+            "http://127.0.0.1:9/bc",
+            "http://[::1]/bc",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/bc",
+            "http://localhost/bc",
+        ] {
+            let e = validate_logout_uris(&rp, Some(bad), None, &strict).unwrap_err();
+            assert!(e.starts_with("backchannel_logout_uri"), "{e}");
+        }
+        assert!(validate_logout_uris(&rp, Some("https://rp.example/bc"), None, &strict).is_ok());
+        let dev = DestinationPolicy::parse("loopback").unwrap();
+        assert!(validate_logout_uris(&rp, Some("http://127.0.0.1:9/bc"), None, &dev).is_ok());
+    }
+
+    #[test]
+    fn frontchannel_logout_uris_share_the_origin_of_a_redirect_uri() {
+        let p = DestinationPolicy::default();
+        let rp = [
+            "https://rp.example/cb".to_string(),
+            "https://app.example:8443/cb".to_string(),
+        ];
+        for ok in [
+            "https://rp.example/logout",
+            "https://RP.example:443/fc?x=1",
+            "https://app.example:8443/fc",
+        ] {
+            assert!(
+                validate_logout_uris(&rp, None, Some(ok), &p).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "https://evil.example/fc",
+            "http://rp.example/fc",
+            "https://rp.example:8443/fc",
+            "https://app.example/fc",
+            "https://sub.rp.example/fc",
+        ] {
+            let e = validate_logout_uris(&rp, None, Some(bad), &p).unwrap_err();
+            assert!(e.contains("Front-Channel Logout 1.0 §2"), "{bad}: {e}");
+        }
+        assert!(validate_logout_uris(&[], None, Some("https://rp.example/fc"), &p).is_err());
     }
 
     #[test]

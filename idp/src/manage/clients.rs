@@ -8,7 +8,6 @@
 use super::client_metadata::{self as meta, LifetimeChanges};
 use super::{conflict, invalid, ManageError, Result};
 use crate::app::AppState;
-use crate::crypto::SecretHasher;
 use crate::events::audit::{self, Event};
 use crate::model::{AuthMethod, Client, Lifetimes, Tenant};
 use crate::store::{self, to_json_list};
@@ -53,12 +52,12 @@ impl std::fmt::Debug for CreatedClient {
 }
 
 pub async fn create_client(
-    db: &DatabaseConnection,
-    hasher: &SecretHasher,
+    state: &AppState,
     tenant: &Tenant,
     c: NewClient,
     now: i64,
 ) -> Result<CreatedClient> {
+    let (db, hasher) = (&state.db, &state.hasher);
     meta::validate_client_id(&c.client_id).map_err(invalid)?;
     meta::validate_uris(
         c.redirect_uris
@@ -68,6 +67,13 @@ pub async fn create_client(
             .chain(&c.frontchannel_logout_uri),
     )
     .map_err(invalid)?;
+    meta::validate_logout_uris(
+        &c.redirect_uris,
+        c.backchannel_logout_uri.as_deref(),
+        c.frontchannel_logout_uri.as_deref(),
+        &state.config.allow_private_destinations,
+    )
+    .map_err(ManageError::InvalidClientMetadata)?;
     meta::validate_lifetimes(&c.lifetimes).map_err(invalid)?;
     let method = meta::resolve_auth_method(c.auth_method.as_deref(), c.public).map_err(invalid)?;
     if method == AuthMethod::PrivateKeyJwt && c.jwks.is_none() {
@@ -148,10 +154,10 @@ pub struct ClientView {
     pub created_at: i64,
 }
 
-fn view(row: store::clients::ClientRow, now: i64) -> ClientView {
+fn view(row: store::clients::ClientRow, now: i64) -> Result<ClientView> {
     let created_at = row.created_at;
-    let c = Client::from_row(row);
-    ClientView {
+    let c = Client::from_row(row)?;
+    Ok(ClientView {
         token_endpoint_auth_method: c.auth_method.as_str().into(),
         previous_secret_valid_until: c
             .previous_secret
@@ -170,7 +176,7 @@ fn view(row: store::clients::ClientRow, now: i64) -> ClientView {
         disabled: c.disabled,
         dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         created_at,
-    }
+    })
 }
 
 async fn find(
@@ -185,18 +191,15 @@ async fn find(
 
 pub async fn list_clients(state: &AppState, tenant: &Tenant) -> Result<Vec<ClientView>> {
     let now = state.clock.now();
-    Ok(store::clients::list(&state.db, &tenant.id)
+    store::clients::list(&state.db, &tenant.id)
         .await?
         .into_iter()
         .map(|r| view(r, now))
-        .collect())
+        .collect()
 }
 
 pub async fn show_client(state: &AppState, tenant: &Tenant, client_id: &str) -> Result<ClientView> {
-    Ok(view(
-        find(&state.db, tenant, client_id).await?,
-        state.clock.now(),
-    ))
+    view(find(&state.db, tenant, client_id).await?, state.clock.now())
 }
 
 /// Registration changes; `None` keeps the current value. For the logout URIs `Some(None)`
@@ -219,7 +222,7 @@ pub async fn update_client(
     actor: &str,
 ) -> Result<ClientView> {
     let row = find(&state.db, tenant, client_id).await?;
-    let current = Client::from_row(row.clone());
+    let current = Client::from_row(row.clone())?;
     let redirect_uris = changes.redirect_uris.unwrap_or(current.redirect_uris);
     let post_logout = changes
         .post_logout_redirect_uris
@@ -239,6 +242,13 @@ pub async fn update_client(
             .chain(&frontchannel),
     )
     .map_err(invalid)?;
+    meta::validate_logout_uris(
+        &redirect_uris,
+        backchannel.as_deref(),
+        frontchannel.as_deref(),
+        &state.config.allow_private_destinations,
+    )
+    .map_err(ManageError::InvalidClientMetadata)?;
     meta::validate_lifetimes(&lifetimes).map_err(invalid)?;
     store::clients::update(
         &state.db,

@@ -47,8 +47,7 @@ pub async fn seed_demo(state: &AppState) -> Result<Option<String>> {
     )
     .await?;
     let web = create_client(
-        &state.db,
-        &state.hasher,
+        state,
         &tenant,
         NewClient {
             client_id: "demo-app".into(),
@@ -69,8 +68,7 @@ pub async fn seed_demo(state: &AppState) -> Result<Option<String>> {
     )
     .await?;
     create_client(
-        &state.db,
-        &state.hasher,
+        state,
         &tenant,
         NewClient {
             client_id: crate::protocol::demo::DEMO_CLIENT.into(),

@@ -42,6 +42,9 @@ pub enum ManageError {
     /// The input is wrong; the message says how, for a person to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// A client registration's metadata breaks a rule (RFC 7591 §3.2.2 `invalid_client_metadata`).
+    #[error("{0}")]
+    InvalidClientMetadata(String),
     /// Storage, crypto or another failure that is not the caller's fault.
     #[error(transparent)]
     Internal(Error),

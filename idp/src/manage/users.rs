@@ -35,11 +35,9 @@ pub struct CreatedUser {
     pub groups: Vec<String>,
 }
 
-fn validate_username(username: &str) -> Result<()> {
-    if username.is_empty() || username.len() > 128 || username.chars().any(char::is_whitespace) {
-        return Err(invalid("username must be 1-128 characters without spaces"));
-    }
-    Ok(())
+/// RFC 8265 §3.4 (UsernameCaseMapped): the stored form, or why the name is refused.
+fn validate_username(username: &str) -> Result<crate::username::Username> {
+    crate::username::resolve_username(username).map_err(|e| invalid(e.to_string()))
 }
 
 fn validate_password(password: &str) -> Result<()> {
@@ -107,28 +105,26 @@ pub async fn create(
     u: NewUser,
     now: i64,
 ) -> Result<CreatedUser> {
-    validate_username(&u.username)?;
+    let username = validate_username(&u.username)?;
     validate_password(u.password.expose())?;
     validate_profile(u.email.as_deref(), u.name.as_deref(), &u.groups)?;
-    if store::users::find_by_username(db, &tenant.id, &u.username)
+    if let Some(existing) = store::users::find_by_username(db, &tenant.id, username.as_str())
         .await?
-        .is_some()
+        .or(store::users::find_by_skeleton(db, &tenant.id, username.skeleton()).await?)
     {
-        return Err(conflict(format!(
-            "user '{}' already exists in '{}'",
-            u.username, tenant.slug
-        )));
+        return Err(taken(&username, &existing.username, &tenant.slug));
     }
     let hash = crate::passwords::hash(u.password.expose().to_string())
         .await
         .map_err(internal)?;
     let txn = db.begin().await?;
-    let row = store::users::insert(
+    let skeleton = username.skeleton().to_string();
+    let inserted = store::users::insert(
         &txn,
         store::users::User {
             id: crate::crypto::random_id(),
             tenant_id: tenant.id.clone(),
-            username: u.username,
+            username: username.as_str().to_string(),
             email: u.email,
             email_verified: false,
             name: u.name,
@@ -137,9 +133,19 @@ pub async fn create(
             created_at: now,
             updated_at: now,
             must_change_password: false,
+            username_skeleton: skeleton,
         },
     )
-    .await?;
+    .await;
+    // Two creations can race past the check above; the unique indexes decide (migration
+    // 000013), and the loser hears the same answer.
+    let row = match inserted {
+        Ok(row) => row,
+        Err(e) if store::is_unique_violation(&e) => {
+            return Err(taken(&username, username.as_str(), &tenant.slug));
+        }
+        Err(e) => return Err(e.into()),
+    };
     store::policies::set_user_groups(&txn, &tenant.id, &row.id, &u.groups, now).await?;
     txn.commit().await?;
     Ok(CreatedUser {
@@ -150,6 +156,19 @@ pub async fn create(
         name: row.name,
         groups: u.groups,
     })
+}
+
+/// The name is in use, or looks like one in use (UTS #39 §4). Names are shown `{:?}`-escaped so an
+/// invisible character is visible in the message.
+fn taken(wanted: &crate::username::Username, existing: &str, tenant: &str) -> ManageError {
+    if wanted.as_str() == existing {
+        conflict(format!("user '{existing}' already exists in '{tenant}'"))
+    } else {
+        conflict(format!(
+            "username {:?} is confusable with the existing user {existing:?} in '{tenant}'",
+            wanted.as_str()
+        ))
+    }
 }
 
 /// A user as an operator reads it (never the password hash).

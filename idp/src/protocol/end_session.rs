@@ -216,7 +216,12 @@ pub async fn confirm(
         let id = params.get("req").unwrap_or("");
         let lr: LogoutRequest =
             match store::grants::find_request(&state.db, &tenant.id, id, ctx.now).await? {
-                Some(row) => serde_json::from_str(&row.params).unwrap_or_default(),
+                // A stored request that does not parse is an error, not an empty request.
+                Some(row) => serde_json::from_str::<LogoutRequest>(&row.params).map_err(|e| {
+                    crate::error::internal(format!(
+                        "pending logout request: stored params do not parse: {e}"
+                    ))
+                })?,
                 None => LogoutRequest::default(),
             };
         if lr.kind == "logout" {

@@ -392,7 +392,11 @@ async fn authenticate(
     password: String,
     ctx: &RequestContext,
 ) -> Result<std::result::Result<store::users::User, &'static str>> {
-    let acct_key = throttle_key("acct", tenant, username);
+    // The account throttle counts per account, so it keys on the name's PRECIS form (RFC 8265
+    // §3.4): `ALICE` and `ａｌｉｃｅ` share `alice`'s counter. A name no account can have keeps
+    // its own (lower-cased) key.
+    let account = crate::username::lookup_form(username);
+    let acct_key = throttle_key("acct", tenant, account.as_deref().unwrap_or(username));
     let ip_key = throttle_key("ip", tenant, &ctx.ip);
     let acct = load_counter(state, &acct_key).await?;
     let ip = load_counter(state, &ip_key).await?;

@@ -103,7 +103,8 @@ pub async fn load_client(
     }
     let c = store::clients::find_by_client_id(&state.read, &tenant.id, client_id)
         .await?
-        .map(Client::from_row);
+        .map(Client::from_row)
+        .transpose()?;
     if let Some(c) = &c {
         state.cache.put_client(&tenant.id, c, now_ms);
     }

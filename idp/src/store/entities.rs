@@ -58,6 +58,8 @@ entity!(user, "users", debug = redacted, {
     pub updated_at: i64,
     /// Set when the user reported a sign-in as not theirs: the next login asks for a new one.
     pub must_change_password: bool,
+    /// UTS #39 skeleton of `username`, unique per tenant (migration 000013).
+    pub username_skeleton: String,
 });
 
 entity!(client, "clients", debug = redacted, {

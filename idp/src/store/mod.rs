@@ -149,6 +149,11 @@ pub async fn hashing_key<C: ConnectionTrait>(db: &C) -> Result<Vec<u8>, DbErr> {
 pub fn to_json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
-pub fn from_json_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
+
+/// Whether a write was refused by a unique index (a race the database decided).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }

@@ -16,14 +16,33 @@ pub async fn insert<C: ConnectionTrait>(db: &C, u: User) -> Result<User, DbErr> 
     am.insert(db).await
 }
 
+/// The user a typed name denotes. Names are stored in their PRECIS form (RFC 8265 §3.4), and
+/// the typed name is mapped the same way here, so every lookup (login, CLI, admin API, cohort
+/// selectors) agrees that `ALICE` is `alice`. A name no stored name can equal finds nobody.
 pub async fn find_by_username<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
     username: &str,
 ) -> Result<Option<User>, DbErr> {
+    let Some(stored) = crate::username::lookup_form(username) else {
+        return Ok(None);
+    };
     user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
-        .filter(user::Column::Username.eq(username))
+        .filter(user::Column::Username.eq(stored))
+        .one(db)
+        .await
+}
+
+/// The user whose name looks like one with this UTS #39 skeleton, if any.
+pub async fn find_by_skeleton<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    skeleton: &str,
+) -> Result<Option<User>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::UsernameSkeleton.eq(skeleton))
         .one(db)
         .await
 }

@@ -32,6 +32,8 @@ impl Lanyard {
             .env("LANYARD_BIND", format!("127.0.0.1:{}", self.port))
             .env("LANYARD_PUBLIC_URL", self.base_url())
             .env("LANYARD_DEMO", "false")
+            // The bench's RPs listen on loopback.
+            .env("LANYARD_ALLOW_PRIVATE_DESTINATIONS", "loopback")
             .env("LANYARD_LOG", "warn")
             .kill_on_drop(true);
         c

@@ -182,6 +182,13 @@ async fn parse_request(
     if prompt.len() > 1 && prompt.iter().any(|v| v == "none") {
         return Err(Rejection::Malformed("prompt"));
     }
+    // OIDC Core §3.1.2.1: `display` is one of four ASCII values; anything else is an error
+    // rather than ignored, like the other enumerations (`prompt` above, `response_mode`).
+    if p.get("display")
+        .is_some_and(|d| !matches!(d, "page" | "popup" | "touch" | "wap"))
+    {
+        return Err(Rejection::Malformed("display"));
+    }
     let max_age = match p.get("max_age") {
         None => None,
         Some(v) => Some(
