@@ -68,7 +68,7 @@ impl From<ManageError> for Error {
         match e {
             ManageError::NotFound { .. } => Error::NotFound(e.to_string()),
             ManageError::Conflict(m) => Error::Conflict(m),
-            ManageError::Invalid(m) => Error::Invalid(m),
+            ManageError::Invalid(m) | ManageError::InvalidClientMetadata(m) => Error::Invalid(m),
             ManageError::Internal(inner) => inner,
         }
     }
