@@ -15,6 +15,7 @@ mod m20261201_000007_risk;
 mod m20261201_000008_portal;
 mod m20261201_000009_mail;
 mod m20261201_000010_offline;
+mod m20261201_000012_lockout;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_portal::Migration),
             Box::new(m20261201_000009_mail::Migration),
             Box::new(m20261201_000010_offline::Migration),
+            Box::new(m20261201_000012_lockout::Migration),
         ]
     }
 }

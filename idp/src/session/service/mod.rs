@@ -10,6 +10,7 @@ pub mod devices;
 pub mod end;
 pub mod export;
 pub mod guard;
+pub mod lockout;
 pub mod policy;
 pub mod reported;
 pub mod resolve;
