@@ -67,7 +67,8 @@ pub fn retry_after(c: &Counter, now: UnixTime) -> i64 {
 
 /// Progressive delays for one account (from one class of device): `free_failures` failures cost
 /// nothing; each further one makes the next attempt wait `base_delay_secs`, doubled per failure,
-/// at most `max_delay_secs`. Failures are forgotten `window_secs` after the last one.
+/// at most `max_delay_secs`. Failures are forgotten when none came for `window_secs` after the
+/// last wait ended (so waiting out the longest delay does not by itself start the count over).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progressive {
     pub free_failures: i64,
@@ -92,7 +93,8 @@ pub fn progressive_delay(p: &Progressive, failures: i64) -> i64 {
 /// The counter after a failed attempt under progressive delays. Here `window_start` holds the
 /// time of the last failure and `locked_until` the earliest next attempt.
 pub fn after_failure_progressive(c: &Counter, p: &Progressive, now: UnixTime) -> Counter {
-    let failures = if now - c.window_start >= p.window_secs {
+    let quiet_since = c.locked_until.max(c.window_start);
+    let failures = if c.failures == 0 || now - quiet_since >= p.window_secs {
         1
     } else {
         c.failures + 1
@@ -260,11 +262,16 @@ mod tests {
         assert!(evaluate_attempt(&c, 13));
         c = after_failure_progressive(&c, &P, 13);
         assert_eq!(c.locked_until, 33);
-        // A window after the last failure, the count starts over.
-        c = after_failure_progressive(&c, &P, 13 + 1000);
+        // Waiting out the delay and then less than a window keeps the count...
+        c = after_failure_progressive(&c, &P, 33 + 999);
+        assert_eq!(c.failures, 5);
+        assert_eq!(c.locked_until, 33 + 999 + 40);
+        // ...a whole quiet window after the wait ended starts it over.
+        let t = c.locked_until + 1000;
+        c = after_failure_progressive(&c, &P, t);
         assert_eq!(c.failures, 1);
-        assert!(evaluate_attempt(&c, 1013));
-        assert_eq!(retry_after(&c, 1013), 0);
+        assert!(evaluate_attempt(&c, t));
+        assert_eq!(retry_after(&c, t), 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod lockout;
 pub mod policy;
 pub mod reported;
 pub mod resolve;
+pub mod risk;
 pub mod stepup;
 pub mod sweep;
 
