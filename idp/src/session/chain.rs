@@ -86,11 +86,11 @@ impl ChainDecision {
     pub fn response(&self) -> Option<Response> {
         self.actions
             .iter()
-            .filter_map(|a| match a {
-                Action::Alert | Action::NotifyAdmins => Some(Response::Alert),
-                Action::StepUp => Some(Response::Reauth),
-                Action::ReadOnly => Some(Response::ReadOnly),
-                Action::Terminate | Action::LockAccount => Some(Response::Terminate),
+            .map(|a| match a {
+                Action::Alert | Action::NotifyAdmins => Response::Alert,
+                Action::StepUp => Response::Reauth,
+                Action::ReadOnly => Response::ReadOnly,
+                Action::Terminate | Action::LockAccount => Response::Terminate,
             })
             .max_by_key(|r| r.strictness())
     }
