@@ -1447,7 +1447,7 @@ async fn governance_endpoints_answer_a_foreign_token_as_for_an_unknown_tenant() 
         .await
         .unwrap();
     assert!(layers.iter().all(|l| l.settings.is_empty()), "{layers:?}");
-    let alice = manage::users::show_user(&ts.state.db, &ts.tenant, "alice")
+    let alice = manage::users::show_user(&ts.state.db, &ts.tenant, "alice", ts.clock.now_secs())
         .await
         .unwrap();
     assert!(alice.attributes.is_empty());

@@ -20,6 +20,10 @@ pub enum Rejection {
     ClientAuthFailed,
     #[error("client authentication method not allowed")]
     ClientAuthMethodNotAllowed,
+    /// Too many failed authentications of this client_id: refused before the credentials are
+    /// looked at, for the seconds in `Retry-After` (ADR 0013).
+    #[error("client authentication throttled")]
+    ClientThrottled,
     #[error("grant type not allowed for client")]
     UnauthorizedGrant,
     #[error("unsupported grant type")]
@@ -112,6 +116,13 @@ impl Rejection {
             UnknownClient | ClientAuthFailed | ClientAuthMethodNotAllowed => {
                 ("invalid_client", "Client authentication failed.", 401)
             }
+            // RFC 6749 §5.2 has no throttle code: the failure is the client's authentication,
+            // so `invalid_client`, with RFC 6585 §4's 429 and Retry-After (ADR 0013).
+            ClientThrottled => (
+                "invalid_client",
+                "Too many failed client authentications. Retry after the number of seconds in the Retry-After header.",
+                429,
+            ),
             UnauthorizedGrant => (
                 "unauthorized_client",
                 "The client is not allowed to use this grant type.",
@@ -281,6 +292,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttled_client_is_429_invalid_client() {
+        let e = Rejection::ClientThrottled.oauth();
+        assert_eq!((e.error, e.status), ("invalid_client", 429));
+        assert!(e.description.contains("Retry-After"));
+    }
 
     #[test]
     fn client_failures_are_401_invalid_client() {

@@ -21,6 +21,12 @@ fn dummy() -> String {
         .clone()
 }
 
+/// Compute the dummy hash now, off the runtime, so the first unknown username does not cost an
+/// extra hash (which would tell it apart from a known one by its time). Called at start-up.
+pub async fn warm() {
+    let _ = tokio::task::spawn_blocking(dummy).await;
+}
+
 /// At most one argon2 computation per core at a time: more only adds memory (19 MiB each) and
 /// makes every login wait longer (measured: 64 concurrent logins ran slower than 16).
 fn permits() -> &'static tokio::sync::Semaphore {
@@ -78,5 +84,25 @@ mod tests {
         assert!(verify("correct horse".into(), Some(h.clone())).await);
         assert!(!verify("wrong".into(), Some(h)).await);
         assert!(!verify("anything".into(), None).await);
+    }
+
+    #[tokio::test]
+    async fn the_dummy_costs_what_a_real_hash_costs() {
+        // Equal work for unknown usernames: the dummy has the very parameters (algorithm,
+        // version, memory, iterations, lanes) real hashes get, so verifying it is as slow.
+        warm().await;
+        let real = hash("whatever".into()).await.unwrap();
+        let dummy = dummy();
+        let params = |h: &str| {
+            let p = PasswordHash::new(h).unwrap();
+            (
+                p.algorithm.to_string(),
+                p.version,
+                p.params.to_string(),
+                p.hash.map(|o| o.len()),
+            )
+        };
+        assert_eq!(params(&real), params(&dummy));
+        assert!(dummy.starts_with("$argon2id$"));
     }
 }

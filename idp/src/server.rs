@@ -188,6 +188,8 @@ pub async fn spawn_metrics_listener(
 /// Start the dispatcher, the sweeper and the gauge refresher.
 pub fn spawn_background(state: &State) -> Vec<tokio::task::JoinHandle<()>> {
     crate::events::mail::log_startup(state);
+    // The dummy password hash for unknown usernames, ready before the first login.
+    tokio::spawn(crate::passwords::warm());
     vec![
         tokio::spawn(crate::events::dispatcher::run(state.clone())),
         tokio::spawn(crate::events::sweeper::run(state.clone())),

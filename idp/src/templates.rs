@@ -124,6 +124,14 @@ pub const EMAIL: &[(&str, &str)] = &[
         include_str!("../../templates/email/account_locked.txt"),
     ),
     (
+        "email/account_locked_admin.html",
+        include_str!("../../templates/email/account_locked_admin.html"),
+    ),
+    (
+        "email/account_locked_admin.txt",
+        include_str!("../../templates/email/account_locked_admin.txt"),
+    ),
+    (
         "email/sign_in_reported.html",
         include_str!("../../templates/email/sign_in_reported.html"),
     ),

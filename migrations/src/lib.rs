@@ -16,6 +16,7 @@ mod m20261201_000008_portal;
 mod m20261201_000009_mail;
 mod m20261201_000010_offline;
 mod m20261201_000011_admin;
+mod m20261201_000012_lockout;
 mod m20261201_000013_usernames;
 mod m20261201_000015_preferences;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_mail::Migration),
             Box::new(m20261201_000010_offline::Migration),
             Box::new(m20261201_000011_admin::Migration),
+            Box::new(m20261201_000012_lockout::Migration),
             Box::new(m20261201_000013_usernames::Migration),
             Box::new(m20261201_000015_preferences::Migration),
         ]

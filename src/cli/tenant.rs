@@ -1,5 +1,5 @@
 //! `lanyard tenant ...`: create, list, show, set-policy, set-mail-from, set-admin-email,
-//! revoke-sessions, delete.
+//! show-security, set-response-chains, set-throttle, revoke-sessions, delete.
 
 use super::output::{print_json, print_list, print_object, Cell, Column, OutputArgs};
 use super::{m, Ctx, ACTOR};
@@ -28,6 +28,19 @@ pub enum TenantCmd {
     SetMailFrom { slug: String, address: String },
     /// Set the address told when a user reports a sign-in as not theirs ('' removes it).
     SetAdminEmail { slug: String, address: String },
+    /// Show the tenant's security settings: response chains and login-throttle thresholds.
+    ShowSecurity { slug: String },
+    /// Replace the tenant's response chains with the JSON list in FILE ('-' reads standard
+    /// input; '[]' removes them). The format is in the README, "Response chains".
+    SetResponseChains { slug: String, file: String },
+    /// Change login-throttle thresholds (the others keep their values), e.g.
+    /// `--set account_free_failures=10 --set ip_max_failures=50`.
+    SetThrottle {
+        slug: String,
+        /// FIELD=SECONDS_OR_COUNT (repeat for several).
+        #[arg(long = "set", value_name = "FIELD=N", required = true)]
+        set: Vec<String>,
+    },
     /// List tenants.
     List {
         #[command(flatten)]
@@ -113,6 +126,48 @@ pub async fn run(ctx: &Ctx, cmd: TenantCmd) -> anyhow::Result<()> {
                 &manage::mail::set(&ctx.state, &t, None, a, ACTOR)
                     .await
                     .map_err(m)?,
+            )
+        }
+        TenantCmd::ShowSecurity { slug } => {
+            let t = ctx.tenant(&slug).await?;
+            print_json(&manage::security::show(&ctx.state, &t).await.map_err(m)?)
+        }
+        TenantCmd::SetResponseChains { slug, file } => {
+            let raw = if file == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {file}: {e}"))?
+            };
+            let t = ctx.tenant(&slug).await?;
+            print_json(
+                &manage::security::set_chains(&ctx.state, &t, &raw, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
+        }
+        TenantCmd::SetThrottle { slug, set } => {
+            let mut changes = serde_json::Map::new();
+            for kv in &set {
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--set {kv}: expected FIELD=N"))?;
+                let n: i64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--set {kv}: {v} is not a whole number"))?;
+                changes.insert(k.trim().to_string(), serde_json::json!(n));
+            }
+            let t = ctx.tenant(&slug).await?;
+            print_json(
+                &manage::security::set_throttle(
+                    &ctx.state,
+                    &t,
+                    &serde_json::Value::Object(changes),
+                    ACTOR,
+                )
+                .await
+                .map_err(m)?,
             )
         }
         TenantCmd::List { output } => print_list(

@@ -1,5 +1,5 @@
 //! `lanyard user ...`: create, list, show, update, set-attr, unset-attr, set-password, disable,
-//! enable, revoke-sessions, delete.
+//! enable, lock, unlock, revoke-sessions, delete.
 
 use super::output::{print_json, print_list, print_object, Cell, Column, OutputArgs};
 use super::{m, Ctx, ACTOR};
@@ -126,6 +126,25 @@ pub enum UserCmd {
         tenant: String,
         username: String,
     },
+    /// Lock a user: every session ends (reason account_locked) and sign-in is refused, for a
+    /// while (--for 30m, 12h, 7d) or until `user unlock`. The user and the tenant's admin
+    /// address are mailed.
+    Lock {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        username: String,
+        /// How long (90s, 30m, 12h, 7d; at most 366d). Without it: until unlocked.
+        #[arg(long = "for", value_name = "DURATION")]
+        for_: Option<String>,
+    },
+    /// Unlock a locked user.
+    Unlock {
+        /// The tenant (slug).
+        #[arg(long)]
+        tenant: String,
+        username: String,
+    },
     /// Re-enable a disabled user.
     Enable {
         /// The tenant (slug).
@@ -177,6 +196,8 @@ const COLUMNS: &[Column] = &[
     ("NAME", "name", Cell::Text),
     ("GROUPS", "groups", Cell::Text),
     ("STATUS", "status", Cell::Text),
+    ("LOCK", "lock", Cell::Text),
+    ("LOCKED UNTIL", "locked_until", Cell::Secs),
     ("CREATED", "created_at", Cell::Secs),
 ];
 
@@ -223,7 +244,7 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
         }
         UserCmd::List { tenant, output } => {
             let t = ctx.tenant(&tenant).await?;
-            let list = users::list_users(&state.db, &t).await.map_err(m)?;
+            let list = users::list_users(&state.db, &t, ctx.now).await.map_err(m)?;
             print_list(&list, COLUMNS, output.format())
         }
         UserCmd::Show {
@@ -232,7 +253,7 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
             output,
         } => {
             let t = ctx.tenant(&tenant).await?;
-            let u = users::show_user(&state.db, &t, &username)
+            let u = users::show_user(&state.db, &t, &username, ctx.now)
                 .await
                 .map_err(m)?;
             print_object(&u, output.format())
@@ -334,6 +355,32 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
                 .await
                 .map_err(m)?;
             print_json(&serde_json::json!({ "disabled": username, "sessions_ended": n }))
+        }
+        UserCmd::Lock {
+            tenant,
+            username,
+            for_,
+        } => {
+            let for_secs = match for_ {
+                Some(d) => Some(
+                    lanyard_idp::session::lock::parse_duration(&d)
+                        .map_err(|e| anyhow::anyhow!("--for {e}"))?,
+                ),
+                None => None,
+            };
+            let t = ctx.tenant(&tenant).await?;
+            print_json(
+                &manage::revocation::lock_user(state, &t, &username, for_secs, ACTOR)
+                    .await
+                    .map_err(m)?,
+            )
+        }
+        UserCmd::Unlock { tenant, username } => {
+            let t = ctx.tenant(&tenant).await?;
+            let was = manage::revocation::unlock_user(state, &t, &username, ACTOR)
+                .await
+                .map_err(m)?;
+            print_json(&serde_json::json!({ "unlocked": username, "was_locked": was }))
         }
         UserCmd::Enable { tenant, username } => {
             let t = ctx.tenant(&tenant).await?;

@@ -87,8 +87,77 @@ fn maybe(v: poem_openapi::types::MaybeUndefined<String>) -> Option<Option<String
     }
 }
 
+/// A tenant's security settings (ADR 0013; the README has the formats).
+#[derive(Object, Debug)]
+pub struct SecurityView {
+    pub tenant: String,
+    /// The response chains: `[{signal, window_secs, steps: [{occurrence, actions, lock_for_secs?}]}]`.
+    pub response_chains: serde_json::Value,
+    /// The login-throttle thresholds, every field with its value in force.
+    pub login_throttle: serde_json::Value,
+}
+
+impl TryFrom<manage::security::SecuritySettings> for SecurityView {
+    type Error = serde_json::Error;
+    fn try_from(s: manage::security::SecuritySettings) -> Result<Self, Self::Error> {
+        Ok(Self {
+            tenant: s.tenant,
+            response_chains: serde_json::to_value(s.response_chains)?,
+            login_throttle: serde_json::to_value(s.login_throttle)?,
+        })
+    }
+}
+
+fn security_view(s: manage::security::SecuritySettings) -> Result<SecurityView, ApiError> {
+    SecurityView::try_from(s).map_err(|_| {
+        err(
+            ApiError::Internal,
+            "server_error",
+            "the security settings could not be shown",
+        )
+    })
+}
+
 #[OpenApi(tag = "Tag::Tenants")]
 impl TenantsApi {
+    /// The tenant's security settings: response chains and login-throttle thresholds.
+    #[oai(path = "/tenants/:slug/security", method = "get")]
+    async fn show_security(&self, auth: AdminToken, slug: Path<String>) -> ApiResult<SecurityView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        Ok(Json(security_view(
+            manage::security::show(&self.state, &c.tenant).await?,
+        )?))
+    }
+
+    /// Replace the tenant's response chains (a JSON list; `[]` removes them).
+    #[oai(path = "/tenants/:slug/security/response-chains", method = "put")]
+    async fn set_response_chains(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        body: Json<serde_json::Value>,
+    ) -> ApiResult<SecurityView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let raw = body.0.to_string();
+        Ok(Json(security_view(
+            manage::security::set_chains(&self.state, &c.tenant, &raw, &c.actor).await?,
+        )?))
+    }
+
+    /// Change login-throttle thresholds (a JSON object of the fields to set).
+    #[oai(path = "/tenants/:slug/security/login-throttle", method = "patch")]
+    async fn set_login_throttle(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        body: Json<serde_json::Value>,
+    ) -> ApiResult<SecurityView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        Ok(Json(security_view(
+            manage::security::set_throttle(&self.state, &c.tenant, &body.0, &c.actor).await?,
+        )?))
+    }
+
     /// The tenant's mail settings (From address, admin address).
     #[oai(path = "/tenants/:slug/mail", method = "get")]
     async fn show_mail(&self, auth: AdminToken, slug: Path<String>) -> ApiResult<MailSettingsView> {

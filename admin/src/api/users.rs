@@ -1,5 +1,5 @@
 //! Users of a tenant: list, create, show, update, set and remove attributes, set the password,
-//! disable / enable, end their sessions, delete.
+//! disable / enable, lock / unlock, end their sessions, delete.
 
 use super::auth::{authorize, AdminToken};
 use super::error::{err, ApiError};
@@ -78,6 +78,35 @@ pub struct AttributeValue {
     pub value: String,
 }
 
+/// How long a lock lasts: `for_secs` (1 s to 366 days) or, absent, until unlocked.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct LockRequest {
+    pub for_secs: Option<i64>,
+}
+
+/// What a lock did.
+#[derive(Object, Debug)]
+pub struct LockedUserView {
+    pub username: String,
+    /// `until` (see `locked_until`) or `until_unlocked`.
+    pub lock: String,
+    pub locked_until: Option<i64>,
+    /// Sessions ended (reason `account_locked`).
+    pub sessions_ended: u64,
+    /// Whether the "account locked" mail to the user was written to the outbox.
+    pub user_mailed: bool,
+    /// Whether a mail to the tenant's admin address was written (only when one is set).
+    pub admin_mailed: bool,
+}
+
+#[derive(Object, Debug)]
+pub struct UnlockedUser {
+    pub username: String,
+    /// Whether a lock was in force.
+    pub was_locked: bool,
+}
+
 #[derive(Object, Debug)]
 pub struct DeletedUser {
     pub deleted: String,
@@ -98,7 +127,7 @@ impl UsersApi {
     #[oai(path = "/tenants/:slug/users", method = "get")]
     async fn list_users(&self, auth: AdminToken, slug: Path<String>) -> ApiResult<Vec<UserView>> {
         let c = authorize(&self.state, &auth, &slug).await?;
-        let rows = users::list_users(&self.state.db, &c.tenant).await?;
+        let rows = users::list_users(&self.state.db, &c.tenant, self.state.clock.now()).await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
@@ -126,7 +155,8 @@ impl UsersApi {
             self.state.clock.now(),
         )
         .await?;
-        let u = users::show_user(&self.state.db, &c.tenant, &username).await?;
+        let u =
+            users::show_user(&self.state.db, &c.tenant, &username, self.state.clock.now()).await?;
         Ok(Json(u.into()))
     }
 
@@ -140,7 +170,7 @@ impl UsersApi {
     ) -> ApiResult<UserView> {
         let c = authorize(&self.state, &auth, &slug).await?;
         Ok(Json(
-            users::show_user(&self.state.db, &c.tenant, &username)
+            users::show_user(&self.state.db, &c.tenant, &username, self.state.clock.now())
                 .await?
                 .into(),
         ))
@@ -284,6 +314,52 @@ impl UsersApi {
         let c = authorize(&self.state, &auth, &slug).await?;
         let n = manage::disable_user(&self.state, &c.tenant, &username, &c.actor).await?;
         Ok(Json(Revoked { sessions_ended: n }))
+    }
+
+    /// Lock a user: every session ends (reason `account_locked`), sign-in is refused until
+    /// `for_secs` has passed or an admin unlocks; the user and the admin address are mailed.
+    #[oai(path = "/tenants/:slug/users/:username/lock", method = "post")]
+    async fn lock_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+        body: Json<LockRequest>,
+    ) -> ApiResult<LockedUserView> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let l = manage::revocation::lock_user(
+            &self.state,
+            &c.tenant,
+            &username,
+            body.0.for_secs,
+            &c.actor,
+        )
+        .await?;
+        Ok(Json(LockedUserView {
+            username: l.username,
+            lock: l.lock.into(),
+            locked_until: l.locked_until,
+            sessions_ended: l.sessions_ended,
+            user_mailed: l.user_mailed,
+            admin_mailed: l.admin_mailed,
+        }))
+    }
+
+    /// Unlock a user.
+    #[oai(path = "/tenants/:slug/users/:username/unlock", method = "post")]
+    async fn unlock_user(
+        &self,
+        auth: AdminToken,
+        slug: Path<String>,
+        username: Path<String>,
+    ) -> ApiResult<UnlockedUser> {
+        let c = authorize(&self.state, &auth, &slug).await?;
+        let was_locked =
+            manage::revocation::unlock_user(&self.state, &c.tenant, &username, &c.actor).await?;
+        Ok(Json(UnlockedUser {
+            username: username.0,
+            was_locked,
+        }))
     }
 
     /// Re-enable a disabled user.

@@ -181,6 +181,11 @@ pub struct UserView {
     pub attributes: BTreeMap<String, String>,
     /// active or disabled.
     pub status: String,
+    /// The lock in force: `unlocked`, `until` (see `locked_until`) or `until_unlocked`.
+    pub lock: String,
+    pub locked_until: Option<i64>,
+    /// Who or what locked it (`admin`, `response_chain:impossible_travel`, ...).
+    pub lock_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -195,6 +200,9 @@ impl From<manage::users::UserView> for UserView {
             groups: u.groups,
             attributes: u.attributes,
             status: u.status,
+            lock: u.lock.into(),
+            locked_until: u.locked_until,
+            lock_reason: u.lock_reason,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

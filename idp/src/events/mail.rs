@@ -45,9 +45,17 @@ pub enum Notice {
     FactorRemoved {
         factor: String,
     },
-    /// Too many failed sign-ins: the account is locked until `until` (Unix seconds).
+    /// The account is locked until `until` (Unix seconds; None: until an administrator
+    /// unlocks). `why` says in words who or what locked it.
     AccountLocked {
         until: Option<i64>,
+        why: String,
+    },
+    /// To the tenant's admin address: a user's account was locked.
+    AccountLockedAdmin {
+        username: String,
+        until: Option<i64>,
+        why: String,
     },
     /// To the tenant's admin address: a user reported a sign-in as not theirs.
     SignInReported {
@@ -67,6 +75,7 @@ impl Notice {
             Notice::FactorAdded { .. } => "factor_added",
             Notice::FactorRemoved { .. } => "factor_removed",
             Notice::AccountLocked { .. } => "account_locked",
+            Notice::AccountLockedAdmin { .. } => "account_locked_admin",
             Notice::SignInReported { .. } => "sign_in_reported",
         }
     }
@@ -84,8 +93,18 @@ impl Notice {
             Notice::FactorAdded { factor } | Notice::FactorRemoved { factor } => {
                 json!({ "factor": factor })
             }
-            Notice::AccountLocked { until } => json!({
+            Notice::AccountLocked { until, why } => json!({
                 "until_utc": until.map(crate::templates::utc),
+                "why": why,
+            }),
+            Notice::AccountLockedAdmin {
+                username,
+                until,
+                why,
+            } => json!({
+                "username": username,
+                "until_utc": until.map(crate::templates::utc),
+                "why": why,
             }),
             Notice::SignInReported {
                 username,
@@ -285,13 +304,14 @@ pub async fn notify_new_device<C: ConnectionTrait>(
     notify_user(db, state, tenant, user, &notice, Some(session_id), now_ms).await
 }
 
-/// The account-locked notice (for the lockout to call when it locks an account).
+/// The account-locked notice to the user, in the lock's transaction.
 pub async fn notify_account_locked<C: ConnectionTrait>(
     db: &C,
     state: &AppState,
     tenant: &Tenant,
     user: &store::users::User,
     until: Option<i64>,
+    why: &str,
     now_ms: i64,
 ) -> Result<bool> {
     notify_user(
@@ -299,7 +319,45 @@ pub async fn notify_account_locked<C: ConnectionTrait>(
         state,
         tenant,
         user,
-        &Notice::AccountLocked { until },
+        &Notice::AccountLocked {
+            until,
+            why: why.into(),
+        },
+        None,
+        now_ms,
+    )
+    .await
+}
+
+/// The account-locked notice to the tenant's admin address, when one is set (and e-mail is
+/// on), in the lock's transaction. Returns whether a mail was written.
+pub async fn notify_admins_account_locked<C: ConnectionTrait>(
+    db: &C,
+    state: &AppState,
+    tenant: &Tenant,
+    user: &store::users::User,
+    until: Option<i64>,
+    why: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let Some(to) = store::mail::find_settings(db, &tenant.id)
+        .await?
+        .and_then(|s| s.admin_email)
+    else {
+        return Ok(false);
+    };
+    let notice = Notice::AccountLockedAdmin {
+        username: user.username.clone(),
+        until,
+        why: why.into(),
+    };
+    enqueue(
+        db,
+        state,
+        tenant,
+        &to,
+        &user.username,
+        &notice,
         None,
         now_ms,
     )

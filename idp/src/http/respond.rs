@@ -42,6 +42,24 @@ pub fn oauth_json(rej: &Rejection, basic_challenge: bool) -> Response {
     no_store(r)
 }
 
+/// A throttled client (`Rejection::ClientThrottled`): 429 with `Retry-After` in seconds
+/// (RFC 6585 §4, RFC 9110 §10.2.3); the description says when, too.
+pub fn throttled(retry_after: i64) -> Response {
+    let e = Rejection::ClientThrottled.oauth();
+    let secs = retry_after.max(1);
+    let mut r = json(
+        StatusCode::TOO_MANY_REQUESTS,
+        &json!({
+            "error": e.error,
+            "error_description": format!("Too many failed client authentications. Retry after {secs} seconds."),
+        }),
+    );
+    if let Ok(v) = poem::http::HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(poem::http::header::RETRY_AFTER, v);
+    }
+    no_store(r)
+}
+
 /// RFC 6750 §3 error for protected resources (userinfo).
 pub fn bearer_error(rej: &Rejection) -> Response {
     let e = rej.oauth();

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod governance;
 pub mod mail;
 pub mod revocation;
+pub mod security;
 pub mod sessions;
 pub mod tenants;
 pub mod tokens;

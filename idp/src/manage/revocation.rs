@@ -274,3 +274,77 @@ pub async fn set_session_mode(
         .ok_or_else(|| ManageError::not_found("active session", sid))?;
     Ok(crate::session::service::guard::set_mode(state, tenant, &s, mode, actor).await?)
 }
+
+/// What locking a user did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LockedUser {
+    pub username: String,
+    /// `until` (with `locked_until`) or `until_unlocked`.
+    pub lock: &'static str,
+    pub locked_until: Option<i64>,
+    pub sessions_ended: u64,
+    pub user_mailed: bool,
+    pub admin_mailed: bool,
+}
+
+/// Lock a user for `for_secs` (None: until an administrator unlocks): every session ends
+/// (reason `account_locked`), sign-in is refused, the user and the tenant's admin address are
+/// mailed (`session::service::lockout::lock`).
+pub async fn lock_user(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    for_secs: Option<i64>,
+    actor: &str,
+) -> Result<LockedUser> {
+    use crate::session::lock::{LockDecision, MAX_LOCK_SECS};
+    use crate::session::service::lockout::{lock, LockCause};
+    if let Some(s) = for_secs {
+        if !(1..=MAX_LOCK_SECS).contains(&s) {
+            return Err(super::invalid(
+                "a lock lasts 1 s to 366 days (omit the duration for a manual lock)",
+            ));
+        }
+    }
+    let user = store::users::find_by_username(&state.db, &tenant.id, username)
+        .await?
+        .ok_or_else(|| ManageError::not_found("user", username))?;
+    let why = format!("an administrator ({actor}) locked it");
+    let done = lock(
+        state,
+        tenant,
+        &user,
+        for_secs,
+        &LockCause {
+            reason: "admin",
+            why: &why,
+            actor,
+            ctx: None,
+        },
+    )
+    .await?;
+    Ok(LockedUser {
+        username: user.username,
+        lock: match done.lock {
+            LockDecision::Until(_) => "until",
+            _ => "until_unlocked",
+        },
+        locked_until: done.lock.until(),
+        sessions_ended: done.sessions_ended,
+        user_mailed: done.user_mailed,
+        admin_mailed: done.admin_mailed,
+    })
+}
+
+/// Unlock a user. Returns whether a lock was in force.
+pub async fn unlock_user(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    actor: &str,
+) -> Result<bool> {
+    let user = store::users::find_by_username(&state.db, &tenant.id, username)
+        .await?
+        .ok_or_else(|| ManageError::not_found("user", username))?;
+    Ok(crate::session::service::lockout::unlock(state, tenant, &user, actor).await?)
+}

@@ -183,12 +183,31 @@ pub struct UserView {
     /// Attributes that group rules can select by (`attribute:KEY=VALUE`).
     pub attributes: std::collections::BTreeMap<String, String>,
     pub status: String,
+    /// The lock in force (`session::lock`): `unlocked`, `until` (with `locked_until`) or
+    /// `until_unlocked` (an administrator must unlock).
+    pub lock: &'static str,
+    pub locked_until: Option<i64>,
+    /// Who or what locked the account (`admin`, `response_chain:impossible_travel`, ...).
+    pub lock_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-async fn view(db: &DatabaseConnection, u: store::users::User) -> Result<UserView> {
+async fn view(db: &DatabaseConnection, u: store::users::User, now: i64) -> Result<UserView> {
+    use crate::session::lock::LockDecision;
+    let row = store::lockout::find_lock(db, &u.tenant_id, &u.id).await?;
+    let decision = crate::session::service::lockout::lock_state(db, &u.tenant_id, &u.id, now)
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    let lock = match decision {
+        LockDecision::Unlocked => "unlocked",
+        LockDecision::Until(_) => "until",
+        LockDecision::UntilUnlocked => "until_unlocked",
+    };
     Ok(UserView {
+        lock,
+        locked_until: decision.until(),
+        lock_reason: row.filter(|_| decision.is_locked()).map(|r| r.reason),
         groups: store::policies::list_user_groups(db, &u.tenant_id, &u.id).await?,
         attributes: store::policies::list_user_attributes(db, &u.tenant_id, &u.id)
             .await?
@@ -215,10 +234,14 @@ pub async fn find(
         .ok_or_else(|| ManageError::not_found("user", username))
 }
 
-pub async fn list_users(db: &DatabaseConnection, tenant: &Tenant) -> Result<Vec<UserView>> {
+pub async fn list_users(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    now: i64,
+) -> Result<Vec<UserView>> {
     let mut out = Vec::new();
     for u in store::users::list(db, &tenant.id).await? {
-        out.push(view(db, u).await?);
+        out.push(view(db, u, now).await?);
     }
     Ok(out)
 }
@@ -227,9 +250,10 @@ pub async fn show_user(
     db: &DatabaseConnection,
     tenant: &Tenant,
     username: &str,
+    now: i64,
 ) -> Result<UserView> {
     let u = find(db, tenant, username).await?;
-    view(db, u).await
+    view(db, u, now).await
 }
 
 /// Profile changes; `None` keeps the current value. `Some(None)` clears e-mail or name.
@@ -279,7 +303,7 @@ pub async fn update_user(
         )
         .await?;
     }
-    show_user(&state.db, tenant, username).await
+    show_user(&state.db, tenant, username, now_ms.div_euclid(1000)).await
 }
 
 /// Reset a user's password (an administrator; `--generate` included). Every session of the user

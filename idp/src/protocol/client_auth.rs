@@ -64,6 +64,18 @@ fn basic_credentials(req: &Request) -> std::result::Result<Option<(String, Strin
     )))
 }
 
+/// The client_id a request claims (HTTP Basic, the assertion's `sub`, or `client_id`), before
+/// anything is verified: the key of the per-client throttle.
+pub fn claimed_client_id(req: &Request, p: &Params) -> Option<String> {
+    if let Ok(Some((id, _))) = basic_credentials(req) {
+        return Some(id);
+    }
+    p.get("client_assertion")
+        .and_then(assertion_subject)
+        .or_else(|| p.get("client_id").map(str::to_string))
+        .filter(|id| !id.is_empty() && id.len() <= 256)
+}
+
 /// Authenticate the calling client of `tenant`.
 pub async fn authenticate(
     state: &AppState,

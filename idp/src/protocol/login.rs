@@ -1,29 +1,63 @@
-//! The login page: CSRF-protected form, throttled per account and per IP, generic failure
-//! message, argon2id verification off the runtime; on success the session service begins the
+//! The login page: CSRF-protected form, throttled per account and per IP (`login_guard`: 429
+//! with `Retry-After` and the time to try again on the page), generic failure message, a clear
+//! message for a locked account, argon2id verification off the runtime; on success the session service begins the
 //! session (re-authentication, or a new session through admission) and the authorization
 //! continues, or the "session limit" page asks or refuses.
 
 use super::authorize::{
     continue_authorization, load_request, save_request, AuthRequest, PendingKind,
 };
+use super::login_guard::{authenticate, LoginRejection};
 use super::{
     context, error_page, load_tenant, page_error, read_params, tenant_json, tenant_not_found,
 };
 use crate::app::{AppState, State};
-use crate::error::Result;
-use crate::events::audit::{self, Event};
 use crate::http::{cookies, respond, RequestContext};
 use crate::model::{Client, Tenant};
 use crate::session::service::{self as sessions, Admission, Begun, Login};
 use crate::store;
-use crate::throttle::{self, Counter, ThrottleRule};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 use serde_json::json;
 
 const GENERIC_FAILURE: &str = "Invalid username or password.";
-const LOCKED: &str = "Too many failed attempts. Try again later.";
+
+/// "in 3 minutes", "in 45 seconds": when a throttled sign-in may try again.
+pub fn retry_in_words(secs: i64) -> String {
+    let secs = secs.max(1);
+    match secs {
+        1 => "in 1 second".into(),
+        2..=119 => format!("in {secs} seconds"),
+        _ => format!("in {} minutes", (secs + 59) / 60),
+    }
+}
+
+/// The login page's message for a refused sign-in, and its HTTP status.
+fn refusal(r: LoginRejection) -> (String, StatusCode) {
+    use crate::session::lock::LockDecision;
+    match r {
+        LoginRejection::BadCredentials => (GENERIC_FAILURE.into(), StatusCode::UNAUTHORIZED),
+        LoginRejection::Throttled { retry_after, .. } => (
+            format!(
+                "Too many failed attempts. Try again {}.",
+                retry_in_words(retry_after)
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        LoginRejection::Locked(LockDecision::Until(t)) => (
+            format!(
+                "This account is locked until {}. Ask your administrator if you need access sooner.",
+                crate::templates::utc(t)
+            ),
+            StatusCode::FORBIDDEN,
+        ),
+        LoginRejection::Locked(_) => (
+            "This account is locked until an administrator unlocks it.".into(),
+            StatusCode::FORBIDDEN,
+        ),
+    }
+}
 
 #[handler]
 pub async fn page(
@@ -156,16 +190,27 @@ pub async fn submit(
     };
     match authenticate(&state, &tenant, &username, password, &ctx).await {
         Ok(Ok(user)) => password_verified(&state, &tenant, &client, &req_id, ar, &user, &ctx).await,
-        Ok(Err(message)) => render(
-            &state,
-            &tenant,
-            &ctx,
-            &req_id,
-            Some(ar.shown_client()),
-            Some(&username),
-            Some(message),
-            StatusCode::UNAUTHORIZED,
-        ),
+        Ok(Err(rejection)) => {
+            let (message, status) = refusal(rejection);
+            let mut resp = render(
+                &state,
+                &tenant,
+                &ctx,
+                &req_id,
+                Some(ar.shown_client()),
+                Some(&username),
+                Some(&message),
+                status,
+            );
+            if let LoginRejection::Throttled { retry_after, .. } = rejection {
+                // RFC 6585 §4 (429) with RFC 9110 §10.2.3 Retry-After in seconds.
+                if let Ok(v) = poem::http::HeaderValue::from_str(&retry_after.max(1).to_string()) {
+                    resp.headers_mut()
+                        .insert(poem::http::header::RETRY_AFTER, v);
+                }
+            }
+            resp
+        }
         Err(e) => page_error(&state, Some(&tenant), e),
     }
 }
@@ -348,119 +393,9 @@ pub async fn signed_in(
     resp
 }
 
-fn throttle_key(kind: &str, tenant: &Tenant, value: &str) -> String {
-    format!("{kind}:{}:{}", tenant.id, value.to_lowercase())
-}
-
-async fn load_counter(state: &AppState, key: &str) -> Result<Counter> {
-    Ok(store::throttle::find(&state.db, key)
-        .await?
-        .map(|r| Counter {
-            failures: r.failures,
-            window_start: r.window_start,
-            locked_until: r.locked_until,
-        })
-        .unwrap_or_default())
-}
-
-async fn record_failure(
-    state: &AppState,
-    key: &str,
-    c: &Counter,
-    rule: &ThrottleRule,
-    now: i64,
-) -> Result<()> {
-    let n = throttle::after_failure(c, rule, now);
-    store::throttle::save(
-        &state.db,
-        store::throttle::ThrottleRow {
-            key: key.to_string(),
-            failures: n.failures,
-            window_start: n.window_start,
-            locked_until: n.locked_until,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// Check throttles, verify the password, record the outcome. `Ok(Err(msg))` = refused.
-async fn authenticate(
-    state: &AppState,
-    tenant: &Tenant,
-    username: &str,
-    password: String,
-    ctx: &RequestContext,
-) -> Result<std::result::Result<store::users::User, &'static str>> {
-    // The account throttle counts per account, so it keys on the name's PRECIS form (RFC 8265
-    // §3.4): `ALICE` and `ａｌｉｃｅ` share `alice`'s counter. A name no account can have keeps
-    // its own (lower-cased) key.
-    let account = crate::username::lookup_form(username);
-    let acct_key = throttle_key("acct", tenant, account.as_deref().unwrap_or(username));
-    let ip_key = throttle_key("ip", tenant, &ctx.ip);
-    let acct = load_counter(state, &acct_key).await?;
-    let ip = load_counter(state, &ip_key).await?;
-    let user = store::users::find_by_username(&state.db, &tenant.id, username).await?;
-    if !throttle::evaluate_attempt(&acct, ctx.now) || !throttle::evaluate_attempt(&ip, ctx.now) {
-        audit::record(
-            &state.db,
-            Event {
-                tenant_id: &tenant.id,
-                kind: "login.throttled",
-                user_id: user.as_ref().map(|u| u.id.as_str()),
-                actor: "user",
-                outcome: "refused",
-                detail: Some(json!({"username": username})),
-                ..Default::default()
-            },
-            Some(ctx),
-            ctx.now_ms,
-        )
-        .await?;
-        observe_login(tenant, "throttled", ctx);
-        return Ok(Err(LOCKED));
-    }
-    let ok =
-        crate::passwords::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
-    let active = user
-        .as_ref()
-        .is_some_and(|u| u.status == store::users::ACTIVE);
-    if ok && active {
-        if acct.failures > 0 {
-            store::throttle::delete(&state.db, &acct_key).await?;
-        }
-        // `ok` implies the user exists.
-        if let Some(u) = user {
-            observe_login(tenant, "succeeded", ctx);
-            return Ok(Ok(u));
-        }
-    }
-    record_failure(state, &acct_key, &acct, &throttle::PER_ACCOUNT, ctx.now).await?;
-    record_failure(state, &ip_key, &ip, &throttle::PER_IP, ctx.now).await?;
-    // Device trust counts failures from a known browser (`session::trust`).
-    sessions::devices::record_failed_login(state, tenant, ctx).await?;
-    audit::record(
-        &state.db,
-        Event {
-            tenant_id: &tenant.id,
-            kind: "login.failed",
-            user_id: user.as_ref().map(|u| u.id.as_str()),
-            actor: "user",
-            outcome: if ok { "inactive" } else { "bad_credentials" },
-            detail: Some(json!({"username": username})),
-            ..Default::default()
-        },
-        Some(ctx),
-        ctx.now_ms,
-    )
-    .await?;
-    observe_login(tenant, if ok { "inactive" } else { "bad_credentials" }, ctx);
-    Ok(Err(GENERIC_FAILURE))
-}
-
 /// Count a login outcome in `lanyard_logins_total` and log refusals as security events. Never
 /// the username: people type their password into it.
-fn observe_login(tenant: &Tenant, outcome: &'static str, ctx: &RequestContext) {
+pub(super) fn observe_login(tenant: &Tenant, outcome: &'static str, ctx: &RequestContext) {
     metrics::counter!("lanyard_logins_total", "tenant" => tenant.slug.clone(), "outcome" => outcome)
         .increment(1);
     match outcome {

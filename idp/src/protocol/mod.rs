@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_throttle;
 pub mod consent;
 pub mod demo;
 pub mod discovery;
@@ -11,6 +12,7 @@ pub mod end_session;
 pub mod introspect;
 pub mod issue;
 pub mod login;
+pub mod login_guard;
 pub mod not_me;
 pub mod password_change;
 pub mod pending;
@@ -328,10 +330,23 @@ pub async fn read_client_request(
         Err(r) => return Err(respond::oauth_json(&r, false)),
     };
     let url = format!("{}/{endpoint}", tenant.issuer);
+    let claimed = client_auth::claimed_client_id(req, &params);
+    if let Some(id) = &claimed {
+        match client_throttle::check(state, &tenant, id, now).await {
+            Ok(None) => {}
+            Ok(Some(retry_after)) => return Err(respond::throttled(retry_after)),
+            Err(e) => return Err(respond::server_error(&e)),
+        }
+    }
     let client = match client_auth::authenticate(state, &tenant, req, &params, &url, now).await {
         Ok(Ok(a)) => a.client,
         Ok(Err(client_auth::AuthFailure { rejection, basic })) => {
-            return Err(respond::oauth_json(&rejection, basic))
+            if let (Rejection::ClientAuthFailed, Some(id)) = (&rejection, &claimed) {
+                if let Err(e) = client_throttle::record_failure(state, &tenant, id, now).await {
+                    return Err(respond::server_error(&e));
+                }
+            }
+            return Err(respond::oauth_json(&rejection, basic));
         }
         Err(e) => return Err(respond::server_error(&e)),
     };

@@ -55,10 +55,14 @@ pub enum EndReason {
     ImpossibleTravel,
     /// The user reported the sign-in as not theirs ("this wasn't me" in a new-device notice).
     UserReported,
+    /// The user's account was locked (by an administrator or a response chain).
+    AccountLocked,
+    /// A tenant's response chain ended it after repeated risk signals (`session::chain`).
+    ResponseChain,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 21] = [
+    pub const ALL: [EndReason; 23] = [
         EndReason::RpLogout,
         EndReason::UserLogout,
         EndReason::Superseded,
@@ -80,6 +84,8 @@ impl EndReason {
         EndReason::ImpossibleTravel,
         EndReason::DuplicateSession,
         EndReason::UserReported,
+        EndReason::AccountLocked,
+        EndReason::ResponseChain,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +111,8 @@ impl EndReason {
             EndReason::ImpossibleTravel => "impossible_travel",
             EndReason::DuplicateSession => "duplicate_session",
             EndReason::UserReported => "user_reported",
+            EndReason::AccountLocked => "account_locked",
+            EndReason::ResponseChain => "response_chain",
         }
     }
 
@@ -144,6 +152,8 @@ impl EndReason {
             | EndReason::ImpossibleTravel
             | EndReason::DuplicateSession
             | EndReason::UserReported
+            | EndReason::AccountLocked
+            | EndReason::ResponseChain
             | EndReason::CredentialChanged => true,
         }
     }
@@ -178,6 +188,8 @@ impl EndReason {
             }
             EndReason::DuplicateSession => "it was used from two different places at the same time",
             EndReason::UserReported => "you reported the sign-in as not yours",
+            EndReason::AccountLocked => "your account was locked",
+            EndReason::ResponseChain => "repeated unusual activity was detected",
         }
     }
 }

@@ -402,3 +402,33 @@ entity!(user_preference, "user_preferences", debug = derive, {
     pub zoneinfo: Option<String>,
     pub updated_at: i64,
 });
+
+entity!(account_lock, "account_locks", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: String,
+    pub tenant_id: String,
+    pub locked_at: i64,
+    /// None: until an administrator unlocks.
+    pub locked_until: Option<i64>,
+    pub reason: String,
+    pub actor: String,
+});
+
+entity!(tenant_security, "tenant_security", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    /// JSON: the response chains (`session::chain`).
+    pub response_chains: String,
+    /// JSON: the login-throttle thresholds (`throttle::ThrottlePolicy`).
+    pub login_throttle: String,
+    pub updated_at: i64,
+});
+
+entity!(signal_occurrence, "signal_occurrences", debug = derive, {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub signal: String,
+    pub at: i64,
+});

@@ -14,6 +14,7 @@ pub mod factors;
 pub mod grants;
 pub mod group_commit;
 pub mod keys;
+pub mod lockout;
 pub mod mail;
 pub mod outbox;
 pub mod policies;

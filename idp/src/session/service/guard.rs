@@ -7,8 +7,10 @@
 //! (`session::travel`) is a second signal through the same graded responses (audit
 //! `session.impossible_travel` with both places, end reason `impossible_travel`).
 //! Duplicate-session detection (`session::duplicate`, audit `session.duplicate_detected`, end
-//! reason `duplicate_session`) is a third. The strictest response of the signals a request
-//! raises wins.
+//! reason `duplicate_session`) is a third, and the device's trust re-scored now (`risk`, audit
+//! `device.low_trust`) a fourth. A tenant's response chains (`session::chain`) can make a
+//! signal's response stricter by how often it occurred, lock the account and notify the admins
+//! (`risk::apply_chains`). The strictest response of the signals a request raises wins.
 
 use super::end::{end_one, Ender};
 use super::policy::session_policy;
@@ -93,16 +95,18 @@ pub fn observe_relayed(ip: Option<&str>, user_agent: Option<&str>) -> Observed {
 }
 
 /// One risk signal a request raised, with what it asks for.
-struct Signal {
+pub(super) struct Signal {
     /// The audit event (`session.binding_mismatch`, `session.impossible_travel`).
-    kind: &'static str,
-    response: Response,
-    end_reason: EndReason,
+    pub kind: &'static str,
+    /// The names response chains follow it by (`binding_mismatch.ip`, `impossible_travel`).
+    pub chain_signals: Vec<String>,
+    pub response: Response,
+    pub end_reason: EndReason,
     /// Why the session is in its new mode (`binding_mismatch:ip,user_agent`, ...).
-    mode_reason: String,
-    detail: serde_json::Value,
+    pub mode_reason: String,
+    pub detail: serde_json::Value,
     /// Already recorded for this very context (a binding alert seen again): changes nothing.
-    repeat: bool,
+    pub repeat: bool,
 }
 
 /// Evaluate a live session against a request: its binding (`session::binding`) and, when the
@@ -130,6 +134,25 @@ pub async fn guard(
     signals.extend(travel);
     let (s, duplicate) = duplicate_signal(state, tenant, s, &policy, seen, ctx).await?;
     signals.extend(duplicate);
+    signals.extend(super::risk::trust_signal(state, tenant, &s, &policy, seen, ctx).await?);
+    // The tenant's response chains escalate by occurrence (`session::chain`).
+    let chained = super::risk::apply_chains(state, tenant, &s, &mut signals, ctx).await?;
+    if chained.lock.is_some() {
+        for sig in signals.iter().filter(|x| !x.repeat) {
+            audit::record(
+                &state.db,
+                signal_event(tenant, &s, sig, sig.response),
+                Some(ctx),
+                ctx.now_ms,
+            )
+            .await?;
+        }
+        if super::risk::carry_out(state, tenant, &s, &chained, ctx).await? {
+            return Ok(None);
+        }
+    } else {
+        super::risk::carry_out(state, tenant, &s, &chained, ctx).await?;
+    }
     let Some(strictest) = signals
         .iter()
         .max_by_key(|x| x.response.strictness())
@@ -290,6 +313,10 @@ async fn binding_signal(
     Ok(Some((
         Signal {
             kind: "session.binding_mismatch",
+            chain_signals: mismatches
+                .iter()
+                .map(|m| format!("binding_mismatch.{}", field_name(m.field)))
+                .collect(),
             response,
             end_reason: EndReason::BindingMismatch,
             mode_reason: format!("binding_mismatch:{fields}"),
@@ -298,6 +325,17 @@ async fn binding_signal(
         },
         key,
     )))
+}
+
+/// A binding field as response chains name it (`binding_mismatch.user_agent`).
+fn field_name(f: crate::session::binding::Field) -> &'static str {
+    use crate::session::binding::Field;
+    match f {
+        Field::Ip => "ip",
+        Field::Country => "country",
+        Field::UserAgent => "user_agent",
+        Field::Device => "device",
+    }
 }
 
 /// The last context is rewritten at least this often while it does not change, so the other
@@ -351,6 +389,7 @@ async fn duplicate_signal(
         s,
         Some(Signal {
             kind: "session.duplicate_detected",
+            chain_signals: vec!["duplicate_session".into()],
             response,
             end_reason: EndReason::DuplicateSession,
             mode_reason: "duplicate_session".into(),
@@ -421,6 +460,7 @@ async fn travel_signal(
         s,
         Some(Signal {
             kind: "session.impossible_travel",
+            chain_signals: vec!["impossible_travel".into()],
             response,
             end_reason: EndReason::ImpossibleTravel,
             mode_reason: "impossible_travel".into(),

@@ -10,9 +10,11 @@ pub mod devices;
 pub mod end;
 pub mod export;
 pub mod guard;
+pub mod lockout;
 pub mod policy;
 pub mod reported;
 pub mod resolve;
+pub mod risk;
 pub mod stepup;
 pub mod sweep;
 
