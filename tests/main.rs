@@ -18,6 +18,7 @@ mod fault;
 mod governance;
 mod governance2;
 mod hardening;
+mod hardening3;
 mod logout;
 mod mail;
 mod observability;
