@@ -502,3 +502,74 @@ async fn signing_out_of_only_the_app_that_asked_keeps_the_session() {
     ts.drain_outbox(10).await;
     ts.assert_invariants().await;
 }
+
+async fn form_refusals(ts: &TestServer) -> Vec<lanyard_idp::store::audit::EventRow> {
+    lanyard_idp::store::audit::list(&ts.state.db, &ts.tenant.id, Some("form.refused"), 50)
+        .await
+        .unwrap()
+}
+
+/// The CSRF token is bound to its form's purpose: the login page's token does not confirm a
+/// logout, and a refused submission is audited.
+#[tokio::test]
+async fn a_login_forms_csrf_token_does_not_confirm_a_logout() {
+    let ts = TestServer::start().await;
+    let b = Browser::new();
+    login_and_redeem(&ts, &b, "openid").await;
+    // A login page's token (prompt=login shows the form to a signed-in browser).
+    let (url, _, _, _) = auth_url(&ts, "web", REDIRECT, "openid", &[("prompt", "login")]);
+    let (_, login_page) = b.get(&ts.base, &url).await.page();
+    let login_csrf = field(&login_page, "csrf").expect("login form");
+    let (_, confirm) = b.get(&ts.base, &ts.url("/end_session")).await.page();
+    let logout_csrf = field(&confirm, "csrf").unwrap();
+    let req = field(&confirm, "req").unwrap();
+    assert_ne!(login_csrf, logout_csrf, "one token per purpose");
+    let (s, _) = b
+        .post_form(
+            &ts.base,
+            &ts.url("/end_session/confirm"),
+            &[("csrf", &login_csrf), ("req", &req), ("decision", "logout")],
+        )
+        .await
+        .page();
+    assert_eq!(s, 403, "a login token confirms no logout");
+    assert!(session_alive(&ts, &b).await, "nothing was ended");
+    let refused = form_refusals(&ts).await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].outcome, "token_mismatch");
+    let detail: serde_json::Value = serde_json::from_str(&refused[0].detail).unwrap();
+    assert_eq!(detail["purpose"], "logout");
+    assert!(
+        !refused[0].detail.contains(&login_csrf),
+        "the token is never recorded"
+    );
+}
+
+/// A state-changing POST that the browser says came from another site is refused even without
+/// `Origin` and with a valid token (W3C Fetch Metadata §2.4).
+#[tokio::test]
+async fn a_cross_site_post_without_origin_is_refused_and_audited() {
+    let ts = TestServer::start().await;
+    let b = Browser::new();
+    login_and_redeem(&ts, &b, "openid").await;
+    let (_, confirm) = b.get(&ts.base, &ts.url("/end_session")).await.page();
+    let csrf = field(&confirm, "csrf").unwrap();
+    let req = field(&confirm, "req").unwrap();
+    let r = b
+        .http
+        .post(ts.url("/end_session/confirm"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("req", req.as_str()),
+            ("decision", "logout"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(session_alive(&ts, &b).await);
+    let refused = form_refusals(&ts).await;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].outcome, "cross_site");
+}

@@ -15,11 +15,14 @@
   function go() {
     if (!done && link) { done = true; window.location.assign(link.href); }
   }
+  var warned = false;
   function check() {
-    if (allLoaded()) { if (timer !== null) { clearTimeout(timer); } go(); }
+    // Once the warning is up the page stays, even if a late frame loads after all.
+    if (!warned && allLoaded()) { if (timer !== null) { clearTimeout(timer); } go(); }
   }
   function giveUp() {
     if (allLoaded()) { go(); return; }
+    warned = true;
     var warning = document.getElementById("fc-warning");
     if (warning) { warning.hidden = false; }
   }

@@ -190,13 +190,17 @@ async fn logged_out_page_warns_when_a_frontchannel_frame_did_not_load() {
     let ts = TestServer::start().await;
     let rp = WebRp::start().await;
     let good = rp.register(&ts, "fc-app", true, true).await;
-    // A second RP whose front-channel URI accepts the connection and never answers.
+    // A second RP whose front-channel URI accepts the connection and does not answer; it hangs
+    // up well after the page's give-up time (so the browser's page load, which WebDriver waits
+    // for, ends at last with the frame's error page).
     let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hang_port = hang.local_addr().unwrap().port();
     tokio::spawn(async move {
-        let mut held = Vec::new();
         while let Ok((s, _)) = hang.accept().await {
-            held.push(s);
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+                drop(s);
+            });
         }
     });
     ts.client(NewClient {
@@ -219,7 +223,24 @@ async fn logged_out_page_warns_when_a_frontchannel_frame_did_not_load() {
         Viewport::Desktop,
         async |page| {
             let id_token = sign_in_at_rp(page, &ts, &rp, &good).await;
-            sign_in_at_rp(page, &ts, &rp, &dead).await;
+            page.step("the second RP signs in silently in the same session");
+            let a = super::authorization(&ts, &rp, &dead, &[]);
+            page.goto(&a.url).await;
+            page.expect_heading("RP callback").await;
+            let code = rp.last_callback().get("code").cloned().expect("a code");
+            let (status, tok) = crate::harness::token_request(
+                &ts,
+                &dead.client_id,
+                &dead.secret,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", &rp.redirect_uri()),
+                    ("code_verifier", &a.verifier),
+                ],
+            )
+            .await;
+            assert_eq!(status, 200, "{tok}");
             page.step("RP-initiated logout with a hint and a post-logout redirect");
             let url = end_session_url(
                 &ts,

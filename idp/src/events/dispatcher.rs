@@ -572,7 +572,7 @@ mod tests {
         ));
         assert_eq!(
             decide_delivery_outcome(&smtp(false), 1, 0, 0, &cfg(), 0.0),
-            DeliveryOutcome::RetryAt(500)
+            DeliveryOutcome::RetryAt(MIN_RETRY_MS)
         );
         assert!(matches!(
             decide_delivery_outcome(&smtp(false), 5, 0, 0, &cfg(), 0.0),
