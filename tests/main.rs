@@ -20,6 +20,7 @@ mod governance;
 mod governance2;
 mod hardening;
 mod hardening2;
+mod hardening3;
 mod lockout;
 mod logout;
 mod mail;

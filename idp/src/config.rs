@@ -170,6 +170,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
     pub concurrency: usize,
+    /// Deliveries in flight per target (back-channel logout URI or mail recipient) per node.
+    pub per_destination: usize,
     pub timeout_ms: u64,
     pub max_attempts: i64,
     pub max_age_secs: i64,
@@ -183,6 +185,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
             concurrency: 64,
+            per_destination: 8,
             timeout_ms: 5_000,
             max_attempts: 12,
             max_age_secs: 24 * 3600,
@@ -207,6 +210,7 @@ struct FileConfig {
     sweep_interval_secs: Option<u64>,
     demo: Option<bool>,
     delivery_concurrency: Option<usize>,
+    delivery_per_destination: Option<usize>,
     delivery_timeout_ms: Option<u64>,
     delivery_max_attempts: Option<i64>,
     delivery_max_age_secs: Option<i64>,
@@ -354,6 +358,12 @@ impl Config {
                 file_cfg.delivery_concurrency,
                 d.concurrency,
             )?,
+            per_destination: parse_num(
+                env,
+                "LANYARD_DELIVERY_PER_DESTINATION",
+                file_cfg.delivery_per_destination,
+                d.per_destination,
+            )?,
             timeout_ms: parse_num(
                 env,
                 "LANYARD_DELIVERY_TIMEOUT_MS",
@@ -388,6 +398,12 @@ impl Config {
         }
         if delivery.concurrency == 0 {
             return Err(err("LANYARD_DELIVERY_CONCURRENCY", "must be at least 1"));
+        }
+        if delivery.per_destination == 0 {
+            return Err(err(
+                "LANYARD_DELIVERY_PER_DESTINATION",
+                "must be at least 1",
+            ));
         }
         let trusted_proxies = match env("LANYARD_TRUSTED_PROXIES") {
             Some(v) => v,
@@ -687,6 +703,7 @@ mod tests {
             sweep_interval_secs,
             demo,
             delivery_concurrency,
+            delivery_per_destination,
             delivery_timeout_ms,
             delivery_max_attempts,
             delivery_max_age_secs,
@@ -715,6 +732,7 @@ mod tests {
             sweep_interval_secs.is_some(),
             demo.is_some(),
             delivery_concurrency.is_some(),
+            delivery_per_destination.is_some(),
             delivery_timeout_ms.is_some(),
             delivery_max_attempts.is_some(),
             delivery_max_age_secs.is_some(),

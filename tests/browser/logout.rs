@@ -180,3 +180,90 @@ async fn logout_confirmation_stay_offers_the_way_back_to_the_rp_that_asked() {
     )
     .await;
 }
+
+/// Front-Channel Logout 1.0 §3 gives the OP no way to know an RP signed out but its frame
+/// loading: when one does not load, the logged-out page says some applications may not have
+/// been signed out, and stays (the Continue link still works).
+#[tokio::test]
+async fn logged_out_page_warns_when_a_frontchannel_frame_did_not_load() {
+    use lanyard_idp::manage::NewClient;
+    let ts = TestServer::start().await;
+    let rp = WebRp::start().await;
+    let good = rp.register(&ts, "fc-app", true, true).await;
+    // A second RP whose front-channel URI accepts the connection and does not answer; it hangs
+    // up well after the page's give-up time (so the browser's page load, which WebDriver waits
+    // for, ends at last with the frame's error page).
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hang_port = hang.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = hang.accept().await {
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+                drop(s);
+            });
+        }
+    });
+    ts.client(NewClient {
+        client_id: "fc-dead".into(),
+        secret: Some("fc-dead-secret-0123456789abcdef".into()),
+        redirect_uris: vec![rp.redirect_uri()],
+        post_logout_redirect_uris: vec![rp.post_logout_uri()],
+        grant_types: vec!["authorization_code".into()],
+        first_party: true,
+        frontchannel_logout_uri: Some(format!("http://127.0.0.1:{hang_port}/fc")),
+        ..Default::default()
+    })
+    .await;
+    let dead = RpClient {
+        client_id: "fc-dead".into(),
+        secret: "fc-dead-secret-0123456789abcdef".into(),
+    };
+    run(
+        "logged_out_page_warns_when_a_frontchannel_frame_did_not_load",
+        Viewport::Desktop,
+        async |page| {
+            let id_token = sign_in_at_rp(page, &ts, &rp, &good).await;
+            page.step("the second RP signs in silently in the same session");
+            let a = super::authorization(&ts, &rp, &dead, &[]);
+            page.goto(&a.url).await;
+            page.expect_heading("RP callback").await;
+            let code = rp.last_callback().get("code").cloned().expect("a code");
+            let (status, tok) = crate::harness::token_request(
+                &ts,
+                &dead.client_id,
+                &dead.secret,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", &rp.redirect_uri()),
+                    ("code_verifier", &a.verifier),
+                ],
+            )
+            .await;
+            assert_eq!(status, 200, "{tok}");
+            page.step("RP-initiated logout with a hint and a post-logout redirect");
+            let url = end_session_url(
+                &ts,
+                &[
+                    ("id_token_hint", &id_token),
+                    ("post_logout_redirect_uri", &rp.post_logout_uri()),
+                    ("state", "s-1"),
+                ],
+            );
+            page.goto(&url).await;
+            page.step("the warning appears and the page stays");
+            page.find("#fc-warning:not([hidden])").await;
+            let text = page.text("#fc-warning").await;
+            assert!(
+                text.contains("Some applications may not have been signed out"),
+                "{text}"
+            );
+            page.expect_heading("You are logged out").await;
+            assert!(rp.logged_out_hits().is_empty(), "did not move on by itself");
+            page.step("Continue still goes back to the RP");
+            page.click_link("Continue").await;
+            page.expect_heading("RP signed out").await;
+        },
+    )
+    .await;
+}

@@ -16,10 +16,11 @@ pub mod views;
 
 use lanyard_idp::account::{self, AccessDecision};
 use lanyard_idp::app::AppState;
+use lanyard_idp::http::csrf::FormPurpose;
 use lanyard_idp::http::{respond, Params, RequestContext};
 use lanyard_idp::model::Tenant;
 use lanyard_idp::protocol::authorize::{start_portal_sign_in, PortalReturn};
-use lanyard_idp::protocol::{self, login::render_with_csrf};
+use lanyard_idp::protocol::{self, login::render_with_csrf_for};
 use lanyard_idp::session::service as sessions;
 use lanyard_idp::session::Session;
 use lanyard_idp::store::users::User;
@@ -110,7 +111,16 @@ impl Me {
         status: StatusCode,
     ) -> Response {
         match serde_json::to_value(ctx) {
-            Ok(v) => render_with_csrf(state, &self.tenant, &self.ctx, template, v, status),
+            // Every portal form posts to the portal (`/account/*`), whatever template it is in.
+            Ok(v) => render_with_csrf_for(
+                state,
+                &self.tenant,
+                &self.ctx,
+                FormPurpose::Account,
+                template,
+                v,
+                status,
+            ),
             Err(e) => protocol::page_error(state, Some(&self.tenant), e.into()),
         }
     }

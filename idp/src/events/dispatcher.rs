@@ -9,7 +9,8 @@
 //!   in_flight whose lease expired (node crashed) is due again and re-claimed.
 //! ```
 //! Deliveries are claimed in batches no larger than the free concurrency, so memory stays flat
-//! however many are owed. Every attempt mints a fresh logout token (new `jti`, fresh `iat`/`exp`).
+//! however many are owed, and at most `per_destination` at a time per target, so one slow or dead
+//! RP holds only its share of the slots (ADR 0015). Every attempt mints a fresh logout token (new `jti`, fresh `iat`/`exp`).
 
 use crate::app::State;
 use crate::config::DeliveryConfig;
@@ -19,6 +20,7 @@ use crate::store;
 use crate::tokens;
 use rand::Rng;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -52,6 +54,10 @@ pub enum DeliveryOutcome {
     Dead(String),
 }
 
+/// No retry comes sooner than this after a failed attempt, whatever the backoff settings: an RP
+/// that just failed (restarting, overloaded) is not hit again at once.
+pub const MIN_RETRY_MS: i64 = 1000;
+
 /// Decide what an attempt means. `attempts` counts this one; `jitter` is in [0, 1).
 pub fn decide_delivery_outcome(
     result: &AttemptResult,
@@ -65,10 +71,12 @@ pub fn decide_delivery_outcome(
         AttemptResult::Status {
             code: 200 | 204, ..
         } => return DeliveryOutcome::Delivered,
+        // RFC 9110 §10.2.3: a server says when to come back with `Retry-After` on 503 (Service
+        // Unavailable) as on 429 (RFC 6585 §4).
         AttemptResult::Status {
-            code: 429,
+            code: code @ (429 | 503),
             retry_after_secs,
-        } => (true, "HTTP 429".to_string(), *retry_after_secs),
+        } => (true, format!("HTTP {code}"), *retry_after_secs),
         AttemptResult::Status { code, .. } if *code >= 500 => (true, format!("HTTP {code}"), None),
         // 2xx other than 200/204, 3xx (redirects are not followed) and 4xx: the RP refuses.
         AttemptResult::Status { code, .. } => (false, format!("HTTP {code}"), None),
@@ -89,7 +97,7 @@ pub fn decide_delivery_outcome(
         .base_backoff_ms
         .saturating_mul(1i64 << (attempts - 1).clamp(0, 30))
         .min(cfg.max_backoff_ms);
-    let backoff = exp / 2 + ((exp / 2) as f64 * jitter.clamp(0.0, 1.0)) as i64;
+    let backoff = (exp / 2 + ((exp / 2) as f64 * jitter.clamp(0.0, 1.0)) as i64).max(MIN_RETRY_MS);
     let delay = match retry_after {
         Some(s) if s > 0 => (s * 1000).min(cfg.max_backoff_ms).max(backoff),
         _ => backoff,
@@ -124,6 +132,8 @@ pub async fn run(state: State) {
     tokio::spawn(settle_loop(state.clone(), rx));
     let mut queue: std::collections::VecDeque<(store::outbox::DeliveryRow, String)> =
         std::collections::VecDeque::new();
+    // Claimed deliveries not yet settled, by target: the per-destination limit of `claim_due`.
+    let in_flight = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
     loop {
         let permit = match permits.clone().acquire_owned().await {
             Ok(p) => p,
@@ -134,10 +144,29 @@ pub async fn run(state: State) {
             let claim = format!("{}:{}", state.node_id, crate::crypto::random_id());
             let lease_until = now_ms + state.config.delivery.lease_ms;
             let free = permits.available_permits() + 1;
-            match store::outbox::claim_due(&state.db, &claim, now_ms, lease_until, free as u64)
-                .await
+            let busy = lock(&in_flight).clone();
+            let fair = store::outbox::Fairness {
+                busy: &busy,
+                per_target: state.config.delivery.per_destination,
+            };
+            match store::outbox::claim_due(
+                &state.db,
+                &claim,
+                now_ms,
+                lease_until,
+                free as u64,
+                &fair,
+            )
+            .await
             {
-                Ok(rows) => queue.extend(rows.into_iter().map(|r| (r, claim.clone()))),
+                Ok(rows) => {
+                    let mut m = lock(&in_flight);
+                    for r in &rows {
+                        *m.entry(r.target.clone()).or_default() += 1;
+                    }
+                    drop(m);
+                    queue.extend(rows.into_iter().map(|r| (r, claim.clone())));
+                }
                 Err(e) => tracing::warn!(error = %e, "outbox claim failed"),
             }
         }
@@ -149,14 +178,32 @@ pub async fn run(state: State) {
         };
         let st = state.clone();
         let tx = tx.clone();
+        let in_flight = in_flight.clone();
         tokio::spawn(async move {
+            let target = row.target.clone();
             let settlement = attempt(&st, row, claim).await;
+            {
+                let mut m = lock(&in_flight);
+                if let Some(n) = m.get_mut(&target) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        m.remove(&target);
+                    }
+                }
+            }
             // The slot is released only once the outcome is queued for writing, so attempts
             // waiting to be recorded stay bounded (memory flat, backpressure from the database).
             let _ = tx.send(settlement).await;
             drop(permit);
         });
     }
+}
+
+/// The in-flight register; a panic elsewhere cannot poison it for good (counts stay usable).
+fn lock(
+    m: &std::sync::Mutex<HashMap<String, usize>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Attempt one claimed delivery.
@@ -236,20 +283,44 @@ async fn settle(state: &State, batch: &[Settlement]) -> Result<()> {
                 store::outbox::mark_delivered(&txn, &row.id, &s.claim, s.at_ms).await?
             }
             DeliveryOutcome::RetryAt(at) => {
-                store::outbox::mark_retry(&txn, &row.id, &s.claim, *at, &describe(&s.attempt))
-                    .await?
+                let error = describe(&s.attempt);
+                let took = store::outbox::mark_retry(&txn, &row.id, &s.claim, *at, &error).await?;
+                if took {
+                    // Every failed attempt is part of the session's timeline, not only the last.
+                    let email = row.kind == crate::events::mail::KIND_EMAIL;
+                    audit::record(
+                        &txn,
+                        Event {
+                            tenant_id: &row.tenant_id,
+                            kind: if email {
+                                "email.attempt_failed"
+                            } else {
+                                "logout.attempt_failed"
+                            },
+                            session_id: Some(row.session_id.as_str()).filter(|s| !s.is_empty()),
+                            client_id: payload_client_id(row).as_deref(),
+                            actor: "dispatcher",
+                            outcome: "retry",
+                            detail: Some(json!({
+                                "delivery": row.id,
+                                "target": row.target,
+                                "error": error,
+                                "attempt": row.attempts,
+                                "next_attempt_at_ms": at,
+                            })),
+                            ..Default::default()
+                        },
+                        None,
+                        s.at_ms,
+                    )
+                    .await?;
+                }
+                took
             }
             DeliveryOutcome::Dead(err) => {
                 let took = store::outbox::mark_dead(&txn, &row.id, &s.claim, err).await?;
                 if took {
-                    let client_id =
-                        serde_json::from_str::<Value>(&row.payload)
-                            .ok()
-                            .and_then(|p| {
-                                p.get("client_id")
-                                    .and_then(Value::as_str)
-                                    .map(str::to_string)
-                            });
+                    let client_id = payload_client_id(row);
                     let email = row.kind == crate::events::mail::KIND_EMAIL;
                     audit::record(
                         &txn,
@@ -284,6 +355,17 @@ async fn settle(state: &State, batch: &[Settlement]) -> Result<()> {
         observe_outcome(s);
     }
     Ok(())
+}
+
+/// The public `client_id` a delivery's payload names, for its audit events.
+fn payload_client_id(row: &store::outbox::DeliveryRow) -> Option<String> {
+    serde_json::from_str::<Value>(&row.payload)
+        .ok()
+        .and_then(|p| {
+            p.get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
 }
 
 /// Metrics, and the `delivery.dead` log line, for an outcome now recorded.
@@ -485,7 +567,7 @@ mod tests {
         ] {
             assert_eq!(
                 decide_delivery_outcome(&r, 1, 0, 0, &cfg(), 0.0),
-                DeliveryOutcome::RetryAt(500)
+                DeliveryOutcome::RetryAt(1000)
             );
             assert_eq!(
                 decide_delivery_outcome(&r, 2, 0, 0, &cfg(), 0.0),
@@ -526,12 +608,52 @@ mod tests {
         ));
         assert_eq!(
             decide_delivery_outcome(&smtp(false), 1, 0, 0, &cfg(), 0.0),
-            DeliveryOutcome::RetryAt(500)
+            DeliveryOutcome::RetryAt(MIN_RETRY_MS)
         );
         assert!(matches!(
             decide_delivery_outcome(&smtp(false), 5, 0, 0, &cfg(), 0.0),
             DeliveryOutcome::Dead(_)
         ));
+    }
+
+    #[test]
+    fn the_first_retry_waits_at_least_a_second() {
+        let c = DeliveryConfig {
+            base_backoff_ms: 10,
+            ..cfg()
+        };
+        for jitter in [0.0, 0.5, 0.999] {
+            for r in [status(500), status(503), AttemptResult::Timeout] {
+                match decide_delivery_outcome(&r, 1, 0, 7_000, &c, jitter) {
+                    DeliveryOutcome::RetryAt(at) => assert!(at >= 8_000, "{r:?} {jitter}: {at}"),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_on_503_is_honoured_as_on_429() {
+        for code in [429, 503] {
+            let r = AttemptResult::Status {
+                code,
+                retry_after_secs: Some(30),
+            };
+            assert_eq!(
+                decide_delivery_outcome(&r, 1, 0, 0, &cfg(), 0.0),
+                DeliveryOutcome::RetryAt(30_000),
+                "{code}"
+            );
+        }
+        // Other 5xx carry no such promise; a Retry-After there is ignored.
+        let r = AttemptResult::Status {
+            code: 500,
+            retry_after_secs: Some(30),
+        };
+        assert_eq!(
+            decide_delivery_outcome(&r, 1, 0, 0, &cfg(), 0.0),
+            DeliveryOutcome::RetryAt(1000)
+        );
     }
 
     #[test]

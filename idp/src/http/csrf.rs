@@ -11,7 +11,68 @@
 //! browser-set `Sec-Fetch-Site: same-origin` is what vouches for it. Neither header can be set by
 //! page script (both are forbidden request headers), so a cross-site page cannot forge them.
 
-use crate::crypto::constant_time_eq;
+//!
+//! The token is bound to the form's purpose (OWASP CSRF Prevention, per-form tokens): the cookie
+//! holds one random value per browser, and each form's field carries an HMAC of it under the
+//! purpose of the endpoint the form posts to ([`bind_token`]), so a token taken from the login
+//! page does not confirm a logout or a consent.
+
+use crate::crypto::{constant_time_eq, SecretHasher};
+
+/// What a form is for: the family of endpoints it posts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormPurpose {
+    /// The sign-in flow: `/login` and its steps (`/login/*`), `/not-me`.
+    Login,
+    /// `/consent`.
+    Consent,
+    /// `/end_session/confirm`.
+    Logout,
+    /// The account portal, `/account/*`.
+    Account,
+}
+
+impl FormPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Consent => "consent",
+            Self::Logout => "logout",
+            Self::Account => "account",
+        }
+    }
+}
+
+/// The purpose of a form posted to `path` (`/t/{tenant}/...`).
+pub fn purpose_of_path(path: &str) -> FormPurpose {
+    let rest = path
+        .strip_prefix("/t/")
+        .and_then(|r| r.split_once('/'))
+        .map(|(_, r)| r)
+        .unwrap_or("");
+    let first = rest.split('/').next().unwrap_or("");
+    match first {
+        "consent" => FormPurpose::Consent,
+        "end_session" => FormPurpose::Logout,
+        "account" => FormPurpose::Account,
+        _ => FormPurpose::Login,
+    }
+}
+
+/// The purpose of the forms of a sign-in-side template (the portal names its own, `Account`).
+pub fn purpose_of_template(template: &str) -> FormPurpose {
+    match template {
+        "consent.html" => FormPurpose::Consent,
+        "logout_confirm.html" => FormPurpose::Logout,
+        t if t.starts_with("account/") => FormPurpose::Account,
+        _ => FormPurpose::Login,
+    }
+}
+
+/// The form field value for the browser's token `cookie` and a form's `purpose`.
+pub fn bind_token(hasher: &SecretHasher, cookie: &str, purpose: FormPurpose) -> String {
+    hasher.hash(&format!("csrf-form:{}", purpose.as_str()), cookie)
+}
 
 /// Where a form submission came from, as the browser told us.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,6 +108,8 @@ impl CsrfRejection {
 }
 
 /// Decide whether a form submission is our own: the provenance signals first, then the token.
+/// `expected` is the field value the browser's cookie gives for this endpoint's purpose
+/// ([`bind_token`]; `None` without a usable cookie).
 ///
 /// - `Sec-Fetch-Site` other than `same-origin` or `none` (user-initiated) refuses: `same-site`
 ///   is refused too, because a sibling subdomain is not the identity provider.
@@ -54,7 +117,7 @@ impl CsrfRejection {
 /// - `Origin: null` passes only with `Sec-Fetch-Site: same-origin`.
 /// - Neither header (older browsers, non-browser clients) leaves the token as the only check.
 pub fn decide_form_submission(
-    cookie: Option<&str>,
+    expected: Option<&str>,
     field: Option<&str>,
     from: Provenance<'_>,
     public_origin: &str,
@@ -70,7 +133,7 @@ pub fn decide_form_submission(
         Some(o) if o == public_origin => {}
         Some(_) => return Err(CsrfRejection::ForeignOrigin),
     }
-    match (cookie, field) {
+    match (expected, field) {
         (Some(c), Some(f)) if c.len() >= 32 && constant_time_eq(c.as_bytes(), f.as_bytes()) => {
             Ok(())
         }
@@ -161,6 +224,72 @@ mod tests {
                 decide_form_submission(c, f, same, ME),
                 Err(CsrfRejection::TokenMismatch)
             );
+        }
+    }
+
+    #[test]
+    fn a_token_confirms_only_forms_of_its_purpose() {
+        let h = SecretHasher::new(vec![7; 32]);
+        let login = bind_token(&h, T, FormPurpose::Login);
+        let logout = bind_token(&h, T, FormPurpose::Logout);
+        let consent = bind_token(&h, T, FormPurpose::Consent);
+        assert_ne!(login, logout);
+        assert_ne!(login, consent);
+        assert_eq!(
+            login,
+            bind_token(&h, T, FormPurpose::Login),
+            "deterministic"
+        );
+        let same = from(Some(ME), Some("same-origin"));
+        assert_eq!(
+            decide_form_submission(Some(&logout), Some(&logout), same, ME),
+            Ok(())
+        );
+        assert_eq!(
+            decide_form_submission(Some(&logout), Some(&login), same, ME),
+            Err(CsrfRejection::TokenMismatch),
+            "the login page's token does not confirm a logout"
+        );
+        // The raw cookie value is no field value either.
+        assert_eq!(
+            decide_form_submission(Some(&logout), Some(T), same, ME),
+            Err(CsrfRejection::TokenMismatch)
+        );
+    }
+
+    #[test]
+    fn purposes_follow_the_endpoint() {
+        assert_eq!(purpose_of_path("/t/acme/login"), FormPurpose::Login);
+        assert_eq!(purpose_of_path("/t/acme/login/factor"), FormPurpose::Login);
+        assert_eq!(purpose_of_path("/t/acme/not-me"), FormPurpose::Login);
+        assert_eq!(purpose_of_path("/t/acme/consent"), FormPurpose::Consent);
+        assert_eq!(
+            purpose_of_path("/t/acme/end_session/confirm"),
+            FormPurpose::Logout
+        );
+        assert_eq!(
+            purpose_of_path("/t/acme/account/sessions/end"),
+            FormPurpose::Account
+        );
+        assert_eq!(purpose_of_template("consent.html"), FormPurpose::Consent);
+        assert_eq!(
+            purpose_of_template("logout_confirm.html"),
+            FormPurpose::Logout
+        );
+        assert_eq!(
+            purpose_of_template("account/overview.html"),
+            FormPurpose::Account
+        );
+        for t in [
+            "login.html",
+            "second_factor.html",
+            "enrol_factor.html",
+            "recovery_codes.html",
+            "session_limit.html",
+            "not_me.html",
+            "change_password.html",
+        ] {
+            assert_eq!(purpose_of_template(t), FormPurpose::Login, "{t}");
         }
     }
 

@@ -154,7 +154,10 @@ async fn run(
             let id = crate::crypto::random_token();
             let lr = LogoutRequest {
                 kind: "logout".into(),
-                continue_url: continue_url.filter(|_| hint.is_some()),
+                // RP-Initiated Logout 1.0 §2/§3: `client_id` identifies the RP when there is no
+                // hint, and the URI was checked against that client's registered values above,
+                // so after the user's answer the browser goes back there (with `state`).
+                continue_url,
                 client_id: client.as_ref().map(|c| c.client_id.clone()),
             };
             store::grants::insert_request(
@@ -184,16 +187,22 @@ async fn run(
 /// the End-User out if they say yes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ConfirmationDecision {
+    /// End the session: every application is signed out.
     SignOut,
+    /// Sign out of the application that asked, only; the session lives on.
+    SignOutOfClient,
     Stay,
 }
 
-/// Only the explicit "No, stay signed in" keeps the session. Any other submission of the
-/// (CSRF-checked) confirmation form signs out, as the form did when "Sign out" was its only
-/// button, so a client that submits the form without a button value still logs out.
-fn decide_confirmation(decision: Option<&str>) -> ConfirmationDecision {
+/// Only the explicit "No, stay signed in" keeps the session. "Only this app" signs out of the
+/// application that asked when the request named one (`client_id` or the hint's `aud`); any
+/// other submission of the (CSRF-checked) confirmation form signs out everywhere, as the form
+/// did when "Sign out" was its only button, so a client that submits the form without a button
+/// value still logs out, and never less than the user asked for.
+fn decide_confirmation(decision: Option<&str>, named_client: bool) -> ConfirmationDecision {
     match decision {
         Some("stay") => ConfirmationDecision::Stay,
+        Some("this_app") if named_client => ConfirmationDecision::SignOutOfClient,
         _ => ConfirmationDecision::SignOut,
     }
 }
@@ -228,8 +237,47 @@ pub async fn confirm(
             store::grants::delete_request(&state.db, &tenant.id, id).await?;
         }
         let session = sessions::resolve(&state, &tenant, &ctx).await?.live();
-        match (decide_confirmation(params.get("decision")), session) {
+        let client = match &lr.client_id {
+            Some(c) => load_client(&state, &tenant, c).await?,
+            None => None,
+        };
+        match (
+            decide_confirmation(params.get("decision"), client.is_some()),
+            session,
+        ) {
             (ConfirmationDecision::Stay, Some(_)) => Ok(still_signed_in_page(&state, &tenant, lr)),
+            (ConfirmationDecision::SignOutOfClient, Some(s)) => match &client {
+                Some(c) => {
+                    let left = sessions::leave_client(
+                        &state,
+                        &tenant.id,
+                        &s.id,
+                        c,
+                        &Ender::new("user", Some(&ctx)),
+                        ctx.now_ms,
+                    )
+                    .await?;
+                    let frames = own_frames(&left.fanout, &s.id);
+                    Ok(logged_out_page(
+                        &state,
+                        &tenant,
+                        frames,
+                        lr.continue_url,
+                        Some(&c.client_id),
+                    ))
+                }
+                None => {
+                    finish(
+                        &state,
+                        &tenant,
+                        &s,
+                        EndReason::UserLogout,
+                        lr.continue_url,
+                        &ctx,
+                    )
+                    .await
+                }
+            },
             (ConfirmationDecision::SignOut, Some(s)) => {
                 finish(
                     &state,
@@ -255,7 +303,8 @@ pub async fn confirm(
 }
 
 /// Nothing ended. The way back is the RP's registered post-logout redirect URI (with its
-/// `state`) when the request named one together with a valid hint; otherwise the page says so.
+/// `state`) when the request named one (with a hint or a `client_id`); otherwise the page says
+/// so.
 fn still_signed_in_page(state: &AppState, tenant: &Tenant, lr: LogoutRequest) -> Response {
     let ctx = json!({
         "tenant": tenant_json(tenant),
@@ -301,14 +350,8 @@ pub fn signed_out(
     own: &str,
     continue_url: Option<String>,
 ) -> Response {
-    let frames: Vec<String> = ended
-        .fanout
-        .frontchannel
-        .iter()
-        .filter(|(sid, _)| sid == own)
-        .map(|(_, url)| url.clone())
-        .collect();
-    let mut resp = logged_out_page(state, tenant, frames, continue_url, Some(()));
+    let frames = own_frames(&ended.fanout, own);
+    let mut resp = logged_out_page(state, tenant, frames, continue_url, None);
     cookies::append(
         &mut resp,
         state
@@ -316,6 +359,16 @@ pub fn signed_out(
             .clear(&state.cookies.session_name(&tenant.slug)),
     );
     resp
+}
+
+/// The front-channel frames (Front-Channel Logout 1.0 §3) of the browser's own session.
+fn own_frames(fanout: &crate::session::fanout::Fanout, own: &str) -> Vec<String> {
+    fanout
+        .frontchannel
+        .iter()
+        .filter(|(sid, _)| sid == own)
+        .map(|(_, url)| url.clone())
+        .collect()
 }
 
 fn with_state(uri: &str, state: Option<&str>) -> String {
@@ -334,7 +387,7 @@ fn logged_out_page(
     tenant: &Tenant,
     frames: Vec<String>,
     continue_url: Option<String>,
-    _ended: Option<()>,
+    app: Option<&str>,
 ) -> Response {
     // Nothing to load in the browser: go straight to the RP (RP-Initiated Logout §3).
     if frames.is_empty() {
@@ -344,7 +397,7 @@ fn logged_out_page(
     }
     let body = state
         .templates
-        .render("logged_out.html", json!({ "tenant": tenant_json(tenant), "frames": frames, "continue_url": continue_url }))
+        .render("logged_out.html", json!({ "tenant": tenant_json(tenant), "frames": frames, "continue_url": continue_url, "app": app }))
         .unwrap_or_default();
     let origins: Vec<String> = frames
         .iter()
@@ -392,17 +445,35 @@ mod tests {
 
     #[test]
     fn only_an_explicit_stay_keeps_the_session() {
+        for named in [false, true] {
+            assert_eq!(
+                decide_confirmation(Some("stay"), named),
+                ConfirmationDecision::Stay
+            );
+            assert_eq!(
+                decide_confirmation(Some("logout"), named),
+                ConfirmationDecision::SignOut
+            );
+            assert_eq!(
+                decide_confirmation(None, named),
+                ConfirmationDecision::SignOut
+            );
+            assert_eq!(
+                decide_confirmation(Some("Stay"), named),
+                ConfirmationDecision::SignOut
+            );
+        }
+    }
+
+    #[test]
+    fn only_this_app_needs_an_app_that_asked() {
         assert_eq!(
-            decide_confirmation(Some("stay")),
-            ConfirmationDecision::Stay
+            decide_confirmation(Some("this_app"), true),
+            ConfirmationDecision::SignOutOfClient
         );
+        // No application named: signing out of "it" can only mean everywhere.
         assert_eq!(
-            decide_confirmation(Some("logout")),
-            ConfirmationDecision::SignOut
-        );
-        assert_eq!(decide_confirmation(None), ConfirmationDecision::SignOut);
-        assert_eq!(
-            decide_confirmation(Some("Stay")),
+            decide_confirmation(Some("this_app"), false),
             ConfirmationDecision::SignOut
         );
     }
@@ -444,5 +515,22 @@ mod tests {
             .unwrap();
         assert!(html.contains("value=\"logout\">Sign out</button>"));
         assert!(html.contains("value=\"stay\" class=\"secondary\">No, stay signed in</button>"));
+        assert!(
+            !html.contains("this_app"),
+            "no app named, no app-only answer"
+        );
+        let html = t
+            .render(
+                "logout_confirm.html",
+                json!({"tenant": {"name": "Acme", "slug": "acme"}, "csrf": "c", "req": "r",
+                       "client_id": "web"}),
+            )
+            .unwrap();
+        assert!(
+            html.contains("value=\"this_app\">Only web</button>"),
+            "{html}"
+        );
+        assert!(html.contains("value=\"logout\">Everywhere</button>"));
+        assert!(html.contains("No, stay signed in</button>"));
     }
 }

@@ -110,11 +110,27 @@ pub fn expired(state: &AppState, tenant: &Tenant) -> Response {
     )
 }
 
-/// Render a form page with a CSRF token (reusing the browser's token cookie if it has one).
+/// Render a form page with a CSRF token (reusing the browser's token cookie if it has one),
+/// bound to the purpose of the template's forms (`http::csrf::purpose_of_template`).
 pub fn render_with_csrf(
     state: &AppState,
     tenant: &Tenant,
     rctx: &RequestContext,
+    template: &str,
+    ctx: serde_json::Value,
+    status: StatusCode,
+) -> Response {
+    let purpose = crate::http::csrf::purpose_of_template(template);
+    render_with_csrf_for(state, tenant, rctx, purpose, template, ctx, status)
+}
+
+/// [`render_with_csrf`] for forms of a given purpose (the portal renders shared templates whose
+/// forms post to its own endpoints).
+pub fn render_with_csrf_for(
+    state: &AppState,
+    tenant: &Tenant,
+    rctx: &RequestContext,
+    purpose: crate::http::csrf::FormPurpose,
     template: &str,
     mut ctx: serde_json::Value,
     status: StatusCode,
@@ -126,7 +142,11 @@ pub fn render_with_csrf(
         .filter(|t| t.len() >= 32)
         .map(str::to_string)
         .unwrap_or_else(crate::crypto::random_token);
-    ctx["csrf"] = json!(token);
+    ctx["csrf"] = json!(crate::http::csrf::bind_token(
+        &state.hasher,
+        &token,
+        purpose
+    ));
     ctx["tenant"] = tenant_json(tenant);
     let body = match state.templates.render(template, &ctx) {
         Ok(b) => b,

@@ -265,13 +265,18 @@ pub async fn read_form(
         Ok(p) => p,
         Err(r) => return Err(page_error(state, Some(&tenant), r.into())),
     };
-    let csrf_cookie = ctx.cookies.get(&state.cookies.csrf_name(&tenant.slug));
+    let purpose = crate::http::csrf::purpose_of_path(req.uri().path());
+    let expected = ctx
+        .cookies
+        .get(&state.cookies.csrf_name(&tenant.slug))
+        .filter(|c| c.len() >= 32)
+        .map(|c| crate::http::csrf::bind_token(&state.hasher, c, purpose));
     let from = crate::http::csrf::Provenance {
         origin: ctx.origin.as_deref(),
         fetch_site: ctx.fetch_site.as_deref(),
     };
     if let Err(why) = crate::http::csrf::decide_form_submission(
-        csrf_cookie,
+        expected.as_deref(),
         params.get("csrf"),
         from,
         &crate::http::csrf::origin_of(&state.config.public_url),
@@ -279,10 +284,29 @@ pub async fn read_form(
         tracing::warn!(
             event = "form.refused",
             reason = why.as_str(),
+            purpose = purpose.as_str(),
             path = %req.uri().path(),
             ip = %ctx.ip,
             "form submission refused"
         );
+        // Audited (the tenant's security history), never with the token or the form's values.
+        let event = crate::events::audit::Event {
+            tenant_id: &tenant.id,
+            kind: "form.refused",
+            actor: "anonymous",
+            outcome: why.as_str(),
+            detail: Some(serde_json::json!({
+                "purpose": purpose.as_str(),
+                "path": req.uri().path(),
+                "origin": ctx.origin,
+                "sec_fetch_site": ctx.fetch_site,
+            })),
+            ..Default::default()
+        };
+        if let Err(e) = crate::events::audit::record(&state.db, event, Some(ctx), ctx.now_ms).await
+        {
+            tracing::warn!(error = %e, "recording a refused form failed");
+        }
         return Err(error_page(
             state,
             Some(&tenant),

@@ -1,4 +1,9 @@
-//! Append-only audit events; one query reconstructs a session's timeline.
+//! Audit events; one query reconstructs a session's timeline.
+//!
+//! Append-only, with one exception: an event written once per subject that keeps a running
+//! count in its detail (a refresh family's `refresh.reuse_detected` counts the refused
+//! presentations, however many requests raced; ADR 0015), changed only by [`update_detail`]
+//! under the subject's row lock.
 
 use super::entities::audit_event;
 use sea_orm::{
@@ -22,6 +27,37 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<EventRow>) -> Res
             .await?;
     }
     Ok(())
+}
+
+/// One event by id.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<EventRow>, DbErr> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(tenant_id))
+        .filter(audit_event::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+/// Replace an event's detail (the running count of a once-per-subject event; see the module
+/// doc). False when there is no such event.
+pub async fn update_detail<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+    detail: String,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let r = audit_event::Entity::update_many()
+        .col_expr(audit_event::Column::Detail, Expr::value(detail))
+        .filter(audit_event::Column::TenantId.eq(tenant_id))
+        .filter(audit_event::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
 }
 
 pub async fn list_for_session<C: ConnectionTrait>(

@@ -174,6 +174,48 @@ pub async fn mark_family_dpop_bound<C: ConnectionTrait>(
     Ok(r.rows_affected == 1)
 }
 
+/// Take a family's row lock while it is active; false when it is not (revoked meanwhile).
+///
+/// A write that changes nothing: on PostgreSQL it holds the row lock until commit, so a rotation,
+/// a grace reissue and a revocation of the same family run one after another and each sees what
+/// the one before committed (READ COMMITTED re-reads per statement); on SQLite the one writer
+/// already serialises them. Every writer of a family's tokens calls this first.
+pub async fn lock_active_family<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, DbErr> {
+    let r = refresh_family::Entity::update_many()
+        .col_expr(
+            refresh_family::Column::State,
+            Expr::col(refresh_family::Column::State).into(),
+        )
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::Id.eq(id))
+        .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Take a family's row lock whatever its state; false when there is no such family.
+pub async fn lock_family<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, DbErr> {
+    let r = refresh_family::Entity::update_many()
+        .col_expr(
+            refresh_family::Column::State,
+            Expr::col(refresh_family::Column::State).into(),
+        )
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
 /// Revoke one family. False if it was already revoked.
 pub async fn mark_family_revoked<C: ConnectionTrait>(
     db: &C,
@@ -210,6 +252,31 @@ pub async fn mark_sessions_families_revoked<C: ConnectionTrait>(
         .col_expr(refresh_family::Column::RevokeReason, Expr::value(reason))
         .filter(refresh_family::Column::TenantId.eq(tenant_id))
         .filter(refresh_family::Column::SessionId.is_in(session_ids.iter().cloned()))
+        .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE));
+    if !offline_too {
+        q = q.filter(refresh_family::Column::Offline.eq(false));
+    }
+    Ok(q.exec(db).await?.rows_affected)
+}
+
+/// Revoke the active families one client holds in one session (signing out of that application
+/// only); `offline_too` as for [`mark_sessions_families_revoked`]. Returns how many.
+pub async fn mark_session_client_families_revoked<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_id: &str,
+    client_row_id: &str,
+    offline_too: bool,
+    reason: &str,
+    now: i64,
+) -> Result<u64, DbErr> {
+    let mut q = refresh_family::Entity::update_many()
+        .col_expr(refresh_family::Column::State, Expr::value(FAMILY_REVOKED))
+        .col_expr(refresh_family::Column::RevokedAt, Expr::value(now))
+        .col_expr(refresh_family::Column::RevokeReason, Expr::value(reason))
+        .filter(refresh_family::Column::TenantId.eq(tenant_id))
+        .filter(refresh_family::Column::SessionId.eq(session_id))
+        .filter(refresh_family::Column::ClientId.eq(client_row_id))
         .filter(refresh_family::Column::State.eq(FAMILY_ACTIVE));
     if !offline_too {
         q = q.filter(refresh_family::Column::Offline.eq(false));
@@ -349,6 +416,40 @@ pub async fn delete_refresh<C: ConnectionTrait>(
 }
 
 // --- access tokens ----------------------------------------------------------------------
+
+/// Revoke the registered access tokens of ended sessions, except those of families that are
+/// still active (`offline_access` grants an end leaves); returns how many.
+///
+/// With `client`, only the tokens of that client (signing out of one application).
+pub async fn mark_sessions_access_revoked<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_ids: &[String],
+    client: Option<&str>,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::{Condition, Query};
+    let live_families = Query::select()
+        .column(refresh_family::Column::Id)
+        .from(refresh_family::Entity)
+        .and_where(refresh_family::Column::TenantId.eq(tenant_id))
+        .and_where(refresh_family::Column::SessionId.is_in(session_ids.iter().cloned()))
+        .and_where(refresh_family::Column::State.eq(FAMILY_ACTIVE))
+        .to_owned();
+    let mut q = access_token::Entity::update_many()
+        .col_expr(access_token::Column::Revoked, Expr::value(true))
+        .filter(access_token::Column::TenantId.eq(tenant_id))
+        .filter(access_token::Column::SessionId.is_in(session_ids.iter().cloned()))
+        .filter(access_token::Column::Revoked.eq(false))
+        .filter(
+            Condition::any()
+                .add(access_token::Column::FamilyId.is_null())
+                .add(access_token::Column::FamilyId.not_in_subquery(live_families)),
+        );
+    if let Some(c) = client {
+        q = q.filter(access_token::Column::ClientId.eq(c));
+    }
+    Ok(q.exec(db).await?.rows_affected)
+}
 
 pub async fn insert_access<C: ConnectionTrait>(db: &C, a: AccessTokenRow) -> Result<(), DbErr> {
     let am: access_token::ActiveModel = a.into();

@@ -6,6 +6,11 @@
 //! conditional `UPDATE ... WHERE state = 'active'` (so a token presented twice in one batch still
 //! loses the race exactly once), and the inserts of the whole batch go out as multi-row INSERTs.
 //! A rotation's outcome is reported only after the commit that made it durable.
+//!
+//! Locks are taken in the order every writer of a grant uses (session, then family, then token),
+//! so a rotation racing an end of its session or a revocation of its family is ordered by the
+//! database: a rotation refused when either went first, never a success after them (RFC 9700
+//! §4.14.2). A batch that the database aborts (a PostgreSQL deadlock) is retried whole.
 
 use super::audit::EventRow;
 use super::entities::{access_token, audit_event, refresh_token};
@@ -18,6 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 pub struct Rotation {
     pub tenant_id: String,
     pub presented_hash: String,
+    /// The session governing the refresh, which must still be active at commit.
+    pub session_id: Option<String>,
     pub now: i64,
     pub next: RefreshRow,
     pub access: AccessTokenRow,
@@ -32,7 +39,14 @@ pub enum Rotated {
     Committed,
     /// The presented token was no longer active: someone else used it first.
     Lost,
+    /// The family was revoked before this rotation could commit.
+    FamilyRevoked,
+    /// The governing session ended before this rotation could commit.
+    SessionEnded,
 }
+
+/// Attempts at a batch the database aborted before it reports the error.
+const ATTEMPTS: usize = 3;
 
 type Job = (Rotation, oneshot::Sender<Result<Rotated, String>>);
 
@@ -72,7 +86,13 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let outcome = commit(&db, &jobs).await;
+        let mut outcome = commit(&db, &jobs).await;
+        for _ in 1..ATTEMPTS {
+            if outcome.is_ok() {
+                break;
+            }
+            outcome = commit(&db, &jobs).await;
+        }
         for (i, (_, reply)) in jobs.drain(..).enumerate() {
             let r = match &outcome {
                 Ok(results) => Ok(results.get(i).copied().unwrap_or(Rotated::Lost)),
@@ -89,6 +109,16 @@ async fn commit(db: &DatabaseConnection, jobs: &[Job]) -> Result<Vec<Rotated>, D
     let (mut rts, mut ats, mut events) = (Vec::new(), Vec::new(), Vec::new());
     for (r, _) in jobs {
         // First statement of the transaction writes (SQLite takes the write lock up front).
+        if let Some(sid) = &r.session_id {
+            if !super::sessions::lock_active(&txn, &r.tenant_id, sid).await? {
+                results.push(Rotated::SessionEnded);
+                continue;
+            }
+        }
+        if !grants::lock_active_family(&txn, &r.tenant_id, &r.next.family_id).await? {
+            results.push(Rotated::FamilyRevoked);
+            continue;
+        }
         if grants::mark_refresh_rotated(&txn, &r.tenant_id, &r.presented_hash, r.now).await? {
             results.push(Rotated::Committed);
             rts.push(refresh_token::ActiveModel::from(r.next.clone()));

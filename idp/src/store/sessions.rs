@@ -337,6 +337,31 @@ pub async fn list_ended_in_batch<C: ConnectionTrait>(
         .await
 }
 
+/// Take a session's row lock while it is active; false when it has ended (or does not exist).
+///
+/// A write that changes nothing: on PostgreSQL the row lock is held until commit, so a grant
+/// written in this transaction and an end of the session (`mark_ended_many`, which takes the
+/// same lock first) run one after the other: either the end sees the grant and revokes it, or the
+/// grant sees the end and is refused (RFC 6749 §4.1.2, RFC 9700 §4.14). On SQLite the one writer
+/// serialises them already.
+pub async fn lock_active<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, DbErr> {
+    let r = session::Entity::update_many()
+        .col_expr(
+            session::Column::State,
+            Expr::col(session::Column::State).into(),
+        )
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::State.eq(ACTIVE))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
 /// Record activity: move the idle deadline (never past the absolute one; the caller computes it).
 pub async fn mark_active<C: ConnectionTrait>(
     db: &C,
@@ -518,6 +543,23 @@ pub async fn upsert_participant<C: ConnectionTrait>(
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// A client no longer takes part in a session (it was signed out of it alone). False when it
+/// did not.
+pub async fn delete_participant<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    session_id: &str,
+    client_id: &str,
+) -> Result<bool, DbErr> {
+    let r = session_participant::Entity::delete_many()
+        .filter(session_participant::Column::TenantId.eq(tenant_id))
+        .filter(session_participant::Column::SessionId.eq(session_id))
+        .filter(session_participant::Column::ClientId.eq(client_id))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected > 0)
 }
 
 /// `(session_id, client_id)` participant pairs of several sessions.

@@ -90,9 +90,56 @@ pub fn decide_refresh(
     RefreshDecision::Rotate
 }
 
+/// The revoke reason of a family revoked because one of its tokens was reused.
+pub const REUSE_REASON: &str = "reuse_detected";
+
+/// What a refused presentation writes to a family's reuse record (ADR 0015).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReuseRecord {
+    /// This presentation revoked the family: write its one `refresh.reuse_detected` event.
+    Open,
+    /// The family was revoked for reuse already: add one to that event's count.
+    Count,
+    /// Revoked for another reason (session end, code replay, revocation): no reuse record.
+    Nothing,
+}
+
+/// However many requests race with a reused token, the family is revoked once and one event
+/// records it with the count of refused presentations (RFC 9700 §4.14.2). `revoked_now` is
+/// whether this request's conditional revocation won; `revoke_reason` the stored reason of a
+/// family that was revoked already.
+pub fn decide_reuse_record(revoked_now: bool, revoke_reason: Option<&str>) -> ReuseRecord {
+    if revoked_now {
+        ReuseRecord::Open
+    } else if revoke_reason == Some(REUSE_REASON) {
+        ReuseRecord::Count
+    } else {
+        ReuseRecord::Nothing
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_reuse_record_per_family_counting_later_refusals() {
+        assert_eq!(decide_reuse_record(true, None), ReuseRecord::Open);
+        assert_eq!(
+            decide_reuse_record(true, Some("logout")),
+            ReuseRecord::Open,
+            "the winner of the revocation opens it"
+        );
+        assert_eq!(
+            decide_reuse_record(false, Some(REUSE_REASON)),
+            ReuseRecord::Count
+        );
+        assert_eq!(
+            decide_reuse_record(false, Some("logout")),
+            ReuseRecord::Nothing
+        );
+        assert_eq!(decide_reuse_record(false, None), ReuseRecord::Nothing);
+    }
 
     fn facts(token: TokenState) -> RefreshFacts<'static> {
         RefreshFacts {

@@ -2,9 +2,9 @@
 //!
 //! In one transaction per page of sessions: mark them ended with their reason (conditionally, so
 //! concurrent enders resolve in the database, and stamped with a batch id so exactly the sessions
-//! this call ended are picked up), revoke their refresh-token families, write one outbox delivery
-//! per participating client with a back-channel logout URI (decided by `session::fanout`), and
-//! append `session.ended` for each. Set-based statements keep ending 10,000 sessions a matter of
+//! this call ended are picked up), revoke their refresh-token families and registered access
+//! tokens, write one outbox delivery per participating client with a back-channel logout URI
+//! (decided by `session::fanout`), and append `session.ended` for each. Set-based statements keep ending 10,000 sessions a matter of
 //! a few dozen statements. After commit the local dispatcher is woken; other nodes find the rows
 //! by polling (ADR 0002).
 //!
@@ -73,11 +73,11 @@ impl Ended {
 }
 
 /// Whether this end revokes `offline_access` families as well (`EndReason::ends_offline_grants`).
-fn offline_too(reason: EndReason, by: &Ender<'_>) -> bool {
+pub(super) fn offline_too(reason: EndReason, by: &Ender<'_>) -> bool {
     reason.ends_offline_grants() && !by.keep_offline
 }
 
-async fn issuer_of<C: ConnectionTrait>(
+pub(super) async fn issuer_of<C: ConnectionTrait>(
     db: &C,
     state: &AppState,
     tenant_id: &str,
@@ -121,7 +121,58 @@ pub async fn end_in<C: ConnectionTrait>(
         now,
     )
     .await?;
+    // The access tokens issued in them are dead too (RFC 9700 §4.14): introspection already
+    // answers from the session's state, and the register says so as well, including for a grant
+    // that committed just before this end took the session's lock.
+    store::grants::mark_sessions_access_revoked(txn, tenant_id, &ended_ids, None).await?;
     let pairs = store::sessions::list_participants_many(txn, tenant_id, &ended_ids).await?;
+    let fanout = owe_logouts(txn, tenant_id, &issuer, &ended, &pairs, now_ms).await?;
+    let events: Vec<store::audit::EventRow> = ended
+        .iter()
+        .map(|s| {
+            let mut detail = json!({
+                "reason": reason.as_str(),
+                "backchannel_deliveries": fanout.owed_by(&s.id),
+            });
+            if let (Some(Value::Object(extra)), Some(d)) = (&by.detail, detail.as_object_mut()) {
+                d.extend(extra.clone());
+            }
+            audit::row(
+                Event {
+                    tenant_id,
+                    kind: "session.ended",
+                    session_id: Some(&s.id),
+                    user_id: Some(&s.user_id),
+                    actor: by.actor,
+                    outcome: reason.as_str(),
+                    detail: Some(detail),
+                    ..Default::default()
+                },
+                by.ctx,
+                now_ms,
+            )
+        })
+        .collect();
+    store::audit::insert_many(txn, events).await?;
+    metrics::counter!("lanyard_sessions_ended_total", "reason" => reason.as_str())
+        .increment(ended.len() as u64);
+    Ok(Ended {
+        sids: ended.into_iter().map(|s| s.sid).collect(),
+        fanout,
+    })
+}
+
+/// Decide the logout fan-out of `ended` sessions to their participants `pairs` and write one
+/// outbox delivery per back-channel logout owed (Back-Channel Logout 1.0 §2.5). Returns the
+/// fan-out (its front-channel frames are for the browser's page).
+pub(super) async fn owe_logouts<C: ConnectionTrait>(
+    txn: &C,
+    tenant_id: &str,
+    issuer: &str,
+    ended: &[store::sessions::SessionRow],
+    pairs: &[(String, String)],
+    now_ms: i64,
+) -> Result<Fanout> {
     let mut client_ids: Vec<String> = pairs.iter().map(|(_, c)| c.clone()).collect();
     client_ids.sort();
     client_ids.dedup();
@@ -153,7 +204,7 @@ pub async fn end_in<C: ConnectionTrait>(
             user_id: &s.user_id,
         })
         .collect();
-    let fanout = decide_fanout(&issuer, &refs, &pairs, &targets);
+    let fanout = decide_fanout(issuer, &refs, pairs, &targets);
     let deliveries: Vec<store::outbox::DeliveryRow> = fanout
         .backchannel
         .iter()
@@ -175,40 +226,8 @@ pub async fn end_in<C: ConnectionTrait>(
             delivered_at_ms: None,
         })
         .collect();
-    let events: Vec<store::audit::EventRow> = ended
-        .iter()
-        .map(|s| {
-            let mut detail = json!({
-                "reason": reason.as_str(),
-                "backchannel_deliveries": fanout.owed_by(&s.id),
-            });
-            if let (Some(Value::Object(extra)), Some(d)) = (&by.detail, detail.as_object_mut()) {
-                d.extend(extra.clone());
-            }
-            audit::row(
-                Event {
-                    tenant_id,
-                    kind: "session.ended",
-                    session_id: Some(&s.id),
-                    user_id: Some(&s.user_id),
-                    actor: by.actor,
-                    outcome: reason.as_str(),
-                    detail: Some(detail),
-                    ..Default::default()
-                },
-                by.ctx,
-                now_ms,
-            )
-        })
-        .collect();
     store::outbox::insert_many(txn, deliveries).await?;
-    store::audit::insert_many(txn, events).await?;
-    metrics::counter!("lanyard_sessions_ended_total", "reason" => reason.as_str())
-        .increment(ended.len() as u64);
-    Ok(Ended {
-        sids: ended.into_iter().map(|s| s.sid).collect(),
-        fanout,
-    })
+    Ok(fanout)
 }
 
 /// End every still-active session among `ids` in one transaction of its own.

@@ -10,6 +10,7 @@ pub mod devices;
 pub mod end;
 pub mod export;
 pub mod guard;
+pub mod leave;
 pub mod lockout;
 pub mod policy;
 pub mod reported;
@@ -22,6 +23,7 @@ pub use begin::{begin, join, Admission, Begun, Candidate, Login};
 pub use end::{
     end_in, end_many, end_matching, end_one, end_scope, revoke_offline, Ended, Ender, Scope,
 };
+pub use leave::{leave_client, Left};
 pub use resolve::{resolve, NoSession, Resolution};
 
 use crate::clock::UnixTime;
@@ -72,4 +74,16 @@ pub async fn participate_in<C: sea_orm::ConnectionTrait>(
     crate::store::sessions::upsert_participant(txn, tenant_id, session_id, client_row_id, now)
         .await?;
     Ok(())
+}
+
+/// Take the session's row lock inside a caller's transaction while it is active; false when it
+/// has ended. A grant written in the same transaction then cannot outlive an end of the session
+/// running concurrently: the end takes the same lock first, so either it sees the grant and
+/// revokes it, or the grant sees the end (RFC 6749 §4.1.2, RFC 9700 §4.14).
+pub async fn hold_active_in<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    tenant_id: &str,
+    session_id: &str,
+) -> crate::error::Result<bool> {
+    Ok(crate::store::sessions::lock_active(txn, tenant_id, session_id).await?)
 }

@@ -11,12 +11,12 @@ use crate::error::{Error, Rejection, Result};
 use crate::events::audit::{self, Event};
 use crate::http::{respond, Params, RequestContext};
 use crate::model::{Client, Tenant};
-use crate::session::service::{self as sessions, Ender};
-use crate::session::{EndReason, Liveness};
+use crate::session::service as sessions;
 use crate::store::{self, TransactionTrait};
 use crate::tokens::code::{decide_redemption, CodeDecision, CodeFacts, CodeState, Redemption};
 use crate::tokens::dpop;
-use crate::tokens::refresh::{decide_refresh, RefreshDecision, RefreshFacts, TokenState};
+mod refresh;
+
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
@@ -63,7 +63,7 @@ pub async fn handle(
                     authorization_code(&state, &tenant, &client, &params, &ctx, proof).await
                 }
                 Some("refresh_token") => {
-                    refresh_token(&state, &tenant, &client, &params, &ctx, proof).await
+                    refresh::grant(&state, &tenant, &client, &params, &ctx, proof).await
                 }
                 Some("client_credentials") => {
                     client_credentials(&state, &tenant, &client, &params, &ctx, proof).await
@@ -241,6 +241,14 @@ async fn authorization_code(
         }
         return Err(Rejection::CodeReplayed.into());
     }
+    // RFC 6749 §4.1.2, RFC 9700 §4.14: nothing may be issued into a session that has ended. The
+    // session was live when read above, but an end (an admin's revoke-all, a logout) may be
+    // running now: the session's row lock orders this transaction with it, so either the end
+    // sees this grant and revokes it, or this sees the end and refuses (the code stays unused).
+    if !sessions::hold_active_in(&txn, &tenant.id, &session.id).await? {
+        txn.rollback().await?;
+        return Err(Rejection::SessionEnded.into());
+    }
     if let (Some(rt), Some(fid)) = (&refresh, &family_id) {
         store::grants::insert_family(
             &txn,
@@ -395,299 +403,6 @@ async fn insert_access<C: sea_orm::ConnectionTrait>(
         },
     )
     .await?;
-    Ok(())
-}
-
-/// RFC 6749 §6 with rotation and reuse detection (OAuth 2.0 Security BCP §4.14.2).
-async fn refresh_token(
-    state: &AppState,
-    tenant: &Tenant,
-    client: &Client,
-    p: &Params,
-    ctx: &RequestContext,
-    proof: Option<&dpop::Proof>,
-) -> Result<serde_json::Value> {
-    let presented = p
-        .get("refresh_token")
-        .ok_or(Rejection::Malformed("refresh_token"))?;
-    let hash = state.hasher.hash("refresh", presented);
-    let token = store::grants::find_refresh(&state.read, &tenant.id, &hash)
-        .await?
-        .ok_or(Rejection::RefreshInvalid)?;
-    let family = store::grants::find_family(&state.read, &tenant.id, &token.family_id)
-        .await?
-        .ok_or(Rejection::RefreshInvalid)?;
-    // RFC 9449 §5: a refresh token bound to a key is used only with a proof of that key. Checked
-    // first: a thief without the key is refused without touching the family (another client's
-    // token is refused by `decide_refresh` as ever).
-    if family.client_id == client.id {
-        dpop::decide_key_binding(family.dpop_jkt.as_deref(), proof.map(|p| p.jkt.as_str()))
-            .map_err(Rejection::from)?;
-    }
-    let session = match &family.session_id {
-        Some(sid) => sessions::resolve::get(&state.read, &tenant.id, sid).await?,
-        None => None,
-    };
-    let session_live = session
-        .as_ref()
-        .is_some_and(|s| s.liveness(ctx.now) == Liveness::Live);
-    let user = store::users::find(&state.read, &tenant.id, &family.user_id).await?;
-    let rotated = token.state == store::grants::RT_ROTATED;
-    let successor = if rotated {
-        store::grants::find_refresh_by_generation(
-            &state.read,
-            &tenant.id,
-            &family.id,
-            token.generation + 1,
-        )
-        .await?
-    } else {
-        None
-    };
-    let facts = RefreshFacts {
-        token: if rotated {
-            TokenState::Rotated {
-                at: token.rotated_at.unwrap_or(token.created_at),
-            }
-        } else {
-            TokenState::Active
-        },
-        idle_deadline: token.idle_deadline,
-        family_active: family.state == store::grants::FAMILY_ACTIVE,
-        family_client_id: &family.client_id,
-        family_absolute_deadline: family.absolute_deadline,
-        successor_unused: successor
-            .as_ref()
-            .map(|s| s.state == store::grants::RT_ACTIVE),
-        session_active: session_live,
-        offline: family.offline,
-        user_active: user
-            .as_ref()
-            .is_some_and(|u| u.status == store::users::ACTIVE),
-    };
-    let decision = decide_refresh(
-        &facts,
-        &client.id,
-        client.lifetimes.refresh_reuse_grace_secs,
-        ctx.now,
-    );
-    match decision {
-        RefreshDecision::Reject(r) => return Err(r.into()),
-        RefreshDecision::RevokeFamily => {
-            replay_detected(state, tenant, &family, session.as_ref(), ctx).await?;
-            return Err(Rejection::RefreshReplayed.into());
-        }
-        RefreshDecision::Rotate | RefreshDecision::ReissueWithinGrace => {}
-    }
-    let Some(user) = user else {
-        return Err(Rejection::RefreshInvalid.into());
-    };
-    // While its session lives, the session governs the refresh (binding, mode, step-down); an
-    // `offline_access` family whose session has ended refreshes on its own (OIDC Core §11).
-    let gate = match session.filter(|_| session_live) {
-        Some(session) => {
-            let seen = observed_for(client, p, ctx);
-            Some(
-                sessions::guard::gate(state, tenant, session, &seen, ctx)
-                    .await?
-                    .map_err(Error::Rejected)?,
-            )
-        }
-        None if family.offline => None,
-        None => return Err(Rejection::SessionEnded.into()),
-    };
-    let session = gate.as_ref().map(|g| g.session.clone());
-    let scope = match p.get("scope") {
-        // §6: a narrower scope may be requested; never a wider one.
-        Some(s) => {
-            let granted: Vec<&str> = family.scope.split(' ').collect();
-            if !s.split(' ').all(|x| granted.contains(&x)) {
-                return Err(Rejection::InvalidScope.into());
-            }
-            s.to_string()
-        }
-        None => family.scope.clone(),
-    };
-    let scope = match &gate {
-        Some(g) => g.scope(&scope),
-        None => scope,
-    };
-    let amr: Vec<String> = serde_json::from_str(&family.amr)
-        .map_err(|e| crate::error::internal(format!("refresh family: stored amr: {e}")))?;
-    // The level the session holds now (a second factor decays after `mfa_max_age_secs`), named
-    // as the family's authorization named it.
-    let numeric = matches!(family.acr.as_str(), "1" | "2");
-    let acr = match &gate {
-        Some(g) => g.level.acr_as(numeric),
-        None => family.acr.as_str(),
-    };
-    let grant = Grant {
-        tenant,
-        client,
-        sub: &user.id,
-        scope: &scope,
-        sid: session.as_ref().map(|s| s.sid.as_str()),
-        auth_time: Some(family.auth_time),
-        acr: Some(acr),
-        amr,
-        nonce: None,
-        with_id_token: scope.split(' ').any(|s| s == "openid"),
-        session_mode: gate.as_ref().and_then(|g| g.session_mode()),
-        dpop_jkt: proof.map(|p| p.jkt.as_str()),
-    };
-    let minted = issue::mint(state, &grant, ctx.now_ms).await?;
-    // RFC 9449 §5: a refresh token issued to a public client that shows a proof is bound to the
-    // proof's key; a family begun without a proof is bound by its first refresh with one
-    // (conditional: a concurrent refresh that bound it to another key wins, this one is refused).
-    if family.dpop_jkt.is_none() {
-        if let Some(jkt) = dpop::decide_refresh_binding(client.is_public(), proof) {
-            if !store::grants::mark_family_dpop_bound(&state.db, &tenant.id, &family.id, &jkt)
-                .await?
-            {
-                return Err(Rejection::DpopKeyMismatch.into());
-            }
-        }
-    }
-    let next = crate::crypto::random_token();
-
-    let next_generation = token.generation + 1;
-    let next_row = store::grants::RefreshRow {
-        token_hash: state.hasher.hash("refresh", &next),
-        tenant_id: tenant.id.clone(),
-        family_id: family.id.clone(),
-        generation: next_generation,
-        state: store::grants::RT_ACTIVE.into(),
-        created_at: ctx.now,
-        idle_deadline: ctx.now + client.lifetimes.refresh_idle_secs,
-        rotated_at: None,
-    };
-    let access_row = store::grants::AccessTokenRow {
-        jti: minted.jti.clone(),
-        tenant_id: tenant.id.clone(),
-        client_id: client.id.clone(),
-        session_id: session.as_ref().map(|s| s.id.clone()),
-        family_id: Some(family.id.clone()),
-        expires_at: minted.expires_at,
-        revoked: false,
-    };
-    let event = audit::row(
-        Event {
-            tenant_id: &tenant.id,
-            kind: "refresh.rotated",
-            session_id: session.as_ref().map(|s| s.id.as_str()),
-            user_id: Some(&user.id),
-            client_id: Some(&client.client_id),
-            actor: "client",
-            outcome: "ok",
-            detail: Some(json!({
-                "generation": next_generation,
-                "offline": session.is_none(),
-            })),
-        },
-        Some(ctx),
-        ctx.now_ms,
-    );
-    // Activity moves the idle deadline; recent enough recorded activity needs no write.
-    let touch = session
-        .as_ref()
-        .and_then(|s| sessions::touch_due(s, ctx.now));
-    match decision {
-        RefreshDecision::ReissueWithinGrace => {
-            let txn = state.db.begin().await?;
-            // Replace the unused successor; if it got used meanwhile, this is reuse after all.
-            let Some(s) = &successor else {
-                return Err(Rejection::RefreshInvalid.into());
-            };
-            if !store::grants::delete_refresh(&txn, &tenant.id, &s.token_hash).await? {
-                txn.rollback().await?;
-                replay_detected(state, tenant, &family, session.as_ref(), ctx).await?;
-                return Err(Rejection::RefreshReplayed.into());
-            }
-            store::grants::insert_refresh(&txn, next_row).await?;
-            store::grants::insert_access(&txn, access_row).await?;
-            if let Some(t) = &touch {
-                sessions::touch_in(&txn, &tenant.id, t).await?;
-            }
-            store::audit::insert(&txn, event).await?;
-            txn.commit().await?;
-        }
-        _ => {
-            let rotation = store::group_commit::Rotation {
-                tenant_id: tenant.id.clone(),
-                presented_hash: hash.clone(),
-                now: ctx.now,
-                next: next_row,
-                access: access_row,
-                touch: touch.map(|t| (t.session_id, t.at, t.idle_deadline)),
-                event,
-            };
-            if state.rotations.rotate(rotation).await? == store::group_commit::Rotated::Lost {
-                // A concurrent request rotated it first: two parties hold this token.
-                replay_detected(state, tenant, &family, session.as_ref(), ctx).await?;
-                return Err(Rejection::RefreshReplayed.into());
-            }
-        }
-    }
-    Ok(issue::response_body(
-        &minted,
-        Some(&next),
-        &scope,
-        client.lifetimes.access_token_secs,
-    ))
-}
-
-/// Reuse detected: revoke the family (committed even though the request fails), record it, and
-/// by the session's policy end the whole session through the termination path.
-async fn replay_detected(
-    state: &AppState,
-    tenant: &Tenant,
-    family: &store::grants::FamilyRow,
-    session: Option<&crate::session::Session>,
-    ctx: &RequestContext,
-) -> Result<()> {
-    let txn = state.db.begin().await?;
-    store::grants::mark_family_revoked(&txn, &tenant.id, &family.id, "reuse_detected", ctx.now)
-        .await?;
-    audit::record(
-        &txn,
-        Event {
-            tenant_id: &tenant.id,
-            kind: "refresh.reuse_detected",
-            session_id: family.session_id.as_deref(),
-            user_id: Some(&family.user_id),
-            client_id: Some(&family.client_id),
-            actor: "client",
-            outcome: "family_revoked",
-            ..Default::default()
-        },
-        Some(ctx),
-        ctx.now_ms,
-    )
-    .await?;
-    txn.commit().await?;
-    metrics::counter!("lanyard_refresh_reuse_detected_total", "tenant" => tenant.slug.clone())
-        .increment(1);
-    tracing::warn!(
-        event = "refresh.reuse_detected",
-        tenant = %tenant.slug,
-        client = %family.client_id,
-        family = %family.id,
-        "refresh token reused; family revoked"
-    );
-    if let Some(s) = session.filter(|s| s.is_active()) {
-        let policy = sessions::policy::session_policy(state, tenant, s).await?;
-        if policy.refresh_reuse_ends_session.value {
-            sessions::end_one(
-                state,
-                &tenant.id,
-                &s.id,
-                EndReason::RefreshReplay,
-                &Ender::new("system", Some(ctx)),
-                ctx.now_ms,
-            )
-            .await?;
-        }
-    }
     Ok(())
 }
 
