@@ -422,11 +422,12 @@ pub async fn session_detail(
     apps.dedup();
     backchannel_apps.sort();
     backchannel_apps.dedup();
-    let username = store::users::list_by_ids(&state.read, &tenant.id, &[s.user_id.clone()])
-        .await?
-        .into_iter()
-        .next()
-        .map(|u| u.username);
+    let username =
+        store::users::list_by_ids(&state.read, &tenant.id, std::slice::from_ref(&s.user_id))
+            .await?
+            .into_iter()
+            .next()
+            .map(|u| u.username);
     let events = super::sessions::session_events(&state.read, tenant, sid).await?;
     let deliveries = super::sessions::list_deliveries(
         &state.read,
