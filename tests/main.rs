@@ -9,6 +9,7 @@ mod harness;
 mod mmdb;
 mod smtp;
 
+mod admin_actions;
 mod admin_api;
 mod admin_area;
 mod browser;

@@ -72,6 +72,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/admin/dashboard.html"),
     ),
     (
+        "admin/session.html",
+        include_str!("../../templates/admin/session.html"),
+    ),
+    (
+        "admin/confirm.html",
+        include_str!("../../templates/admin/confirm.html"),
+    ),
+    (
+        "admin/cohort.html",
+        include_str!("../../templates/admin/cohort.html"),
+    ),
+    (
         "change_password.html",
         include_str!("../../templates/change_password.html"),
     ),

@@ -439,6 +439,21 @@ impl Page {
             .unwrap_or_else(|e| panic!("could not read the title: {e}"))
     }
 
+    /// Save a screenshot of the viewport as a PNG at `path` (relative to the workspace root),
+    /// for the documentation (`docs/screenshots/`).
+    pub async fn save_screenshot(&self, path: &str) {
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("could not take a screenshot: {e}"));
+        let at = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        if let Some(dir) = at.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        }
+        std::fs::write(&at, png).unwrap_or_else(|e| panic!("{}: {e}", at.display()));
+    }
+
     /// Wait until the page's `h1` reads `heading` (the page a step expects has loaded).
     pub async fn expect_heading(&self, heading: &str) {
         let deadline = Instant::now() + WAIT;

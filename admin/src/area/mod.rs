@@ -12,7 +12,10 @@
 //! Handlers translate: one `lanyard_idp::manage` operation each, its outcome rendered.
 
 pub mod access;
+pub mod actions;
+pub mod live;
 mod pages;
+mod session;
 pub mod views;
 
 use access::{decide_admin_access, AdminAccess};
@@ -31,6 +34,17 @@ use serde::Serialize;
 /// The area's routes, added to the application's by `lanyard_admin::extend`.
 pub fn routes(r: Route) -> Route {
     r.at("/t/:slug/admin", get(pages::dashboard))
+        .at("/t/:slug/admin/live", get(live::live))
+        .at("/static/admin_live.js", get(live::script))
+        .at("/t/:slug/admin/sessions/:sid", get(session::session))
+        .at(
+            "/t/:slug/admin/sessions/:sid/:action",
+            get(actions::confirm).post(actions::act),
+        )
+        .at(
+            "/t/:slug/admin/cohort",
+            get(actions::cohort_page).post(actions::cohort_revoke),
+        )
 }
 
 /// The signed-in admin of an admin-area request.

@@ -22,6 +22,10 @@ pub async fn dashboard(state: Data<&State>, Path(slug): Path<String>, req: &Requ
         Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let get = |k: &str| p.get(k).map(str::to_string);
+    let notice = p
+        .get("done")
+        .and_then(super::actions::Notice::parse)
+        .map(|n| n.message().to_string());
     let q = DashboardQuery {
         user: get("user"),
         group: get("group"),
@@ -35,7 +39,7 @@ pub async fn dashboard(state: Data<&State>, Path(slug): Path<String>, req: &Requ
         Ok(d) => admin.render(
             &state,
             "admin/dashboard.html",
-            DashboardPage::new(admin.chrome("sessions", None), d, now),
+            DashboardPage::new(admin.chrome("sessions", notice), d, now),
             StatusCode::OK,
         ),
         // A filter that names nothing or does not parse: the page again, saying why.

@@ -293,6 +293,194 @@ async fn filter_for(
     })
 }
 
+/// A device as the session page shows it: what it is and how far it is trusted now.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceDetail {
+    pub id: String,
+    /// "Firefox 128 on Linux", or the name the user gave the device.
+    pub label: String,
+    /// `unknown` | `trusted` | `compromised`.
+    pub trust: String,
+    pub compromised: bool,
+    /// 0 to 100 (`session::trust`).
+    pub trust_score: u8,
+    pub category: String,
+    /// Live sessions on this device (all users).
+    pub live_sessions: u64,
+}
+
+/// One session, everything an admin needs to judge it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionDetail {
+    pub sid: String,
+    pub username: Option<String>,
+    /// `None` once the session has ended.
+    pub mode: Option<Mode>,
+    pub mode_reason: Option<String>,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+    /// The context bound at sign-in (RFC 9700 §4.13 binding; NIST SP 800-63B §7.1).
+    pub bound_ip: String,
+    pub bound_user_agent: String,
+    pub bound_country: Option<String>,
+    /// The context a binding alert was last raised for.
+    pub binding_alert: Option<String>,
+    pub device: Option<DeviceDetail>,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub auth_time: i64,
+    pub mfa_at: Option<i64>,
+    pub created_at: i64,
+    pub last_active_at: i64,
+    pub expires_at: i64,
+    /// Public client ids of the apps that took part, sorted.
+    pub apps: Vec<String>,
+    /// Apps among them with a back-channel logout URI (OIDC Back-Channel Logout 1.0 §2.2).
+    pub backchannel_apps: Vec<String>,
+    /// Live sessions of the same user (this one included, when live).
+    pub user_live_sessions: u64,
+    pub events: Vec<super::sessions::EventView>,
+    pub deliveries: Vec<super::sessions::DeliveryView>,
+}
+
+/// One session of the tenant by its public `sid`, at `now` (seconds).
+pub async fn session_detail(
+    state: &AppState,
+    tenant: &Tenant,
+    sid: &str,
+    now: i64,
+) -> Result<SessionDetail> {
+    let s = crate::session::service::resolve::find_by_sid(state, &tenant.id, sid)
+        .await?
+        .ok_or_else(|| ManageError::not_found("session", sid))?;
+    let live = |f: store::sessions::SessionFilter| async move {
+        let mut n = 0u64;
+        let mut after: Option<String> = None;
+        loop {
+            let page = store::sessions::list_active_page(
+                &state.read,
+                &tenant.id,
+                &f,
+                after.as_deref(),
+                PAGE,
+            )
+            .await?;
+            let Some(last) = page.last().map(|r| r.id.clone()) else {
+                break;
+            };
+            n += page.len() as u64;
+            after = Some(last);
+        }
+        Ok::<u64, ManageError>(n)
+    };
+    let user_live_sessions = live(store::sessions::SessionFilter {
+        user_id: Some(s.user_id.clone()),
+        live_at: Some(now),
+        ..Default::default()
+    })
+    .await?;
+    let device = match &s.device_id {
+        None => None,
+        Some(d) => match store::sessions::find_device(&state.read, &tenant.id, d).await? {
+            None => None,
+            Some(row) => {
+                let h = crate::session::service::devices::history(&row, None)?;
+                let score = crate::session::trust::evaluate_device_trust(&h, now);
+                let live_sessions = live(store::sessions::SessionFilter {
+                    device_id: Some(d.clone()),
+                    live_at: Some(now),
+                    ..Default::default()
+                })
+                .await?;
+                Some(DeviceDetail {
+                    label: row
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| format!("{} on {}", row.browser, row.os)),
+                    compromised: h.compromised,
+                    trust_score: score.score,
+                    id: row.id,
+                    trust: row.trust,
+                    category: row.category,
+                    live_sessions,
+                })
+            }
+        },
+    };
+    let clients = store::clients::list(&state.read, &tenant.id).await?;
+    let mut apps = Vec::new();
+    let mut backchannel_apps = Vec::new();
+    for p in store::sessions::list_participants(&state.read, &tenant.id, &s.id).await? {
+        if let Some(c) = clients.iter().find(|c| c.id == p) {
+            apps.push(c.client_id.clone());
+            if c.backchannel_logout_uri.is_some() {
+                backchannel_apps.push(c.client_id.clone());
+            }
+        }
+    }
+    apps.sort();
+    apps.dedup();
+    backchannel_apps.sort();
+    backchannel_apps.dedup();
+    let username =
+        store::users::list_by_ids(&state.read, &tenant.id, std::slice::from_ref(&s.user_id))
+            .await?
+            .into_iter()
+            .next()
+            .map(|u| u.username);
+    let events = super::sessions::session_events(&state.read, tenant, sid).await?;
+    let deliveries = super::sessions::list_deliveries(
+        &state.read,
+        tenant,
+        None,
+        Some(sid),
+        super::sessions::MAX_LIST,
+    )
+    .await?;
+    let (mode, ended_at, end_reason) = match s.state {
+        crate::session::SessionState::Active { mode } => (Some(mode), None, None),
+        crate::session::SessionState::Ended { at, reason } => {
+            (None, Some(at), Some(reason.as_str().to_string()))
+        }
+    };
+    Ok(SessionDetail {
+        sid: s.sid,
+        username,
+        mode,
+        mode_reason: s.mode_reason,
+        ended_at,
+        end_reason,
+        bound_ip: s.binding.ip,
+        bound_user_agent: s.binding.user_agent,
+        bound_country: s.binding.country,
+        binding_alert: s.binding_alert,
+        device,
+        acr: s.auth.acr,
+        amr: s.auth.amr,
+        auth_time: s.auth.time,
+        mfa_at: s.mfa_at,
+        created_at: s.created_at,
+        last_active_at: s.last_active_at,
+        expires_at: s.clocks.idle_deadline.min(s.clocks.absolute_deadline),
+        apps,
+        backchannel_apps,
+        user_live_sessions,
+        events,
+        deliveries,
+    })
+}
+
+/// A cheap signature of a tenant's sessions that changes when one starts, ends or changes
+/// mode: what the admin area's live updates poll.
+pub async fn change_signature(state: &AppState, tenant: &Tenant) -> Result<String> {
+    let rows = store::sessions::count_by_state_and_mode(&state.read, &tenant.id).await?;
+    Ok(rows
+        .iter()
+        .map(|(s, m, n)| format!("{s}/{m}={n}"))
+        .collect::<Vec<_>>()
+        .join(";"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

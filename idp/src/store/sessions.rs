@@ -839,3 +839,26 @@ pub async fn mark_device_details<C: ConnectionTrait>(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+// --- the admin area ----------------------------------------------------------------------
+
+/// How many of a tenant's sessions are in each (state, mode): the cheap signature the admin
+/// area's live updates compare (a new session, an end or a mode change alters it).
+pub async fn count_by_state_and_mode<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+) -> Result<Vec<(String, String, i64)>, DbErr> {
+    session::Entity::find()
+        .select_only()
+        .column(session::Column::State)
+        .column(session::Column::Mode)
+        .column_as(session::Column::Id.count(), "n")
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .group_by(session::Column::State)
+        .group_by(session::Column::Mode)
+        .order_by_asc(session::Column::State)
+        .order_by_asc(session::Column::Mode)
+        .into_tuple()
+        .all(db)
+        .await
+}
