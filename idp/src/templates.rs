@@ -72,6 +72,30 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/admin/dashboard.html"),
     ),
     (
+        "admin/audit.html",
+        include_str!("../../templates/admin/audit.html"),
+    ),
+    (
+        "admin/clients.html",
+        include_str!("../../templates/admin/clients.html"),
+    ),
+    (
+        "admin/confirm.html",
+        include_str!("../../templates/admin/confirm.html"),
+    ),
+    (
+        "admin/deliveries.html",
+        include_str!("../../templates/admin/deliveries.html"),
+    ),
+    (
+        "admin/user.html",
+        include_str!("../../templates/admin/user.html"),
+    ),
+    (
+        "admin/users.html",
+        include_str!("../../templates/admin/users.html"),
+    ),
+    (
         "change_password.html",
         include_str!("../../templates/change_password.html"),
     ),
