@@ -261,11 +261,9 @@ pub async fn export_page(state: Data<&State>, Path(slug): Path<String>, req: &Re
             &msg,
         )
     };
-    let format = match p.get("format").unwrap_or("csv") {
-        f => match export::Format::parse(f) {
-            Some(f) => f,
-            None => return bad(format!("The format '{f}' is not csv or jsonl.")),
-        },
+    let asked = p.get("format").unwrap_or("csv");
+    let Some(format) = export::Format::parse(asked) else {
+        return bad(format!("The format '{asked}' is not csv or jsonl."));
     };
     let query = AuditQuery::from_params(&p);
     let filter = match event_filter(&state.db, &admin.tenant, query.to_event_query()).await {
