@@ -9,6 +9,7 @@ mod driver;
 mod page;
 mod rp;
 
+mod admin_pages;
 mod consent;
 mod csrf;
 mod demo;

@@ -295,6 +295,19 @@ impl Page {
     }
 
     /// Where the browser is now.
+    /// Save a screenshot of the viewport as a PNG at `path` (for docs/screenshots/).
+    pub async fn save_screenshot(&self, path: &std::path::Path) {
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("no screenshot: {e}"));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap();
+    }
+
     pub async fn url(&self) -> url::Url {
         self.client
             .current_url()
