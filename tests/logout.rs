@@ -241,9 +241,11 @@ async fn rp_refusing_with_4xx_makes_delivery_dead_and_retryable_by_hand() {
     .unwrap();
     assert_eq!(events.len(), 1);
     assert!(rp.tokens().is_empty());
-    assert!(manage::retry_delivery(&ts.state, &ts.tenant, &rows[0].id)
-        .await
-        .unwrap());
+    assert!(
+        manage::retry_delivery(&ts.state, &ts.tenant, &rows[0].id, "cli")
+            .await
+            .unwrap()
+    );
     ts.drain_outbox(10).await;
 }
 

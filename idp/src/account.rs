@@ -654,11 +654,11 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
     (s, false)
 }
 
-fn encode_cursor(at_ms: i64, id: &str) -> String {
+pub(crate) fn encode_cursor(at_ms: i64, id: &str) -> String {
     format!("{at_ms}.{id}")
 }
 
-fn decode_cursor(c: &str) -> Option<(i64, String)> {
+pub(crate) fn decode_cursor(c: &str) -> Option<(i64, String)> {
     let (at, id) = c.split_once('.')?;
     let ok_id = !id.is_empty()
         && id.len() <= 64

@@ -76,12 +76,36 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/admin/session.html"),
     ),
     (
+        "admin/audit.html",
+        include_str!("../../templates/admin/audit.html"),
+    ),
+    (
+        "admin/clients.html",
+        include_str!("../../templates/admin/clients.html"),
+    ),
+    (
         "admin/confirm.html",
         include_str!("../../templates/admin/confirm.html"),
     ),
     (
+        "admin/confirm_step.html",
+        include_str!("../../templates/admin/confirm_step.html"),
+    ),
+    (
         "admin/cohort.html",
         include_str!("../../templates/admin/cohort.html"),
+    ),
+    (
+        "admin/deliveries.html",
+        include_str!("../../templates/admin/deliveries.html"),
+    ),
+    (
+        "admin/user.html",
+        include_str!("../../templates/admin/user.html"),
+    ),
+    (
+        "admin/users.html",
+        include_str!("../../templates/admin/users.html"),
     ),
     (
         "change_password.html",

@@ -428,7 +428,7 @@ pub async fn run_deliveries(ctx: &Ctx, cmd: DeliveriesCmd) -> anyhow::Result<()>
         }
         DeliveriesCmd::Retry { tenant, id } => {
             let t = ctx.tenant(&tenant).await?;
-            let changed = manage::retry_delivery(&ctx.state, &t, &id)
+            let changed = manage::retry_delivery(&ctx.state, &t, &id, ACTOR)
                 .await
                 .map_err(m)?;
             print_json(&serde_json::json!({ "retried": changed }))

@@ -354,7 +354,7 @@ impl SessionsApi {
         id: Path<String>,
     ) -> ApiResult<Done> {
         let c = authorize(&self.state, &auth, &slug).await?;
-        let changed = manage::retry_delivery(&self.state, &c.tenant, &id).await?;
+        let changed = manage::retry_delivery(&self.state, &c.tenant, &id, &c.actor).await?;
         Ok(Json(Done { changed }))
     }
 }

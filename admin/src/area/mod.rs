@@ -13,6 +13,9 @@
 
 pub mod access;
 pub mod actions;
+mod audit;
+mod deliveries;
+mod directory;
 pub mod live;
 mod pages;
 mod session;
@@ -20,6 +23,7 @@ pub mod views;
 
 use access::{decide_admin_access, AdminAccess};
 use lanyard_idp::app::AppState;
+use lanyard_idp::http::respond;
 use lanyard_idp::http::{Params, RequestContext};
 use lanyard_idp::model::{Client, Tenant};
 use lanyard_idp::protocol::authorize::{start_portal_sign_in, PortalReturn};
@@ -28,7 +32,7 @@ use lanyard_idp::session::service as sessions;
 use lanyard_idp::session::Session;
 use lanyard_idp::store::users::User;
 use poem::http::StatusCode;
-use poem::{get, Request, Response, Route};
+use poem::{get, post, Request, Response, Route};
 use serde::Serialize;
 
 /// The area's routes, added to the application's by `lanyard_admin::extend`.
@@ -45,6 +49,105 @@ pub fn routes(r: Route) -> Route {
             "/t/:slug/admin/cohort",
             get(actions::cohort_page).post(actions::cohort_revoke),
         )
+        .at("/t/:slug/admin/audit", get(audit::search_page))
+        .at("/t/:slug/admin/audit/export", get(audit::export_page))
+        .at("/t/:slug/admin/deliveries", get(deliveries::list))
+        .at(
+            "/t/:slug/admin/deliveries/:id/retry",
+            post(deliveries::retry),
+        )
+        .at("/t/:slug/admin/users", get(directory::users_page))
+        .at("/t/:slug/admin/users/:username", get(directory::user_page))
+        .at(
+            "/t/:slug/admin/users/:username/:action",
+            post(directory::user_action),
+        )
+        .at("/t/:slug/admin/clients", get(directory::clients_page))
+        .at(
+            "/t/:slug/admin/clients/:client_id/:action",
+            post(directory::client_action),
+        )
+}
+
+/// The fixed notices an action redirects back with (`?done=NAME`): only a name travels in the
+/// URL, so no text can be injected into a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notice {
+    RetryScheduled,
+    NothingToRetry,
+    UserDisabled,
+    UserEnabled,
+    AdminGranted,
+    AdminRevoked,
+    SessionsEnded,
+    ClientDisabled,
+    ClientEnabled,
+    Unchanged,
+}
+
+impl Notice {
+    pub const ALL: [Notice; 10] = [
+        Notice::RetryScheduled,
+        Notice::NothingToRetry,
+        Notice::UserDisabled,
+        Notice::UserEnabled,
+        Notice::AdminGranted,
+        Notice::AdminRevoked,
+        Notice::SessionsEnded,
+        Notice::ClientDisabled,
+        Notice::ClientEnabled,
+        Notice::Unchanged,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Notice::RetryScheduled => "retry_scheduled",
+            Notice::NothingToRetry => "nothing_to_retry",
+            Notice::UserDisabled => "user_disabled",
+            Notice::UserEnabled => "user_enabled",
+            Notice::AdminGranted => "admin_granted",
+            Notice::AdminRevoked => "admin_revoked",
+            Notice::SessionsEnded => "sessions_ended",
+            Notice::ClientDisabled => "client_disabled",
+            Notice::ClientEnabled => "client_enabled",
+            Notice::Unchanged => "unchanged",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Notice::RetryScheduled => "The delivery will be attempted again now.",
+            Notice::NothingToRetry => {
+                "That delivery was not waiting to be retried; nothing changed."
+            }
+            Notice::UserDisabled => "The user was disabled and all their sessions were ended.",
+            Notice::UserEnabled => "The user was enabled and can sign in again.",
+            Notice::AdminGranted => "The user is now an admin of this organisation.",
+            Notice::AdminRevoked => "The user is no longer an admin of this organisation.",
+            Notice::SessionsEnded => "All the user's sessions were ended.",
+            Notice::ClientDisabled => "The app was disabled.",
+            Notice::ClientEnabled => "The app was enabled.",
+            Notice::Unchanged => "It was already so; nothing changed.",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.name() == name)
+    }
+
+    /// The notice a page was sent back with, as the chrome shows it.
+    pub fn from_query(req: &Request) -> Option<String> {
+        let q = req.uri().query().unwrap_or("");
+        let p = lanyard_idp::http::Params::parse(q.as_bytes()).ok()?;
+        p.get("done")
+            .and_then(Notice::parse)
+            .map(|n| n.message().to_string())
+    }
+}
+
+/// After an action: back to `path` (an area path) with the notice.
+pub(crate) fn done(admin: &Admin, path: &str, notice: Notice) -> Response {
+    respond::redirect(&format!("{}?done={}", admin.path(path), notice.name()))
 }
 
 /// The signed-in admin of an admin-area request.
@@ -200,4 +303,46 @@ pub(crate) async fn open_form(
         ));
     }
     Ok((admin, params))
+}
+
+/// What a confirmation step says about an action.
+pub(crate) struct Confirm<'a> {
+    pub section: &'static str,
+    pub title: String,
+    pub what: String,
+    pub button: String,
+    pub danger: bool,
+    /// The area path to go back to on Cancel.
+    pub cancel: &'a str,
+}
+
+/// The confirmation step of every action: unless the form says `confirm=yes`, the page that
+/// says what will happen, whose form posts the same action again with it.
+pub(crate) fn confirm_first(
+    state: &AppState,
+    admin: &Admin,
+    req: &Request,
+    params: &lanyard_idp::http::Params,
+    c: Confirm<'_>,
+) -> Option<Response> {
+    if params.get("confirm") == Some("yes") {
+        return None;
+    }
+    let page = views::StepPage {
+        chrome: admin.chrome(c.section, None),
+        title: c.title,
+        what: c.what,
+        action: req.uri().path().to_string(),
+        button: c.button,
+        danger: c.danger,
+        cancel: admin.path(c.cancel),
+    };
+    Some(admin.render(state, "admin/confirm_step.html", page, StatusCode::OK))
+}
+
+/// A path segment, percent-encoded (usernames and client ids in links).
+pub(crate) fn segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }

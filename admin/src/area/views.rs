@@ -410,6 +410,22 @@ pub struct ConfirmPage {
     pub fields: Vec<Hidden>,
 }
 
+/// `admin/confirm_step.html`: the step before an action, saying what it will do. The form posts the
+/// same action again with `confirm=yes`; only then does it happen.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepPage {
+    pub chrome: Chrome,
+    pub title: String,
+    /// What will happen, in a sentence or two.
+    pub what: String,
+    /// The action's path (the form's `action`).
+    pub action: String,
+    pub button: String,
+    /// Whether the action is destructive (the button is styled as a warning).
+    pub danger: bool,
+    pub cancel: String,
+}
+
 impl ConfirmPage {
     pub fn sample() -> Self {
         Self {
@@ -423,6 +439,20 @@ impl ConfirmPage {
             action: "/t/demo/admin/sessions/sid-1/end".into(),
             back: "/t/demo/admin/sessions/sid-1".into(),
             fields: Vec::new(),
+        }
+    }
+}
+
+impl StepPage {
+    pub fn sample() -> Self {
+        Self {
+            chrome: Chrome::sample(),
+            title: "Disable alice?".into(),
+            what: "alice will not be able to sign in, and all 2 of their sessions end now.".into(),
+            action: "/t/demo/admin/users/alice/disable".into(),
+            button: "Disable alice".into(),
+            danger: true,
+            cancel: "/t/demo/admin/users/alice".into(),
         }
     }
 }
@@ -602,6 +632,19 @@ pub(crate) mod tests {
         assert!(
             !empty.contains("<form method=\"post\""),
             "no confirm without a dry run"
+        );
+    }
+
+    #[test]
+    fn the_confirmation_says_what_will_happen_and_posts_with_confirm() {
+        let html = render("admin/confirm_step.html", StepPage::sample());
+        assert!(html.contains("<h1>Disable alice?</h1>"));
+        assert!(html.contains("all 2 of their sessions end now"));
+        assert!(html.contains("action=\"/t/demo/admin/users/alice/disable\""));
+        assert!(html.contains("name=\"confirm\" value=\"yes\""));
+        assert!(
+            html.contains("href=\"/t/demo/admin/users/alice\""),
+            "a way back"
         );
     }
 }

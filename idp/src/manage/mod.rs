@@ -9,6 +9,7 @@ pub mod client_metadata;
 pub mod clients;
 pub mod dashboard;
 pub mod demo;
+pub mod directory;
 pub mod governance;
 pub mod mail;
 pub mod revocation;

@@ -193,10 +193,29 @@ pub async fn revoke_tenant_sessions(state: &AppState, tenant: &Tenant, actor: &s
 }
 
 /// Retry a dead (or waiting) back-channel delivery now.
-pub async fn retry_delivery(state: &AppState, tenant: &Tenant, id: &str) -> Result<bool> {
-    let ok =
-        store::outbox::mark_pending_again(&state.db, &tenant.id, id, state.clock.now_ms()).await?;
+pub async fn retry_delivery(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &str,
+    actor: &str,
+) -> Result<bool> {
+    let now_ms = state.clock.now_ms();
+    let ok = store::outbox::mark_pending_again(&state.db, &tenant.id, id, now_ms).await?;
     if ok {
+        audit::record(
+            &state.db,
+            Event {
+                tenant_id: &tenant.id,
+                kind: "delivery.retried",
+                actor,
+                outcome: "ok",
+                detail: Some(serde_json::json!({ "delivery": id })),
+                ..Default::default()
+            },
+            None,
+            now_ms,
+        )
+        .await?;
         state.outbox_notify.notify_one();
     }
     Ok(ok)

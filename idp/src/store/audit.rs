@@ -99,15 +99,8 @@ pub struct EventFilter {
     pub until_ms: Option<i64>,
 }
 
-/// One page of events in time order after `(at_ms, id)`.
-pub async fn list_page<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: &str,
-    f: &EventFilter,
-    after: Option<(i64, &str)>,
-    limit: u64,
-) -> Result<Vec<EventRow>, DbErr> {
-    use sea_orm::Condition;
+/// The events of a tenant that `f` selects (no order, no limit yet).
+fn filtered(tenant_id: &str, f: &EventFilter) -> sea_orm::Select<audit_event::Entity> {
     let mut q = audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(tenant_id));
     if let Some(s) = &f.session_id {
         q = q.filter(audit_event::Column::SessionId.eq(s.as_str()));
@@ -124,6 +117,19 @@ pub async fn list_page<C: ConnectionTrait>(
     if let Some(t) = f.until_ms {
         q = q.filter(audit_event::Column::AtMs.lt(t));
     }
+    q
+}
+
+/// One page of events in time order after `(at_ms, id)`.
+pub async fn list_page<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    f: &EventFilter,
+    after: Option<(i64, &str)>,
+    limit: u64,
+) -> Result<Vec<EventRow>, DbErr> {
+    use sea_orm::Condition;
+    let mut q = filtered(tenant_id, f);
     if let Some((at, id)) = after {
         q = q.filter(
             Condition::any().add(audit_event::Column::AtMs.gt(at)).add(
@@ -135,6 +141,33 @@ pub async fn list_page<C: ConnectionTrait>(
     }
     q.order_by_asc(audit_event::Column::AtMs)
         .order_by_asc(audit_event::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// One page of the events `f` selects, newest first, before `(at_ms, id)` (the last row of the
+/// previous page): what the admin area's audit search shows.
+pub async fn list_page_newest<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    f: &EventFilter,
+    before: Option<(i64, &str)>,
+    limit: u64,
+) -> Result<Vec<EventRow>, DbErr> {
+    use sea_orm::Condition;
+    let mut q = filtered(tenant_id, f);
+    if let Some((at, id)) = before {
+        q = q.filter(
+            Condition::any().add(audit_event::Column::AtMs.lt(at)).add(
+                Condition::all()
+                    .add(audit_event::Column::AtMs.eq(at))
+                    .add(audit_event::Column::Id.lt(id)),
+            ),
+        );
+    }
+    q.order_by_desc(audit_event::Column::AtMs)
+        .order_by_desc(audit_event::Column::Id)
         .limit(limit)
         .all(db)
         .await
