@@ -116,7 +116,7 @@ async fn usernames_are_case_mapped_and_look_alikes_are_refused() {
 #[tokio::test]
 async fn the_account_throttle_counts_every_spelling_of_a_name_as_one_account() {
     let ts = TestServer::start().await;
-    // Five failures (the per-account limit) spread over spellings of one name.
+    // Five failures (the free allowance before delays, ADR 0013) spread over spellings of one name.
     for name in ["ALICE", "Alice", "ａｌｉｃｅ", "aLiCe", "ALIce"] {
         let (status, body) = Browser::new()
             .authorize(
@@ -138,7 +138,8 @@ async fn the_account_throttle_counts_every_spelling_of_a_name_as_one_account() {
         )
         .await
         .page();
-    assert_eq!(status, 401);
+    // The sixth attempt waits: all five spellings counted against alice (429, RFC 6585 §4).
+    assert_eq!(status, 429, "{body}");
     assert!(body.contains("Too many failed attempts"), "{body}");
 }
 

@@ -206,7 +206,12 @@ async fn logged_out_page_warns_when_a_frontchannel_frame_did_not_load() {
     ts.client(NewClient {
         client_id: "fc-dead".into(),
         secret: Some("fc-dead-secret-0123456789abcdef".into()),
-        redirect_uris: vec![rp.redirect_uri()],
+        // The front-channel URI must share its origin with a redirect URI (Front-Channel
+        // Logout 1.0 §2), so the hanging origin is registered as one too.
+        redirect_uris: vec![
+            rp.redirect_uri(),
+            format!("http://127.0.0.1:{hang_port}/cb"),
+        ],
         post_logout_redirect_uris: vec![rp.post_logout_uri()],
         grant_types: vec!["authorization_code".into()],
         first_party: true,
