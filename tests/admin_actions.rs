@@ -203,7 +203,7 @@ async fn every_session_action_does_what_its_confirmation_says() {
     let a = sid_of(&login_and_redeem(&ts, &Browser::new(), "openid").await);
     let b = sid_of(&login_and_redeem(&ts, &Browser::new(), "openid").await);
     let (_, _, url) = confirm(&admin, &ts, &a, "end-user", "2 live sessions of alice's").await;
-    assert!(url.ends_with("done=user_sessions_ended"), "{url}");
+    assert!(url.ends_with("done=sessions_ended"), "{url}");
     for s in [&a, &b] {
         assert_eq!(
             row(&ts, s).await.end_reason.as_deref(),

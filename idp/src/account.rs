@@ -649,6 +649,71 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
             )
         }
         "code.replayed" => return ("A sign-in code was used twice".into(), true),
+        "user.locked" => "The account was locked".to_string(),
+        "user.unlocked" => "The account was unlocked".to_string(),
+        "user.sessions_revoked" => "All of the user's sessions were ended".to_string(),
+        "user.membership_changed" => "The user's groups or attributes changed".to_string(),
+        "user.updated" => "The user's profile was changed".to_string(),
+        "user.deleted" => "The user was deleted".to_string(),
+        "session.resynced" => "A session was re-evaluated against the policy".to_string(),
+        "session.client_signed_out" => "Signed out of one app only".to_string(),
+        "session.impossible_travel" => {
+            return (
+                "A session was used from two places too far apart".into(),
+                true,
+            )
+        }
+        "session.duplicate_detected" => {
+            return ("A session was used from two places at once".into(), true)
+        }
+        "session.cookie_ambiguous" => {
+            return ("A request carried two session cookies".into(), true)
+        }
+        "device.low_trust" => return ("A device scored below the trust minimum".into(), true),
+        "admin.granted" => "The user was made an admin of this organisation".to_string(),
+        "admin.revoked" => "The user's admin role was removed".to_string(),
+        "admin.notified" => "The organisation's admins were told".to_string(),
+        "policy.changed" => match detail.get("layer").and_then(|l| l.as_str()) {
+            Some(l) => format!("The session policy {l} was changed"),
+            None => "The session policy was changed".to_string(),
+        },
+        "group.created" => "A group was created".to_string(),
+        "group.deleted" => "A group was deleted".to_string(),
+        "client.disabled" => "An app was disabled".to_string(),
+        "client.enabled" => "An app was enabled".to_string(),
+        "client.updated" => "An app's settings were changed".to_string(),
+        "client.deleted" => "An app was deleted".to_string(),
+        "client.secret_rotated" => "An app's secret was replaced".to_string(),
+        "client.throttled" => {
+            return (
+                "An app's failed authentications were slowed down".into(),
+                true,
+            )
+        }
+        "tenant.security_changed" => "The organisation's security settings changed".to_string(),
+        "tenant.mail_settings_changed" => "The organisation's e-mail settings changed".to_string(),
+        "delivery.retried" => "An app's logout delivery was retried by hand".to_string(),
+        "logout.delivery_failed" => {
+            return (
+                "An app could not be told of a logout after every retry".into(),
+                true,
+            )
+        }
+        "logout.attempt_failed" => {
+            return (
+                "Telling an app of a logout failed; it will be retried".into(),
+                true,
+            )
+        }
+        "email.attempt_failed" => {
+            return ("Sending an e-mail failed; it will be retried".into(), true)
+        }
+        "email.delivery_failed" => {
+            return ("An e-mail could not be sent after every retry".into(), true)
+        }
+        "grants.offline_revoked" => "Long-lived app access was revoked".to_string(),
+        "form.refused" => return ("A form submission was refused".into(), true),
+        "dpop.proof_refused" => return ("An app's proof of possession was refused".into(), true),
         other => format!("Other activity ({other})"),
     };
     (s, false)

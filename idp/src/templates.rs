@@ -88,8 +88,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/admin/confirm.html"),
     ),
     (
-        "admin/confirm_step.html",
-        include_str!("../../templates/admin/confirm_step.html"),
+        "admin/policies.html",
+        include_str!("../../templates/admin/policies.html"),
+    ),
+    (
+        "admin/policy_layer.html",
+        include_str!("../../templates/admin/policy_layer.html"),
     ),
     (
         "admin/cohort.html",

@@ -6,9 +6,9 @@
 //! a fixed notice (`done=<name>`, never text from the request).
 
 use super::views::{CohortPage, ConfirmPage};
-use super::{open_form, open_page, Admin};
+use super::{done, open_form, open_page, Admin, Notice};
 use lanyard_idp::app::State;
-use lanyard_idp::http::{respond, Params};
+use lanyard_idp::http::Params;
 use lanyard_idp::manage::{self, dashboard::DashboardQuery, dashboard::SessionDetail};
 use lanyard_idp::protocol::{self, read_params};
 use lanyard_idp::session::service::cohort;
@@ -58,73 +58,15 @@ impl SessionAction {
         Self::ALL.into_iter().find(|a| a.name() == s)
     }
 
-    pub fn notice(self) -> Notice {
+    pub(crate) fn notice(self) -> Notice {
         match self {
             SessionAction::End => Notice::SessionEnded,
-            SessionAction::EndUser => Notice::UserSessionsEnded,
+            SessionAction::EndUser => Notice::SessionsEnded,
             SessionAction::DisableUser => Notice::UserDisabled,
             SessionAction::CompromiseDevice => Notice::DeviceCompromised,
             SessionAction::Resync => Notice::Resynced,
             SessionAction::SetMode(_) => Notice::ModeChanged,
         }
-    }
-}
-
-/// The fixed notices an action redirects back with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Notice {
-    SessionEnded,
-    UserSessionsEnded,
-    UserDisabled,
-    DeviceCompromised,
-    Resynced,
-    ModeChanged,
-    CohortEnded,
-    NothingChanged,
-}
-
-impl Notice {
-    pub const ALL: [Notice; 8] = [
-        Notice::SessionEnded,
-        Notice::UserSessionsEnded,
-        Notice::UserDisabled,
-        Notice::DeviceCompromised,
-        Notice::Resynced,
-        Notice::ModeChanged,
-        Notice::CohortEnded,
-        Notice::NothingChanged,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Notice::SessionEnded => "session_ended",
-            Notice::UserSessionsEnded => "user_sessions_ended",
-            Notice::UserDisabled => "user_disabled",
-            Notice::DeviceCompromised => "device_compromised",
-            Notice::Resynced => "resynced",
-            Notice::ModeChanged => "mode_changed",
-            Notice::CohortEnded => "cohort_ended",
-            Notice::NothingChanged => "nothing_changed",
-        }
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            Notice::SessionEnded => "The session was ended; its apps are being told.",
-            Notice::UserSessionsEnded => "All of the user's sessions were ended.",
-            Notice::UserDisabled => "The user was disabled and their sessions were ended.",
-            Notice::DeviceCompromised => {
-                "The device was marked compromised and its sessions were ended."
-            }
-            Notice::Resynced => "The session was re-evaluated against the current policy.",
-            Notice::ModeChanged => "The session's mode was changed.",
-            Notice::CohortEnded => "The sessions of the cohort were ended.",
-            Notice::NothingChanged => "Nothing needed to change.",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|n| n.name() == s)
     }
 }
 
@@ -134,7 +76,7 @@ pub struct Confirmation {
     pub title: String,
     /// What will happen, in a sentence or two.
     pub what: String,
-    pub button: &'static str,
+    pub button: String,
     /// The button is a destructive one.
     pub danger: bool,
 }
@@ -188,10 +130,10 @@ pub fn describe(action: SessionAction, d: &SessionDetail) -> Result<Confirmation
             Err(NotApplicable("This session has already ended."))
         }
     };
-    let c = |title: String, what: String, button, danger| Confirmation {
+    let c = |title: String, what: String, button: &str, danger| Confirmation {
         title,
         what,
-        button,
+        button: button.to_string(),
         danger,
     };
     Ok(match action {
@@ -304,11 +246,7 @@ macro_rules! open {
 }
 
 fn back_to_session(admin: &Admin, sid: &str, n: Notice) -> Response {
-    respond::redirect(&format!(
-        "{}?done={}",
-        admin.path(&format!("/sessions/{}", urlencode(sid))),
-        n.name()
-    ))
+    done(admin, &format!("/sessions/{}", urlencode(sid)), n)
 }
 
 /// Percent-encode a path segment (RFC 3986 §2.1): unreserved characters stay as they are.
@@ -403,7 +341,7 @@ pub async fn act(
     };
     match changed {
         Ok(true) => back_to_session(&admin, &sid, action.notice()),
-        Ok(false) => back_to_session(&admin, &sid, Notice::NothingChanged),
+        Ok(false) => back_to_session(&admin, &sid, Notice::Unchanged),
         Err(e) => admin.error(&state, e.into()),
     }
 }
@@ -504,15 +442,8 @@ pub async fn cohort_revoke(
         Err(e) => return admin.error(&state, e.into()),
     };
     match cohort::run(&state, &admin.tenant, &selector, true, &admin.actor()).await {
-        Ok(r) => respond::redirect(&format!(
-            "{}?done={}",
-            admin.path(""),
-            if r.sessions > 0 {
-                Notice::CohortEnded.name()
-            } else {
-                Notice::NothingChanged.name()
-            }
-        )),
+        Ok(r) if r.sessions > 0 => done(&admin, "", Notice::CohortEnded),
+        Ok(_) => done(&admin, "", Notice::Unchanged),
         Err(e) => admin.error(&state, e),
     }
 }

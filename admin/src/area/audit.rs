@@ -7,7 +7,7 @@
 use super::views::Chrome;
 use super::{open_page, Notice};
 use crate::api::export::Export;
-use crate::kit::TimeText;
+use crate::kit::{TimeText, Times};
 use lanyard_idp::app::State;
 use lanyard_idp::http::Params;
 use lanyard_idp::manage::directory::{search_events, AuditEntry, AuditPage};
@@ -94,9 +94,9 @@ pub struct AuditRow {
 }
 
 impl AuditRow {
-    fn new(e: AuditEntry, now: i64) -> Self {
+    fn new(e: AuditEntry, times: Times) -> Self {
         Self {
-            at: TimeText::new(now, e.at_ms.div_euclid(1000)),
+            at: times.at(e.at_ms.div_euclid(1000)),
             what: e.what,
             failed: e.failed,
             kind: e.kind,
@@ -129,7 +129,7 @@ impl AuditPageView {
         query: AuditQuery,
         page: AuditPage,
         first_page: bool,
-        now: i64,
+        times: Times,
     ) -> Self {
         let search = query.query_string();
         let next = page.next.map(|c| {
@@ -144,7 +144,7 @@ impl AuditPageView {
             rows: page
                 .entries
                 .into_iter()
-                .map(|e| AuditRow::new(e, now))
+                .map(|e| AuditRow::new(e, times))
                 .collect(),
             next,
             search,
@@ -194,7 +194,7 @@ impl AuditPageView {
                 next: Some("1799996400000.ev-2".into()),
             },
             true,
-            now,
+            Times::utc(now),
         )
     }
 }
@@ -212,13 +212,12 @@ pub async fn search_page(state: Data<&State>, Path(slug): Path<String>, req: &Re
     };
     let query = AuditQuery::from_params(&p);
     let before = p.get("before");
-    let now = admin.ctx.now;
     let chrome = admin.chrome("audit", Notice::from_query(req));
     match search_events(&state, &admin.tenant, query.to_event_query(), before).await {
         Ok(page) => admin.render(
             &state,
             "admin/audit.html",
-            AuditPageView::new(chrome, query, page, before.is_none(), now),
+            AuditPageView::new(chrome, query, page, before.is_none(), admin.times()),
             StatusCode::OK,
         ),
         // A search that names nothing or does not parse: the page again, saying why.
@@ -232,7 +231,7 @@ pub async fn search_page(state: Data<&State>, Path(slug): Path<String>, req: &Re
             admin.render(
                 &state,
                 "admin/audit.html",
-                AuditPageView::new(chrome, query, empty, true, now),
+                AuditPageView::new(chrome, query, empty, true, admin.times()),
                 StatusCode::BAD_REQUEST,
             )
         }

@@ -5,7 +5,7 @@
 
 use super::views::Chrome;
 use super::{confirm_first, done, open_form, open_page, Confirm, Notice};
-use crate::kit::TimeText;
+use crate::kit::{TimeText, Times};
 use lanyard_idp::app::State;
 use lanyard_idp::manage::sessions::{list_deliveries, DeliveryView};
 use lanyard_idp::manage::{self, ManageError};
@@ -50,16 +50,13 @@ fn state_words(s: &str) -> (&'static str, &'static str, bool) {
 }
 
 impl DeliveryRow {
-    fn new(d: DeliveryView, now: i64) -> Self {
+    fn new(d: DeliveryView, times: Times) -> Self {
         let (state, state_class, retryable) = state_words(&d.state);
         let waiting = d.state == outbox::PENDING || d.state == outbox::RETRY;
         Self {
-            created: TimeText::new(now, d.created_at_ms.div_euclid(1000)),
-            next_attempt: waiting
-                .then(|| TimeText::new(now, d.next_attempt_at_ms.div_euclid(1000))),
-            delivered: d
-                .delivered_at_ms
-                .map(|t| TimeText::new(now, t.div_euclid(1000))),
+            created: times.at(d.created_at_ms.div_euclid(1000)),
+            next_attempt: waiting.then(|| times.at(d.next_attempt_at_ms.div_euclid(1000))),
+            delivered: d.delivered_at_ms.map(|t| times.at(t.div_euclid(1000))),
             id: d.id,
             sid: d.sid,
             app: d.client_id,
@@ -91,7 +88,7 @@ pub struct DeliveriesPage {
 }
 
 impl DeliveriesPage {
-    pub fn new(chrome: Chrome, state: Option<&str>, rows: Vec<DeliveryView>, now: i64) -> Self {
+    pub fn new(chrome: Chrome, state: Option<&str>, rows: Vec<DeliveryView>, times: Times) -> Self {
         let current = state.unwrap_or("");
         let states = [
             ("", "Any state"),
@@ -112,7 +109,10 @@ impl DeliveriesPage {
             chrome,
             states,
             filtered: !current.is_empty(),
-            rows: rows.into_iter().map(|d| DeliveryRow::new(d, now)).collect(),
+            rows: rows
+                .into_iter()
+                .map(|d| DeliveryRow::new(d, times))
+                .collect(),
         }
     }
 
@@ -142,7 +142,7 @@ impl DeliveriesPage {
                 d("dl-dead", outbox::DEAD, Some("HTTP 503 from the RP")),
                 d("dl-retry", outbox::RETRY, Some("timed out")),
             ],
-            now,
+            Times::utc(now),
         )
     }
 }
@@ -159,13 +159,12 @@ pub async fn list(state: Data<&State>, Path(slug): Path<String>, req: &Request) 
         Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let filter = p.get("state");
-    let now = admin.ctx.now;
     let chrome = admin.chrome("deliveries", Notice::from_query(req));
     match list_deliveries(&state.db, &admin.tenant, filter, None, LISTED).await {
         Ok(rows) => admin.render(
             &state,
             "admin/deliveries.html",
-            DeliveriesPage::new(chrome, filter, rows, now),
+            DeliveriesPage::new(chrome, filter, rows, admin.times()),
             StatusCode::OK,
         ),
         Err(e @ ManageError::Invalid(_)) => {
@@ -174,7 +173,7 @@ pub async fn list(state: Data<&State>, Path(slug): Path<String>, req: &Request) 
             admin.render(
                 &state,
                 "admin/deliveries.html",
-                DeliveriesPage::new(chrome, None, Vec::new(), now),
+                DeliveriesPage::new(chrome, None, Vec::new(), admin.times()),
                 StatusCode::BAD_REQUEST,
             )
         }

@@ -8,7 +8,7 @@
 
 use super::views::Chrome;
 use super::{confirm_first, done, open_form, open_page, segment, Confirm, Notice};
-use crate::kit::TimeText;
+use crate::kit::{TimeText, Times};
 use lanyard_idp::app::State;
 use lanyard_idp::manage::clients::{list_clients, set_client_disabled, ClientView};
 use lanyard_idp::manage::directory::{list_directory, user_profile, DirectoryEntry, UserProfile};
@@ -155,10 +155,10 @@ pub struct UserPage {
 }
 
 impl UserPage {
-    pub fn new(chrome: Chrome, p: UserProfile, now: i64) -> Self {
+    pub fn new(chrome: Chrome, p: UserProfile, times: Times) -> Self {
         let is_self = p.user.username == chrome.username;
         let sub = p.user.sub.clone();
-        let created = TimeText::new(now, p.user.created_at);
+        let created = times.at(p.user.created_at);
         let attributes = p.user.attributes.clone().into_iter().collect();
         let live = p.sessions.len() as u64;
         Self {
@@ -181,15 +181,16 @@ impl UserPage {
                         _ => ("Unknown", "warn"),
                     };
                     DeviceRow {
-                        name: d
-                            .name
-                            .clone()
-                            .unwrap_or_else(|| format!("{} on {}", d.browser, d.os)),
+                        name: lanyard_idp::session::device::label(
+                            d.name.as_deref(),
+                            &d.browser,
+                            &d.os,
+                        ),
                         id: d.id,
                         trust,
                         trust_class,
                         score: d.trust_score,
-                        last_seen: TimeText::new(now, d.last_seen),
+                        last_seen: times.at(d.last_seen),
                         last_ip: d.last_ip,
                         country: d.last_country,
                     }
@@ -199,8 +200,8 @@ impl UserPage {
                 .sessions
                 .into_iter()
                 .map(|s| UserSessionRow {
-                    started: TimeText::new(now, s.created_at),
-                    last_active: TimeText::new(now, s.last_active_at),
+                    started: times.at(s.created_at),
+                    last_active: times.at(s.last_active_at),
                     sid: s.sid,
                     ip: s.ip,
                 })
@@ -255,7 +256,7 @@ impl UserPage {
                 devices: vec![device],
                 sessions: vec![session],
             },
-            now,
+            Times::utc(now),
         )
     }
 }
@@ -379,7 +380,7 @@ pub async fn user_page(
             admin.render(
                 &state,
                 "admin/user.html",
-                UserPage::new(chrome, p, now),
+                UserPage::new(chrome, p, admin.times()),
                 StatusCode::OK,
             )
         }

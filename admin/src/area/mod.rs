@@ -18,6 +18,7 @@ mod deliveries;
 mod directory;
 pub mod live;
 mod pages;
+mod policies;
 mod session;
 pub mod views;
 
@@ -62,6 +63,11 @@ pub fn routes(r: Route) -> Route {
             "/t/:slug/admin/users/:username/:action",
             post(directory::user_action),
         )
+        .at("/t/:slug/admin/policies", get(policies::policies_page))
+        .at(
+            "/t/:slug/admin/policies/layer",
+            get(policies::layer_form).post(policies::layer_save),
+        )
         .at("/t/:slug/admin/clients", get(directory::clients_page))
         .at(
             "/t/:slug/admin/clients/:client_id/:action",
@@ -70,63 +76,93 @@ pub fn routes(r: Route) -> Route {
 }
 
 /// The fixed notices an action redirects back with (`?done=NAME`): only a name travels in the
-/// URL, so no text can be injected into a page.
+/// URL, so no text can be injected into a page. One list for every page of the area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Notice {
-    RetryScheduled,
-    NothingToRetry,
+    SessionEnded,
+    SessionsEnded,
     UserDisabled,
     UserEnabled,
+    DeviceCompromised,
+    Resynced,
+    ModeChanged,
+    CohortEnded,
+    RetryScheduled,
+    NothingToRetry,
     AdminGranted,
     AdminRevoked,
-    SessionsEnded,
     ClientDisabled,
     ClientEnabled,
+    PolicyChanged,
     Unchanged,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 10] = [
-        Notice::RetryScheduled,
-        Notice::NothingToRetry,
+    pub const ALL: [Notice; 16] = [
+        Notice::SessionEnded,
+        Notice::SessionsEnded,
         Notice::UserDisabled,
         Notice::UserEnabled,
+        Notice::DeviceCompromised,
+        Notice::Resynced,
+        Notice::ModeChanged,
+        Notice::CohortEnded,
+        Notice::RetryScheduled,
+        Notice::NothingToRetry,
         Notice::AdminGranted,
         Notice::AdminRevoked,
-        Notice::SessionsEnded,
         Notice::ClientDisabled,
         Notice::ClientEnabled,
+        Notice::PolicyChanged,
         Notice::Unchanged,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Notice::RetryScheduled => "retry_scheduled",
-            Notice::NothingToRetry => "nothing_to_retry",
+            Notice::SessionEnded => "session_ended",
+            Notice::SessionsEnded => "sessions_ended",
             Notice::UserDisabled => "user_disabled",
             Notice::UserEnabled => "user_enabled",
+            Notice::DeviceCompromised => "device_compromised",
+            Notice::Resynced => "resynced",
+            Notice::ModeChanged => "mode_changed",
+            Notice::CohortEnded => "cohort_ended",
+            Notice::RetryScheduled => "retry_scheduled",
+            Notice::NothingToRetry => "nothing_to_retry",
             Notice::AdminGranted => "admin_granted",
             Notice::AdminRevoked => "admin_revoked",
-            Notice::SessionsEnded => "sessions_ended",
             Notice::ClientDisabled => "client_disabled",
             Notice::ClientEnabled => "client_enabled",
+            Notice::PolicyChanged => "policy_changed",
             Notice::Unchanged => "unchanged",
         }
     }
 
     pub fn message(self) -> &'static str {
         match self {
+            Notice::SessionEnded => "The session was ended; its apps are being told.",
+            Notice::SessionsEnded => {
+                "All of the user's sessions were ended; their apps are being told."
+            }
+            Notice::UserDisabled => "The user was disabled and all their sessions were ended.",
+            Notice::UserEnabled => "The user was enabled and can sign in again.",
+            Notice::DeviceCompromised => {
+                "The device was marked compromised and its sessions were ended."
+            }
+            Notice::Resynced => "The session was re-evaluated against the current policy.",
+            Notice::ModeChanged => "The session's mode was changed.",
+            Notice::CohortEnded => "The sessions of the cohort were ended.",
             Notice::RetryScheduled => "The delivery will be attempted again now.",
             Notice::NothingToRetry => {
                 "That delivery was not waiting to be retried; nothing changed."
             }
-            Notice::UserDisabled => "The user was disabled and all their sessions were ended.",
-            Notice::UserEnabled => "The user was enabled and can sign in again.",
             Notice::AdminGranted => "The user is now an admin of this organisation.",
             Notice::AdminRevoked => "The user is no longer an admin of this organisation.",
-            Notice::SessionsEnded => "All the user's sessions were ended.",
             Notice::ClientDisabled => "The app was disabled.",
             Notice::ClientEnabled => "The app was enabled.",
+            Notice::PolicyChanged => {
+                "The policy was changed and applied to the live sessions it governs."
+            }
             Notice::Unchanged => "It was already so; nothing changed.",
         }
     }
@@ -158,6 +194,8 @@ pub(crate) struct Admin {
     pub session: Session,
     pub user: User,
     pub access: AdminAccess,
+    /// The admin's own time zone (UTC unless they chose one in their account's security page).
+    pub tz: chrono_tz::Tz,
 }
 
 #[allow(dead_code)]
@@ -174,7 +212,15 @@ impl Admin {
             read_only: self.access == AdminAccess::ViewOnly,
             notice,
             error: None,
-            zone: crate::kit::ZONE,
+            zone: self.tz.name().to_string(),
+        }
+    }
+
+    /// "Now" and the admin's time zone, which every time on the area's pages is written in.
+    pub fn times(&self) -> crate::kit::Times {
+        crate::kit::Times {
+            now: self.ctx.now,
+            tz: self.tz,
         }
     }
 
@@ -257,12 +303,17 @@ async fn whoami(state: &AppState, tenant: Tenant, ctx: RequestContext) -> Result
         Ok(u) => u,
         Err(e) => return Err(fail(&tenant, e)),
     };
+    let tz = match lanyard_idp::account::time_zone(state, &tenant, &user.id).await {
+        Ok(tz) => tz,
+        Err(e) => return Err(fail(&tenant, e)),
+    };
     Ok(Admin {
         tenant,
         ctx,
         session,
         user,
         access: decision,
+        tz,
     })
 }
 
@@ -325,19 +376,38 @@ pub(crate) fn confirm_first(
     params: &lanyard_idp::http::Params,
     c: Confirm<'_>,
 ) -> Option<Response> {
+    confirm_first_with(state, admin, req, params, c, Vec::new())
+}
+
+/// [`confirm_first`] for a form whose values must travel with the confirmation (`fields`).
+pub(crate) fn confirm_first_with(
+    state: &AppState,
+    admin: &Admin,
+    req: &Request,
+    params: &lanyard_idp::http::Params,
+    c: Confirm<'_>,
+    mut fields: Vec<views::Hidden>,
+) -> Option<Response> {
     if params.get("confirm") == Some("yes") {
         return None;
     }
-    let page = views::StepPage {
+    fields.push(views::Hidden {
+        name: "confirm",
+        value: "yes".into(),
+    });
+    let page = views::ConfirmPage {
         chrome: admin.chrome(c.section, None),
-        title: c.title,
-        what: c.what,
+        confirmation: actions::Confirmation {
+            title: c.title,
+            what: c.what,
+            button: c.button,
+            danger: c.danger,
+        },
         action: req.uri().path().to_string(),
-        button: c.button,
-        danger: c.danger,
-        cancel: admin.path(c.cancel),
+        back: admin.path(c.cancel),
+        fields,
     };
-    Some(admin.render(state, "admin/confirm_step.html", page, StatusCode::OK))
+    Some(admin.render(state, "admin/confirm.html", page, StatusCode::OK))
 }
 
 /// A path segment, percent-encoded (usernames and client ids in links).

@@ -22,10 +22,7 @@ pub async fn dashboard(state: Data<&State>, Path(slug): Path<String>, req: &Requ
         Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let get = |k: &str| p.get(k).map(str::to_string);
-    let notice = p
-        .get("done")
-        .and_then(super::actions::Notice::parse)
-        .map(|n| n.message().to_string());
+    let notice = super::Notice::from_query(req);
     let q = DashboardQuery {
         user: get("user"),
         group: get("group"),
@@ -39,7 +36,7 @@ pub async fn dashboard(state: Data<&State>, Path(slug): Path<String>, req: &Requ
         Ok(d) => admin.render(
             &state,
             "admin/dashboard.html",
-            DashboardPage::new(admin.chrome("sessions", notice), d, now),
+            DashboardPage::new(admin.chrome("sessions", notice), d, admin.times()),
             StatusCode::OK,
         ),
         // A filter that names nothing or does not parse: the page again, saying why.
@@ -60,7 +57,7 @@ pub async fn dashboard(state: Data<&State>, Path(slug): Path<String>, req: &Requ
             admin.render(
                 &state,
                 "admin/dashboard.html",
-                DashboardPage::new(chrome, empty, now),
+                DashboardPage::new(chrome, empty, admin.times()),
                 StatusCode::BAD_REQUEST,
             )
         }

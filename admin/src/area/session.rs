@@ -1,14 +1,13 @@
 //! One session, drilled into (GET `/t/{tenant}/admin/sessions/{sid}`).
 
-use super::actions::{describe, urlencode, Notice, SessionAction};
-use super::open_page;
+use super::actions::{describe, urlencode, SessionAction};
 use super::views::{ActionLink, SessionPage};
+use super::{open_page, Notice};
 use lanyard_idp::app::State;
 use lanyard_idp::manage;
-use lanyard_idp::protocol::{self, read_params};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{handler, Body, Request, Response};
+use poem::{handler, Request, Response};
 
 /// The button labels of the session page, per action.
 fn label(a: SessionAction) -> &'static str {
@@ -35,13 +34,7 @@ pub async fn session(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let notice = match read_params(req, Body::empty()).await {
-        Ok(p) => p
-            .get("done")
-            .and_then(Notice::parse)
-            .map(|n| n.message().to_string()),
-        Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
-    };
+    let notice = Notice::from_query(req);
     let now = admin.ctx.now;
     match manage::dashboard::session_detail(&state, &admin.tenant, &sid, now).await {
         Ok(d) => {
@@ -66,7 +59,7 @@ pub async fn session(
             admin.render(
                 &state,
                 "admin/session.html",
-                SessionPage::new(admin.chrome("sessions", notice), d, actions, now),
+                SessionPage::new(admin.chrome("sessions", notice), d, actions, admin.times()),
                 StatusCode::OK,
             )
         }

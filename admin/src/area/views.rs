@@ -2,7 +2,7 @@
 //! manage layer's views. Each has a `sample()`, and every template is rendered from it in a test
 //! (STYLE.md rule 11), so a broken template or a forgotten field fails the build.
 
-use crate::kit::{acr_words, mode_words, TimeText, ZONE};
+use crate::kit::{acr_words, mode_words, TimeText, Times};
 use lanyard_idp::manage::dashboard::{
     Count, Dashboard, DashboardQuery, DeviceDetail, LiveSession, SessionDetail,
 };
@@ -20,7 +20,8 @@ pub struct Chrome {
     pub read_only: bool,
     pub notice: Option<String>,
     pub error: Option<String>,
-    pub zone: &'static str,
+    /// The admin's own time zone (the portal's Security page sets it), every time is shown in.
+    pub zone: String,
 }
 
 impl Chrome {
@@ -31,7 +32,7 @@ impl Chrome {
             read_only: true,
             notice: Some("The session was ended.".into()),
             error: Some("There is no user 'bob'.".into()),
-            zone: ZONE,
+            zone: "UTC".into(),
         }
     }
 }
@@ -55,13 +56,13 @@ pub struct SessionRow {
 }
 
 impl SessionRow {
-    fn new(s: LiveSession, now: i64) -> Self {
+    fn new(s: LiveSession, times: Times) -> Self {
         Self {
             user: s.username.unwrap_or_else(|| "(deleted user)".into()),
             device: s.device.unwrap_or_else(|| "Unknown device".into()),
-            started: TimeText::new(now, s.created_at),
-            last_active: TimeText::new(now, s.last_active_at),
-            expires: TimeText::new(now, s.expires_at),
+            started: times.at(s.created_at),
+            last_active: times.at(s.last_active_at),
+            expires: times.at(s.expires_at),
             status: mode_words(s.mode),
             status_class: match s.mode {
                 Mode::Normal => "ok",
@@ -103,7 +104,7 @@ pub struct DashboardPage {
 }
 
 impl DashboardPage {
-    pub fn new(chrome: Chrome, d: Dashboard, now: i64) -> Self {
+    pub fn new(chrome: Chrome, d: Dashboard, times: Times) -> Self {
         let current = d.query.status.clone().unwrap_or_default();
         let statuses = [
             ("", "Any status"),
@@ -138,7 +139,7 @@ impl DashboardPage {
             sessions: d
                 .sessions
                 .into_iter()
-                .map(|s| SessionRow::new(s, now))
+                .map(|s| SessionRow::new(s, times))
                 .collect(),
             per_app: d.per_app,
             per_status: d
@@ -201,7 +202,7 @@ impl DashboardPage {
                 }],
                 users: 1,
             },
-            now,
+            Times::utc(now),
         )
     }
 }
@@ -256,7 +257,7 @@ pub struct SessionPage {
 
 impl SessionPage {
     /// `actions` are the (path, label, danger) of the actions that apply.
-    pub fn new(chrome: Chrome, s: SessionDetail, actions: Vec<ActionLink>, now: i64) -> Self {
+    pub fn new(chrome: Chrome, s: SessionDetail, actions: Vec<ActionLink>, times: Times) -> Self {
         let (status, status_class) = match s.mode {
             Some(m) => (
                 mode_words(m),
@@ -277,15 +278,15 @@ impl SessionPage {
             status,
             status_class,
             acr: acr_words(&s.acr),
-            started: TimeText::new(now, s.created_at),
-            last_active: TimeText::new(now, s.last_active_at),
-            expires: TimeText::new(now, s.expires_at),
-            ended: s.ended_at.map(|t| TimeText::new(now, t)),
+            started: times.at(s.created_at),
+            last_active: times.at(s.last_active_at),
+            expires: times.at(s.expires_at),
+            ended: s.ended_at.map(|t| times.at(t)),
             events: s
                 .events
                 .iter()
                 .map(|e| EventRow {
-                    at: TimeText::new(now, e.at_ms.div_euclid(1000)),
+                    at: times.at(e.at_ms.div_euclid(1000)),
                     kind: e.kind.clone(),
                     actor: e.actor.clone(),
                     outcome: e.outcome.clone(),
@@ -307,9 +308,7 @@ impl SessionPage {
                     state: d.state.clone(),
                     attempts: d.attempts,
                     last_error: d.last_error.clone(),
-                    delivered: d
-                        .delivered_at_ms
-                        .map(|t| TimeText::new(now, t.div_euclid(1000))),
+                    delivered: d.delivered_at_ms.map(|t| times.at(t.div_euclid(1000))),
                     latency_ms: d.latency_ms,
                 })
                 .collect(),
@@ -386,7 +385,7 @@ impl SessionPage {
                 label: "End this session",
                 danger: true,
             }],
-            1_800_000_000,
+            Times::utc(1_800_000_000),
         )
     }
 }
@@ -410,22 +409,6 @@ pub struct ConfirmPage {
     pub fields: Vec<Hidden>,
 }
 
-/// `admin/confirm_step.html`: the step before an action, saying what it will do. The form posts the
-/// same action again with `confirm=yes`; only then does it happen.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepPage {
-    pub chrome: Chrome,
-    pub title: String,
-    /// What will happen, in a sentence or two.
-    pub what: String,
-    /// The action's path (the form's `action`).
-    pub action: String,
-    pub button: String,
-    /// Whether the action is destructive (the button is styled as a warning).
-    pub danger: bool,
-    pub cancel: String,
-}
-
 impl ConfirmPage {
     pub fn sample() -> Self {
         Self {
@@ -433,26 +416,12 @@ impl ConfirmPage {
             confirmation: crate::area::actions::Confirmation {
                 title: "End alice's session?".into(),
                 what: "This ends alice's session on Chrome on Linux; 2 apps will be told.".into(),
-                button: "End the session",
+                button: "End the session".into(),
                 danger: true,
             },
             action: "/t/demo/admin/sessions/sid-1/end".into(),
             back: "/t/demo/admin/sessions/sid-1".into(),
             fields: Vec::new(),
-        }
-    }
-}
-
-impl StepPage {
-    pub fn sample() -> Self {
-        Self {
-            chrome: Chrome::sample(),
-            title: "Disable alice?".into(),
-            what: "alice will not be able to sign in, and all 2 of their sessions end now.".into(),
-            action: "/t/demo/admin/users/alice/disable".into(),
-            button: "Disable alice".into(),
-            danger: true,
-            cancel: "/t/demo/admin/users/alice".into(),
         }
     }
 }
@@ -636,15 +605,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_confirmation_says_what_will_happen_and_posts_with_confirm() {
-        let html = render("admin/confirm_step.html", StepPage::sample());
-        assert!(html.contains("<h1>Disable alice?</h1>"));
-        assert!(html.contains("all 2 of their sessions end now"));
-        assert!(html.contains("action=\"/t/demo/admin/users/alice/disable\""));
-        assert!(html.contains("name=\"confirm\" value=\"yes\""));
+    fn a_confirmation_step_posts_again_with_confirm_yes() {
+        let mut page = ConfirmPage::sample();
+        page.fields.push(Hidden {
+            name: "confirm",
+            value: "yes".into(),
+        });
+        let html = render("admin/confirm.html", page);
+        assert!(html.contains("name=\"confirm\" value=\"yes\""), "{html}");
         assert!(
-            html.contains("href=\"/t/demo/admin/users/alice\""),
-            "a way back"
+            html.contains("id=\"confirm\""),
+            "the button the keyboard and tests reach"
         );
     }
 }

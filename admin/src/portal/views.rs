@@ -111,10 +111,7 @@ fn session_card(s: SessionView, t: &Times) -> SessionCard {
 }
 
 fn device_card(d: DeviceView, t: &Times) -> DeviceCard {
-    let title = d
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{} on {}", d.browser, d.os));
+    let title = lanyard_idp::session::device::label(d.name.as_deref(), &d.browser, &d.os);
     DeviceCard {
         categories: DeviceCategory::ALL
             .into_iter()

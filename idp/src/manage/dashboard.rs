@@ -202,10 +202,8 @@ pub async fn live_sessions(
                 continue;
             }
             if let Some(row) = store::sessions::find_device(&state.read, &tenant.id, d).await? {
-                let label = row
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("{} on {}", row.browser, row.os));
+                let label =
+                    crate::session::device::label(row.name.as_deref(), &row.browser, &row.os);
                 devices.insert(d.clone(), label);
             }
         }
@@ -393,10 +391,11 @@ pub async fn session_detail(
                 })
                 .await?;
                 Some(DeviceDetail {
-                    label: row
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| format!("{} on {}", row.browser, row.os)),
+                    label: crate::session::device::label(
+                        row.name.as_deref(),
+                        &row.browser,
+                        &row.os,
+                    ),
                     compromised: h.compromised,
                     trust_score: score.score,
                     id: row.id,

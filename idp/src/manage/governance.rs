@@ -149,6 +149,62 @@ pub async fn effective_policy(
         .fields())
 }
 
+/// A scheduled end as operators read it: the rule, its times and when it next ends sessions.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleView {
+    /// The rule's layer (`group:NAME`, `attribute:KEY=VALUE`).
+    pub layer: String,
+    /// `07:00,19:00 Europe/Berlin`.
+    pub schedule: String,
+    /// The IANA zone the times are in.
+    pub zone: String,
+    /// The next end strictly after `now` (Unix seconds).
+    pub next_end: Option<i64>,
+    /// Users the rule selects now.
+    pub members: u64,
+}
+
+/// Every schedule of the tenant's rules with its next run after `now`, soonest first.
+pub async fn list_schedules(
+    db: &DatabaseConnection,
+    tenant: &Tenant,
+    now: i64,
+) -> Result<Vec<ScheduleView>> {
+    let layers = service::load_layers(db, tenant).await?;
+    let counts: BTreeMap<String, i64> = store::policies::count_members(db, &tenant.id)
+        .await?
+        .into_iter()
+        .collect();
+    let mut out = Vec::new();
+    for (r, l) in layers {
+        let Some(schedule) = &l.schedule else {
+            continue;
+        };
+        let members = match r.kind {
+            LayerKind::Group => counts.get(&r.subject).copied().unwrap_or(0),
+            LayerKind::Attribute => {
+                let (k, v) = r.subject.split_once('=').unwrap_or((&r.subject, ""));
+                i64::try_from(
+                    store::policies::list_users_with_attribute(db, &tenant.id, k, v)
+                        .await?
+                        .len(),
+                )
+                .unwrap_or(i64::MAX)
+            }
+            LayerKind::Tenant | LayerKind::Client => 0,
+        };
+        out.push(ScheduleView {
+            layer: r.to_string(),
+            schedule: schedule.to_string(),
+            zone: schedule.tz.name().to_string(),
+            next_end: schedule.next_end(now),
+            members: u64::try_from(members).unwrap_or(0),
+        });
+    }
+    out.sort_by_key(|s| (s.next_end.unwrap_or(i64::MAX), s.layer.clone()));
+    Ok(out)
+}
+
 // --- groups --------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Serialize)]

@@ -126,9 +126,7 @@ fn ask_page(
         .map(|c| {
             json!({
                 "sid": c.sid,
-                "device": c.device_name.clone().unwrap_or_else(|| {
-                    if c.browser.is_empty() { "Unknown device".into() } else { format!("{} on {}", c.browser, c.os) }
-                }),
+                "device": crate::session::device::label(c.device_name.as_deref(), &c.browser, &c.os),
                 "browser": c.browser, "os": c.os, "ip": c.ip,
                 "location": "Unknown location",
                 "started": ago(ctx.now, c.created_at),

@@ -3,7 +3,7 @@
 //! PURE modules (no I/O; `now` is always a parameter): `model` (the `Session` type and its
 //! lifecycle), `clocks` (idle / absolute / scheduled deadlines), `policy` (layers and the fold),
 //! `admission` (concurrent-session limits), `schedule` (shift ends across DST), `cohort`
-//! (selectors), `fanout` (who hears of a logout), `travel` (impossible travel), `trust` (device trust score), `chain` (response chains), `lock` (account locks). `service` applies them in transactions and is
+//! (selectors), `device` (device labels), `fanout` (who hears of a logout), `travel` (impossible travel), `trust` (device trust score), `chain` (response chains), `lock` (account locks). `service` applies them in transactions and is
 //! the only caller of `store::sessions`.
 
 pub mod admission;
@@ -11,6 +11,7 @@ pub mod binding;
 pub mod chain;
 pub mod clocks;
 pub mod cohort;
+pub mod device;
 pub mod duplicate;
 pub mod fanout;
 pub mod lock;

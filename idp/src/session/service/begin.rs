@@ -735,14 +735,7 @@ async fn insert_device<C: ConnectionTrait>(
     posture: Option<String>,
 ) -> Result<(store::sessions::DeviceRow, String)> {
     let token = crate::crypto::random_token();
-    let ua = woothee::parser::Parser::new().parse(&ctx.user_agent);
-    let (browser, os) = match ua {
-        Some(r) => (
-            format!("{} {}", r.name, r.version).trim().to_string(),
-            r.os.to_string(),
-        ),
-        None => ("unknown".to_string(), "unknown".to_string()),
-    };
+    let (browser, os) = crate::session::device::browser_and_os(&ctx.user_agent);
     let d = store::sessions::insert_device(
         db,
         store::sessions::DeviceRow {
