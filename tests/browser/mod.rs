@@ -11,6 +11,7 @@ mod rp;
 
 mod admin;
 mod admin_pages;
+mod admin_policies;
 mod consent;
 mod csrf;
 mod demo;
