@@ -22,6 +22,43 @@ fn hidden_fields(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A group `night-shift` whose rule sets `settings` and ends sessions at 07:00 and 19:00 Berlin
+/// time, with alice in it.
+pub(crate) async fn night_shift(ts: &TestServer, settings: &[(&str, &str)]) {
+    manage::governance::create_group(&ts.state, &ts.tenant, "night-shift", None, "test")
+        .await
+        .unwrap();
+    let mut changes: Vec<FieldChange> = settings
+        .iter()
+        .map(|(k, v)| FieldChange::Set((*k).into(), (*v).into()))
+        .collect();
+    changes.push(FieldChange::Set(
+        "schedule".into(),
+        "07:00,19:00 Europe/Berlin".into(),
+    ));
+    change_layer(
+        &ts.state,
+        &ts.tenant,
+        &LayerRef::group("night-shift"),
+        &changes,
+        "test",
+    )
+    .await
+    .unwrap();
+    manage::users::update_user(
+        &ts.state,
+        &ts.tenant,
+        "alice",
+        manage::users::UserChanges {
+            groups: Some(vec!["night-shift".into()]),
+            ..Default::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn an_admin_changes_the_tenant_default_after_seeing_what_changes() {
     let ts = TestServer::start().await;
@@ -156,33 +193,7 @@ async fn an_admin_changes_the_tenant_default_after_seeing_what_changes() {
 async fn the_effective_policy_names_its_layers_and_schedules_show_their_next_run() {
     let ts = TestServer::start().await;
     grant(&ts, "bob").await;
-    manage::governance::create_group(&ts.state, &ts.tenant, "night-shift", None, "test")
-        .await
-        .unwrap();
-    change_layer(
-        &ts.state,
-        &ts.tenant,
-        &LayerRef::group("night-shift"),
-        &[
-            FieldChange::Set("idle_timeout_secs".into(), "900".into()),
-            FieldChange::Set("schedule".into(), "07:00,19:00 Europe/Berlin".into()),
-        ],
-        "test",
-    )
-    .await
-    .unwrap();
-    manage::users::update_user(
-        &ts.state,
-        &ts.tenant,
-        "alice",
-        manage::users::UserChanges {
-            groups: Some(vec!["night-shift".into()]),
-            ..Default::default()
-        },
-        "test",
-    )
-    .await
-    .unwrap();
+    night_shift(&ts, &[("idle_timeout_secs", "900")]).await;
     // bob reads times in Berlin.
     let bob = manage::users::find(&ts.state.db, &ts.tenant, "bob")
         .await

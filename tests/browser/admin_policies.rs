@@ -6,10 +6,9 @@
 
 use super::admin_pages::{click, fits_the_phone, shot, sign_in_as_admin, PHONE_WIDTH};
 use super::page::{run, Viewport};
+use crate::admin_policies::night_shift;
 use crate::harness::{login_and_redeem, Browser, TestServer};
 use lanyard_idp::manage;
-use lanyard_idp::session::policy::LayerRef;
-use lanyard_idp::session::service::policy::{change_layer, FieldChange};
 
 /// bob is an admin; alice is in the night shift (a schedule) and has a live app session.
 async fn server() -> TestServer {
@@ -17,33 +16,7 @@ async fn server() -> TestServer {
     manage::admins::grant_admin(&ts.state, &ts.tenant, "bob", "cli")
         .await
         .unwrap();
-    manage::governance::create_group(&ts.state, &ts.tenant, "night-shift", None, "cli")
-        .await
-        .unwrap();
-    change_layer(
-        &ts.state,
-        &ts.tenant,
-        &LayerRef::group("night-shift"),
-        &[FieldChange::Set(
-            "schedule".into(),
-            "07:00,19:00 Europe/Berlin".into(),
-        )],
-        "cli",
-    )
-    .await
-    .unwrap();
-    manage::users::update_user(
-        &ts.state,
-        &ts.tenant,
-        "alice",
-        manage::users::UserChanges {
-            groups: Some(vec!["night-shift".into()]),
-            ..Default::default()
-        },
-        "cli",
-    )
-    .await
-    .unwrap();
+    night_shift(&ts, &[]).await;
     login_and_redeem(&ts, &Browser::new(), "openid").await;
     ts
 }

@@ -10,7 +10,6 @@ use super::{done, open_form, open_page, Admin, Notice};
 use lanyard_idp::app::State;
 use lanyard_idp::http::Params;
 use lanyard_idp::manage::{self, dashboard::DashboardQuery, dashboard::SessionDetail};
-use lanyard_idp::protocol::{self, read_params};
 use lanyard_idp::session::service::cohort;
 use lanyard_idp::session::Mode;
 use poem::http::StatusCode;
@@ -362,10 +361,9 @@ fn cohort_query(p: &Params) -> DashboardQuery {
 /// Cohort revocation, step one: the form, and with filters the dry run (what would end).
 #[handler]
 pub async fn cohort_page(state: Data<&State>, Path(slug): Path<String>, req: &Request) -> Response {
-    let admin = open!(open_page(&state, &slug, req));
-    let p = match read_params(req, Body::empty()).await {
-        Ok(p) => p,
-        Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
+    let (admin, p) = match super::open_query(&state, &slug, req).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     let q = cohort_query(&p);
     let by_status = p.get("status").is_some_and(|s| !s.trim().is_empty());

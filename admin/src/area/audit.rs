@@ -5,7 +5,7 @@
 //! cells a spreadsheet would run as a formula).
 
 use super::views::Chrome;
-use super::{open_page, Notice};
+use super::Notice;
 use crate::api::export::Export;
 use crate::kit::{TimeText, Times};
 use lanyard_idp::app::State;
@@ -13,11 +13,11 @@ use lanyard_idp::http::Params;
 use lanyard_idp::manage::directory::{search_events, AuditEntry, AuditPage};
 use lanyard_idp::manage::governance::{event_filter, EventQuery};
 use lanyard_idp::manage::ManageError;
-use lanyard_idp::protocol::{self, read_params};
+use lanyard_idp::protocol::{self};
 use lanyard_idp::session::service::export;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{handler, Body, IntoResponse, Request, Response};
+use poem::{handler, IntoResponse, Request, Response};
 use serde::Serialize;
 
 /// The search as the form typed it (kept in the form and in the export and paging links).
@@ -202,13 +202,9 @@ impl AuditPageView {
 /// The audit search page.
 #[handler]
 pub async fn search_page(state: Data<&State>, Path(slug): Path<String>, req: &Request) -> Response {
-    let admin = match open_page(&state, &slug, req).await {
-        Ok(a) => a,
+    let (admin, p) = match super::open_query(&state, &slug, req).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let p = match read_params(req, Body::empty()).await {
-        Ok(p) => p,
-        Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let query = AuditQuery::from_params(&p);
     let before = p.get("before");
@@ -243,13 +239,9 @@ pub async fn search_page(state: Data<&State>, Path(slug): Path<String>, req: &Re
 /// time order.
 #[handler]
 pub async fn export_page(state: Data<&State>, Path(slug): Path<String>, req: &Request) -> Response {
-    let admin = match open_page(&state, &slug, req).await {
-        Ok(a) => a,
+    let (admin, p) = match super::open_query(&state, &slug, req).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let p = match read_params(req, Body::empty()).await {
-        Ok(p) => p,
-        Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let bad = |msg: String| {
         protocol::error_page(

@@ -4,12 +4,11 @@
 //! confirmation step, `manage::retry_delivery`, audited as the admin).
 
 use super::views::Chrome;
-use super::{confirm_first, done, open_form, open_page, Confirm, Notice};
+use super::{confirm_first, done, open_form, Confirm, Notice};
 use crate::kit::{TimeText, Times};
 use lanyard_idp::app::State;
 use lanyard_idp::manage::sessions::{list_deliveries, DeliveryView};
 use lanyard_idp::manage::{self, ManageError};
-use lanyard_idp::protocol::{self, read_params};
 use lanyard_idp::store::outbox;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
@@ -150,13 +149,9 @@ impl DeliveriesPage {
 /// The deliveries, newest first, filtered by `state`.
 #[handler]
 pub async fn list(state: Data<&State>, Path(slug): Path<String>, req: &Request) -> Response {
-    let admin = match open_page(&state, &slug, req).await {
-        Ok(a) => a,
+    let (admin, p) = match super::open_query(&state, &slug, req).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let p = match read_params(req, Body::empty()).await {
-        Ok(p) => p,
-        Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let filter = p.get("state");
     let chrome = admin.chrome("deliveries", Notice::from_query(req));

@@ -332,6 +332,19 @@ pub(crate) async fn open_page(
     whoami(state, tenant, ctx).await
 }
 
+/// An admin page request (GET) with its query parameters.
+pub(crate) async fn open_query(
+    state: &AppState,
+    slug: &str,
+    req: &Request,
+) -> Result<(Admin, Params), Response> {
+    let admin = open_page(state, slug, req).await?;
+    match protocol::read_params(req, poem::Body::empty()).await {
+        Ok(p) => Ok((admin, p)),
+        Err(r) => Err(protocol::page_error(state, Some(&admin.tenant), r.into())),
+    }
+}
+
 /// An admin form submission (POST): the CSRF and Origin check of every Lanyard form, then the
 /// signed-in admin, who must be allowed to act (a read-only session may not).
 #[allow(dead_code)]

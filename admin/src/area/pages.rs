@@ -1,25 +1,19 @@
 //! The admin area's pages (GET).
 
-use super::open_page;
 use super::views::DashboardPage;
 use lanyard_idp::app::State;
 use lanyard_idp::manage::dashboard::{live_sessions, Dashboard, DashboardQuery};
-use lanyard_idp::protocol::{self, read_params};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{handler, Body, Request, Response};
+use poem::{handler, Request, Response};
 
 /// The live session dashboard, filtered by the query (`user`, `group`, `client`, `device`,
 /// `ip_range`, `status`).
 #[handler]
 pub async fn dashboard(state: Data<&State>, Path(slug): Path<String>, req: &Request) -> Response {
-    let admin = match open_page(&state, &slug, req).await {
-        Ok(a) => a,
+    let (admin, p) = match super::open_query(&state, &slug, req).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let p = match read_params(req, Body::empty()).await {
-        Ok(p) => p,
-        Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let get = |k: &str| p.get(k).map(str::to_string);
     let notice = super::Notice::from_query(req);

@@ -10,7 +10,7 @@
 //! every change before and after.
 
 use super::views::{Chrome, Hidden};
-use super::{confirm_first_with, done, open_form, open_page, Admin, Confirm, Notice};
+use super::{confirm_first_with, done, open_form, Admin, Confirm, Notice};
 use crate::kit::{TimeText, Times};
 use lanyard_idp::app::{AppState, State};
 use lanyard_idp::http::Params;
@@ -18,7 +18,6 @@ use lanyard_idp::manage::governance::{
     effective_policy, list_groups, list_policies, list_schedules, parse_layer, LayerView,
 };
 use lanyard_idp::manage::{clients::list_clients, ManageError};
-use lanyard_idp::protocol::{self, read_params};
 use lanyard_idp::session::policy::{FieldValue, LayerKind, LayerRef, FIELDS};
 use lanyard_idp::session::service::policy::{change_layer, FieldChange};
 use poem::http::StatusCode;
@@ -422,13 +421,9 @@ pub async fn policies_page(
     Path(slug): Path<String>,
     req: &Request,
 ) -> Response {
-    let admin = match open_page(&state, &slug, req).await {
-        Ok(a) => a,
+    let (admin, p) = match super::open_query(&state, &slug, req).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let p = match read_params(req, Body::empty()).await {
-        Ok(p) => p,
-        Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let t = admin.times();
     let slug = admin.tenant.slug.clone();
@@ -500,13 +495,9 @@ pub async fn policies_page(
 /// One layer's form (GET).
 #[handler]
 pub async fn layer_form(state: Data<&State>, Path(slug): Path<String>, req: &Request) -> Response {
-    let admin = match open_page(&state, &slug, req).await {
-        Ok(a) => a,
+    let (admin, p) = match super::open_query(&state, &slug, req).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let p = match read_params(req, Body::empty()).await {
-        Ok(p) => p,
-        Err(r) => return protocol::page_error(&state, Some(&admin.tenant), r.into()),
     };
     let layer = match layer_of(&p) {
         Ok(l) => l,
