@@ -29,13 +29,51 @@ pub struct LoginRequest<'a> {
     pub scope: &'a str,
 }
 
-/// Signs the user in once and exchanges the code; the returned tokens include an ID token.
+/// Signs the user in once, with a fresh cookie jar (a new session), and exchanges the code; the
+/// returned tokens include an ID token.
 pub async fn login(target: &Target, request: LoginRequest<'_>) -> Result<TokenResponse, Failure> {
+    exchange(target, &Jar::default(), request, Sign::In).await
+}
+
+/// Whether the walk may sign in with the login form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sign {
+    In,
+    /// Single sign-on: the session cookie must be enough; a login form is a failure.
+    OnAlready,
+}
+
+/// A login through the cookies of `jar`, which keeps what the provider sets (its session).
+pub async fn login_with(
+    target: &Target,
+    jar: &Jar,
+    request: LoginRequest<'_>,
+) -> Result<TokenResponse, Failure> {
+    exchange(target, jar, request, Sign::In).await
+}
+
+/// Single sign-on: an authorization request answered from the session cookie in `jar` (no login
+/// form: one is a failure, so a provider that forgot the session is not measured as SSO), then
+/// the code exchange.
+pub async fn sso(
+    target: &Target,
+    jar: &Jar,
+    request: LoginRequest<'_>,
+) -> Result<TokenResponse, Failure> {
+    exchange(target, jar, request, Sign::OnAlready).await
+}
+
+async fn exchange(
+    target: &Target,
+    jar: &Jar,
+    request: LoginRequest<'_>,
+    sign: Sign,
+) -> Result<TokenResponse, Failure> {
     let verifier = random_token();
     let state = random_token();
     let nonce = random_token();
     let start = authorization_url(target, request, &state, &nonce, &pkce_challenge(&verifier));
-    let code = drive_to_redirect(target, start, &state).await?;
+    let code = drive_to_redirect(target, jar, start, &state, sign).await?;
     let form = vec![
         ("grant_type", "authorization_code".to_owned()),
         ("code", code),
@@ -126,8 +164,13 @@ impl Hop {
 
 /// Walks from the authorization request through login (and consent) until the provider
 /// redirects to the redirect URI; returns the authorization code.
-async fn drive_to_redirect(target: &Target, start: Url, state: &str) -> Result<String, Failure> {
-    let jar = Jar::default();
+async fn drive_to_redirect(
+    target: &Target,
+    jar: &Jar,
+    start: Url,
+    state: &str,
+    sign: Sign,
+) -> Result<String, Failure> {
     let typed = Typed {
         username: &target.user.username,
         password: &target.user.password,
@@ -137,7 +180,7 @@ async fn drive_to_redirect(target: &Target, start: Url, state: &str) -> Result<S
     let mut consents = 0;
     for _ in 0..MAX_HOPS {
         target.check_host(&hop.url)?;
-        let response = send(target, &jar, &hop).await?;
+        let response = send(target, jar, &hop).await?;
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -176,6 +219,11 @@ async fn drive_to_redirect(target: &Target, start: Url, state: &str) -> Result<S
                 return Err(Failure::with_detail(
                     "login form shown again (credentials refused?)",
                     format!("login form shown again at {}", page.path()),
+                ));
+            }
+            PageForm::Login(_) if sign == Sign::OnAlready => {
+                return Err(Failure::new(
+                    "sso: the provider asked for the password again (session not reused)",
                 ));
             }
             PageForm::Login(submission) => {

@@ -4,6 +4,7 @@
 //! workers for a warm-up and a measured window, and reports successful requests per second,
 //! errors and latency percentiles. See `conformance/LOAD.md` for usage and recorded figures.
 
+mod cpu;
 mod form;
 mod login;
 mod oauth;
@@ -43,7 +44,9 @@ enum ScenarioChoice {
     Refresh,
     ClientCredentials,
     Introspect,
+    IntrospectUser,
     Userinfo,
+    Sso,
     All,
 }
 
@@ -96,6 +99,10 @@ struct Cli {
     /// Permit a non-loopback issuer and endpoints. Off by default: this is a load generator.
     #[arg(long)]
     allow_remote: bool,
+    /// The provider's process id: its CPU time (from /proc/PID/stat) over each measured window
+    /// is reported, per operation and as operations per CPU-second.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 impl Cli {
@@ -126,7 +133,9 @@ impl Cli {
             ScenarioChoice::Refresh => vec![Scenario::Refresh],
             ScenarioChoice::ClientCredentials => vec![Scenario::ClientCredentials],
             ScenarioChoice::Introspect => vec![Scenario::Introspect],
+            ScenarioChoice::IntrospectUser => vec![Scenario::IntrospectUser],
             ScenarioChoice::Userinfo => vec![Scenario::Userinfo],
+            ScenarioChoice::Sso => vec![Scenario::Sso],
             ScenarioChoice::All => Scenario::all(self.public_client_id.is_some()),
         }
     }
@@ -150,6 +159,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         );
     }
     let redirect_uri = Url::parse(&cli.redirect_uri).context("--redirect-uri")?;
+    let server = cli.server_pid.map(cpu::CpuMeter::new).transpose()?;
 
     let pool = cli.concurrency.iter().copied().max().unwrap_or(1);
     let http = target::build_http_client(pool, cli.ca_file.as_deref())?;
@@ -186,8 +196,14 @@ async fn main() -> anyhow::Result<ExitCode> {
     let mut all_measured = true;
     for scenario in cli.scenarios() {
         for &concurrency in &cli.concurrency {
-            let result =
-                runner::run_scenario(target.clone(), scenario, concurrency, bounds).await?;
+            let result = runner::run_scenario(
+                target.clone(),
+                scenario,
+                concurrency,
+                bounds,
+                server.as_ref(),
+            )
+            .await?;
             println!("{}", report::table_row(&result));
             all_measured &= result.succeeded_at_all();
             results.push(result);

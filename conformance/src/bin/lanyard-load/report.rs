@@ -19,6 +19,9 @@ pub struct ScenarioReport {
     pub setup_error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The provider's CPU over the measured window (`--server-pid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu: Option<crate::cpu::ServerCpu>,
 }
 
 impl ScenarioReport {
@@ -34,6 +37,7 @@ impl ScenarioReport {
             summary: Some(summary),
             setup_error: None,
             notes,
+            server_cpu: None,
         }
     }
 
@@ -49,6 +53,7 @@ impl ScenarioReport {
             summary: None,
             setup_error: Some(error),
             notes: Vec::new(),
+            server_cpu: None,
         }
     }
 }
@@ -107,6 +112,16 @@ pub fn table_row(report: &ScenarioReport) -> String {
                 );
             }
         }
+    }
+    if let Some(c) = &report.server_cpu {
+        let _ = write!(
+            out,
+            "\n    server cpu: {:.2} s ({:.2} cores); {} us per operation; {} operations per cpu-second",
+            c.cpu_seconds,
+            c.cores,
+            c.cpu_us_per_op.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}")),
+            c.ops_per_cpu_second.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}")),
+        );
     }
     if let Some(error) = &report.setup_error {
         let _ = write!(out, "\n    setup: {error}");

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::cpu::{CpuMeter, ServerCpu};
 use crate::report::ScenarioReport;
 use crate::scenario::{self, Outcome, Scenario, Worker};
 use crate::stats::{self, Recorder};
@@ -48,6 +49,7 @@ pub async fn run_scenario(
     scenario: Scenario,
     concurrency: usize,
     bounds: Bounds,
+    server: Option<&CpuMeter>,
 ) -> anyhow::Result<ScenarioReport> {
     let (workers, mut notes) = match scenario::prepare_workers(&target, scenario, concurrency).await
     {
@@ -73,6 +75,14 @@ pub async fn run_scenario(
         .into_iter()
         .map(|worker| tokio::spawn(work(target.clone(), worker, budget.clone(), window)))
         .collect();
+    // The server's CPU clock at the start of the measured window (after the warm-up).
+    let cpu_at_start = match server {
+        Some(meter) => {
+            tokio::time::sleep_until(measure_from.into()).await;
+            Some(meter.seconds()?)
+        }
+        None => None,
+    };
 
     let mut total = Recorder::new()?;
     let mut last_end = measure_from;
@@ -92,14 +102,19 @@ pub async fn run_scenario(
             "{warmup_failures} operations failed during warm-up (not counted), e.g. {first}"
         ));
     }
+    let cpu_at_end = match server {
+        Some(meter) => Some(meter.seconds()?),
+        None => None,
+    };
     notes.extend(scenario::rotation_note(&finished));
-    let summary = stats::summarize(&total, last_end.saturating_duration_since(measure_from));
-    Ok(ScenarioReport::measured(
-        scenario,
-        concurrency,
-        summary,
-        notes,
-    ))
+    let window = last_end.saturating_duration_since(measure_from);
+    let summary = stats::summarize(&total, window);
+    let successes = summary.successes;
+    let mut report = ScenarioReport::measured(scenario, concurrency, summary, notes);
+    if let (Some(a), Some(b)) = (cpu_at_start, cpu_at_end) {
+        report.server_cpu = Some(ServerCpu::over(b - a, window.as_secs_f64(), successes));
+    }
+    Ok(report)
 }
 
 /// One worker's loop: repeat the scenario's operation until the window closes.

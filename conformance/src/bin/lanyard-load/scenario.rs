@@ -7,9 +7,14 @@
 //! | refresh             | one login per worker                  | rotate the worker's own chain     |
 //! | client-credentials  | —                                     | client_credentials grant          |
 //! | introspect          | one client_credentials token, shared  | introspect it, expect active      |
+//! | introspect-user     | one login, its access token shared    | introspect it, expect active      |
 //! | userinfo            | one login, its access token shared    | GET userinfo with Bearer          |
+//! | sso                 | one login per worker, jar kept        | authorize with the session cookie |
+//! |                     |                                       | (no form), then the code exchange |
 
 use std::sync::Arc;
+
+use reqwest::cookie::Jar;
 
 use clap::ValueEnum;
 use serde::Serialize;
@@ -28,7 +33,9 @@ pub enum Scenario {
     Refresh,
     ClientCredentials,
     Introspect,
+    IntrospectUser,
     Userinfo,
+    Sso,
 }
 
 impl Scenario {
@@ -42,7 +49,9 @@ impl Scenario {
             Scenario::Refresh,
             Scenario::ClientCredentials,
             Scenario::Introspect,
+            Scenario::IntrospectUser,
             Scenario::Userinfo,
+            Scenario::Sso,
         ]);
         list
     }
@@ -54,7 +63,9 @@ impl Scenario {
             Scenario::Refresh => "refresh",
             Scenario::ClientCredentials => "client-credentials",
             Scenario::Introspect => "introspect",
+            Scenario::IntrospectUser => "introspect-user",
             Scenario::Userinfo => "userinfo",
+            Scenario::Sso => "sso",
         }
     }
 }
@@ -89,6 +100,10 @@ pub enum Worker {
     },
     Userinfo {
         access_token: Arc<str>,
+    },
+    /// The worker's own browser: its cookie jar holds the provider's session cookie.
+    Sso {
+        jar: Jar,
     },
 }
 
@@ -125,6 +140,27 @@ pub async fn prepare_workers(
                 access_token: access_token.clone(),
             })
         }
+        Scenario::IntrospectUser => {
+            if target.endpoints.introspection.is_none() {
+                return Err(Failure::new(
+                    "provider advertises no introspection_endpoint",
+                ));
+            }
+            // A user's access token, bound to a session: what relying parties introspect.
+            let token = login::login(target, openid(target)).await?;
+            let access_token: Arc<str> = token.access_token.into();
+            vec_of(count, || Worker::Introspect {
+                access_token: access_token.clone(),
+            })
+        }
+        Scenario::Sso => {
+            let logins = (0..count).map(|_| async {
+                let jar = Jar::default();
+                login::login_with(target, &jar, openid(target)).await?;
+                Ok::<_, Failure>(Worker::Sso { jar })
+            });
+            futures::future::try_join_all(logins).await?
+        }
         Scenario::Userinfo => {
             if target.endpoints.userinfo.is_none() {
                 return Err(Failure::new("provider advertises no userinfo_endpoint"));
@@ -155,6 +191,13 @@ pub async fn prepare_workers(
         }
     };
     Ok((workers, notes))
+}
+
+fn openid(target: &Target) -> LoginRequest<'_> {
+    LoginRequest {
+        client: &target.confidential,
+        scope: "openid",
+    }
 }
 
 fn vec_of(count: usize, make: impl FnMut() -> Worker) -> Vec<Worker> {
@@ -243,6 +286,9 @@ impl Worker {
             Worker::Userinfo { access_token } => oauth::userinfo(target, access_token)
                 .await
                 .map(|()| Outcome::Done),
+            Worker::Sso { jar } => login::sso(target, jar, openid(target))
+                .await
+                .map(|_| Outcome::Done),
         }
     }
 }
@@ -255,7 +301,7 @@ mod tests {
     fn all_includes_login_public_only_with_a_public_client() {
         assert!(!Scenario::all(false).contains(&Scenario::LoginPublic));
         assert_eq!(Scenario::all(true)[1], Scenario::LoginPublic);
-        assert_eq!(Scenario::all(false).len(), 5);
+        assert_eq!(Scenario::all(false).len(), 7);
     }
 
     #[test]
