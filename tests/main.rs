@@ -11,6 +11,7 @@ mod smtp;
 
 mod admin_actions;
 mod admin_api;
+mod admin_apps;
 mod admin_area;
 mod admin_pages;
 mod admin_policies;

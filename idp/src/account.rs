@@ -681,6 +681,7 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
         "group.deleted" => "A group was deleted".to_string(),
         "client.disabled" => "An app was disabled".to_string(),
         "client.enabled" => "An app was enabled".to_string(),
+        "client.created" => "An app was registered".to_string(),
         "client.updated" => "An app's settings were changed".to_string(),
         "client.deleted" => "An app was deleted".to_string(),
         "client.secret_rotated" => "An app's secret was replaced".to_string(),

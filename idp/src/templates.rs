@@ -88,6 +88,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/admin/confirm.html"),
     ),
     (
+        "admin/client.html",
+        include_str!("../../templates/admin/client.html"),
+    ),
+    (
+        "admin/client_new.html",
+        include_str!("../../templates/admin/client_new.html"),
+    ),
+    (
+        "admin/secret.html",
+        include_str!("../../templates/admin/secret.html"),
+    ),
+    (
         "admin/policies.html",
         include_str!("../../templates/admin/policies.html"),
     ),

@@ -204,7 +204,7 @@ pub async fn run(ctx: &Ctx, cmd: ClientCmd) -> anyhow::Result<()> {
                 dpop_bound_access_tokens: a.dpop_bound_access_tokens,
             };
             print_json(
-                &clients::create_client(state, &t, c, ctx.now)
+                &clients::register_client(state, &t, c, ACTOR)
                     .await
                     .map_err(m)?,
             )

@@ -10,6 +10,7 @@ mod page;
 mod rp;
 
 mod admin;
+mod admin_apps;
 mod admin_pages;
 mod admin_policies;
 mod consent;

@@ -160,7 +160,7 @@ impl ClientsApi {
         let b = body.0;
         let public = b.token_endpoint_auth_method.as_deref() == Some("none");
         let lifetimes: LifetimeChanges = b.lifetimes.unwrap_or_default().into();
-        let created = clients::create_client(
+        let created = clients::register_client(
             &self.state,
             &c.tenant,
             clients::NewClient {
@@ -179,7 +179,7 @@ impl ClientsApi {
                 lifetimes: lifetimes.apply(&Lifetimes::default()),
                 dpop_bound_access_tokens: b.dpop_bound_access_tokens,
             },
-            self.state.clock.now(),
+            &c.actor,
         )
         .await?;
         Ok(Json(CreatedClient {

@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod actions;
+mod apps;
 mod audit;
 mod deliveries;
 mod directory;
@@ -70,6 +71,20 @@ pub fn routes(r: Route) -> Route {
         )
         .at("/t/:slug/admin/clients", get(directory::clients_page))
         .at(
+            "/t/:slug/admin/clients/new",
+            get(apps::new_form).post(apps::create),
+        )
+        .at("/t/:slug/admin/clients/:client_id", get(apps::client_page))
+        .at("/t/:slug/admin/clients/:client_id/edit", post(apps::edit))
+        .at(
+            "/t/:slug/admin/clients/:client_id/rotate-secret",
+            post(apps::rotate),
+        )
+        .at(
+            "/t/:slug/admin/clients/:client_id/delete",
+            post(apps::delete),
+        )
+        .at(
             "/t/:slug/admin/clients/:client_id/:action",
             post(directory::client_action),
         )
@@ -94,11 +109,14 @@ pub(crate) enum Notice {
     ClientDisabled,
     ClientEnabled,
     PolicyChanged,
+    ClientCreated,
+    ClientUpdated,
+    ClientDeleted,
     Unchanged,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 16] = [
+    pub const ALL: [Notice; 19] = [
         Notice::SessionEnded,
         Notice::SessionsEnded,
         Notice::UserDisabled,
@@ -114,6 +132,9 @@ impl Notice {
         Notice::ClientDisabled,
         Notice::ClientEnabled,
         Notice::PolicyChanged,
+        Notice::ClientCreated,
+        Notice::ClientUpdated,
+        Notice::ClientDeleted,
         Notice::Unchanged,
     ];
 
@@ -134,6 +155,9 @@ impl Notice {
             Notice::ClientDisabled => "client_disabled",
             Notice::ClientEnabled => "client_enabled",
             Notice::PolicyChanged => "policy_changed",
+            Notice::ClientCreated => "client_created",
+            Notice::ClientUpdated => "client_updated",
+            Notice::ClientDeleted => "client_deleted",
             Notice::Unchanged => "unchanged",
         }
     }
@@ -163,6 +187,9 @@ impl Notice {
             Notice::PolicyChanged => {
                 "The policy was changed and applied to the live sessions it governs."
             }
+            Notice::ClientCreated => "The app was registered.",
+            Notice::ClientUpdated => "The app's registration was saved.",
+            Notice::ClientDeleted => "The app was deleted; its tokens no longer work.",
             Notice::Unchanged => "It was already so; nothing changed.",
         }
     }

@@ -133,6 +133,20 @@ pub async fn create_client(
     })
 }
 
+/// Register a client on an operator's behalf (CLI, admin API, admin area): [`create_client`],
+/// then the `client.created` audit event naming the actor. (The demo seed and tests register
+/// without an actor.)
+pub async fn register_client(
+    state: &AppState,
+    tenant: &Tenant,
+    c: NewClient,
+    actor: &str,
+) -> Result<CreatedClient> {
+    let created = create_client(state, tenant, c, state.clock.now()).await?;
+    changed(state, tenant, &created.client_id, "client.created", actor).await?;
+    Ok(created)
+}
+
 /// A client as an operator reads it (never a secret or its hash).
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientView {
