@@ -42,7 +42,7 @@ async fn an_admin_registers_edits_rotates_and_deletes_an_app() {
     let ts = TestServer::start().await;
     grant(&ts, "bob").await;
     let b = admin_browser(&ts, "bob").await;
-    let (status, form, _) = page(&b, &ts, &ts.url("/admin/clients/new")).await;
+    let (status, form, _) = page(&b, &ts, &ts.url("/admin/register-app")).await;
     assert_eq!(status, 200, "{form}");
     let csrf = field(&form, "csrf").unwrap();
 
@@ -50,7 +50,7 @@ async fn an_admin_registers_edits_rotates_and_deletes_an_app() {
     let (status, body, _) = post(
         &b,
         &ts,
-        &ts.url("/admin/clients/new"),
+        &ts.url("/admin/register-app"),
         &[
             ("csrf", &csrf),
             ("client_id", "payroll"),
@@ -76,7 +76,7 @@ async fn an_admin_registers_edits_rotates_and_deletes_an_app() {
     let (status, body, url) = post(
         &b,
         &ts,
-        &ts.url("/admin/clients/new"),
+        &ts.url("/admin/register-app"),
         &[
             ("csrf", &csrf),
             ("client_id", "payroll"),
@@ -90,7 +90,7 @@ async fn an_admin_registers_edits_rotates_and_deletes_an_app() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(
-        url.ends_with("/admin/clients/new"),
+        url.ends_with("/admin/register-app"),
         "no redirect carries the secret: {url}"
     );
     assert!(body.contains("will not be shown again"), "{body}");
@@ -201,7 +201,7 @@ async fn an_admin_registers_edits_rotates_and_deletes_an_app() {
 async fn a_non_admin_cannot_register_or_change_apps() {
     let ts = TestServer::start().await;
     let alice = admin_browser(&ts, "alice").await;
-    for path in ["/admin/clients/new", "/admin/clients/web"] {
+    for path in ["/admin/register-app", "/admin/clients/web"] {
         let (status, _, _) = page(&alice, &ts, &ts.url(path)).await;
         assert_eq!(status, 403, "{path}");
     }

@@ -91,7 +91,7 @@ async fn the_app_forms_fit_a_phone() {
         },
         async |p| {
             sign_in_as_admin(p, &ts).await;
-            p.goto(&ts.url("/admin/clients/new")).await;
+            p.goto(&ts.url("/admin/register-app")).await;
             p.expect_heading("Register an app").await;
             fits_the_phone(p, "the registration form").await;
             p.goto(&ts.url("/admin/clients/web")).await;

@@ -1,5 +1,5 @@
 //! Registering and managing apps (relying parties) in the admin area — what `lanyard client`
-//! does: register (GET/POST `/t/{tenant}/admin/clients/new`), one app's page with its
+//! does: register (GET/POST `/t/{tenant}/admin/register-app`), one app's page with its
 //! registration and an edit form (`.../clients/{client_id}`, POST `.../edit`), replace the
 //! secret (`.../rotate-secret`, with an overlap during which the old one still works) and delete
 //! (`.../delete`), both after a confirmation. Each is one `manage::clients` operation, audited

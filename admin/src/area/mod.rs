@@ -71,7 +71,7 @@ pub fn routes(r: Route) -> Route {
         )
         .at("/t/:slug/admin/clients", get(directory::clients_page))
         .at(
-            "/t/:slug/admin/clients/new",
+            "/t/:slug/admin/register-app",
             get(apps::new_form).post(apps::create),
         )
         .at("/t/:slug/admin/clients/:client_id", get(apps::client_page))
