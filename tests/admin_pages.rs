@@ -9,7 +9,7 @@ use crate::harness::{
 };
 use lanyard_idp::manage;
 
-async fn grant(ts: &TestServer, username: &str) {
+pub(crate) async fn grant(ts: &TestServer, username: &str) {
     assert!(
         manage::admins::grant_admin(&ts.state, &ts.tenant, username, "cli")
             .await
@@ -17,14 +17,14 @@ async fn grant(ts: &TestServer, username: &str) {
     );
 }
 
-async fn page(b: &Browser, ts: &TestServer, url: &str) -> (u16, String, String) {
+pub(crate) async fn page(b: &Browser, ts: &TestServer, url: &str) -> (u16, String, String) {
     match b.get(&ts.base, url).await {
         Landing::Page { status, body, url } => (status, body, url),
         Landing::Redirect(u) => panic!("the admin area redirected away to {u}"),
     }
 }
 
-async fn post(
+pub(crate) async fn post(
     b: &Browser,
     ts: &TestServer,
     url: &str,
@@ -37,7 +37,7 @@ async fn post(
 }
 
 /// A browser signed in to the admin area as `username` (through the login page).
-async fn admin_browser(ts: &TestServer, username: &str) -> Browser {
+pub(crate) async fn admin_browser(ts: &TestServer, username: &str) -> Browser {
     let b = Browser::new();
     let (_, login, url) = page(&b, ts, &ts.url("/admin")).await;
     assert!(login.contains("name=\"password\""), "a login form: {login}");
@@ -60,12 +60,12 @@ async fn admin_browser(ts: &TestServer, username: &str) -> Browser {
 }
 
 /// The CSRF token of the browser's pages (from a page with a form).
-async fn csrf_of(b: &Browser, ts: &TestServer, path: &str) -> String {
+pub(crate) async fn csrf_of(b: &Browser, ts: &TestServer, path: &str) -> String {
     let (_, body, _) = page(b, ts, &ts.url(path)).await;
     field(&body, "csrf").unwrap_or_else(|| panic!("no form on {path}: {body}"))
 }
 
-async fn user_id(ts: &TestServer, username: &str) -> String {
+pub(crate) async fn user_id(ts: &TestServer, username: &str) -> String {
     manage::users::find(&ts.state.db, &ts.tenant, username)
         .await
         .unwrap()

@@ -12,6 +12,7 @@ mod smtp;
 mod admin_actions;
 mod admin_api;
 mod admin_area;
+mod admin_manage;
 mod admin_pages;
 mod browser;
 mod cli;

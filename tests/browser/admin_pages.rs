@@ -9,10 +9,10 @@ use super::sign_in;
 use crate::harness::{login_and_redeem, Browser, RecordingRp, Setup, TestServer, PASSWORD};
 use lanyard_idp::manage;
 
-const PHONE_WIDTH: u32 = 390;
+pub(super) const PHONE_WIDTH: u32 = 390;
 
 /// Where a screenshot goes, relative to the workspace root (`Page::save_screenshot`).
-fn shot(name: &str) -> String {
+pub(super) fn shot(name: &str) -> String {
     format!("docs/screenshots/{name}")
 }
 
@@ -36,14 +36,14 @@ async fn server() -> (TestServer, RecordingRp) {
     (ts, rp)
 }
 
-async fn sign_in_as_admin(page: &Page, ts: &TestServer) {
+pub(super) async fn sign_in_as_admin(page: &Page, ts: &TestServer) {
     page.step("open the admin area and sign in as bob");
     page.goto(&ts.url("/admin")).await;
     sign_in(page, "bob", PASSWORD).await;
     page.expect_heading("Live sessions").await;
 }
 
-async fn click(page: &Page, css: &str) {
+pub(super) async fn click(page: &Page, css: &str) {
     page.find(css)
         .await
         .click()
@@ -52,7 +52,7 @@ async fn click(page: &Page, css: &str) {
 }
 
 /// Every visible control of the page lies inside a phone's width.
-async fn fits_the_phone(page: &Page, what: &str) {
+pub(super) async fn fits_the_phone(page: &Page, what: &str) {
     let width = f64::from(PHONE_WIDTH);
     for css in ["main", "h1", "button", "input", "select", "nav a"] {
         if !page.has(css).await {

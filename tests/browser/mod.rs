@@ -10,6 +10,7 @@ mod page;
 mod rp;
 
 mod admin;
+mod admin_manage;
 mod admin_pages;
 mod consent;
 mod csrf;
