@@ -37,6 +37,7 @@ async fn admin_api_requires_a_valid_token_scoped_to_the_tenant() {
         &ts.state.hasher,
         Some(&other),
         "o",
+        "test",
         ts.clock.now_secs(),
     )
     .await
@@ -56,6 +57,7 @@ async fn admin_api_requires_a_valid_token_scoped_to_the_tenant() {
         &ts.state.hasher,
         Some(&ts.tenant),
         "a",
+        "test",
         ts.clock.now_secs(),
     )
     .await
@@ -97,6 +99,7 @@ async fn admin_revokes_a_user_and_sees_the_timeline_and_deliveries() {
         &ts.state.hasher,
         None,
         "ops",
+        "test",
         ts.clock.now_secs(),
     )
     .await
@@ -194,6 +197,7 @@ impl Admin {
             &ts.state.hasher,
             None,
             "root",
+            "test",
             ts.clock.now_secs(),
         )
         .await
@@ -329,6 +333,7 @@ async fn admin_api_errors_are_json_and_other_tenants_look_unknown() {
             &ts.state.hasher,
             Some(&other),
             "o",
+            "test",
             ts.clock.now_secs(),
         )
         .await
@@ -704,6 +709,7 @@ async fn tenant_show_and_delete_end_every_session_first() {
             &ts.state.hasher,
             Some(&ts.tenant),
             "tenant-admin",
+            "test",
             ts.clock.now_secs(),
         )
         .await
@@ -1400,6 +1406,7 @@ async fn governance_endpoints_answer_a_foreign_token_as_for_an_unknown_tenant() 
             &ts.state.hasher,
             Some(&other),
             "o",
+            "test",
             ts.clock.now_secs(),
         )
         .await

@@ -65,7 +65,7 @@ pub(crate) async fn csrf_of(b: &Browser, ts: &TestServer, path: &str) -> String 
     field(&body, "csrf").unwrap_or_else(|| panic!("no form on {path}: {body}"))
 }
 
-async fn user_id(ts: &TestServer, username: &str) -> String {
+pub(crate) async fn user_id(ts: &TestServer, username: &str) -> String {
     manage::users::find(&ts.state.db, &ts.tenant, username)
         .await
         .unwrap()

@@ -507,6 +507,44 @@ async fn admin_tokens_are_listed_without_the_token_and_revoked_by_name() {
         s.fails(&["admin-token", "revoke", "--tenant", "acme", "ops"]),
         "error: no live admin token 'ops'"
     );
+    // Both audited in the tenant's trail as the CLI, with the name and never the token.
+    let ev = s.stdout(&[
+        "audit",
+        "export",
+        "--tenant",
+        "acme",
+        "--format",
+        "jsonl",
+        "--kind",
+        "admin_token.created",
+    ]);
+    let revoked = s.stdout(&[
+        "audit",
+        "export",
+        "--tenant",
+        "acme",
+        "--format",
+        "jsonl",
+        "--kind",
+        "admin_token.revoked",
+    ]);
+    for (text, kind) in [
+        (ev, "admin_token.created"),
+        (revoked, "admin_token.revoked"),
+    ] {
+        let events: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            events.len(),
+            1,
+            "{kind}: one, the all-tenant token has no tenant trail"
+        );
+        assert_eq!(events[0]["actor"], "cli");
+        assert_eq!(events[0]["detail"]["token"], "ops", "{}", events[0]);
+        assert!(!text.contains(&token), "never the token");
+    }
 }
 
 #[tokio::test]

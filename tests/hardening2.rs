@@ -23,6 +23,7 @@ impl Admin {
             &ts.state.hasher,
             None,
             "root",
+            "test",
             ts.clock.now_secs(),
         )
         .await

@@ -727,6 +727,7 @@ async fn the_admin_api_locks_unlocks_and_sets_security_settings() {
         &ts.state.hasher,
         Some(&ts.tenant),
         "lockout",
+        "test",
         ts.clock.now_secs(),
     )
     .await

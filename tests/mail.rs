@@ -622,6 +622,7 @@ async fn mail_settings_through_the_admin_api() {
         &ts.state.hasher,
         None,
         "ops",
+        "test",
         ts.clock.now_secs(),
     )
     .await

@@ -13,6 +13,7 @@ mod admin_actions;
 mod admin_api;
 mod admin_apps;
 mod admin_area;
+mod admin_manage;
 mod admin_pages;
 mod admin_policies;
 mod browser;

@@ -570,6 +570,7 @@ async fn logs_carry_security_events_and_request_ids_but_never_a_secret() {
         &ts.state.hasher,
         Some(&ts.tenant),
         "ops",
+        "test",
         ts.clock.now_secs(),
     )
     .await

@@ -388,6 +388,7 @@ async fn devices_api(ts: &TestServer, query: &str) -> (u16, serde_json::Value) {
         &ts.state.hasher,
         Some(&ts.tenant),
         &format!("risk-{}", lanyard_idp::crypto::random_id()),
+        "test",
         ts.clock.now_secs(),
     )
     .await

@@ -597,6 +597,13 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
             .and_then(EndReason::parse)
             .map_or("for a reason Lanyard does not know", EndReason::in_words)
     };
+    // A name from the event's detail, quoted so it reads as a name in the sentence.
+    let named = |field: &str| {
+        detail
+            .get(field)
+            .and_then(|v| v.as_str())
+            .map(|v| format!("\u{201c}{v}\u{201d}"))
+    };
     let s = match kind {
         "session.created" => "Signed in".to_string(),
         "session.reauthenticated" => "Signed in again to confirm it was you".to_string(),
@@ -652,7 +659,6 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
         "user.locked" => "The account was locked".to_string(),
         "user.unlocked" => "The account was unlocked".to_string(),
         "user.sessions_revoked" => "All of the user's sessions were ended".to_string(),
-        "user.membership_changed" => "The user's groups or attributes changed".to_string(),
         "user.updated" => "The user's profile was changed".to_string(),
         "user.deleted" => "The user was deleted".to_string(),
         "session.resynced" => "A session was re-evaluated against the policy".to_string(),
@@ -677,8 +683,6 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
             Some(l) => format!("The session policy {l} was changed"),
             None => "The session policy was changed".to_string(),
         },
-        "group.created" => "A group was created".to_string(),
-        "group.deleted" => "A group was deleted".to_string(),
         "client.disabled" => "An app was disabled".to_string(),
         "client.enabled" => "An app was enabled".to_string(),
         "client.created" => "An app was registered".to_string(),
@@ -715,6 +719,24 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
         "grants.offline_revoked" => "Long-lived app access was revoked".to_string(),
         "form.refused" => return ("A form submission was refused".into(), true),
         "dpop.proof_refused" => return ("An app's proof of possession was refused".into(), true),
+        "user.membership_changed" => "The account's groups or attributes were changed".to_string(),
+        "group.created" => match named("group") {
+            Some(g) => format!("The group {g} was created"),
+            None => "A group was created".to_string(),
+        },
+        "group.deleted" => match named("group") {
+            Some(g) => format!("The group {g} was deleted"),
+            None => "A group was deleted".to_string(),
+        },
+        // Only the token's name is in the event, never the token.
+        "admin_token.created" => match named("token") {
+            Some(n) => format!("The admin API token {n} was created"),
+            None => "An admin API token was created".to_string(),
+        },
+        "admin_token.revoked" => match named("token") {
+            Some(n) => format!("The admin API token {n} was revoked"),
+            None => "An admin API token was revoked".to_string(),
+        },
         other => format!("Other activity ({other})"),
     };
     (s, false)
@@ -855,6 +877,23 @@ mod tests {
         }
         let (s, _) = describe_event("session.ended", "nonsense", &json!({}));
         assert!(s.contains("does not know"));
+    }
+
+    #[test]
+    fn admin_events_name_the_token_or_group_they_concern() {
+        let (s, failed) = describe_event("admin_token.created", "ok", &json!({ "token": "ci" }));
+        assert_eq!(s, "The admin API token \u{201c}ci\u{201d} was created");
+        assert!(!failed);
+        let (s, _) = describe_event("admin_token.revoked", "ok", &json!({ "token": "ci" }));
+        assert_eq!(s, "The admin API token \u{201c}ci\u{201d} was revoked");
+        let (s, _) = describe_event("admin_token.revoked", "ok", &json!({}));
+        assert_eq!(s, "An admin API token was revoked");
+        let (s, _) = describe_event("group.deleted", "ok", &json!({ "group": "nurses" }));
+        assert_eq!(s, "The group \u{201c}nurses\u{201d} was deleted");
+        let (s, _) = describe_event("group.created", "ok", &json!({ "group": "nurses" }));
+        assert_eq!(s, "The group \u{201c}nurses\u{201d} was created");
+        let (s, _) = describe_event("user.membership_changed", "ok", &json!({}));
+        assert!(s.contains("groups or attributes"), "{s}");
     }
 
     #[test]

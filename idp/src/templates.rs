@@ -116,6 +116,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/admin/deliveries.html"),
     ),
     (
+        "admin/groups.html",
+        include_str!("../../templates/admin/groups.html"),
+    ),
+    (
+        "admin/tokens.html",
+        include_str!("../../templates/admin/tokens.html"),
+    ),
+    (
+        "admin/token_created.html",
+        include_str!("../../templates/admin/token_created.html"),
+    ),
+    (
         "admin/user.html",
         include_str!("../../templates/admin/user.html"),
     ),

@@ -1,7 +1,7 @@
 //! `lanyard keys ...` and `lanyard admin-token ...`: signing keys and admin API tokens.
 
 use super::output::{print_json, print_list, Cell, Column, OutputArgs};
-use super::{m, Ctx};
+use super::{m, Ctx, ACTOR};
 use clap::Subcommand;
 use lanyard_idp::manage::{self, tokens};
 
@@ -78,10 +78,16 @@ pub async fn run_admin_token(ctx: &Ctx, cmd: AdminTokenCmd) -> anyhow::Result<()
     match cmd {
         AdminTokenCmd::Create { tenant, name } => {
             let t = scope(tenant).await?;
-            let token =
-                manage::create_admin_token(&state.db, &state.hasher, t.as_ref(), &name, ctx.now)
-                    .await
-                    .map_err(m)?;
+            let token = manage::create_admin_token(
+                &state.db,
+                &state.hasher,
+                t.as_ref(),
+                &name,
+                ACTOR,
+                ctx.now,
+            )
+            .await
+            .map_err(m)?;
             print_json(
                 &serde_json::json!({ "name": name, "tenant": t.map(|t| t.slug), "token": token }),
             )
@@ -95,7 +101,7 @@ pub async fn run_admin_token(ctx: &Ctx, cmd: AdminTokenCmd) -> anyhow::Result<()
         }
         AdminTokenCmd::Revoke { tenant, name } => {
             let t = scope(tenant).await?;
-            let n = tokens::revoke_admin_token(&state.db, t.as_ref(), &name)
+            let n = tokens::revoke_admin_token(&state.db, t.as_ref(), &name, ACTOR, ctx.now)
                 .await
                 .map_err(m)?;
             print_json(&serde_json::json!({ "revoked": name, "tokens": n }))

@@ -279,7 +279,8 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
             print_json(
                 &users::update_user(state, &t, &username, changes, ACTOR)
                     .await
-                    .map_err(m)?,
+                    .map_err(m)?
+                    .user,
             )
         }
         UserCmd::SetEmail {
@@ -295,7 +296,8 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
             print_json(
                 &users::update_user(state, &t, &username, changes, ACTOR)
                     .await
-                    .map_err(m)?,
+                    .map_err(m)?
+                    .user,
             )
         }
         UserCmd::SetAttr {

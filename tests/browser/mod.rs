@@ -11,6 +11,7 @@ mod rp;
 
 mod admin;
 mod admin_apps;
+mod admin_manage;
 mod admin_pages;
 mod admin_policies;
 mod consent;

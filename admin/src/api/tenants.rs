@@ -261,6 +261,7 @@ impl TenantsApi {
             &self.state.hasher,
             Some(&c.tenant),
             &body.name,
+            &c.actor,
             self.state.clock.now(),
         )
         .await?;
@@ -280,7 +281,14 @@ impl TenantsApi {
         name: Path<String>,
     ) -> ApiResult<RevokedAdminToken> {
         let c = authorize(&self.state, &auth, &slug).await?;
-        tokens::revoke_admin_token(&self.state.db, Some(&c.tenant), &name).await?;
+        tokens::revoke_admin_token(
+            &self.state.db,
+            Some(&c.tenant),
+            &name,
+            &c.actor,
+            self.state.clock.now(),
+        )
+        .await?;
         Ok(Json(RevokedAdminToken { revoked: name.0 }))
     }
 }

@@ -193,7 +193,7 @@ impl UsersApi {
             groups: b.groups,
         };
         let u = users::update_user(&self.state, &c.tenant, &username, changes, &c.actor).await?;
-        Ok(Json(u.into()))
+        Ok(Json(u.user.into()))
     }
 
     /// Set one attribute of a user. Attribute rules apply to the user's live sessions at once; a

@@ -140,6 +140,20 @@ pub struct UserSessionRow {
     pub ip: String,
 }
 
+/// A group of the tenant on a user's page, ticked when the user is in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupChoice {
+    pub name: String,
+    pub checked: bool,
+}
+
+/// The "set an attribute" form as it was sent (kept when refused).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AttributeForm {
+    pub key: String,
+    pub value: String,
+}
+
 /// `admin/user.html`: one user.
 #[derive(Debug, Clone, Serialize)]
 pub struct UserPage {
@@ -147,6 +161,9 @@ pub struct UserPage {
     pub user: UserRow,
     pub sub: String,
     pub attributes: Vec<(String, String)>,
+    /// Every group of the tenant (and any the user is in), for the groups form.
+    pub group_choices: Vec<GroupChoice>,
+    pub attribute_form: AttributeForm,
     pub created: TimeText,
     pub devices: Vec<DeviceRow>,
     pub sessions: Vec<UserSessionRow>,
@@ -155,8 +172,19 @@ pub struct UserPage {
 }
 
 impl UserPage {
-    pub fn new(chrome: Chrome, p: UserProfile, times: Times) -> Self {
+    pub fn new(chrome: Chrome, p: UserProfile, groups: Vec<GroupView>, times: Times) -> Self {
         let is_self = p.user.username == chrome.username;
+        let mut names: Vec<String> = groups.into_iter().map(|g| g.name).collect();
+        names.extend(p.user.groups.iter().cloned());
+        names.sort();
+        names.dedup();
+        let group_choices = names
+            .into_iter()
+            .map(|name| GroupChoice {
+                checked: p.user.groups.contains(&name),
+                name,
+            })
+            .collect();
         let sub = p.user.sub.clone();
         let created = times.at(p.user.created_at);
         let attributes = p.user.attributes.clone().into_iter().collect();
@@ -170,6 +198,8 @@ impl UserPage {
             }),
             sub,
             attributes,
+            group_choices,
+            attribute_form: AttributeForm::default(),
             created,
             devices: p
                 .devices
@@ -256,6 +286,20 @@ impl UserPage {
                 devices: vec![device],
                 sessions: vec![session],
             },
+            vec![
+                GroupView {
+                    name: "day-shift".into(),
+                    description: None,
+                    members: 0,
+                    created_at: now,
+                },
+                GroupView {
+                    name: "night-shift".into(),
+                    description: None,
+                    members: 1,
+                    created_at: now,
+                },
+            ],
             Times::utc(now),
         )
     }
@@ -373,19 +417,40 @@ pub async fn user_page(
     req: &Request,
 ) -> Response {
     let admin = page!(state, slug, req);
+    let chrome = admin.chrome("users", Notice::from_query(req));
+    render_user(
+        &state,
+        &admin,
+        &username,
+        chrome,
+        AttributeForm::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The user's page with `chrome` (a notice, or the error of a refused change) and the
+/// attribute form as it was sent.
+pub(super) async fn render_user(
+    state: &State,
+    admin: &super::Admin,
+    username: &str,
+    chrome: Chrome,
+    form: AttributeForm,
+    status: StatusCode,
+) -> Response {
     let now = admin.ctx.now;
-    match user_profile(&state, &admin.tenant, &username, now).await {
-        Ok(p) => {
-            let chrome = admin.chrome("users", Notice::from_query(req));
-            admin.render(
-                &state,
-                "admin/user.html",
-                UserPage::new(chrome, p, admin.times()),
-                StatusCode::OK,
-            )
-        }
-        Err(e) => admin.error(&state, e.into()),
-    }
+    let profile = match user_profile(state, &admin.tenant, username, now).await {
+        Ok(p) => p,
+        Err(e) => return admin.error(state, e.into()),
+    };
+    let groups = match list_groups(&state.db, &admin.tenant).await {
+        Ok(g) => g,
+        Err(e) => return admin.error(state, e.into()),
+    };
+    let mut page = UserPage::new(chrome, profile, groups, admin.times());
+    page.attribute_form = form;
+    admin.render(state, "admin/user.html", page, status)
 }
 
 /// An action on a user: `disable`, `enable`, `grant-admin`, `revoke-admin`, `end-sessions`.
@@ -594,6 +659,38 @@ mod tests {
             );
         }
         assert!(!html.contains("/alice/enable\""), "active: no enable");
+    }
+
+    #[test]
+    fn the_user_page_offers_the_groups_and_attribute_forms() {
+        let html = render("admin/user.html", UserPage::sample());
+        assert!(html.contains("action=\"/t/demo/admin/users/alice/groups\""));
+        assert!(
+            html.contains("name=\"group\" value=\"night-shift\" checked"),
+            "a member's group is ticked: {html}"
+        );
+        assert!(
+            html.contains("name=\"group\" value=\"day-shift\">"),
+            "{html}"
+        );
+        assert!(html.contains("action=\"/t/demo/admin/users/alice/attributes\""));
+        assert!(html.contains("action=\"/t/demo/admin/users/alice/attributes/remove\""));
+        assert!(
+            html.contains("name=\"key\" value=\"clearance\""),
+            "remove names the key"
+        );
+        assert!(
+            html.contains("ends sessions on membership change"),
+            "effects said"
+        );
+        let mut ro = UserPage::sample();
+        ro.chrome.read_only = true;
+        let html = render("admin/user.html", ro);
+        assert!(
+            !html.contains("<form method=\"post\""),
+            "read-only: no forms"
+        );
+        assert!(html.contains("night-shift") && html.contains("clearance"));
     }
 
     #[test]

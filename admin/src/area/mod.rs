@@ -17,10 +17,13 @@ mod apps;
 mod audit;
 mod deliveries;
 mod directory;
+mod groups;
 pub mod live;
+mod membership;
 mod pages;
 mod policies;
 mod session;
+mod tokens;
 pub mod views;
 
 use access::{decide_admin_access, AdminAccess};
@@ -88,6 +91,29 @@ pub fn routes(r: Route) -> Route {
             "/t/:slug/admin/clients/:client_id/:action",
             post(directory::client_action),
         )
+        // Static segments match before `:action` (the router tries them first).
+        .at(
+            "/t/:slug/admin/users/:username/groups",
+            post(membership::set_groups),
+        )
+        .at(
+            "/t/:slug/admin/users/:username/attributes",
+            post(membership::set_attribute),
+        )
+        .at(
+            "/t/:slug/admin/users/:username/attributes/remove",
+            post(membership::remove_attribute),
+        )
+        .at(
+            "/t/:slug/admin/groups",
+            get(groups::groups_page).post(groups::create),
+        )
+        .at("/t/:slug/admin/groups/:name/delete", post(groups::delete))
+        .at(
+            "/t/:slug/admin/tokens",
+            get(tokens::tokens_page).post(tokens::create),
+        )
+        .at("/t/:slug/admin/tokens/:name/revoke", post(tokens::revoke))
 }
 
 /// The fixed notices an action redirects back with (`?done=NAME`): only a name travels in the
@@ -113,10 +139,16 @@ pub(crate) enum Notice {
     ClientUpdated,
     ClientDeleted,
     Unchanged,
+    GroupCreated,
+    GroupDeleted,
+    GroupsChanged,
+    AttributeSet,
+    AttributeRemoved,
+    TokenRevoked,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 19] = [
+    pub const ALL: [Notice; 25] = [
         Notice::SessionEnded,
         Notice::SessionsEnded,
         Notice::UserDisabled,
@@ -136,6 +168,12 @@ impl Notice {
         Notice::ClientUpdated,
         Notice::ClientDeleted,
         Notice::Unchanged,
+        Notice::GroupCreated,
+        Notice::GroupDeleted,
+        Notice::GroupsChanged,
+        Notice::AttributeSet,
+        Notice::AttributeRemoved,
+        Notice::TokenRevoked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -159,6 +197,12 @@ impl Notice {
             Notice::ClientUpdated => "client_updated",
             Notice::ClientDeleted => "client_deleted",
             Notice::Unchanged => "unchanged",
+            Notice::GroupCreated => "group_created",
+            Notice::GroupDeleted => "group_deleted",
+            Notice::GroupsChanged => "groups_changed",
+            Notice::AttributeSet => "attribute_set",
+            Notice::AttributeRemoved => "attribute_removed",
+            Notice::TokenRevoked => "token_revoked",
         }
     }
 
@@ -191,7 +235,33 @@ impl Notice {
             Notice::ClientUpdated => "The app's registration was saved.",
             Notice::ClientDeleted => "The app was deleted; its tokens no longer work.",
             Notice::Unchanged => "It was already so; nothing changed.",
+            Notice::GroupCreated => "The group was created.",
+            Notice::GroupDeleted => {
+                "The group was deleted, with its policy rule; its former members' live sessions were re-resolved."
+            }
+            Notice::GroupsChanged => {
+                "The user's groups were changed; their live sessions' policy was resolved again."
+            }
+            Notice::AttributeSet => {
+                "The attribute was set; the user's live sessions' policy was resolved again."
+            }
+            Notice::AttributeRemoved => {
+                "The attribute was removed; the user's live sessions' policy was resolved again."
+            }
+            Notice::TokenRevoked => "The admin token was revoked; it no longer works.",
         }
+    }
+
+    /// Whether the notice reports a membership change, after which a rule that ends sessions on
+    /// membership change may have ended some (`&ended=N` says how many).
+    fn may_end_sessions(self) -> bool {
+        matches!(
+            self,
+            Notice::GroupDeleted
+                | Notice::GroupsChanged
+                | Notice::AttributeSet
+                | Notice::AttributeRemoved
+        )
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -202,15 +272,38 @@ impl Notice {
     pub fn from_query(req: &Request) -> Option<String> {
         let q = req.uri().query().unwrap_or("");
         let p = lanyard_idp::http::Params::parse(q.as_bytes()).ok()?;
-        p.get("done")
-            .and_then(Notice::parse)
-            .map(|n| n.message().to_string())
+        let n = p.get("done").and_then(Notice::parse)?;
+        let ended = p
+            .get("ended")
+            .and_then(|e| e.parse::<u64>().ok())
+            .filter(|e| *e > 0 && n.may_end_sessions());
+        Some(match ended {
+            Some(e) => format!(
+                "{} A rule that ends sessions on membership change ended {e} session{}.",
+                n.message(),
+                if e == 1 { "" } else { "s" }
+            ),
+            None => n.message().to_string(),
+        })
     }
 }
 
 /// After an action: back to `path` (an area path) with the notice.
 pub(crate) fn done(admin: &Admin, path: &str, notice: Notice) -> Response {
     respond::redirect(&format!("{}?done={}", admin.path(path), notice.name()))
+}
+
+/// After a membership change: back to `path` with the notice and how many sessions a rule ended
+/// (only a number travels besides the notice's name).
+pub(crate) fn done_ending(admin: &Admin, path: &str, notice: Notice, ended: u64) -> Response {
+    if ended == 0 {
+        return done(admin, path, notice);
+    }
+    respond::redirect(&format!(
+        "{}?done={}&ended={ended}",
+        admin.path(path),
+        notice.name()
+    ))
 }
 
 /// The signed-in admin of an admin-area request.

@@ -2,6 +2,7 @@
 
 use super::{conflict, invalid, ManageError, Result};
 use crate::crypto::SecretHasher;
+use crate::events::audit::{self, Event};
 use crate::keys::{self, SUPPORTED_ALGS};
 use crate::model::Tenant;
 use crate::store::{self, TransactionTrait};
@@ -90,12 +91,14 @@ fn validate_token_name(name: &str) -> Result<()> {
 }
 
 /// Create an admin API token; scoped to one tenant or (None) all tenants. Returns the token once.
-/// A name is unique among the live tokens of its scope, so it can be revoked by name.
+/// A name is unique among the live tokens of its scope, so it can be revoked by name. Audited
+/// as `admin_token.created` with the actor and the token's name (never the token).
 pub async fn create_admin_token(
     db: &DatabaseConnection,
     hasher: &SecretHasher,
     tenant: Option<&Tenant>,
     name: &str,
+    actor: &str,
     now: i64,
 ) -> Result<String> {
     validate_token_name(name)?;
@@ -112,8 +115,9 @@ pub async fn create_admin_token(
         )));
     }
     let token = format!("lya_{}", crate::crypto::random_token());
+    let txn = db.begin().await?;
     store::admin_tokens::insert(
-        db,
+        &txn,
         store::admin_tokens::AdminTokenRow {
             id: crate::crypto::random_id(),
             token_hash: hasher.hash("admin_token", &token),
@@ -124,7 +128,50 @@ pub async fn create_admin_token(
         },
     )
     .await?;
+    record(&txn, tenant, "admin_token.created", name, actor, now).await?;
+    txn.commit().await?;
     Ok(token)
+}
+
+/// The audit event of a token's creation or revocation. A tenant's token goes into that
+/// tenant's trail; an all-tenant token belongs to no tenant's trail (every audit event is a
+/// tenant's), so it is written to the operator log only, as every operator action also is
+/// (`admin.action`).
+async fn record<C: ConnectionTrait>(
+    db: &C,
+    tenant: Option<&Tenant>,
+    kind: &str,
+    name: &str,
+    actor: &str,
+    now: i64,
+) -> Result<()> {
+    match tenant {
+        Some(t) => {
+            audit::record(
+                db,
+                Event {
+                    tenant_id: &t.id,
+                    kind,
+                    actor,
+                    outcome: "ok",
+                    detail: Some(serde_json::json!({ "token": name })),
+                    ..Default::default()
+                },
+                None,
+                now.saturating_mul(1000),
+            )
+            .await?
+        }
+        None => tracing::info!(
+            event = "admin.action",
+            action = kind,
+            actor,
+            token = name,
+            scope = "all_tenants",
+            "admin action"
+        ),
+    }
+    Ok(())
 }
 
 /// An admin token as an operator sees it: never the token (only its hash is stored anyway).
@@ -163,17 +210,23 @@ pub async fn list_admin_tokens(
 }
 
 /// Revoke the live token with this name in the scope (a tenant, or None for all-tenant tokens).
-/// It stops working at once: every admin API call looks the token up.
+/// It stops working at once: every admin API call looks the token up. Audited as
+/// `admin_token.revoked` with the actor and the token's name.
 pub async fn revoke_admin_token(
     db: &DatabaseConnection,
     tenant: Option<&Tenant>,
     name: &str,
+    actor: &str,
+    now: i64,
 ) -> Result<u64> {
-    let n =
-        store::admin_tokens::mark_revoked_by_name(db, tenant.map(|t| t.id.as_str()), name).await?;
+    let txn = db.begin().await?;
+    let n = store::admin_tokens::mark_revoked_by_name(&txn, tenant.map(|t| t.id.as_str()), name)
+        .await?;
     if n == 0 {
         return Err(ManageError::not_found("live admin token", name));
     }
+    record(&txn, tenant, "admin_token.revoked", name, actor, now).await?;
+    txn.commit().await?;
     Ok(n)
 }
 

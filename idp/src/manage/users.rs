@@ -265,13 +265,32 @@ pub struct UserChanges {
     pub groups: Option<Vec<String>>,
 }
 
+/// A user after an update, and what a change of groups did to their live sessions.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdatedUser {
+    #[serde(flatten)]
+    pub user: UserView,
+    /// Present when the groups were replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub membership: Option<MembershipEffects>,
+}
+
+/// What a membership change did: live sessions re-resolved under the new policy, or ended by
+/// rules (named) that end sessions on membership change.
+#[derive(Debug, Clone, Serialize)]
+pub struct MembershipEffects {
+    pub rules_triggered: Vec<String>,
+    pub sessions_reresolved: u64,
+    pub sessions_ended: u64,
+}
+
 pub async fn update_user(
     state: &AppState,
     tenant: &Tenant,
     username: &str,
     changes: UserChanges,
     actor: &str,
-) -> Result<UserView> {
+) -> Result<UpdatedUser> {
     let u = find(&state.db, tenant, username).await?;
     let email = changes.email.unwrap_or(u.email.clone());
     let name = changes.name.unwrap_or(u.name.clone());
@@ -290,20 +309,31 @@ pub async fn update_user(
     )
     .await?;
     record(state, tenant, "user.updated", &u.id, actor, now_ms).await?;
-    if changes.groups.is_some() {
+    let membership = match changes.groups {
         // Groups decide policy: the user's live sessions are re-resolved (or ended, under a
         // rule that ends sessions on membership change).
-        crate::session::service::policy::change_membership(
-            state,
-            tenant,
-            &u.id,
-            Some(&groups),
-            None,
-            actor,
-        )
-        .await?;
-    }
-    show_user(&state.db, tenant, username, now_ms.div_euclid(1000)).await
+        Some(_) => {
+            let m = crate::session::service::policy::change_membership(
+                state,
+                tenant,
+                &u.id,
+                Some(&groups),
+                None,
+                actor,
+            )
+            .await?;
+            Some(MembershipEffects {
+                rules_triggered: m.rules_triggered,
+                sessions_reresolved: m.sessions_reresolved,
+                sessions_ended: m.sessions_ended,
+            })
+        }
+        None => None,
+    };
+    Ok(UpdatedUser {
+        user: show_user(&state.db, tenant, username, now_ms.div_euclid(1000)).await?,
+        membership,
+    })
 }
 
 /// Reset a user's password (an administrator; `--generate` included). Every session of the user
