@@ -26,6 +26,7 @@ mod governance2;
 mod hardening;
 mod hardening2;
 mod hardening3;
+mod hardening4;
 mod lockout;
 mod logout;
 mod mail;

@@ -251,13 +251,34 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The store cannot be reached right now (connection or pool failure,
+    /// [`crate::store::is_unavailable`]): nothing can be said about what exists, so every
+    /// endpoint answers 503 with `Retry-After` (RFC 9110 §15.6.4, §10.2.3), never "not found".
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(sea_orm::DbErr),
     #[error(transparent)]
     Internal(#[from] Internal),
 }
 
+/// Seconds a client is asked to wait (`Retry-After`) while the store is unavailable: long enough
+/// not to hammer a recovering database, short enough for a pool reconnect or a fail-over.
+pub const STORE_RETRY_AFTER_SECS: u64 = 5;
+
+impl Error {
+    /// Whether this is [`Error::StoreUnavailable`]: the answer is 503, never a verdict.
+    pub fn is_store_unavailable(&self) -> bool {
+        matches!(self, Error::StoreUnavailable(_))
+    }
+}
+
+/// The one classification of database errors: unreachable store, or an internal failure.
 impl From<sea_orm::DbErr> for Error {
     fn from(e: sea_orm::DbErr) -> Self {
-        Error::Internal(Internal::Db(e))
+        if crate::store::is_unavailable(&e) {
+            Error::StoreUnavailable(e)
+        } else {
+            Error::Internal(Internal::Db(e))
+        }
     }
 }
 impl From<josekit::JoseError> for Error {
@@ -318,6 +339,36 @@ mod tests {
         ] {
             assert_eq!(r.oauth().error, "invalid_grant");
             assert_eq!(r.oauth().status, 400);
+        }
+    }
+
+    #[test]
+    fn connection_and_pool_failures_are_store_unavailable() {
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, SqlxError};
+        for e in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::Conn(RuntimeErr::Internal("refused".into())),
+            DbErr::Query(RuntimeErr::SqlxError(SqlxError::PoolClosed)),
+            DbErr::Exec(RuntimeErr::SqlxError(SqlxError::PoolTimedOut)),
+            DbErr::Query(RuntimeErr::SqlxError(SqlxError::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionReset,
+            )))),
+        ] {
+            let shown = e.to_string();
+            assert!(Error::from(e).is_store_unavailable(), "{shown}");
+        }
+        for e in [
+            DbErr::RecordNotFound("x".into()),
+            DbErr::Query(RuntimeErr::SqlxError(SqlxError::RowNotFound)),
+            DbErr::Exec(RuntimeErr::Internal("syntax".into())),
+            DbErr::Custom("x".into()),
+        ] {
+            let shown = e.to_string();
+            assert!(
+                matches!(Error::from(e), Error::Internal(Internal::Db(_))),
+                "{shown}"
+            );
         }
     }
 

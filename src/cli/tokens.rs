@@ -13,6 +13,8 @@ pub enum KeysCmd {
         /// The tenant (slug).
         #[arg(long)]
         tenant: String,
+        /// Seconds until the new keys sign: at least 120, beyond the 60 s clock skew allowed
+        /// between nodes (the current keys sign meanwhile).
         #[arg(long, default_value_t = 3600)]
         activate_in: i64,
     },

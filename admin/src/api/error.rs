@@ -12,7 +12,7 @@ use poem_openapi::{ApiResponse, Object};
 #[derive(Object, Debug, serde::Serialize)]
 pub struct ErrorBody {
     /// Machine-readable: unauthorized, forbidden, not_found, conflict, invalid_request,
-    /// server_error.
+    /// server_error, temporarily_unavailable.
     pub error: String,
     /// For a person.
     pub message: String,
@@ -37,6 +37,23 @@ pub enum ApiError {
     Conflict(Json<ErrorBody>),
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// The database cannot be reached right now: retry after the seconds in `Retry-After`.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+}
+
+/// RFC 9110 §15.6.4 and §10.2.3: an unreachable store is 503 with `Retry-After`, never an
+/// answer about what exists.
+pub fn unavailable() -> ApiError {
+    ApiError::Unavailable(
+        Json(ErrorBody {
+            error: "temporarily_unavailable".into(),
+            message:
+                "the database cannot be reached right now; retry after the seconds in Retry-After"
+                    .into(),
+        }),
+        lanyard_idp::error::STORE_RETRY_AFTER_SECS,
+    )
 }
 
 pub fn err(
@@ -58,6 +75,10 @@ impl From<ManageError> for ApiError {
             ManageError::Invalid(m) => err(ApiError::BadRequest, "invalid_request", m.clone()),
             ManageError::InvalidClientMetadata(m) => {
                 err(ApiError::BadRequest, "invalid_client_metadata", m.clone())
+            }
+            ManageError::Internal(inner) if inner.is_store_unavailable() => {
+                tracing::warn!(error = %inner, "admin api: store unavailable");
+                unavailable()
             }
             ManageError::Internal(inner) => {
                 tracing::error!(error = %manage::describe(&e), detail = ?inner, "admin api failure");

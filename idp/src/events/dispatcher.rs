@@ -9,8 +9,9 @@
 //!   in_flight whose lease expired (node crashed) is due again and re-claimed.
 //! ```
 //! Deliveries are claimed in batches no larger than the free concurrency, so memory stays flat
-//! however many are owed, and at most `per_destination` at a time per target, so one slow or dead
-//! RP holds only its share of the slots (ADR 0015). Every attempt mints a fresh logout token (new `jti`, fresh `iat`/`exp`).
+//! however many are owed, and at most `per_destination` at a time per destination (the target's
+//! origin: `events::fairness`), so one slow or dead RP host holds only its share of the slots
+//! (ADRs 0015, 0016). Every attempt mints a fresh logout token (new `jti`, fresh `iat`/`exp`).
 
 use crate::app::State;
 use crate::config::DeliveryConfig;
@@ -99,7 +100,7 @@ pub fn decide_delivery_outcome(
         .min(cfg.max_backoff_ms);
     let backoff = (exp / 2 + ((exp / 2) as f64 * jitter.clamp(0.0, 1.0)) as i64).max(MIN_RETRY_MS);
     let delay = match retry_after {
-        Some(s) if s > 0 => (s * 1000).min(cfg.max_backoff_ms).max(backoff),
+        Some(s) if s > 0 => s.saturating_mul(1000).min(cfg.max_backoff_ms).max(backoff),
         _ => backoff,
     };
     let next = now_ms + delay;
@@ -107,6 +108,27 @@ pub fn decide_delivery_outcome(
         return DeliveryOutcome::Dead(format!("{error}; gave up after {}s", cfg.max_age_secs));
     }
     DeliveryOutcome::RetryAt(next)
+}
+
+/// The seconds a `Retry-After` value asks for, at `now_ms`. RFC 9110 §10.2.3: either
+/// delay-seconds or an HTTP-date; a recipient must accept all three date forms of §5.6.7
+/// (IMF-fixdate, the obsolete RFC 850 and asctime forms). A date in the past (or now) asks for no
+/// wait; anything else unparseable is ignored. The result is capped by the backoff cap in
+/// [`decide_delivery_outcome`], as the seconds form always was.
+pub fn resolve_retry_after(value: &str, now_ms: i64) -> Option<i64> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only (§10.2.3 `delay-seconds = 1*DIGIT`); an absurd length saturates.
+        return Some(v.parse::<i64>().unwrap_or(i64::MAX));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    let at_ms = match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(_) => return Some(0),
+    };
+    // Rounded up: a date 1.5 s ahead is a 2 s wait, never a retry before the date.
+    let wait_ms = at_ms.saturating_sub(now_ms).max(0);
+    Some(wait_ms.saturating_add(999) / 1000)
 }
 
 /// An attempt's outcome, waiting to be written.
@@ -147,7 +169,7 @@ pub async fn run(state: State) {
             let busy = lock(&in_flight).clone();
             let fair = store::outbox::Fairness {
                 busy: &busy,
-                per_target: state.config.delivery.per_destination,
+                per_destination: state.config.delivery.per_destination,
             };
             match store::outbox::claim_due(
                 &state.db,
@@ -483,7 +505,7 @@ async fn send(state: &State, target: &str, token: &str) -> AttemptResult {
                 .headers()
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<i64>().ok());
+                .and_then(|v| resolve_retry_after(v, state.clock.now_ms()));
             AttemptResult::Status {
                 code: r.status().as_u16(),
                 retry_after_secs,
@@ -665,6 +687,61 @@ mod tests {
         assert_eq!(
             decide_delivery_outcome(&r, 1, 0, 0, &cfg(), 0.0),
             DeliveryOutcome::RetryAt(30_000)
+        );
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_every_http_date_form() {
+        // 1994-11-06T08:49:37Z, the RFC 9110 §5.6.7 example, minus 30 s.
+        let now_ms = 784_111_777_000 - 30_000;
+        assert_eq!(resolve_retry_after("120", now_ms), Some(120));
+        assert_eq!(resolve_retry_after(" 7 ", now_ms), Some(7));
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",  // IMF-fixdate
+            "Sunday, 06-Nov-94 08:49:37 GMT", // obsolete RFC 850 form
+            "Sun Nov  6 08:49:37 1994",       // obsolete asctime form
+        ] {
+            assert_eq!(resolve_retry_after(form, now_ms), Some(30), "{form}");
+        }
+        // Part of a second ahead is a whole second: never retried before the date.
+        assert_eq!(
+            resolve_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now_ms + 29_500),
+            Some(1)
+        );
+        // A date that has passed asks for no wait.
+        assert_eq!(
+            resolve_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now_ms + 60_000),
+            Some(0)
+        );
+        for junk in ["", "soon", "-5", "1.5", "Sun, 06 Nov 1994"] {
+            assert_eq!(resolve_retry_after(junk, now_ms), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn a_retry_after_date_is_capped_like_seconds() {
+        let now_ms = 784_111_777_000;
+        // A year ahead: capped at the backoff cap (60 s here), as a huge delay-seconds is.
+        let far = resolve_retry_after("Mon, 06 Nov 1995 08:49:37 GMT", now_ms);
+        let huge = resolve_retry_after("99999999999999999999999", now_ms);
+        for secs in [far, huge] {
+            let r = AttemptResult::Status {
+                code: 503,
+                retry_after_secs: secs,
+            };
+            assert_eq!(
+                decide_delivery_outcome(&r, 1, now_ms, now_ms, &cfg(), 0.0),
+                DeliveryOutcome::RetryAt(now_ms + 60_000)
+            );
+        }
+        // A passed date falls back to the backoff.
+        let r = AttemptResult::Status {
+            code: 429,
+            retry_after_secs: resolve_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now_ms),
+        };
+        assert_eq!(
+            decide_delivery_outcome(&r, 1, now_ms, now_ms, &cfg(), 0.0),
+            DeliveryOutcome::RetryAt(now_ms + 1000)
         );
     }
 

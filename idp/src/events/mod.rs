@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod dispatcher;
+pub mod fairness;
 pub mod mail;
 pub mod sweeper;
 pub mod termination;

@@ -78,8 +78,33 @@ pub fn bearer_error(rej: &Rejection) -> Response {
     no_store(r)
 }
 
-/// Internal failures are logged with detail and answered without it.
+/// `Retry-After` in seconds (RFC 9110 §10.2.3) on a 503 while the store is unavailable.
+pub fn with_store_retry_after(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        poem::http::header::RETRY_AFTER,
+        poem::http::HeaderValue::from(crate::error::STORE_RETRY_AFTER_SECS),
+    );
+    r
+}
+
+/// The JSON answer while the store is unreachable: 503 (RFC 9110 §15.6.4) with `Retry-After`,
+/// error `temporarily_unavailable` (the RFC 6749 §4.1.2.1 code; §5.2 has none for the token
+/// endpoint, whose clients read the status), never a verdict on what the request named.
+pub fn store_unavailable() -> Response {
+    let e = Rejection::Unavailable.oauth();
+    with_store_retry_after(no_store(json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({ "error": e.error, "error_description": e.description }),
+    )))
+}
+
+/// Internal failures are logged with detail and answered without it; an unreachable store is
+/// [`store_unavailable`].
 pub fn server_error(err: &Error) -> Response {
+    if err.is_store_unavailable() {
+        tracing::warn!(error = %err, "store unavailable");
+        return store_unavailable();
+    }
     tracing::error!(error = %err, "request failed");
     no_store(json(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,6 +135,17 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
         }
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
     }
+}
+
+/// A page whose form's submission hands off to a client at `target` (a redirect URI or a
+/// post-logout redirect URI): its CSP `form-action` names that origin too
+/// (`headers::decide_form_action`). Every other page keeps the default `form-action 'self'`.
+pub fn hand_off(mut r: Response, target: Option<&str>) -> Response {
+    let csp = crate::http::headers::csp_handing_off_to(target);
+    if let Ok(v) = poem::http::HeaderValue::from_str(&csp) {
+        r.headers_mut().insert("content-security-policy", v);
+    }
+    r
 }
 
 pub fn html(status: StatusCode, body: String) -> Response {

@@ -65,8 +65,11 @@ pub async fn create_tenant(
         "system",
     )
     .await?;
+    // A new tenant's first keys sign at once, also on a node whose clock is a little behind:
+    // backdated activation (`keys::decide_activation`, ADR 0016).
     for alg in SUPPORTED_ALGS {
-        super::tokens::insert_key(&txn, &id, alg, now).await?;
+        let activate_at = crate::keys::decide_activation(false, now, 0);
+        super::tokens::insert_key(&txn, &id, alg, now, activate_at).await?;
     }
     txn.commit().await?;
     Ok(CreatedTenant {

@@ -10,10 +10,12 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// Store a new key of `alg`, published from `now` and signing from `activate_at`.
 pub(crate) async fn insert_key<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
     alg: &str,
+    now: i64,
     activate_at: i64,
 ) -> Result<String> {
     let g = keys::generate(alg)?;
@@ -25,7 +27,7 @@ pub(crate) async fn insert_key<C: ConnectionTrait>(
             alg: g.alg.to_string(),
             private_jwk: g.private_jwk.clone(),
             public_jwk: g.public_jwk.clone(),
-            created_at: activate_at,
+            created_at: now,
             activate_at,
             retire_at: None,
             remove_at: None,
@@ -44,15 +46,22 @@ pub struct RotatedKey {
 }
 
 /// Publish a new key per algorithm, active after `activate_in` seconds; the current keys retire
-/// then and stay published until their tokens have expired.
+/// then and stay published until their tokens have expired. A delay within the clock skew
+/// between nodes is refused (`keys::MIN_ACTIVATION_DELAY_SECS`): a node whose clock is behind
+/// would have no key it may sign with, and relying parties could get tokens signed by a key
+/// they never had the chance to fetch.
 pub async fn rotate_keys(
     db: &DatabaseConnection,
     tenant: &Tenant,
     activate_in: i64,
     now: i64,
 ) -> Result<Vec<RotatedKey>> {
-    if activate_in < 0 {
-        return Err(invalid("--activate-in must be 0 or more seconds"));
+    if activate_in < keys::MIN_ACTIVATION_DELAY_SECS {
+        return Err(invalid(format!(
+            "--activate-in must be at least {} seconds (beyond the {} s clock skew allowed between nodes)",
+            keys::MIN_ACTIVATION_DELAY_SECS,
+            keys::NODE_CLOCK_SKEW_SECS
+        )));
     }
     let live = store::keys::list_live(db, &tenant.id, now).await?;
     let txn = db.begin().await?;
@@ -63,12 +72,14 @@ pub async fn rotate_keys(
             .iter()
             .filter(|k| k.alg == *alg && k.activate_at <= now && k.retire_at.is_none())
             .max_by_key(|k| k.activate_at);
+        let any_live = live.iter().any(|k| k.alg == *alg);
         let plan = keys::resolve_rotation(
             current.map(|k| (k.kid.as_str(), k.retire_at)),
+            any_live,
             now,
             activate_in,
         );
-        let kid = insert_key(&txn, &tenant.id, alg, plan.activate_at).await?;
+        let kid = insert_key(&txn, &tenant.id, alg, now, plan.activate_at).await?;
         if let Some((old, retire_at, remove_at)) = &plan.retire {
             store::keys::mark_retiring(&txn, &tenant.id, old, *retire_at, *remove_at).await?;
         }

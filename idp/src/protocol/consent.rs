@@ -47,13 +47,17 @@ pub fn page(
         .filter(|s| !s.is_empty())
         .map(|s| json!({ "name": s, "words": scope_words(s) }))
         .collect();
-    super::login::render_with_csrf(
-        state,
-        tenant,
-        ctx,
-        "consent.html",
-        json!({ "req": request_id, "client_id": client.client_id, "scopes": scopes }),
-        StatusCode::OK,
+    // Allow and deny both end in a redirect to the request's redirect URI.
+    crate::http::respond::hand_off(
+        super::login::render_with_csrf(
+            state,
+            tenant,
+            ctx,
+            "consent.html",
+            json!({ "req": request_id, "client_id": client.client_id, "scopes": scopes }),
+            StatusCode::OK,
+        ),
+        Some(&r.redirect_uri),
     )
 }
 

@@ -2,7 +2,7 @@
 //! login (code + PKCE with the public client `demo-spa`), see the decoded ID token and the
 //! session, and log out, with nothing else installed. It talks to Lanyard over HTTP like any RP.
 
-use super::{error_page, load_tenant, tenant_json, tenant_not_found};
+use super::{error_page, tenant_json, tenant_not_found};
 use crate::app::{AppState, State};
 use crate::http::{cookies, respond};
 use crate::model::Tenant;
@@ -26,8 +26,9 @@ fn redirect_uri(t: &Tenant) -> String {
 
 #[handler]
 pub async fn home(state: Data<&State>, Path(slug): Path<String>) -> Response {
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
-        return tenant_not_found(&state);
+    let tenant = match super::tenant_page(&state, &slug).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     let st = crate::crypto::random_token();
     let verifier = crate::crypto::random_token();
@@ -77,8 +78,9 @@ pub async fn callback(
     Query(cb): Query<Callback>,
     req: &Request,
 ) -> Response {
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
-        return tenant_not_found(&state);
+    let tenant = match super::tenant_page(&state, &slug).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     let fail = |m: &str| {
         error_page(
@@ -192,8 +194,9 @@ async fn exchange(
 
 #[handler]
 pub async fn logged_out(state: Data<&State>, Path(slug): Path<String>) -> Response {
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
-        return tenant_not_found(&state);
+    let tenant = match super::tenant_page(&state, &slug).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     error_page(
         &state,

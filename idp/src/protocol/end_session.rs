@@ -8,10 +8,7 @@
 //! RP, then continue to the post-logout redirect URI with `state`.
 
 use super::login::render_with_csrf;
-use super::{
-    context, error_page, load_client, load_tenant, page_error, read_params, tenant_json,
-    tenant_not_found,
-};
+use super::{context, error_page, load_client, page_error, read_params, tenant_json};
 use crate::app::{AppState, State};
 use crate::error::Result;
 use crate::http::{cookies, respond, Params, RequestContext};
@@ -49,8 +46,9 @@ pub async fn handle(
     body: Body,
 ) -> Response {
     let ctx = context(&state, req);
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
-        return tenant_not_found(&state);
+    let tenant = match super::tenant_page(&state, &slug).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     let params = match read_params(req, body)
         .await
@@ -171,13 +169,18 @@ async fn run(
                 },
             )
             .await?;
-            Ok(render_with_csrf(
-                state,
-                tenant,
-                ctx,
-                "logout_confirm.html",
-                json!({ "req": id, "client_id": lr.client_id }),
-                StatusCode::OK,
+            // Signing out may end in a redirect to the post_logout_redirect_uri (§3): the
+            // confirmation form hands off to its origin; without one, to Lanyard only.
+            Ok(respond::hand_off(
+                render_with_csrf(
+                    state,
+                    tenant,
+                    ctx,
+                    "logout_confirm.html",
+                    json!({ "req": id, "client_id": lr.client_id }),
+                    StatusCode::OK,
+                ),
+                lr.continue_url.as_deref(),
             ))
         }
     }

@@ -8,9 +8,7 @@ use super::authorize::{
     continue_authorization, load_request, save_request, AuthRequest, PendingKind,
 };
 use super::login_guard::{authenticate, LoginRejection};
-use super::{
-    context, error_page, load_tenant, page_error, read_params, tenant_json, tenant_not_found,
-};
+use super::{context, error_page, page_error, read_params, tenant_json};
 use crate::app::{AppState, State};
 use crate::http::{cookies, respond, RequestContext};
 use crate::model::{Client, Tenant};
@@ -66,8 +64,9 @@ pub async fn page(
     req: &Request,
     body: Body,
 ) -> Response {
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
-        return tenant_not_found(&state);
+    let tenant = match super::tenant_page(&state, &slug).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     let params = match read_params(req, body).await {
         Ok(p) => p,
@@ -90,7 +89,7 @@ pub async fn page(
             &tenant,
             &ctx,
             &req_id,
-            Some(ar.shown_client()),
+            &ar,
             ar.login_hint.as_deref(),
             None,
             StatusCode::OK,
@@ -157,24 +156,29 @@ pub fn render_with_csrf_for(
     r
 }
 
+/// The sign-in form of the pending request `ar`: its submission ends in a redirect to the
+/// request's `redirect_uri` (or the next step), so the page hands off to that origin.
 #[allow(clippy::too_many_arguments)]
 fn render(
     state: &AppState,
     tenant: &Tenant,
     ctx: &RequestContext,
     req_id: &str,
-    client_id: Option<&str>,
+    ar: &AuthRequest,
     username: Option<&str>,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    render_with_csrf(
-        state,
-        tenant,
-        ctx,
-        "login.html",
-        json!({ "req": req_id, "client_id": client_id, "username": username, "error": error }),
-        status,
+    respond::hand_off(
+        render_with_csrf(
+            state,
+            tenant,
+            ctx,
+            "login.html",
+            json!({ "req": req_id, "client_id": Some(ar.shown_client()), "username": username, "error": error }),
+            status,
+        ),
+        Some(&ar.redirect_uri),
     )
 }
 
@@ -217,7 +221,7 @@ pub async fn submit(
                 &tenant,
                 &ctx,
                 &req_id,
-                Some(ar.shown_client()),
+                &ar,
                 Some(&username),
                 Some(&message),
                 status,

@@ -207,6 +207,16 @@ pub fn not_found(state: &AppState, path: &str) -> Response {
     )
 }
 
+/// The tenant of a browser-facing request, or the page to answer with: 404 only when the store
+/// says there is no such tenant; an unreachable store is 503 ([`page_error`]).
+pub async fn tenant_page(state: &AppState, slug: &str) -> std::result::Result<Tenant, Response> {
+    match load_tenant(state, slug).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(tenant_not_found(state)),
+        Err(e) => Err(page_error(state, None, e)),
+    }
+}
+
 pub fn tenant_not_found(state: &AppState) -> Response {
     error_page(
         state,
@@ -236,6 +246,18 @@ pub fn page_error(state: &AppState, tenant: Option<&Tenant>, e: Error) -> Respon
         ),
         Error::NotFound(m) => error_page(state, tenant, StatusCode::NOT_FOUND, "Not found", &m),
         Error::Conflict(m) => error_page(state, tenant, StatusCode::CONFLICT, "Conflict", &m),
+        // RFC 9110 §15.6.4: the store is unreachable; say so and when to retry, never that
+        // the tenant, client or session does not exist.
+        Error::StoreUnavailable(_) => {
+            tracing::warn!(error = %e, "page: store unavailable");
+            respond::with_store_retry_after(error_page(
+                state,
+                tenant,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "The service cannot reach its database right now. Please try again in a few seconds.",
+            ))
+        }
         Error::Internal(_) => {
             tracing::error!(error = %e, "page failed");
             error_page(
@@ -258,9 +280,7 @@ pub async fn read_form(
     body: poem::Body,
     ctx: &RequestContext,
 ) -> std::result::Result<(Tenant, Params), Response> {
-    let Ok(Some(tenant)) = load_tenant(state, slug).await else {
-        return Err(tenant_not_found(state));
-    };
+    let tenant = tenant_page(state, slug).await?;
     let params = match read_params(req, body).await {
         Ok(p) => p,
         Err(r) => return Err(page_error(state, Some(&tenant), r.into())),

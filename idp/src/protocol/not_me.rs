@@ -3,7 +3,7 @@
 //! links); POST confirms through `session::service::reported::confirm`.
 
 use super::login::render_with_csrf;
-use super::{context, error_page, load_tenant, page_error, read_params, tenant_not_found};
+use super::{context, error_page, page_error, read_params};
 use crate::app::{AppState, State};
 use crate::model::Tenant;
 use crate::session::service::reported::{self, LinkRejection};
@@ -40,8 +40,9 @@ pub async fn page(
     req: &Request,
     body: Body,
 ) -> Response {
-    let Ok(Some(tenant)) = load_tenant(&state, &slug).await else {
-        return tenant_not_found(&state);
+    let tenant = match super::tenant_page(&state, &slug).await {
+        Ok(t) => t,
+        Err(page) => return page,
     };
     let params = match read_params(req, body).await {
         Ok(p) => p,

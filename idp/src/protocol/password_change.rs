@@ -7,7 +7,7 @@ use super::authorize::{load_request, AuthRequest, PendingKind};
 use super::login::{client_gone, expired, password_verified, render_with_csrf};
 use super::{context, load_client, page_error};
 use crate::app::{AppState, State};
-use crate::http::RequestContext;
+use crate::http::{respond, RequestContext};
 use crate::manage::users::MIN_PASSWORD_LEN;
 use crate::model::{Client, Tenant};
 use crate::store;
@@ -34,26 +34,39 @@ pub async fn ask(
         Ok(None) => return expired(state, tenant),
         Err(e) => return page_error(state, Some(tenant), e),
     };
-    let mut r = form(state, tenant, req_id, None, StatusCode::OK, ctx);
+    let mut r = form(
+        state,
+        tenant,
+        &ar.redirect_uri,
+        req_id,
+        None,
+        StatusCode::OK,
+        ctx,
+    );
     super::pending::set_cookie(state, tenant, &mut r, &secret);
     r
 }
 
+/// The new-password form; once changed, the sign-in goes on to `redirect_uri` (hand-off).
 fn form(
     state: &AppState,
     tenant: &Tenant,
+    redirect_uri: &str,
     req_id: &str,
     error: Option<&str>,
     status: StatusCode,
     ctx: &RequestContext,
 ) -> Response {
-    render_with_csrf(
-        state,
-        tenant,
-        ctx,
-        "change_password.html",
-        json!({ "req": req_id, "error": error }),
-        status,
+    respond::hand_off(
+        render_with_csrf(
+            state,
+            tenant,
+            ctx,
+            "change_password.html",
+            json!({ "req": req_id, "error": error }),
+            status,
+        ),
+        Some(redirect_uri),
     )
 }
 
@@ -105,6 +118,7 @@ pub async fn submit(
         return form(
             &state,
             &tenant,
+            &ar.redirect_uri,
             &req_id,
             Some(&why),
             StatusCode::BAD_REQUEST,
@@ -121,6 +135,7 @@ pub async fn submit(
         return form(
             &state,
             &tenant,
+            &ar.redirect_uri,
             &req_id,
             Some("Choose a password different from your current one."),
             StatusCode::BAD_REQUEST,

@@ -9,7 +9,7 @@ use super::login::{client_gone, expired, render_with_csrf, signed_in};
 use super::{context, page_error};
 use crate::app::{AppState, State};
 use crate::factors::service::{self as factors, Verified};
-use crate::http::RequestContext;
+use crate::http::{respond, RequestContext};
 use crate::model::{Client, Tenant};
 use crate::session::service::{self as sessions, Login};
 use crate::session::stepup::Level;
@@ -46,6 +46,7 @@ pub async fn ask(
         state,
         tenant,
         client,
+        &ar.redirect_uri,
         req_id,
         step_up,
         None,
@@ -56,24 +57,29 @@ pub async fn ask(
     r
 }
 
+/// The code form; a right code ends in a redirect to `redirect_uri` (the page hands off there).
 #[allow(clippy::too_many_arguments)]
 fn code_page(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
+    redirect_uri: &str,
     req_id: &str,
     step_up: bool,
     error: Option<&str>,
     status: StatusCode,
     ctx: &RequestContext,
 ) -> Response {
-    render_with_csrf(
-        state,
-        tenant,
-        ctx,
-        "second_factor.html",
-        json!({ "req": req_id, "client_id": client.client_id, "step_up": step_up, "error": error }),
-        status,
+    respond::hand_off(
+        render_with_csrf(
+            state,
+            tenant,
+            ctx,
+            "second_factor.html",
+            json!({ "req": req_id, "client_id": client.client_id, "step_up": step_up, "error": error }),
+            status,
+        ),
+        Some(redirect_uri),
     )
 }
 
@@ -108,16 +114,28 @@ pub async fn enrol(
         Ok(None) => return expired(state, tenant),
         Err(e) => return page_error(state, Some(tenant), e),
     };
-    let mut r = enrol_page(state, tenant, client, req_id, &e, None, StatusCode::OK, ctx);
+    let mut r = enrol_page(
+        state,
+        tenant,
+        client,
+        &ar.redirect_uri,
+        req_id,
+        &e,
+        None,
+        StatusCode::OK,
+        ctx,
+    );
     super::pending::set_cookie(state, tenant, &mut r, &secret);
     r
 }
 
+/// The enrolment form; a right first code leads on to the client's `redirect_uri` (hand-off).
 #[allow(clippy::too_many_arguments)]
 fn enrol_page(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
+    redirect_uri: &str,
     req_id: &str,
     e: &factors::Enrolment,
     error: Option<&str>,
@@ -133,17 +151,20 @@ fn enrol_page(
         .map(|c| String::from_utf8_lossy(c).to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    render_with_csrf(
-        state,
-        tenant,
-        ctx,
-        "enrol_factor.html",
-        json!({
-            "req": req_id, "client_id": client.client_id,
-            "qr": format!("data:image/svg+xml;base64,{qr}"), "secret": grouped,
-            "otpauth_uri": e.otpauth_uri, "error": error,
-        }),
-        status,
+    respond::hand_off(
+        render_with_csrf(
+            state,
+            tenant,
+            ctx,
+            "enrol_factor.html",
+            json!({
+                "req": req_id, "client_id": client.client_id,
+                "qr": format!("data:image/svg+xml;base64,{qr}"), "secret": grouped,
+                "otpauth_uri": e.otpauth_uri, "error": error,
+            }),
+            status,
+        ),
+        Some(redirect_uri),
     )
 }
 
@@ -211,6 +232,7 @@ pub async fn submit_code(
                         &state,
                         &f.tenant,
                         &f.client,
+                        &f.ar.redirect_uri,
                         &f.req_id,
                         session_id.is_some(),
                         Some("Too many attempts. Wait a few minutes, then try again."),
@@ -221,6 +243,7 @@ pub async fn submit_code(
                         &state,
                         &f.tenant,
                         &f.client,
+                        &f.ar.redirect_uri,
                         &f.req_id,
                         session_id.is_some(),
                         Some("That code is not right. Enter the current code from your app."),
@@ -291,6 +314,7 @@ pub async fn submit_enrolment(
                     &state,
                     &f.tenant,
                     &f.client,
+                    &f.ar.redirect_uri,
                     &f.req_id,
                     &e,
                     Some("That code did not match. Enter the code your app shows now."),
@@ -315,13 +339,17 @@ pub async fn submit_enrolment(
             Ok(None) => return expired(&state, &f.tenant),
             Err(e) => return page_error(&state, Some(&f.tenant), e),
         };
-    let mut r = render_with_csrf(
-        &state,
-        &f.tenant,
-        &ctx,
-        "recovery_codes.html",
-        json!({ "req": f.req_id, "codes": codes.0, "client_id": f.client.client_id }),
-        StatusCode::OK,
+    // "Continue" leads on to the client's redirect URI.
+    let mut r = respond::hand_off(
+        render_with_csrf(
+            &state,
+            &f.tenant,
+            &ctx,
+            "recovery_codes.html",
+            json!({ "req": f.req_id, "codes": codes.0, "client_id": f.client.client_id }),
+            StatusCode::OK,
+        ),
+        Some(&f.ar.redirect_uri),
     );
     super::pending::set_cookie(&state, &f.tenant, &mut r, &secret);
     r

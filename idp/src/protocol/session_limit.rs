@@ -45,16 +45,20 @@ pub async fn limited(
             if let Err(e) = save_request(state, tenant, req_id, &ar).await {
                 return page_error(state, Some(tenant), e);
             }
-            render_with_csrf(
-                state,
-                tenant,
-                ctx,
-                "session_limit.html",
-                json!({
-                    "mode": "refuse", "req": req_id, "client_id": client.client_id,
-                    "limit": limit, "live": live,
-                }),
-                StatusCode::FORBIDDEN,
+            // Its "back to the application" ends in a redirect to the client.
+            respond::hand_off(
+                render_with_csrf(
+                    state,
+                    tenant,
+                    ctx,
+                    "session_limit.html",
+                    json!({
+                        "mode": "refuse", "req": req_id, "client_id": client.client_id,
+                        "limit": limit, "live": live,
+                    }),
+                    StatusCode::FORBIDDEN,
+                ),
+                Some(&ar.redirect_uri),
             )
         }
         Admission::Ask {
@@ -79,6 +83,7 @@ pub async fn limited(
                 state,
                 tenant,
                 client,
+                &ar.redirect_uri,
                 req_id,
                 must_end,
                 limit,
@@ -109,11 +114,13 @@ pub async fn limited(
     }
 }
 
+/// The choice of sessions to end; either answer ends in a redirect to `redirect_uri` (hand-off).
 #[allow(clippy::too_many_arguments)]
 fn ask_page(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
+    redirect_uri: &str,
     req_id: &str,
     must_end: usize,
     limit: u32,
@@ -137,20 +144,23 @@ fn ask_page(
             })
         })
         .collect();
-    render_with_csrf(
-        state,
-        tenant,
-        ctx,
-        "session_limit.html",
-        json!({
-            "mode": "ask", "req": req_id, "client_id": client.client_id, "limit": limit,
-            "must_end": must_end, "sessions": rows, "error": error,
-        }),
-        if error.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        },
+    respond::hand_off(
+        render_with_csrf(
+            state,
+            tenant,
+            ctx,
+            "session_limit.html",
+            json!({
+                "mode": "ask", "req": req_id, "client_id": client.client_id, "limit": limit,
+                "must_end": must_end, "sessions": rows, "error": error,
+            }),
+            if error.is_some() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            },
+        ),
+        Some(redirect_uri),
     )
 }
 
@@ -275,8 +285,18 @@ async fn end_and_continue(
                 mfa_at,
             };
             if chosen.len() < pending.must_end {
-                return ask_again(state, tenant, client, req_id, &pending, &user.id, None, ctx)
-                    .await;
+                return ask_again(
+                    state,
+                    tenant,
+                    client,
+                    &ar.redirect_uri,
+                    req_id,
+                    &pending,
+                    &user.id,
+                    None,
+                    ctx,
+                )
+                .await;
             }
             signed_in(
                 state,
@@ -307,6 +327,7 @@ async fn end_and_continue(
                     state,
                     tenant,
                     client,
+                    &ar.redirect_uri,
                     req_id,
                     &pending,
                     &s.user_id,
@@ -326,6 +347,7 @@ async fn ask_again(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
+    redirect_uri: &str,
     req_id: &str,
     pending: &Pending,
     user_id: &str,
@@ -346,6 +368,7 @@ async fn ask_again(
         state,
         tenant,
         client,
+        redirect_uri,
         req_id,
         pending.must_end,
         pending.limit,

@@ -54,6 +54,32 @@ pub async fn connect_reader(url: &str, max: Option<u32>) -> Result<DatabaseConne
     open(url, true, max).await
 }
 
+/// Whether a database error means the store cannot be reached right now (so the request may
+/// succeed later: 503), rather than that a statement failed. Connection and pool errors of
+/// sea-orm and sqlx (a closed or exhausted pool, a refused or broken connection, a TLS failure),
+/// PostgreSQL's connection-exception class `08`, `57P01`–`57P03` (shutdown, crash, starting up)
+/// and `53300` (too many connections), and SQLite's `SQLITE_BUSY` (5) once its busy timeout is
+/// spent (Appendix A of the PostgreSQL manual; sqlite.org/rescode.html).
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, SqlxError};
+    let sqlx = match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => x,
+        _ => return false,
+    };
+    match sqlx {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed => true,
+        SqlxError::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300" | "5")
+        }),
+        _ => false,
+    }
+}
+
 /// How long start-up waits for PostgreSQL to answer before giving up.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
 

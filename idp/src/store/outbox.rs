@@ -95,8 +95,9 @@ const CLAIM_ROUNDS: usize = 4;
 pub struct Fairness<'a> {
     /// Deliveries in flight on this node, by target.
     pub busy: &'a HashMap<String, usize>,
-    /// At most this many in flight per target.
-    pub per_target: usize,
+    /// At most this many in flight per destination (the target's origin,
+    /// `events::fairness::destination_of`).
+    pub per_destination: usize,
 }
 
 /// Claim up to `limit` due deliveries for `claim` (a token unique to this claim) until
@@ -106,10 +107,12 @@ pub struct Fairness<'a> {
 /// (subquery)` let SQLite walk every waiting row per claim, which made a 100,000-delivery
 /// backlog quadratic (measured 2,100 tokens/s against 7,700 for a 10,000 backlog).
 ///
-/// Fair to destinations: no target gets more than `fair.per_target` deliveries in flight
-/// (counting `fair.busy`, those this node has in flight already), so one slow or dead RP cannot
-/// take every slot while a healthy RP's logout waits behind its backlog. A target at its limit
-/// is left out of the select; candidates past the limit within one claim are skipped unclaimed.
+/// Fair to destinations: no destination (a URI's origin: every logout URI on one host counts
+/// together) gets more than `fair.per_destination` deliveries in flight (counting `fair.busy`,
+/// those this node has in flight already), so one slow or dead RP host cannot take every slot
+/// while a healthy RP's logout waits behind its backlog. Targets known to be at their
+/// destination's limit are left out of the select; candidates past the limit within one claim
+/// are skipped unclaimed (`events::fairness::FairShare`).
 pub async fn claim_due(
     db: &DatabaseConnection,
     claim: &str,
@@ -121,10 +124,7 @@ pub async fn claim_due(
     let postgres = super::is_postgres(db);
     let txn = db.begin().await?;
     let mut claimed = 0;
-    let mut picked: HashMap<String, usize> = HashMap::new();
-    let load = |picked: &HashMap<String, usize>, t: &str| {
-        fair.busy.get(t).copied().unwrap_or(0) + picked.get(t).copied().unwrap_or(0)
-    };
+    let mut share = crate::events::fairness::FairShare::new(fair.busy, fair.per_destination);
     for cond in [abandoned as fn(i64) -> Condition, retrying, pending] {
         // A few rounds per condition: a round whose candidates were all at their limit is
         // selected again without those targets.
@@ -132,15 +132,7 @@ pub async fn claim_due(
             if claimed >= limit {
                 break;
             }
-            let full: Vec<String> = fair
-                .busy
-                .keys()
-                .chain(picked.keys())
-                .filter(|t| load(&picked, t) >= fair.per_target)
-                .cloned()
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            let full = share.full_targets();
             let select = ids_query(postgres, cond(now_ms), &full, limit - claimed);
             let builder = txn.get_database_backend();
             let candidates: Vec<(String, i64, String)> = txn
@@ -165,7 +157,7 @@ pub async fn claim_due(
             // due condition instead made PostgreSQL walk every waiting row per claim (measured), and
             // updating by key alone let two nodes claim one row (caught by the two-node test).
             for (id, attempts, target) in candidates {
-                if load(&picked, &target) >= fair.per_target {
+                if !share.decide_admit(&target) {
                     skipped = true;
                     continue;
                 }
@@ -179,7 +171,7 @@ pub async fn claim_due(
                     .exec(&txn)
                     .await?;
                 if r.rows_affected == 1 {
-                    *picked.entry(target).or_default() += 1;
+                    share.take(&target);
                 }
                 claimed += r.rows_affected;
             }

@@ -71,9 +71,12 @@ pub async fn handle(
         Ok(r) => r,
         Err(rej) => return redirect_error(&tenant, &redirect_uri, state_param.as_deref(), &rej),
     };
+    let failed = |e: crate::error::Error| {
+        fail_after_validation(&state, &tenant, &redirect_uri, state_param.as_deref(), e)
+    };
     let session = match sessions::resolve(&state, &tenant, &ctx).await {
         Ok(s) => s.live(),
-        Err(e) => return super::page_error(&state, Some(&tenant), e),
+        Err(e) => return failed(e),
     };
     match remember(&state, &tenant, &request, ctx.now).await {
         Ok(id) => {
@@ -89,8 +92,25 @@ pub async fn handle(
             )
             .await
         }
-        Err(e) => super::page_error(&state, Some(&tenant), e),
+        Err(e) => failed(e),
     }
+}
+
+/// A failure once the redirect URI is validated. An unreachable store goes back to the client
+/// as `temporarily_unavailable` (RFC 6749 §4.1.2.1: "unable to handle the request due to a
+/// temporary overloading or maintenance"), which it can show or retry; anything else is a page.
+fn fail_after_validation(
+    state: &AppState,
+    tenant: &Tenant,
+    redirect_uri: &str,
+    state_param: Option<&str>,
+    e: crate::error::Error,
+) -> Response {
+    if e.is_store_unavailable() {
+        tracing::warn!(error = %e, "authorize: store unavailable");
+        return redirect_error(tenant, redirect_uri, state_param, &Rejection::Unavailable);
+    }
+    super::page_error(state, Some(tenant), e)
 }
 
 /// Step 1: the client must exist and the redirect URI must exactly match a registered one
