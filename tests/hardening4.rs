@@ -148,6 +148,7 @@ async fn a_scoped_admin_token_cannot_tell_other_tenants_from_unknown_ones() {
         &ts.state.hasher,
         Some(&ts.tenant),
         "acme-only",
+        "test",
         ts.clock.now_secs(),
     )
     .await
@@ -247,6 +248,7 @@ async fn during_a_store_outage_every_endpoint_answers_503_with_retry_after() {
         &ts.state.hasher,
         None,
         "ops",
+        "test",
         ts.clock.now_secs(),
     )
     .await
