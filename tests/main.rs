@@ -15,6 +15,7 @@ mod admin_apps;
 mod admin_area;
 mod admin_manage;
 mod admin_pages;
+mod admin_people;
 mod admin_policies;
 mod browser;
 mod cli;

@@ -661,6 +661,7 @@ pub fn describe_event(kind: &str, outcome: &str, detail: &serde_json::Value) -> 
         "user.sessions_revoked" => "All of the user's sessions were ended".to_string(),
         "user.updated" => "The user's profile was changed".to_string(),
         "user.deleted" => "The user was deleted".to_string(),
+        "user.created" => "The account was created".to_string(),
         "session.resynced" => "A session was re-evaluated against the policy".to_string(),
         "session.client_signed_out" => "Signed out of one app only".to_string(),
         "session.impossible_travel" => {

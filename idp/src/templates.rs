@@ -88,6 +88,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/admin/confirm.html"),
     ),
     (
+        "admin/add_user.html",
+        include_str!("../../templates/admin/add_user.html"),
+    ),
+    (
         "admin/client.html",
         include_str!("../../templates/admin/client.html"),
     ),

@@ -237,7 +237,7 @@ pub async fn run(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<()> {
                 password,
             };
             print_json(
-                &users::create(&state.db, &t, new, ctx.now)
+                &users::register_user(state, &t, new, false, ACTOR)
                     .await
                     .map_err(m)?,
             )

@@ -13,6 +13,7 @@ mod admin;
 mod admin_apps;
 mod admin_manage;
 mod admin_pages;
+mod admin_people;
 mod admin_policies;
 mod consent;
 mod csrf;

@@ -142,8 +142,8 @@ impl UsersApi {
         let c = authorize(&self.state, &auth, &slug).await?;
         let b = body.0;
         let username = b.username.clone();
-        users::create(
-            &self.state.db,
+        users::register_user(
+            &self.state,
             &c.tenant,
             users::NewUser {
                 username: b.username,
@@ -152,7 +152,8 @@ impl UsersApi {
                 groups: b.groups,
                 password: Secret::new(b.password),
             },
-            self.state.clock.now(),
+            false,
+            &c.actor,
         )
         .await?;
         let u =

@@ -227,20 +227,25 @@ impl ClientPage {
     }
 }
 
-/// `admin/secret.html`: a secret, shown this once. No `Debug`: it holds the secret.
+/// `admin/secret.html`: a secret (an app's, or a user's temporary password), shown this once.
+/// No `Debug`: it holds the secret.
 #[derive(Serialize)]
 pub struct SecretPage {
     pub chrome: Chrome,
     pub title: String,
-    pub client_id: String,
+    /// "Client id" / "Username", and whose secret it is.
+    pub subject_label: &'static str,
+    pub subject: String,
+    /// "Client secret" / "Temporary password".
+    pub secret_label: &'static str,
     pub secret: String,
-    /// What happens to the previous secret, when there was one.
+    /// What else to know (the previous secret, the first sign-in).
     pub previous: Option<String>,
     pub next: String,
 }
 
 /// Render the page that shows a secret once: never cached (RFC 6749 §5.1's reasoning).
-fn show_secret(state: &AppState, admin: &Admin, page: SecretPage) -> Response {
+pub(crate) fn show_secret(state: &AppState, admin: &Admin, page: SecretPage) -> Response {
     respond::no_store(admin.render(state, "admin/secret.html", &page, StatusCode::OK))
 }
 
@@ -277,7 +282,9 @@ pub async fn create(
                     chrome: admin.chrome("clients", None),
                     title: format!("{} is registered", created.client_id),
                     next: admin.path(&format!("/clients/{}", segment(&created.client_id))),
-                    client_id: created.client_id,
+                    subject_label: "Client id",
+                    subject: created.client_id,
+                    secret_label: "Client secret",
                     secret,
                     previous: None,
                 },
@@ -417,7 +424,9 @@ pub async fn rotate(
                 title: format!("{client_id}'s new secret"),
                 previous: Some(format!("The old secret {label}.")),
                 next: admin.path(&back),
-                client_id: r.client_id.clone(),
+                subject_label: "Client id",
+                subject: r.client_id.clone(),
+                secret_label: "Client secret",
                 secret: r.client_secret.clone(),
             },
         ),
@@ -520,7 +529,9 @@ mod tests {
         let page = SecretPage {
             chrome: Chrome::sample(),
             title: "payroll is registered".into(),
-            client_id: "payroll".into(),
+            subject_label: "Client id",
+            subject: "payroll".into(),
+            secret_label: "Client secret",
             secret: "s3cr3t-value".into(),
             previous: None,
             next: "/t/demo/admin/clients/payroll".into(),

@@ -7,7 +7,10 @@
 //! enable an app.
 
 use super::views::Chrome;
-use super::{confirm_first, done, open_form, open_page, segment, Confirm, Notice};
+use super::views::Hidden;
+use super::{
+    confirm_first, confirm_first_with, done, open_form, open_page, segment, Confirm, Notice,
+};
 use crate::kit::{TimeText, Times};
 use lanyard_idp::app::State;
 use lanyard_idp::manage::clients::{list_clients, set_client_disabled, ClientView};
@@ -169,11 +172,59 @@ pub struct UserPage {
     pub sessions: Vec<UserSessionRow>,
     /// The signed-in admin is looking at their own account (no self-lockout buttons).
     pub is_self: bool,
+    /// The lock in force, in words (`None`: not locked).
+    pub locked: Option<String>,
+    /// The lock durations the lock form offers.
+    pub lock_choices: Vec<LockChoice>,
+}
+
+/// One duration of the lock form.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+}
+
+/// How long a lock from the admin area lasts: the form's choices, as `lanyard user lock --for`.
+pub const LOCK_CHOICES: [(&str, Option<i64>, &str); 4] = [
+    ("1h", Some(3600), "for 1 hour"),
+    ("24h", Some(86_400), "for 24 hours"),
+    ("7d", Some(7 * 86_400), "for 7 days"),
+    ("admin", None, "until an admin unlocks it"),
+];
+
+/// A lock in words (`UserView::lock`). PURE.
+pub fn lock_words(
+    lock: &str,
+    until: Option<i64>,
+    reason: Option<&str>,
+    t: Times,
+) -> Option<String> {
+    let why = reason.map(|r| format!(" ({})", r.replace('_', " ")));
+    match (lock, until) {
+        ("until", Some(u)) => Some(format!(
+            "Locked until {} ({}){}",
+            t.at(u).exact,
+            t.at(u).words,
+            why.unwrap_or_default()
+        )),
+        ("until_unlocked", _) => Some(format!(
+            "Locked until an admin unlocks it{}",
+            why.unwrap_or_default()
+        )),
+        _ => None,
+    }
 }
 
 impl UserPage {
     pub fn new(chrome: Chrome, p: UserProfile, groups: Vec<GroupView>, times: Times) -> Self {
         let is_self = p.user.username == chrome.username;
+        let locked = lock_words(
+            p.user.lock,
+            p.user.locked_until,
+            p.user.lock_reason.as_deref(),
+            times,
+        );
         let mut names: Vec<String> = groups.into_iter().map(|g| g.name).collect();
         names.extend(p.user.groups.iter().cloned());
         names.sort();
@@ -237,6 +288,11 @@ impl UserPage {
                 })
                 .collect(),
             is_self,
+            locked,
+            lock_choices: LOCK_CHOICES
+                .iter()
+                .map(|(value, _, label)| LockChoice { value, label })
+                .collect(),
         }
     }
 
@@ -491,6 +547,29 @@ pub async fn user_action(
             "Revoke the admin role".to_string(),
             true,
         ),
+        "lock" => {
+            let Some((_, _, label)) = LOCK_CHOICES
+                .iter()
+                .find(|(v, _, _)| Some(*v) == params.get("for"))
+            else {
+                return admin.error(
+                    &state,
+                    ManageError::Invalid("choose how long the lock lasts".into()).into(),
+                );
+            };
+            (
+                format!("Lock {username}'s account?"),
+                format!("{username} cannot sign in {label}: every session of theirs ends now (the apps are told), and they and the organisation's admin address are mailed."),
+                format!("Lock {username}"),
+                true,
+            )
+        }
+        "unlock" => (
+            format!("Unlock {username}'s account?"),
+            format!("{username} can sign in again."),
+            format!("Unlock {username}"),
+            false,
+        ),
         "end-sessions" => (
             format!("End all of {username}'s sessions?"),
             format!("Every session of {username} ends now, on every device, and the apps are told. They can sign in again."),
@@ -512,7 +591,16 @@ pub async fn user_action(
         danger,
         cancel: &back,
     };
-    if let Some(r) = confirm_first(&state, &admin, req, &params, ask) {
+    // The lock's duration travels with the confirmation.
+    let keep = params
+        .get("for")
+        .map(|v| Hidden {
+            name: "for",
+            value: v.to_string(),
+        })
+        .into_iter()
+        .collect();
+    if let Some(r) = confirm_first_with(&state, &admin, req, &params, ask, keep) {
         return r;
     }
     let (t, actor) = (&admin.tenant, admin.actor());
@@ -529,6 +617,18 @@ pub async fn user_action(
         "revoke-admin" => admins::revoke_admin(&state, t, &username, &actor)
             .await
             .map(|c| changed(c, Notice::AdminRevoked)),
+        "lock" => {
+            let for_secs = LOCK_CHOICES
+                .iter()
+                .find(|(v, _, _)| Some(*v) == params.get("for"))
+                .and_then(|(_, secs, _)| *secs);
+            manage::revocation::lock_user(&state, t, &username, for_secs, &actor)
+                .await
+                .map(|_| Notice::UserLocked)
+        }
+        "unlock" => manage::revocation::unlock_user(&state, t, &username, &actor)
+            .await
+            .map(|c| changed(c, Notice::UserUnlocked)),
         _ => manage::revoke_user_sessions(&state, t, &username, &actor)
             .await
             .map(|_| Notice::SessionsEnded),

@@ -21,6 +21,7 @@ mod groups;
 pub mod live;
 mod membership;
 mod pages;
+mod people;
 mod policies;
 mod session;
 mod tokens;
@@ -62,7 +63,23 @@ pub fn routes(r: Route) -> Route {
             post(deliveries::retry),
         )
         .at("/t/:slug/admin/users", get(directory::users_page))
+        .at(
+            "/t/:slug/admin/add-user",
+            get(people::add_form).post(people::add),
+        )
         .at("/t/:slug/admin/users/:username", get(directory::user_page))
+        .at(
+            "/t/:slug/admin/users/:username/profile",
+            post(people::profile),
+        )
+        .at(
+            "/t/:slug/admin/users/:username/reset-password",
+            post(people::reset),
+        )
+        .at(
+            "/t/:slug/admin/users/:username/delete",
+            post(people::delete),
+        )
         .at(
             "/t/:slug/admin/users/:username/:action",
             post(directory::user_action),
@@ -145,10 +162,14 @@ pub(crate) enum Notice {
     AttributeSet,
     AttributeRemoved,
     TokenRevoked,
+    ProfileSaved,
+    UserDeleted,
+    UserLocked,
+    UserUnlocked,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 25] = [
+    pub const ALL: [Notice; 29] = [
         Notice::SessionEnded,
         Notice::SessionsEnded,
         Notice::UserDisabled,
@@ -174,6 +195,10 @@ impl Notice {
         Notice::AttributeSet,
         Notice::AttributeRemoved,
         Notice::TokenRevoked,
+        Notice::ProfileSaved,
+        Notice::UserDeleted,
+        Notice::UserLocked,
+        Notice::UserUnlocked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -203,6 +228,10 @@ impl Notice {
             Notice::AttributeSet => "attribute_set",
             Notice::AttributeRemoved => "attribute_removed",
             Notice::TokenRevoked => "token_revoked",
+            Notice::ProfileSaved => "profile_saved",
+            Notice::UserDeleted => "user_deleted",
+            Notice::UserLocked => "user_locked",
+            Notice::UserUnlocked => "user_unlocked",
         }
     }
 
@@ -249,6 +278,10 @@ impl Notice {
                 "The attribute was removed; the user's live sessions' policy was resolved again."
             }
             Notice::TokenRevoked => "The admin token was revoked; it no longer works.",
+            Notice::ProfileSaved => "The user's name and e-mail were saved.",
+            Notice::UserDeleted => "The user was deleted and their sessions were ended.",
+            Notice::UserLocked => "The account was locked and its sessions were ended.",
+            Notice::UserUnlocked => "The account was unlocked.",
         }
     }
 

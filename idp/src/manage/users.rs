@@ -158,6 +158,48 @@ pub async fn create(
     })
 }
 
+/// Create a user on an operator's behalf (CLI, admin API, admin area), audited as `user.created`
+/// with the actor. `temporary`: the password was made for the user, who must choose their own at
+/// the first sign-in (the login asks, as after a reported sign-in).
+pub async fn register_user(
+    state: &AppState,
+    tenant: &Tenant,
+    u: NewUser,
+    temporary: bool,
+    actor: &str,
+) -> Result<CreatedUser> {
+    let now_ms = state.clock.now_ms();
+    let created = create(&state.db, tenant, u, now_ms.div_euclid(1000)).await?;
+    if temporary {
+        store::users::mark_must_change_password(
+            &state.db,
+            &tenant.id,
+            &created.id,
+            now_ms.div_euclid(1000),
+        )
+        .await?;
+    }
+    record(state, tenant, "user.created", &created.id, actor, now_ms).await?;
+    Ok(created)
+}
+
+/// An administrator's password reset: a generated password, which the user must replace at the
+/// next sign-in; every session of the user ends (as [`set_password`]). Returns the password (to
+/// show once) and how many sessions ended.
+pub async fn reset_password(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    actor: &str,
+) -> Result<(crate::crypto::Secret, u64)> {
+    let password = generate_password();
+    let ended = set_password(state, tenant, username, &password, actor).await?;
+    let u = find(&state.db, tenant, username).await?;
+    store::users::mark_must_change_password(&state.db, &tenant.id, &u.id, state.clock.now())
+        .await?;
+    Ok((password, ended))
+}
+
 /// The name is in use, or looks like one in use (UTS #39 §4). Names are shown `{:?}`-escaped so an
 /// invisible character is visible in the message.
 fn taken(wanted: &crate::username::Username, existing: &str, tenant: &str) -> ManageError {

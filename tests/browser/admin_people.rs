@@ -1,0 +1,80 @@
+//! People in the admin area in a real browser: an admin adds a user by filling the form (the
+//! temporary password is shown once), locks alice for an hour after the confirmation and
+//! unlocks her — and the forms fit a 390 px phone.
+
+use super::admin_pages::{click, fits_the_phone, shot, sign_in_as_admin, PHONE_WIDTH};
+use super::page::{run, Viewport};
+use crate::harness::TestServer;
+use lanyard_idp::manage;
+
+async fn server() -> TestServer {
+    let ts = TestServer::start().await;
+    manage::admins::grant_admin(&ts.state, &ts.tenant, "bob", "cli")
+        .await
+        .unwrap();
+    ts
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_user_and_locks_and_unlocks_another() {
+    let ts = server().await;
+    run(
+        "an_admin_adds_a_user_and_locks_and_unlocks_another",
+        Viewport::Desktop,
+        async |p| {
+            sign_in_as_admin(p, &ts).await;
+            p.step("add carol");
+            p.click_link("Users").await;
+            p.expect_heading("Users").await;
+            click(p, "#add-user").await;
+            p.expect_heading("Add a user").await;
+            p.fill("#username", "carol").await;
+            p.fill("#name", "Carol C").await;
+            p.click_button("Add the user").await;
+            p.expect_heading("carol can sign in").await;
+            assert!(p.text("#secret").await.len() >= 16);
+            p.click_link("Done").await;
+            p.expect_heading("carol").await;
+
+            p.step("lock alice for an hour, then unlock her");
+            p.goto(&ts.url("/admin/users/alice")).await;
+            p.expect_heading("alice").await;
+            click(p, "#lock-for option[value='1h']").await;
+            p.click_button("Lock…").await;
+            p.expect_heading("Lock alice's account?").await;
+            assert!(p.text("#what").await.contains("for 1 hour"));
+            click(p, "#confirm").await;
+            p.expect_heading("alice").await;
+            assert!(p.text("#locked").await.contains("Locked until"));
+            p.save_screenshot(&shot("admin-user.png")).await;
+            p.click_button("Unlock…").await;
+            p.expect_heading("Unlock alice's account?").await;
+            click(p, "#confirm").await;
+            p.expect_heading("alice").await;
+            assert!(!p.has("#locked").await);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_people_forms_fit_a_phone() {
+    let ts = server().await;
+    run(
+        "the_people_forms_fit_a_phone",
+        Viewport::Phone {
+            width: PHONE_WIDTH,
+            height: 844,
+        },
+        async |p| {
+            sign_in_as_admin(p, &ts).await;
+            p.goto(&ts.url("/admin/add-user")).await;
+            p.expect_heading("Add a user").await;
+            fits_the_phone(p, "the add-user form").await;
+            p.goto(&ts.url("/admin/users/alice")).await;
+            p.expect_heading("alice").await;
+            fits_the_phone(p, "a user's page").await;
+        },
+    )
+    .await;
+}
