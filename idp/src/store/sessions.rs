@@ -337,6 +337,26 @@ pub async fn list_ended_in_batch<C: ConnectionTrait>(
         .await
 }
 
+/// `(id, sid, user_id)` of the sessions a [`mark_ended_many`] call ended: what the logout fan-out
+/// and the audit need. A full row also carries the policy snapshot (~1.3 KB each), decoded for
+/// every ended session and dropped at once.
+pub async fn list_ended_refs_in_batch<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    batch: &str,
+) -> Result<Vec<(String, String, String)>, DbErr> {
+    session::Entity::find()
+        .select_only()
+        .column(session::Column::Id)
+        .column(session::Column::Sid)
+        .column(session::Column::UserId)
+        .filter(session::Column::TenantId.eq(tenant_id))
+        .filter(session::Column::EndBatch.eq(batch))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// Take a session's row lock while it is active; false when it has ended (or does not exist).
 ///
 /// A write that changes nothing: on PostgreSQL the row lock is held until commit, so a grant

@@ -110,8 +110,8 @@ pub async fn end_in<C: ConnectionTrait>(
         return Ok(Ended::default());
     }
     let issuer = issuer_of(txn, state, tenant_id).await?;
-    let ended = store::sessions::list_ended_in_batch(txn, tenant_id, &batch).await?;
-    let ended_ids: Vec<String> = ended.iter().map(|s| s.id.clone()).collect();
+    let ended = store::sessions::list_ended_refs_in_batch(txn, tenant_id, &batch).await?;
+    let ended_ids: Vec<String> = ended.iter().map(|(id, _, _)| id.clone()).collect();
     store::grants::mark_sessions_families_revoked(
         txn,
         tenant_id,
@@ -126,13 +126,18 @@ pub async fn end_in<C: ConnectionTrait>(
     // that committed just before this end took the session's lock.
     store::grants::mark_sessions_access_revoked(txn, tenant_id, &ended_ids, None).await?;
     let pairs = store::sessions::list_participants_many(txn, tenant_id, &ended_ids).await?;
-    let fanout = owe_logouts(txn, tenant_id, &issuer, &ended, &pairs, now_ms).await?;
-    let events: Vec<store::audit::EventRow> = ended
+    let refs: Vec<EndedRef<'_>> = ended
+        .iter()
+        .map(|(id, sid, user_id)| EndedRef { id, sid, user_id })
+        .collect();
+    let fanout = owe_logouts(txn, tenant_id, &issuer, &refs, &pairs, now_ms).await?;
+    let owed = fanout.owed_counts();
+    let events: Vec<store::audit::EventRow> = refs
         .iter()
         .map(|s| {
             let mut detail = json!({
                 "reason": reason.as_str(),
-                "backchannel_deliveries": fanout.owed_by(&s.id),
+                "backchannel_deliveries": owed.get(s.id).copied().unwrap_or(0),
             });
             if let (Some(Value::Object(extra)), Some(d)) = (&by.detail, detail.as_object_mut()) {
                 d.extend(extra.clone());
@@ -141,8 +146,8 @@ pub async fn end_in<C: ConnectionTrait>(
                 Event {
                     tenant_id,
                     kind: "session.ended",
-                    session_id: Some(&s.id),
-                    user_id: Some(&s.user_id),
+                    session_id: Some(s.id),
+                    user_id: Some(s.user_id),
                     actor: by.actor,
                     outcome: reason.as_str(),
                     detail: Some(detail),
@@ -155,9 +160,9 @@ pub async fn end_in<C: ConnectionTrait>(
         .collect();
     store::audit::insert_many(txn, events).await?;
     metrics::counter!("lanyard_sessions_ended_total", "reason" => reason.as_str())
-        .increment(ended.len() as u64);
+        .increment(refs.len() as u64);
     Ok(Ended {
-        sids: ended.into_iter().map(|s| s.sid).collect(),
+        sids: ended.into_iter().map(|(_, sid, _)| sid).collect(),
         fanout,
     })
 }
@@ -169,7 +174,7 @@ pub(super) async fn owe_logouts<C: ConnectionTrait>(
     txn: &C,
     tenant_id: &str,
     issuer: &str,
-    ended: &[store::sessions::SessionRow],
+    ended: &[EndedRef<'_>],
     pairs: &[(String, String)],
     now_ms: i64,
 ) -> Result<Fanout> {
@@ -196,15 +201,7 @@ pub(super) async fn owe_logouts<C: ConnectionTrait>(
             )
         })
         .collect();
-    let refs: Vec<EndedRef<'_>> = ended
-        .iter()
-        .map(|s| EndedRef {
-            id: &s.id,
-            sid: &s.sid,
-            user_id: &s.user_id,
-        })
-        .collect();
-    let fanout = decide_fanout(issuer, &refs, pairs, &targets);
+    let fanout = decide_fanout(issuer, ended, pairs, &targets);
     let deliveries: Vec<store::outbox::DeliveryRow> = fanout
         .backchannel
         .iter()
@@ -215,7 +212,7 @@ pub(super) async fn owe_logouts<C: ConnectionTrait>(
             session_id: o.session_id.clone(),
             client_id: o.client_row_id.clone(),
             target: o.target.clone(),
-            payload: o.payload.to_string(),
+            payload: o.payload.clone(),
             state: store::outbox::PENDING.into(),
             attempts: 0,
             created_at_ms: now_ms,

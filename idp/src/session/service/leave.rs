@@ -71,7 +71,11 @@ pub async fn leave_client(
         &txn,
         tenant_id,
         &issuer,
-        std::slice::from_ref(&session),
+        &[crate::session::fanout::EndedRef {
+            id: &session.id,
+            sid: &session.sid,
+            user_id: &session.user_id,
+        }],
         &pairs,
         now_ms,
     )
