@@ -1,6 +1,7 @@
 //! People in the admin area in a real browser: an admin adds a user by filling the form (the
-//! temporary password is shown once), locks alice for an hour after the confirmation and
-//! unlocks her — and the forms fit a 390 px phone.
+//! temporary password is shown once), saves her profile and resets her password, locks alice for
+//! an hour after the confirmation and unlocks her, deletes the new user — and the forms fit a
+//! 390 px phone. Screenshot: docs/screenshots/admin-user.png.
 
 use super::admin_pages::{click, fits_the_phone, shot, sign_in_as_admin, PHONE_WIDTH};
 use super::page::{run, Viewport};
@@ -36,6 +37,19 @@ async fn an_admin_adds_a_user_and_locks_and_unlocks_another() {
             p.click_link("Done").await;
             p.expect_heading("carol").await;
 
+            p.step("carol's profile, then her password reset after the confirmation");
+            p.fill("#p-email", "carol@example.com").await;
+            p.click_button("Save profile").await;
+            p.expect_heading("carol").await;
+            assert!(p.text("[role=status]").await.contains("were saved"));
+            p.click_button("Reset password…").await;
+            p.expect_heading("Reset carol's password?").await;
+            click(p, "#confirm").await;
+            p.expect_heading("carol's temporary password").await;
+            assert!(p.text("#secret").await.len() >= 16);
+            p.click_link("Done").await;
+            p.expect_heading("carol").await;
+
             p.step("lock alice for an hour, then unlock her");
             p.goto(&ts.url("/admin/users/alice")).await;
             p.expect_heading("alice").await;
@@ -52,6 +66,16 @@ async fn an_admin_adds_a_user_and_locks_and_unlocks_another() {
             click(p, "#confirm").await;
             p.expect_heading("alice").await;
             assert!(!p.has("#locked").await);
+
+            p.step("delete carol after the confirmation");
+            p.goto(&ts.url("/admin/users/carol")).await;
+            p.expect_heading("carol").await;
+            p.click_button("Delete…").await;
+            p.expect_heading("Delete carol?").await;
+            click(p, "#confirm").await;
+            p.expect_heading("Users").await;
+            assert!(p.text("[role=status]").await.contains("deleted"));
+            assert!(!p.has("[data-user=carol]").await);
         },
     )
     .await;
