@@ -20,7 +20,7 @@ async fn authenticates(ts: &TestServer, id: &str, secret: &str) -> bool {
         .is_success()
 }
 
-fn secret_of(body: &str) -> String {
+pub(crate) fn secret_of(body: &str) -> String {
     body.split("id=\"secret\" class=\"secret\">")
         .nth(1)
         .and_then(|r| r.split('<').next())

@@ -3,18 +3,11 @@
 //! lock ends their sessions), reset the password (the old one stops, sessions end), delete after a
 //! confirmation; every change audited with the admin as actor; 403 for a non-admin.
 
+use crate::admin_apps::secret_of;
 use crate::admin_pages::{admin_browser, csrf_of, grant, page, post};
 use crate::harness::{login_and_redeem, Browser, TestServer, PASSWORD};
 use lanyard_idp::manage;
 use lanyard_idp::store::users as user_store;
-
-fn secret_of(body: &str) -> String {
-    body.split("id=\"secret\" class=\"secret\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .unwrap_or_else(|| panic!("no secret shown: {body}"))
-        .to_string()
-}
 
 async fn stored(ts: &TestServer, username: &str) -> Option<user_store::User> {
     user_store::find_by_username(&ts.state.db, &ts.tenant.id, username)

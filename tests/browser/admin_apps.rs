@@ -3,7 +3,7 @@
 //! confirmation and deletes the app after another — at desktop width, and the forms fit a
 //! 390 px phone. Screenshot of the app's page (no secret on it): docs/screenshots/admin-app.png.
 
-use super::admin_pages::{click, fits_the_phone, shot, sign_in_as_admin, PHONE_WIDTH};
+use super::admin_pages::{click, pages_fit_a_phone, shot, sign_in_as_admin};
 use super::page::{run, Viewport};
 use crate::harness::TestServer;
 use lanyard_idp::manage;
@@ -83,21 +83,13 @@ async fn an_admin_registers_an_app_replaces_its_secret_and_deletes_it() {
 #[tokio::test]
 async fn the_app_forms_fit_a_phone() {
     let ts = server().await;
-    run(
+    pages_fit_a_phone(
         "the_app_forms_fit_a_phone",
-        Viewport::Phone {
-            width: PHONE_WIDTH,
-            height: 844,
-        },
-        async |p| {
-            sign_in_as_admin(p, &ts).await;
-            p.goto(&ts.url("/admin/register-app")).await;
-            p.expect_heading("Register an app").await;
-            fits_the_phone(p, "the registration form").await;
-            p.goto(&ts.url("/admin/clients/web")).await;
-            p.expect_heading("web").await;
-            fits_the_phone(p, "an app's page").await;
-        },
+        &ts,
+        &[
+            ("/admin/register-app", "Register an app"),
+            ("/admin/clients/web", "web"),
+        ],
     )
     .await;
 }

@@ -71,6 +71,26 @@ pub(super) async fn fits_the_phone(page: &Page, what: &str) {
     }
 }
 
+/// Signed in as bob at a phone's width, each `(path, heading)` page fits the viewport.
+pub(super) async fn pages_fit_a_phone(test: &'static str, ts: &TestServer, pages: &[(&str, &str)]) {
+    run(
+        test,
+        Viewport::Phone {
+            width: PHONE_WIDTH,
+            height: 844,
+        },
+        async |p| {
+            sign_in_as_admin(p, ts).await;
+            for (path, heading) in pages {
+                p.goto(&ts.url(path)).await;
+                p.expect_heading(heading).await;
+                fits_the_phone(p, path).await;
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn an_admin_searches_the_audit_log_disables_a_user_and_retries_a_delivery() {
     let (ts, _rp) = server().await;

@@ -3,7 +3,7 @@
 //! an hour after the confirmation and unlocks her, deletes the new user — and the forms fit a
 //! 390 px phone. Screenshot: docs/screenshots/admin-user.png.
 
-use super::admin_pages::{click, fits_the_phone, shot, sign_in_as_admin, PHONE_WIDTH};
+use super::admin_pages::{click, pages_fit_a_phone, shot, sign_in_as_admin};
 use super::page::{run, Viewport};
 use crate::harness::TestServer;
 use lanyard_idp::manage;
@@ -84,21 +84,13 @@ async fn an_admin_adds_a_user_and_locks_and_unlocks_another() {
 #[tokio::test]
 async fn the_people_forms_fit_a_phone() {
     let ts = server().await;
-    run(
+    pages_fit_a_phone(
         "the_people_forms_fit_a_phone",
-        Viewport::Phone {
-            width: PHONE_WIDTH,
-            height: 844,
-        },
-        async |p| {
-            sign_in_as_admin(p, &ts).await;
-            p.goto(&ts.url("/admin/add-user")).await;
-            p.expect_heading("Add a user").await;
-            fits_the_phone(p, "the add-user form").await;
-            p.goto(&ts.url("/admin/users/alice")).await;
-            p.expect_heading("alice").await;
-            fits_the_phone(p, "a user's page").await;
-        },
+        &ts,
+        &[
+            ("/admin/add-user", "Add a user"),
+            ("/admin/users/alice", "alice"),
+        ],
     )
     .await;
 }

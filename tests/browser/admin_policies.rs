@@ -4,7 +4,7 @@
 //! schedule with its next run — on a 390 px phone too. Screenshot: docs/screenshots/
 //! admin-policies.png. The suite fails on any console error or CSP report.
 
-use super::admin_pages::{click, fits_the_phone, shot, sign_in_as_admin, PHONE_WIDTH};
+use super::admin_pages::{click, pages_fit_a_phone, shot, sign_in_as_admin};
 use super::page::{run, Viewport};
 use crate::admin_policies::night_shift;
 use crate::harness::{login_and_redeem, Browser, TestServer};
@@ -79,23 +79,16 @@ async fn an_admin_tightens_the_tenant_default_and_reads_the_effective_policy() {
 #[tokio::test]
 async fn the_policies_pages_fit_a_phone() {
     let ts = server().await;
-    run(
+    pages_fit_a_phone(
         "the_policies_pages_fit_a_phone",
-        Viewport::Phone {
-            width: PHONE_WIDTH,
-            height: 844,
-        },
-        async |p| {
-            sign_in_as_admin(p, &ts).await;
-            p.goto(&ts.url("/admin/policies?user=alice&client=web"))
-                .await;
-            p.expect_heading("Session policies").await;
-            fits_the_phone(p, "policies").await;
-            p.goto(&ts.url("/admin/policies/layer?layer=group%3Anight-shift"))
-                .await;
-            p.expect_heading("Group night-shift").await;
-            fits_the_phone(p, "the group's form").await;
-        },
+        &ts,
+        &[
+            ("/admin/policies?user=alice&client=web", "Session policies"),
+            (
+                "/admin/policies/layer?layer=group%3Anight-shift",
+                "Group night-shift",
+            ),
+        ],
     )
     .await;
 }
