@@ -46,6 +46,10 @@ fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
         .map_err(|e| format!("invalid filter {spec:?}: {e}"))
 }
 
+/// The allocator of the `lanyard` process (ADR 0017).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let cli = cli::Cli::parse();
     let config = match Config::load(cli.config.as_deref(), &|k| std::env::var(k).ok()) {

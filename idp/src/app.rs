@@ -25,6 +25,8 @@ pub struct AppState {
     pub rotations: crate::store::group_commit::GroupCommit,
     /// Tenants and clients, cached for two seconds.
     pub cache: crate::cache::Cache,
+    /// Access-token signatures already verified (never their liveness).
+    pub verified: crate::tokens::verified::VerifiedTokens,
     pub templates: Templates,
     pub cookies: CookiePolicy,
     /// Identifies this process in outbox claims.
@@ -84,6 +86,7 @@ impl AppState {
             hasher: SecretHasher::new(key),
             keys: KeyCache::default(),
             cache: crate::cache::Cache::default(),
+            verified: Default::default(),
             templates,
             node_id: crate::crypto::random_id(),
             outbox_notify: Arc::new(Notify::new()),

@@ -141,6 +141,19 @@ struct Settlement {
     at_ms: i64,
 }
 
+/// The longest a claim goes without looking past the head of the queue while rows are held back
+/// for their destination's limit: how long a healthy destination's row behind a full one's
+/// backlog may wait, at most, when no new work arrives (`store::outbox::Fairness::widen`).
+const WIDEN_EVERY: Duration = Duration::from_millis(100);
+
+/// The longest interval between widened claims while they keep finding nothing past the head.
+/// New work (a notification or a poll) widens at once whatever the interval.
+const WIDEN_EVERY_MAX: Duration = Duration::from_millis(1600);
+
+/// How long the dispatcher lets freed slots gather before claiming for destinations at their
+/// limit (one claim for several slots costs about what one claim for one slot costs).
+const COALESCE: Duration = Duration::from_millis(2);
+
 /// Run until the process ends.
 ///
 /// A claim takes as many rows as there are free slots, so every claimed row is attempted at once
@@ -156,20 +169,40 @@ pub async fn run(state: State) {
         std::collections::VecDeque::new();
     // Claimed deliveries not yet settled, by target: the per-destination limit of `claim_due`.
     let in_flight = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
+    // A delivery finished: its destination has a free slot again.
+    let freed = Arc::new(tokio::sync::Notify::new());
+    // Widened claims (past the head of the queue, `store::outbox::Fairness::widen`) run when new
+    // work arrived, after a poll, and at most every WIDEN_EVERY otherwise.
+    let mut widen_due = true;
+    let mut widened_at = std::time::Instant::now();
+    // Doubles while widening finds nothing past the head (everything held back is owed to
+    // destinations at their limit: a scan of their backlog would find nothing again).
+    let mut widen_every = WIDEN_EVERY;
+    // The last claim left due rows for destinations at their limit.
+    let mut held_back = false;
+    // Whether claiming again could find anything: after a claim that did not fill the free
+    // slots, only new work, a freed slot or the poll can change what is claimable.
+    let mut may_claim = true;
     loop {
         let permit = match permits.clone().acquire_owned().await {
             Ok(p) => p,
             Err(_) => return,
         };
-        if queue.is_empty() {
+        if queue.is_empty() && may_claim {
             let now_ms = state.clock.now_ms();
             let claim = format!("{}:{}", state.node_id, crate::crypto::random_id());
             let lease_until = now_ms + state.config.delivery.lease_ms;
             let free = permits.available_permits() + 1;
             let busy = lock(&in_flight).clone();
+            let widen = widen_due || widened_at.elapsed() >= widen_every;
+            if widen {
+                widen_due = false;
+                widened_at = std::time::Instant::now();
+            }
             let fair = store::outbox::Fairness {
                 busy: &busy,
                 per_destination: state.config.delivery.per_destination,
+                widen,
             };
             match store::outbox::claim_due(
                 &state.db,
@@ -181,26 +214,49 @@ pub async fn run(state: State) {
             )
             .await
             {
-                Ok(rows) => {
+                Ok(c) => {
+                    held_back = c.held_back;
+                    may_claim = c.rows.len() as u64 == free as u64 && !c.held_back;
+                    if widen {
+                        widen_every = if c.held_back && c.past_head == 0 {
+                            (widen_every * 2).min(WIDEN_EVERY_MAX)
+                        } else {
+                            WIDEN_EVERY
+                        };
+                    }
                     let mut m = lock(&in_flight);
-                    for r in &rows {
+                    for r in &c.rows {
                         *m.entry(r.target.clone()).or_default() += 1;
                     }
                     drop(m);
-                    queue.extend(rows.into_iter().map(|r| (r, claim.clone())));
+                    queue.extend(c.rows.into_iter().map(|r| (r, claim.clone())));
                 }
                 Err(e) => tracing::warn!(error = %e, "outbox claim failed"),
             }
         }
         let Some((row, claim)) = queue.pop_front() else {
             drop(permit);
-            let poll = Duration::from_millis(state.config.delivery.poll_ms);
-            let _ = tokio::time::timeout(poll, state.outbox_notify.notified()).await;
+            // Nothing claimable now: wait for new work, a freed slot (rows held back for their
+            // destination's limit may go now) or the poll (other nodes' work, retries due).
+            let poll = tokio::time::sleep(Duration::from_millis(state.config.delivery.poll_ms));
+            tokio::select! {
+                _ = state.outbox_notify.notified() => widen_due = true,
+                _ = freed.notified() => {
+                    // Rows wait for their destination's slots: let a few more of its deliveries
+                    // finish and claim for them together, not one claim transaction per slot.
+                    if held_back {
+                        tokio::time::sleep(COALESCE).await;
+                    }
+                }
+                _ = poll => widen_due = true,
+            }
+            may_claim = true;
             continue;
         };
         let st = state.clone();
         let tx = tx.clone();
         let in_flight = in_flight.clone();
+        let freed = freed.clone();
         tokio::spawn(async move {
             let target = row.target.clone();
             let settlement = attempt(&st, row, claim).await;
@@ -217,6 +273,7 @@ pub async fn run(state: State) {
             // waiting to be recorded stay bounded (memory flat, backpressure from the database).
             let _ = tx.send(settlement).await;
             drop(permit);
+            freed.notify_one();
         });
     }
 }

@@ -17,8 +17,8 @@ fn key(tenant: &Tenant, client_id: &str) -> String {
     format!("client:{}:{client_id}", tenant.id)
 }
 
-async fn load(state: &AppState, key: &str) -> Result<Counter> {
-    Ok(store::throttle::find(&state.db, key)
+async fn load<C: sea_orm::ConnectionTrait>(db: &C, key: &str) -> Result<Counter> {
+    Ok(store::throttle::find(db, key)
         .await?
         .map(|r| Counter {
             failures: r.failures,
@@ -35,7 +35,9 @@ pub async fn check(
     client_id: &str,
     now: i64,
 ) -> Result<Option<i64>> {
-    let c = load(state, &key(tenant, client_id)).await?;
+    // Every client-authenticated request asks: from the reader pool, so on SQLite it does not
+    // queue behind the one writer connection (refresh rotations, session writes).
+    let c = load(&state.read, &key(tenant, client_id)).await?;
     if throttle::evaluate_attempt(&c, now) {
         return Ok(None);
     }
@@ -57,7 +59,7 @@ pub async fn record_failure(
         .throttle
         .client();
     let k = key(tenant, client_id);
-    let c = load(state, &k).await?;
+    let c = load(&state.db, &k).await?;
     let n = throttle::after_failure(&c, &rule, now);
     store::throttle::save(
         &state.db,

@@ -38,7 +38,7 @@ pub async fn check_access_token(
 ) -> Result<Option<LiveAccess>> {
     let now = now_ms.div_euclid(1000);
     let keys = state.keys.get(&state.read, &tenant.id, now_ms).await?;
-    let Ok(v) = tokens::verify(&keys, token, now) else {
+    let Ok(v) = state.verified.verify(&keys, token, now) else {
         return Ok(None);
     };
     if v.typ.as_deref() != Some(tokens::TYP_ACCESS)

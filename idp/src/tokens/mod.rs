@@ -7,6 +7,7 @@ pub mod pkce;
 pub mod refresh;
 pub mod service;
 pub mod strict_json;
+pub mod verified;
 
 use crate::clock::UnixTime;
 use crate::keys::{KeySet, LoadedKey};

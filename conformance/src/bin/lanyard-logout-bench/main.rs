@@ -64,6 +64,10 @@ struct Cli {
     /// Extra environment for the server, `KEY=VALUE` (e.g. LANYARD_DELIVERY_CONCURRENCY=128).
     #[arg(long = "server-env")]
     server_env: Vec<String>,
+    /// Put every RP's logout URI on one listener (one origin, so Lanyard's per-destination limit
+    /// applies to all of them together) instead of one listener per RP.
+    #[arg(long)]
+    one_rp_host: bool,
     /// Give up on a measurement after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
@@ -107,12 +111,22 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         cli.database_url.clone(),
         server_env,
         std::time::Duration::from_secs(cli.timeout_secs),
+        if cli.one_rp_host {
+            1
+        } else {
+            (cli.user_sessions as usize).max(cli.tenant_rps)
+        },
     )
     .await?;
     println!(
-        "lanyard-logout-bench: {} on {}",
+        "lanyard-logout-bench: {} on {}, {}",
         cli.lanyard_bin.display(),
-        scenario::backend(&cli.database_url)
+        scenario::backend(&cli.database_url),
+        if cli.one_rp_host {
+            "every RP on one host"
+        } else {
+            "each RP on its own host (port)"
+        }
     );
     let mut ok = true;
     if matches!(cli.scenario, Which::User | Which::All) {

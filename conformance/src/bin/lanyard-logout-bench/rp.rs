@@ -1,5 +1,7 @@
-//! The relying parties: one in-process HTTP listener whose `/rp/{client_id}` paths are the
-//! back-channel logout URIs of every bench client. The hot path only stamps the arrival time,
+//! The relying parties: in-process HTTP listeners whose `/rp/{client_id}` paths are the
+//! back-channel logout URIs of the bench clients, one listener (its own port, so its own origin)
+//! per RP by default, as RPs on their own hosts are (Lanyard limits deliveries in flight per
+//! origin: `--one-rp-host` puts every RP on one listener to measure that limit). The hot path only stamps the arrival time,
 //! keeps the body and answers 200; tokens are verified afterwards ([`crate::verify`]), so
 //! verification CPU does not slow the provider it shares the machine with.
 
@@ -83,7 +85,17 @@ async fn backchannel(
     StatusCode::OK
 }
 
-/// Start the listener on 127.0.0.1 (any free port). Returns its base URL for `/rp/{client_id}`.
+/// Start `n` listeners on 127.0.0.1 (any free ports). Returns their base URLs for
+/// `/rp/{client_id}`.
+pub async fn start_many(rec: Arc<Recorder>, n: usize) -> anyhow::Result<Vec<String>> {
+    let mut bases = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        bases.push(start(rec.clone()).await?);
+    }
+    Ok(bases)
+}
+
+/// Start one listener on 127.0.0.1 (any free port). Returns its base URL for `/rp/{client_id}`.
 pub async fn start(rec: Arc<Recorder>) -> anyhow::Result<String> {
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -34,7 +34,8 @@ pub struct Bench {
     timeout: Duration,
     http: reqwest::Client,
     rec: Arc<Recorder>,
-    rp_base: String,
+    /// RP listener base URLs; RP `i` uses `rp_bases[i % len]`.
+    rp_bases: Vec<String>,
 }
 
 /// A running server on a fresh database with one tenant set up for a measurement.
@@ -165,6 +166,7 @@ impl Bench {
         database_url: String,
         server_env: Vec<(String, String)>,
         timeout: Duration,
+        rp_hosts: usize,
     ) -> anyhow::Result<Self> {
         if !bin.exists() {
             bail!(
@@ -178,7 +180,7 @@ impl Bench {
             .pool_max_idle_per_host(4)
             .build()?;
         let rec = Arc::new(Recorder::default());
-        let rp_base = rp::start(rec.clone()).await?;
+        let rp_bases = rp::start_many(rec.clone(), rp_hosts).await?;
         Ok(Bench {
             bin,
             database_url,
@@ -186,7 +188,7 @@ impl Bench {
             timeout,
             http,
             rec,
-            rp_base,
+            rp_bases,
         })
     }
 
@@ -225,7 +227,7 @@ impl Bench {
         let mut clients = Vec::with_capacity(rps);
         for i in 0..rps {
             let id = format!("rp-{i:03}");
-            let uri = format!("{}/{id}", self.rp_base);
+            let uri = format!("{}/{id}", self.rp_bases[i % self.rp_bases.len()]);
             lanyard
                 .cli(&[
                     "client",
