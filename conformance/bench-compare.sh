@@ -2,7 +2,8 @@
 # Side-by-side load run: a fresh Lanyard and the npm package oidc-provider (in memory), every
 # scenario back to back on the same machine, with the server CPU of each measured window (from
 # /proc/PID/stat of the server process). Lanyard runs with governance on: a tenant policy with a
-# concurrent-session limit (evict_oldest) and session binding to IP and browser family.
+# concurrent-session limit (evict_oldest) and session binding to IP and browser family. Both sign
+# the bench client's ID tokens with ES256 (oidc-provider with BENCH_ES256=1).
 # Needs node/npm and a release build:
 #   cargo build --release -p lanyard -p lanyard-conformance
 #   bash conformance/bench-compare.sh [SECONDS] [CONCURRENCY] [DATABASE]
@@ -19,7 +20,7 @@ WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 (cd conformance/oidc-provider && { [ -d node_modules ] || npm install --silent; })
-(cd conformance/oidc-provider && PORT=3100 exec node server.mjs > "$WORK/op.log" 2>&1) &
+(cd conformance/oidc-provider && PORT=3100 BENCH_ES256=1 exec node server.mjs > "$WORK/op.log" 2>&1) &
 OP_PID=$!
 
 run_one() { # label database-url
@@ -31,7 +32,8 @@ run_one() { # label database-url
   for _ in $(seq 1 60); do curl -fs http://127.0.0.1:18081/t/demo/.well-known/openid-configuration >/dev/null && break; sleep 0.5; done
   "$T/lanyard" client create --tenant demo bench --secret bench-secret-0123456789 \
     --redirect-uri http://127.0.0.1:8765/callback --grant-type authorization_code \
-    --grant-type refresh_token --grant-type client_credentials --first-party > /dev/null
+    --grant-type refresh_token --grant-type client_credentials --first-party \
+    --id-token-signed-response-alg ES256 > /dev/null
   "$T/lanyard" user create --tenant demo alice --password 'load-test-password-1' > /dev/null
   # Governance on: every login counts the user's sessions (and evicts beyond 100), every
   # request with the session checks its binding.

@@ -9,6 +9,8 @@
 //   TLS_CERT, TLS_KEY  PEM files: serve https instead of http (ISSUER then defaults to https://)
 //   RP_BASE   base URL of the runner's listener, used for the registered redirect and logout URIs
 //             (default http://127.0.0.1:8765, i.e. run the runner with --listen 127.0.0.1:8765)
+//   BENCH_ES256=1  also publish a P-256 key and have the `bench` client's ID tokens signed with
+//             ES256, as Lanyard's are in bench-compare.sh (the conformance clients keep RS256)
 //
 // Clients (secrets are fixed, this is a local test fixture):
 //   conformance-1 / conformance-1-secret  client_secret_basic, code + refresh, back-channel logout
@@ -57,6 +59,7 @@ const clients = [
     token_endpoint_auth_method: 'client_secret_basic',
     grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
     response_types: ['code'],
+    ...(process.env.BENCH_ES256 ? { id_token_signed_response_alg: 'ES256' } : {}),
     ...uris,
   },
 ];
@@ -104,9 +107,17 @@ async function findAccount(_ctx, id) {
   };
 }
 
+const ecKey = {
+  ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+  kid: randomUUID(),
+  alg: 'ES256',
+  use: 'sig',
+};
+
 const configuration = {
   clients,
-  jwks: { keys: [signingKey] },
+  // RS256 first: it stays the default for every client that names no algorithm.
+  jwks: { keys: process.env.BENCH_ES256 ? [signingKey, ecKey] : [signingKey] },
   cookies: { keys: ['lanyard-conformance-fixture-cookie-key'] },
   findAccount,
   claims: {

@@ -65,9 +65,10 @@ pub async fn check_access_token(
         Some(c) if !c.disabled => c.is_public(),
         _ => return Ok(None),
     };
-    let row = store::grants::find_access(&state.read, &tenant.id, jti).await?;
-    let row = match row {
-        Some(r) if r.revoked => return Ok(None),
+    // The register row with its session, family and user, in one read.
+    let view = store::grants::find_access_view(&state.read, &tenant.id, jti).await?;
+    let view = match view {
+        Some(r) if r.access.revoked => return Ok(None),
         Some(r) => r,
         // Unregistered: only client_credentials tokens (no sid) are issued without a row.
         None if !v.claims.contains_key("sid") => {
@@ -80,32 +81,36 @@ pub async fn check_access_token(
         }
         None => return Ok(None),
     };
+    let active = |u: Option<store::users::User>| u.filter(|u| u.status == store::users::ACTIVE);
     let mut user = None;
     let mut session = None;
-    if let Some(sid) = &row.session_id {
-        let Some(s) = sessions::resolve::live(state, &tenant.id, sid, now).await? else {
+    if view.access.session_id.is_some() {
+        let Some(s) = view
+            .session
+            .map(|row| sessions::resolve::live_row(row, now))
+            .transpose()?
+            .flatten()
+        else {
             return Ok(None);
         };
-        let Some(u) = store::users::find(&state.read, &tenant.id, &s.user_id).await? else {
+        // The joined user is the session's (`store::grants::find_access_view`).
+        let Some(u) = active(view.user.clone()) else {
             return Ok(None);
         };
-        if u.status != store::users::ACTIVE {
-            return Ok(None);
-        }
         user = Some(u);
         session = Some(s);
     }
-    if let Some(fid) = &row.family_id {
-        let f = match store::grants::find_family(&state.read, &tenant.id, fid).await? {
-            Some(f) if f.state == store::grants::FAMILY_ACTIVE => f,
+    if view.access.family_id.is_some() {
+        match &view.family {
+            Some(f) if f.state == store::grants::FAMILY_ACTIVE => {}
             _ => return Ok(None),
-        };
+        }
         // Refreshed from an `offline_access` family after its session ended: no session, but
-        // the user must still be active (OIDC Core §11).
-        if row.session_id.is_none() {
-            match store::users::find(&state.read, &tenant.id, &f.user_id).await? {
-                Some(u) if u.status == store::users::ACTIVE => user = Some(u),
-                _ => return Ok(None),
+        // the user (then the family's) must still be active (OIDC Core §11).
+        if view.access.session_id.is_none() {
+            match active(view.user) {
+                Some(u) => user = Some(u),
+                None => return Ok(None),
             }
         }
     }

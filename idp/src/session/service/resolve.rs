@@ -114,6 +114,13 @@ pub async fn live(
         .filter(|s| s.liveness(now) == Liveness::Live))
 }
 
+/// A session row read together with another (a token's register row,
+/// `store::grants::find_access_view`): the session if it is live at `now`. A row that does not
+/// parse is an error.
+pub fn live_row(row: store::sessions::SessionRow, now: i64) -> Result<Option<Session>> {
+    Ok(Some(parse(row)?).filter(|s| s.liveness(now) == Liveness::Live))
+}
+
 /// A session by its public `sid`, in any state.
 pub async fn find_by_sid(state: &AppState, tenant_id: &str, sid: &str) -> Result<Option<Session>> {
     store::sessions::find_by_sid(&state.db, tenant_id, sid)
