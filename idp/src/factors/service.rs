@@ -45,6 +45,20 @@ pub async fn status<C: sea_orm::ConnectionTrait>(
     })
 }
 
+/// Whether a user has an active TOTP factor (a step-up can be asked for): one read, where
+/// [`status`] takes two.
+pub async fn has_totp<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<bool> {
+    Ok(
+        !factors::list(db, tenant_id, user_id, factors::TOTP, factors::ACTIVE)
+            .await?
+            .is_empty(),
+    )
+}
+
 /// An enrolment waiting for its first code: shown once (the QR code and the secret).
 #[derive(Clone)]
 pub struct Enrolment {

@@ -35,9 +35,18 @@ pub async fn check(
     client_id: &str,
     now: i64,
 ) -> Result<Option<i64>> {
-    // Every client-authenticated request asks: from the reader pool, so on SQLite it does not
-    // queue behind the one writer connection (refresh rotations, session writes).
-    let c = load(&state.read, &key(tenant, client_id)).await?;
+    // Every client-authenticated request asks: from memory for a second (`cache`), else from
+    // the reader pool, so on SQLite it does not queue behind the one writer connection.
+    let k = key(tenant, client_id);
+    let now_ms = now.saturating_mul(1000);
+    let c = match state.cache.client_throttle(&k, now_ms) {
+        Some(c) => c,
+        None => {
+            let c = load(&state.read, &k).await?;
+            state.cache.put_client_throttle(&k, c, now_ms);
+            c
+        }
+    };
     if throttle::evaluate_attempt(&c, now) {
         return Ok(None);
     }
@@ -64,13 +73,14 @@ pub async fn record_failure(
     store::throttle::save(
         &state.db,
         store::throttle::ThrottleRow {
-            key: k,
+            key: k.clone(),
             failures: n.failures,
             window_start: n.window_start,
             locked_until: n.locked_until,
         },
     )
     .await?;
+    state.cache.forget_client_throttle(&k);
     if n.locked_until > now && c.locked_until <= now {
         audit::record(
             &state.db,

@@ -559,6 +559,30 @@ fn prefixed<E: sea_orm::EntityTrait>(q: &mut sea_orm::sea_query::SelectStatement
     }
 }
 
+/// `alias.{column}` as an expression.
+fn col(alias: &str, column: &str) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Alias, Expr};
+    Expr::col((Alias::new(alias), Alias::new(column))).into()
+}
+
+/// `LEFT JOIN E AS alias` on the row of the same tenant as `from` whose `id` is `id`.
+fn left_join_by_id<E: sea_orm::EntityName + Default>(
+    q: &mut sea_orm::sea_query::SelectStatement,
+    alias: &str,
+    from: &str,
+    id: sea_orm::sea_query::SimpleExpr,
+) {
+    use sea_orm::sea_query::{Alias, JoinType};
+    q.join_as(
+        JoinType::LeftJoin,
+        E::default().table_ref(),
+        Alias::new(alias),
+        col(alias, "tenant_id")
+            .eq(col(from, "tenant_id"))
+            .and(col(alias, "id").eq(id)),
+    );
+}
+
 /// [`find_access`] plus the rows of [`AccessView`], in one round trip instead of four (each
 /// query on SQLite is a hand-off to the connection's worker thread and back; introspection and
 /// userinfo of a user's token read all four every time).
@@ -568,45 +592,20 @@ pub async fn find_access_view<C: ConnectionTrait>(
     jti: &str,
 ) -> Result<Option<AccessView>, DbErr> {
     use super::entities::{session, user};
-    use sea_orm::sea_query::{Alias, Expr, Func, JoinType, Query};
+    use sea_orm::sea_query::{Alias, Func, Query};
     use sea_orm::{EntityName, FromQueryResult};
-    let (a, s, f, u) = ("a", "s", "f", "u");
-    let col = |t: &str, c: &str| Expr::col((Alias::new(t), Alias::new(c)));
     let mut q = Query::select();
-    prefixed::<access_token::Entity>(&mut q, a);
-    prefixed::<session::Entity>(&mut q, s);
-    prefixed::<refresh_family::Entity>(&mut q, f);
-    prefixed::<user::Entity>(&mut q, u);
-    q.from_as(access_token::Entity.table_ref(), Alias::new(a))
-        .join_as(
-            JoinType::LeftJoin,
-            session::Entity.table_ref(),
-            Alias::new(s),
-            col(s, "tenant_id")
-                .equals((Alias::new(a), Alias::new("tenant_id")))
-                .and(col(s, "id").equals((Alias::new(a), Alias::new("session_id")))),
-        )
-        .join_as(
-            JoinType::LeftJoin,
-            refresh_family::Entity.table_ref(),
-            Alias::new(f),
-            col(f, "tenant_id")
-                .equals((Alias::new(a), Alias::new("tenant_id")))
-                .and(col(f, "id").equals((Alias::new(a), Alias::new("family_id")))),
-        )
-        .join_as(
-            JoinType::LeftJoin,
-            user::Entity.table_ref(),
-            Alias::new(u),
-            col(u, "tenant_id")
-                .equals((Alias::new(a), Alias::new("tenant_id")))
-                .and(col(u, "id").eq(Func::coalesce([
-                    col(s, "user_id").into(),
-                    col(f, "user_id").into(),
-                ]))),
-        )
-        .and_where(col(a, "tenant_id").eq(tenant_id))
-        .and_where(col(a, "jti").eq(jti))
+    prefixed::<access_token::Entity>(&mut q, "a");
+    prefixed::<session::Entity>(&mut q, "s");
+    prefixed::<refresh_family::Entity>(&mut q, "f");
+    prefixed::<user::Entity>(&mut q, "u");
+    q.from_as(access_token::Entity.table_ref(), Alias::new("a"));
+    left_join_by_id::<session::Entity>(&mut q, "s", "a", col("a", "session_id"));
+    left_join_by_id::<refresh_family::Entity>(&mut q, "f", "a", col("a", "family_id"));
+    let owner = Func::coalesce([col("s", "user_id"), col("f", "user_id")]);
+    left_join_by_id::<user::Entity>(&mut q, "u", "a", owner.into());
+    q.and_where(col("a", "tenant_id").eq(tenant_id))
+        .and_where(col("a", "jti").eq(jti))
         .limit(1);
     let builder = db.get_database_backend();
     let Some(row) = db.query_one(builder.build(&q)).await? else {
@@ -616,6 +615,50 @@ pub async fn find_access_view<C: ConnectionTrait>(
         access: AccessTokenRow::from_query_result(&row, "a_")?,
         session: joined(&row, "s_")?,
         family: joined(&row, "f_")?,
+        user: joined(&row, "u_")?,
+    }))
+}
+
+/// A presented refresh token with the rows its grant is decided on.
+#[derive(Debug, Clone)]
+pub struct RefreshView {
+    pub token: RefreshRow,
+    pub family: Option<FamilyRow>,
+    /// The family's session, in any state (none for a family without one).
+    pub session: Option<super::sessions::SessionRow>,
+    pub user: Option<super::users::User>,
+}
+
+/// [`find_refresh`] with its family, the family's session and its user, in one round trip
+/// instead of four (the refresh grant reads all four every time).
+pub async fn find_refresh_view<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    token_hash: &str,
+) -> Result<Option<RefreshView>, DbErr> {
+    use super::entities::{session, user};
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{EntityName, FromQueryResult};
+    let mut q = Query::select();
+    prefixed::<refresh_token::Entity>(&mut q, "t");
+    prefixed::<refresh_family::Entity>(&mut q, "f");
+    prefixed::<session::Entity>(&mut q, "s");
+    prefixed::<user::Entity>(&mut q, "u");
+    q.from_as(refresh_token::Entity.table_ref(), Alias::new("t"));
+    left_join_by_id::<refresh_family::Entity>(&mut q, "f", "t", col("t", "family_id"));
+    left_join_by_id::<session::Entity>(&mut q, "s", "t", col("f", "session_id"));
+    left_join_by_id::<user::Entity>(&mut q, "u", "t", col("f", "user_id"));
+    q.and_where(col("t", "tenant_id").eq(tenant_id))
+        .and_where(col("t", "token_hash").eq(token_hash))
+        .limit(1);
+    let builder = db.get_database_backend();
+    let Some(row) = db.query_one(builder.build(&q)).await? else {
+        return Ok(None);
+    };
+    Ok(Some(RefreshView {
+        token: RefreshRow::from_query_result(&row, "t_")?,
+        family: joined(&row, "f_")?,
+        session: joined(&row, "s_")?,
         user: joined(&row, "u_")?,
     }))
 }

@@ -125,7 +125,11 @@ async fn open(url: &str, reader: bool, max: Option<u32>) -> Result<DatabaseConne
     .min_connections(1)
     .connect_timeout(Duration::from_secs(10))
     .acquire_timeout(Duration::from_secs(30))
-    .sqlx_logging(false);
+    // sqlx pings a connection on acquire (a round trip to SQLite's worker thread, or to the
+    // server) and again on release. A SQLite connection is a local file that cannot go stale;
+    // the ping on release still catches a broken one.
+    .test_before_acquire(!sqlite)
+    .sqlx_logging(std::env::var_os("LANYARD_SQL_TRACE").is_some());
     // Per-connection SQLite settings, applied to every pooled connection: WAL lets the CLI and
     // the server share the file; synchronous=NORMAL is durable in WAL mode across process
     // crashes (fsync at checkpoints); busy_timeout makes writers queue instead of failing.

@@ -19,7 +19,7 @@ pub async fn issue_code(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
-    request_id: &str,
+    request_id: Option<&str>,
     r: &AuthRequest,
     s: &Session,
     acr: &str,
@@ -67,7 +67,10 @@ pub async fn issue_code(
         },
     )
     .await?;
-    store::grants::delete_request(&txn, &tenant.id, request_id).await?;
+    // A request answered at once from the session was never remembered.
+    if let Some(id) = request_id {
+        store::grants::delete_request(&txn, &tenant.id, id).await?;
+    }
     txn.commit().await?;
     Ok(code)
 }

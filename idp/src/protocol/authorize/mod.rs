@@ -78,6 +78,16 @@ pub async fn handle(
         Ok(s) => s.live(),
         Err(e) => return failed(e),
     };
+    // SSO (OIDC Core §3.1.2.3: the End-User is already authenticated): a session that already
+    // takes part in this client and needs no other step gets its code at once; the request is
+    // never stored. Anything else is remembered and decided step by step.
+    if let Some(s) = session.as_ref() {
+        match answer_from_session(&state, &tenant, &client, &request, s, &ctx).await {
+            Ok(Some(response)) => return response,
+            Ok(None) => {}
+            Err(e) => return failed(e),
+        }
+    }
     match remember(&state, &tenant, &request, ctx.now).await {
         Ok(id) => {
             continue_authorization(
@@ -309,6 +319,85 @@ async fn remember(
     Ok(id)
 }
 
+/// The code for a request that a live session answers without any step: the session already
+/// takes part in the client (no admission, no consent), and neither a login nor a second factor
+/// is due. `None` when a step is due (the caller remembers the request and decides it step by
+/// step, `continue_authorization`).
+async fn answer_from_session(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    r: &AuthRequest,
+    s: &Session,
+    ctx: &RequestContext,
+) -> Result<Option<Response>> {
+    if r.portal.is_some() {
+        return Ok(None);
+    }
+    let participates = sessions::resolve::participants(&state.read, &tenant.id, &s.id)
+        .await?
+        .contains(&client.id);
+    if !participates {
+        return Ok(None);
+    }
+    let facts = SessionFacts {
+        user_id: &s.user_id,
+        auth_time: s.auth.time,
+        reauth_required: s.mode() == Some(crate::session::Mode::ReauthRequired),
+    };
+    let interaction = decide_interaction(
+        Some(&facts),
+        r,
+        client.first_party,
+        true,
+        fresh_for(r, Some(s), false),
+        ctx.now,
+    );
+    if interaction != Interaction::Issue {
+        return Ok(None);
+    }
+    let step = match step_for(state, tenant, client, r, s, ctx.now).await {
+        Ok(d) => d,
+        // Refusals are answered on the step-by-step path, which redirects them to the client.
+        Err(crate::error::Error::Rejected(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if step.decision != StepDecision::Satisfied {
+        return Ok(None);
+    }
+    let acr = step.level.acr_as(r.numeric_acr());
+    let code = tokens::service::issue_code(state, tenant, client, None, r, s, acr, ctx).await?;
+    Ok(Some(code_redirect(tenant, r, &code)))
+}
+
+/// What this request asks of the session's authentication level (`acr_values`, an essential
+/// `acr` claim) against what it holds.
+async fn step_for(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    r: &AuthRequest,
+    s: &Session,
+    now: UnixTime,
+) -> Result<sessions::stepup::StepUp> {
+    let claims = r.claims_acr();
+    let asked = sessions::stepup::Asked {
+        claims: claims.as_ref(),
+        acr_values: r.acr_values.as_deref(),
+    };
+    sessions::stepup::for_session(state, tenant, s, client, asked, now).await
+}
+
+/// The successful authorization response (RFC 6749 §4.1.2, with `iss`: RFC 9207 §2).
+fn code_redirect(tenant: &Tenant, r: &AuthRequest, code: &str) -> Response {
+    let mut params = vec![("code", code)];
+    if let Some(st) = r.state.as_deref() {
+        params.push(("state", st));
+    }
+    params.push(("iss", tenant.issuer.as_str()));
+    respond::redirect_with(&r.redirect_uri, &params)
+}
+
 /// Decide the next step of a remembered request with the browser's session.
 pub async fn next_interaction(
     state: &AppState,
@@ -426,12 +515,7 @@ pub async fn issue(
         }
         Err(e) => return super::page_error(state, Some(tenant), e),
     }
-    let claims = r.claims_acr();
-    let asked = sessions::stepup::Asked {
-        claims: claims.as_ref(),
-        acr_values: r.acr_values.as_deref(),
-    };
-    let step = match sessions::stepup::for_session(state, tenant, s, client, asked, ctx.now).await {
+    let step = match step_for(state, tenant, client, r, s, ctx.now).await {
         Ok(d) => d,
         Err(crate::error::Error::Rejected(rej)) => {
             return redirect_error(tenant, &r.redirect_uri, r.state.as_deref(), &rej)
@@ -488,15 +572,9 @@ pub async fn issue(
         }
     }
     let acr = step.level.acr_as(r.numeric_acr());
-    match tokens::service::issue_code(state, tenant, client, request_id, r, s, acr, ctx).await {
-        Ok(code) => {
-            let mut params = vec![("code", code.as_str())];
-            if let Some(st) = r.state.as_deref() {
-                params.push(("state", st));
-            }
-            params.push(("iss", tenant.issuer.as_str()));
-            respond::redirect_with(&r.redirect_uri, &params)
-        }
+    match tokens::service::issue_code(state, tenant, client, Some(request_id), r, s, acr, ctx).await
+    {
+        Ok(code) => code_redirect(tenant, r, &code),
         Err(e) => super::page_error(state, Some(tenant), e),
     }
 }

@@ -53,7 +53,12 @@ pub(super) async fn grant(
     let hash = state.hasher.hash("refresh", presented);
     for attempt in 1..=ATTEMPTS {
         let last = attempt == ATTEMPTS;
-        match once(state, tenant, client, p, ctx, proof, &hash, last).await? {
+        // The first attempt reads from the reader pool: what it decides is applied only if the
+        // presented token is still active when the rotation commits (`store::group_commit`), so
+        // a stale read loses the race instead of winning it. A retry after a lost race reads
+        // from the writer, which has seen what the winner committed.
+        let db = if attempt == 1 { &state.read } else { &state.db };
+        match once(state, db, tenant, client, p, ctx, proof, &hash, last).await? {
             Attempt::Issued(body) => return Ok(body),
             Attempt::Raced => continue,
         }
@@ -64,6 +69,7 @@ pub(super) async fn grant(
 #[allow(clippy::too_many_arguments)]
 async fn once(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     tenant: &Tenant,
     client: &Client,
     p: &Params,
@@ -72,14 +78,12 @@ async fn once(
     hash: &str,
     last: bool,
 ) -> Result<Attempt> {
-    // Read from the writer pool: a retry after a lost race must see what the winner committed.
-    let db = &state.db;
-    let token = store::grants::find_refresh(db, &tenant.id, hash)
+    // The token, its family, the family's session and its user: one read.
+    let view = store::grants::find_refresh_view(db, &tenant.id, hash)
         .await?
         .ok_or(Rejection::RefreshInvalid)?;
-    let family = store::grants::find_family(db, &tenant.id, &token.family_id)
-        .await?
-        .ok_or(Rejection::RefreshInvalid)?;
+    let token = view.token;
+    let family = view.family.ok_or(Rejection::RefreshInvalid)?;
     // RFC 9449 §5: a refresh token bound to a key is used only with a proof of that key. Checked
     // first: a thief without the key is refused without touching the family (another client's
     // token is refused by `decide_refresh` as ever).
@@ -87,14 +91,11 @@ async fn once(
         dpop::decide_key_binding(family.dpop_jkt.as_deref(), proof.map(|p| p.jkt.as_str()))
             .map_err(Rejection::from)?;
     }
-    let session = match &family.session_id {
-        Some(sid) => sessions::resolve::get(db, &tenant.id, sid).await?,
-        None => None,
-    };
+    let session = view.session.map(sessions::resolve::parse).transpose()?;
     let session_live = session
         .as_ref()
         .is_some_and(|s| s.liveness(ctx.now) == Liveness::Live);
-    let user = store::users::find(db, &tenant.id, &family.user_id).await?;
+    let user = view.user;
     let rotated = token.state == store::grants::RT_ROTATED;
     let successor = if rotated {
         store::grants::find_refresh_by_generation(db, &tenant.id, &family.id, token.generation + 1)

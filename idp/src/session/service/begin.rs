@@ -779,12 +779,13 @@ pub async fn join(
     if participants.contains(&client.id) {
         return Ok(Admission::Admitted(()));
     }
-    let layers = load_layers(&state.db, tenant).await?;
-    let who = membership(&state.db, &tenant.id, &session.user_id).await?;
+    // Committed state, from the reader pool (the admission below decides under the user's lock).
+    let layers = load_layers(&state.read, tenant).await?;
+    let who = membership(&state.read, &tenant.id, &session.user_id).await?;
     let mut client_ids: Vec<String> = if participants.is_empty() {
         vec![]
     } else {
-        store::clients::list_by_ids(&state.db, &tenant.id, participants)
+        store::clients::list_by_ids(&state.read, &tenant.id, participants)
             .await?
             .into_iter()
             .map(|c| c.client_id)

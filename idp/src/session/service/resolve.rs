@@ -39,6 +39,8 @@ impl Resolution {
     }
 }
 
+/// A session row as read (alone or joined with another row, `store::grants::find_refresh_view`),
+/// in any state. A row that does not parse is an error.
 pub(crate) fn parse(row: store::sessions::SessionRow) -> Result<Session> {
     Session::from_row(row).map_err(|e| internal(e.to_string()))
 }

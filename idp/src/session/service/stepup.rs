@@ -5,7 +5,7 @@
 use super::policy::{effective, load_layers, membership};
 use crate::app::AppState;
 use crate::error::Result;
-use crate::factors::service::status;
+use crate::factors::service::has_totp;
 use crate::model::{Client, Tenant};
 use crate::session::stepup::{
     decide_requirement, decide_step_up, effective_level, ClaimsAcr, Level, StepDecision,
@@ -34,8 +34,10 @@ async fn policy_for(
     user_id: &str,
     client_ids: &[&str],
 ) -> Result<crate::session::EffectivePolicy> {
-    let layers = load_layers(&state.db, tenant).await?;
-    let who = membership(&state.db, &tenant.id, user_id).await?;
+    // Committed state, from the reader pool: on SQLite the writer connection is the one
+    // serialisation point, and nothing here needs a write of this request's own.
+    let layers = load_layers(&state.read, tenant).await?;
+    let who = membership(&state.read, &tenant.id, user_id).await?;
     Ok(effective(&layers, &who, client_ids))
 }
 
@@ -61,7 +63,7 @@ pub async fn for_login(
         require_mfa |=
             crate::session::trust::decide_low_trust(trust.score, policy.min_device_trust.value);
     }
-    let has_factor = status(&state.db, &tenant.id, user_id).await?.totp;
+    let has_factor = has_totp(&state.read, &tenant.id, user_id).await?;
     let req = decide_requirement(require_mfa, asked.claims, asked.acr_values)
         .map_err(|_| crate::error::Error::Rejected(crate::error::Rejection::UnmetAuthentication))?;
     let decision = if has_factor {
@@ -101,7 +103,7 @@ pub async fn for_session(
     let held = effective_level(s.mfa_at, policy.mfa_max_age_secs.value, now);
     let req = decide_requirement(policy.require_mfa.value, asked.claims, asked.acr_values)
         .map_err(|_| crate::error::Error::Rejected(crate::error::Rejection::UnmetAuthentication))?;
-    let has_factor = status(&state.db, &tenant.id, &s.user_id).await?.totp;
+    let has_factor = has_totp(&state.read, &tenant.id, &s.user_id).await?;
     let decision = decide_step_up(held, req, has_factor, policy.require_mfa.value);
     Ok(StepUp {
         decision,
