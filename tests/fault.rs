@@ -39,6 +39,8 @@ const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-log
 struct Lanyard {
     database_url: String,
     public_url: String,
+    /// `LANYARD_DELIVERY_POLL_MS` for the nodes (default: Lanyard's).
+    poll_ms: Option<u64>,
 }
 
 impl Lanyard {
@@ -54,6 +56,9 @@ impl Lanyard {
             // A killed node's claims are taken over after 10 s instead of 30 s; still longer
             // than an attempt (default 5 s timeout) plus recording it.
             .env("LANYARD_DELIVERY_LEASE_MS", "10000");
+        if let Some(ms) = self.poll_ms {
+            c.env("LANYARD_DELIVERY_POLL_MS", ms.to_string());
+        }
         c
     }
 
@@ -486,6 +491,7 @@ async fn logout_survives_kill_during_fan_out() {
     let lanyard = Lanyard {
         database_url: sqlite_url(),
         public_url: format!("http://127.0.0.1:{port}"),
+        poll_ms: None,
     };
     let (issuer, sub, clients) = lanyard.setup(&rp_base, CLIENTS, SESSIONS);
     let node = lanyard.serve(port).await;
@@ -595,30 +601,14 @@ async fn two_nodes_on_postgres_deliver_each_logout_once() {
     const CLIENTS: usize = 10;
     const SESSIONS: u64 = 100;
     let owed = SESSIONS as usize * CLIENTS;
-    let name = format!(
-        "lanyard_fault_{}_{:x}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    {
-        use sea_orm::ConnectionTrait;
-        let admin = sea_orm::Database::connect(&pg)
-            .await
-            .expect("postgres reachable");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-    }
-    let base = pg
-        .rsplit_once('/')
-        .map_or(pg.clone(), |(b, _)| b.to_string());
+    let (database_url, name) = fresh_pg_database(&pg).await;
     let (rp, rp_base) = start_rp(Duration::from_millis(20)).await;
     let (port_a, port_b) = (free_port(), free_port());
     // One public URL (as behind a load balancer), so both nodes sign with the same issuer.
     let lanyard = Lanyard {
-        database_url: format!("{base}/{name}"),
+        database_url,
         public_url: format!("http://127.0.0.1:{port_a}"),
+        poll_ms: None,
     };
     let (issuer, sub, clients) = lanyard.setup(&rp_base, CLIENTS, SESSIONS);
     let a = lanyard.serve(port_a).await;
@@ -676,10 +666,88 @@ async fn two_nodes_on_postgres_deliver_each_logout_once() {
     }
     println!("two nodes: {owed} logouts delivered exactly once; node A {by_a}, node B {by_b}");
     drop((a, b));
+    drop_pg_database(&pg, &name).await;
+}
+
+/// A new database on the server of `pg`: its URL and name.
+async fn fresh_pg_database(pg: &str) -> (String, String) {
     use sea_orm::ConnectionTrait;
-    if let Ok(admin) = sea_orm::Database::connect(&pg).await {
+    let name = format!(
+        "lanyard_fault_{}_{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let admin = sea_orm::Database::connect(pg)
+        .await
+        .expect("postgres reachable");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let base = pg.rsplit_once('/').map_or(pg, |(b, _)| b);
+    (format!("{base}/{name}"), name)
+}
+
+async fn drop_pg_database(pg: &str, name: &str) {
+    use sea_orm::ConnectionTrait;
+    if let Ok(admin) = sea_orm::Database::connect(pg).await {
         let _ = admin
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await;
     }
+}
+
+/// Work committed elsewhere (here the CLI, another process) wakes the nodes through PostgreSQL
+/// LISTEN/NOTIFY: with polling set to ten minutes, every logout still arrives. Without the
+/// wake-up none would before the nodes' next poll, long after this test gives up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_committed_by_the_cli_wake_both_postgres_nodes_without_polling() {
+    let Ok(pg) = std::env::var("LANYARD_TEST_POSTGRES_URL") else {
+        println!("deliveries_committed_by_the_cli_wake_both_postgres_nodes_without_polling: skipped (LANYARD_TEST_POSTGRES_URL not set)");
+        return;
+    };
+    const CLIENTS: usize = 3;
+    const SESSIONS: u64 = 2;
+    let (database_url, name) = fresh_pg_database(&pg).await;
+    let (rp, rp_base) = start_rp(Duration::from_millis(0)).await;
+    let (port_a, port_b) = (free_port(), free_port());
+    let lanyard = Lanyard {
+        database_url,
+        public_url: format!("http://127.0.0.1:{port_a}"),
+        poll_ms: Some(600_000),
+    };
+    let (issuer, sub, clients) = lanyard.setup(&rp_base, CLIENTS, SESSIONS);
+    let a = lanyard.serve(port_a).await;
+    let b = lanyard.serve(port_b).await;
+    *rp.nodes.lock().unwrap() = vec![a.pid(), b.pid()];
+    let keys = fetch_keys(&issuer).await;
+    assert!(rp
+        .expect
+        .set(Expect {
+            issuer,
+            sub,
+            sessions: SESSIONS,
+            clients,
+            keys
+        })
+        .is_ok());
+    // Both nodes have made their first claim (found nothing) and wait for the next poll, ten
+    // minutes away, or a wake-up.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ended = lanyard.cli(&["tenant", "revoke-sessions", SLUG]);
+    assert_eq!(ended["sessions_ended"].as_u64(), Some(SESSIONS));
+    let committed = std::time::Instant::now();
+    let owed = SESSIONS as usize * CLIENTS;
+    wait_until(Duration::from_secs(30), "every owed logout", || {
+        let n = rp.covered();
+        async move { n >= owed }
+    })
+    .await;
+    assert_eq!(rp.hits().len(), owed, "each logout once");
+    println!(
+        "woken by NOTIFY: {owed} logouts received {} ms after the CLI returned",
+        committed.elapsed().as_millis()
+    );
+    drop((a, b));
+    drop_pg_database(&pg, &name).await;
 }

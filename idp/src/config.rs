@@ -215,6 +215,7 @@ struct FileConfig {
     delivery_max_attempts: Option<i64>,
     delivery_max_age_secs: Option<i64>,
     delivery_lease_ms: Option<i64>,
+    delivery_poll_ms: Option<u64>,
     trusted_proxies: Option<StrOrList>,
     metrics_bind: Option<String>,
     geo_country_header: Option<String>,
@@ -388,8 +389,17 @@ impl Config {
                 file_cfg.delivery_lease_ms,
                 d.lease_ms,
             )?,
+            poll_ms: parse_num(
+                env,
+                "LANYARD_DELIVERY_POLL_MS",
+                file_cfg.delivery_poll_ms,
+                d.poll_ms,
+            )?,
             ..d
         };
+        if delivery.poll_ms < 10 {
+            return Err(err("LANYARD_DELIVERY_POLL_MS", "must be at least 10"));
+        }
         if delivery.lease_ms < 1000 || delivery.lease_ms <= delivery.timeout_ms as i64 {
             return Err(err(
                 "LANYARD_DELIVERY_LEASE_MS",
@@ -708,6 +718,7 @@ mod tests {
             delivery_max_attempts,
             delivery_max_age_secs,
             delivery_lease_ms,
+            delivery_poll_ms,
             metrics_bind,
             trusted_proxies,
             geo_country_header,
@@ -737,6 +748,7 @@ mod tests {
             delivery_max_attempts.is_some(),
             delivery_max_age_secs.is_some(),
             delivery_lease_ms.is_some(),
+            delivery_poll_ms.is_some(),
             metrics_bind.is_some(),
             trusted_proxies.is_some(),
             geo_country_header.is_some(),

@@ -192,6 +192,7 @@ pub fn spawn_background(state: &State) -> Vec<tokio::task::JoinHandle<()>> {
     tokio::spawn(crate::passwords::warm());
     vec![
         tokio::spawn(crate::events::dispatcher::run(state.clone())),
+        tokio::spawn(crate::events::wakeup::run(state.clone())),
         tokio::spawn(crate::events::sweeper::run(state.clone())),
         tokio::spawn(run_gauges(state.clone())),
     ]

@@ -7,3 +7,4 @@ pub mod fairness;
 pub mod mail;
 pub mod sweeper;
 pub mod termination;
+pub mod wakeup;

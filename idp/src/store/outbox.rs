@@ -29,6 +29,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, d: DeliveryRow) -> Result<(), Db
 
 /// Insert many rows with multi-row INSERTs (chunked below SQLite's bound-parameter limit).
 pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<DeliveryRow>) -> Result<(), DbErr> {
+    let any = !rows.is_empty();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<outbox::ActiveModel> = rows.by_ref().take(400).map(Into::into).collect();
@@ -36,8 +37,18 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: Vec<DeliveryRow>) -> 
             .exec_without_returning(db)
             .await?;
     }
+    // PostgreSQL: wake every node's dispatcher (`events::wakeup`). Inside a transaction the
+    // notification is sent when it commits, and not at all if it rolls back; repeats within one
+    // transaction are folded into one.
+    if any && super::is_postgres(db) {
+        db.execute_unprepared(&format!("NOTIFY {WAKEUP_CHANNEL}"))
+            .await?;
+    }
     Ok(())
 }
+
+/// The PostgreSQL channel on which committed deliveries are announced.
+pub const WAKEUP_CHANNEL: &str = "lanyard_outbox";
 
 /// Rows in `state` waiting for their (next) attempt. One state per query, so the index on
 /// (state, next_attempt_at_ms) serves it in order without sorting the backlog.
