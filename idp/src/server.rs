@@ -185,7 +185,8 @@ pub async fn spawn_metrics_listener(
     })))
 }
 
-/// Start the dispatcher, the sweeper and the gauge refresher.
+/// Start the dispatcher, the wake-up listener, the sweeper, the gauge refresher and the release
+/// of idle password-hashing memory.
 pub fn spawn_background(state: &State) -> Vec<tokio::task::JoinHandle<()>> {
     crate::events::mail::log_startup(state);
     // The dummy password hash for unknown usernames, ready before the first login.
@@ -195,6 +196,7 @@ pub fn spawn_background(state: &State) -> Vec<tokio::task::JoinHandle<()>> {
         tokio::spawn(crate::events::wakeup::run(state.clone())),
         tokio::spawn(crate::events::sweeper::run(state.clone())),
         tokio::spawn(run_gauges(state.clone())),
+        tokio::spawn(crate::passwords::run_release_idle()),
     ]
 }
 

@@ -84,6 +84,14 @@ pub enum Command {
     /// Benchmark tooling: insert active sessions directly (not for production data).
     #[command(hide = true)]
     BenchSeed(bench_seed::BenchSeedArgs),
+    /// Benchmark tooling: how many argon2id verifications per second this machine completes at
+    /// the parameters new password hashes get, one thread per core (the ceiling for logins).
+    #[command(hide = true)]
+    BenchHash {
+        /// How long to measure.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 /// What every administrative command works with.
@@ -121,6 +129,15 @@ pub async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
             println!("migrations applied");
             return Ok(());
         }
+        // Needs no database: it measures the machine.
+        Command::BenchHash { seconds } => {
+            let window = std::time::Duration::from_secs(seconds.max(1));
+            let rate =
+                tokio::task::spawn_blocking(move || lanyard_idp::passwords::verify_rate(window))
+                    .await?
+                    .map_err(|e| anyhow::anyhow!(e))?;
+            return output::print_json(&rate);
+        }
         _ => {}
     }
     // `tenant create` is how a scripted setup starts, so it may create the database; everything
@@ -134,7 +151,7 @@ pub async fn run(cmd: Command, config: Config) -> anyhow::Result<()> {
         state,
     };
     match cmd {
-        Command::Serve | Command::Migrate => Ok(()),
+        Command::Serve | Command::Migrate | Command::BenchHash { .. } => Ok(()),
         Command::Tenant(c) => tenant::run(&ctx, c).await,
         Command::User(c) => user::run(&ctx, c).await,
         Command::Client(c) => client::run(&ctx, *c).await,
