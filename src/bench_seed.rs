@@ -6,14 +6,16 @@
 //! whose cookie nobody holds; each lists the given clients as participants, exactly as if they
 //! had received tokens in it, so ending them goes through the one termination path. The sid of
 //! session `i` is `{sid_prefix}{i}`, so an RP under test can tell which session a logout token
-//! names and which clients are owed one. Not for production data.
+//! names and which clients are owed one. With `--ended` the rows are stored already ended (the
+//! growth measurement of `conformance/LOAD.md`: a million stored sessions, most of them over).
+//! Not for production data.
 
 use anyhow::{bail, Context};
 use lanyard_idp::app::AppState;
 use lanyard_idp::store::{self, TransactionTrait};
 use serde::Serialize;
 
-/// `lanyard bench-seed --tenant T --username U --clients A,B --sessions N [--spread] [--sid-prefix P] [--batch B]`
+/// `lanyard bench-seed --tenant T --username U --clients A,B --sessions N [--spread] [--sid-prefix P] [--batch B] [--ended]`
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchSeedArgs {
     /// Tenant slug.
@@ -37,6 +39,10 @@ pub struct BenchSeedArgs {
     /// Sessions per transaction.
     #[arg(long, default_value_t = 500)]
     pub batch: u64,
+    /// Insert the sessions already ended (a user logout at the time of seeding), for measuring
+    /// how the rates hold up as ended sessions pile up.
+    #[arg(long)]
+    pub ended: bool,
 }
 
 /// What `bench-seed` prints (one JSON object).
@@ -110,9 +116,16 @@ pub async fn run(state: &AppState, args: &BenchSeedArgs) -> anyhow::Result<Seede
                     last_active_at: now,
                     idle_deadline: clocks.idle_deadline,
                     absolute_deadline: clocks.absolute_deadline,
-                    state: store::sessions::ACTIVE.into(),
-                    ended_at: None,
-                    end_reason: None,
+                    state: if args.ended {
+                        store::sessions::ENDED
+                    } else {
+                        store::sessions::ACTIVE
+                    }
+                    .into(),
+                    ended_at: args.ended.then_some(now),
+                    end_reason: args
+                        .ended
+                        .then(|| lanyard_idp::session::EndReason::UserLogout.as_str().into()),
                     end_batch: None,
                     mode: "normal".into(),
                     idle_timeout_secs: clocks.idle_timeout_secs,

@@ -409,3 +409,86 @@ async fn built_in_demo_relying_party_signs_in_and_out() {
     assert_eq!(s, 200);
     assert!(page.contains("logged out"));
 }
+
+/// RFC 6749 §4.1.2: a code is redeemed at most once, and a code presented again revokes what it
+/// issued — also when the presentations arrive together and commit in one group
+/// (`store::group_commit`). Meanwhile, codes issued concurrently in one session by SSO each
+/// redeem once.
+#[tokio::test]
+async fn a_code_presented_concurrently_is_redeemed_once_and_then_revoked() {
+    let ts = TestServer::start().await;
+    let browser = Browser::new();
+    let (url, _state, _nonce, verifier) = auth_url(&ts, "web", REDIRECT, "openid", &[]);
+    let code = browser
+        .authorize(&ts, &url, "alice", PASSWORD)
+        .await
+        .param("code")
+        .expect("code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let tries =
+        futures::future::join_all((0..8).map(|_| token_request(&ts, "web", SECRET, &form))).await;
+    let won: Vec<&serde_json::Value> = tries
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(won.len(), 1, "{tries:?}");
+    for (status, body) in tries.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(*status, 400);
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    // The replays revoked the winner's tokens.
+    let at = won[0]["access_token"].as_str().expect("access_token");
+    assert_eq!(introspect(&ts, at).await["active"], false);
+    let rt = won[0]["refresh_token"].as_str().expect("refresh_token");
+    let (status, body) = token_request(
+        &ts,
+        "web",
+        SECRET,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // SSO: eight authorizations at once in alice's session, each code redeemed once.
+    let browser = Browser::new();
+    let first = login_and_redeem(&ts, &browser, "openid").await;
+    assert!(first["access_token"].is_string());
+    let flows = futures::future::join_all((0..8).map(|_| async {
+        let (url, state, _nonce, verifier) = auth_url(&ts, "web", REDIRECT, "openid", &[]);
+        let landing = browser.get(&ts.base, &url).await;
+        assert_eq!(landing.param("state").as_deref(), Some(state.as_str()));
+        let code = landing.param("code").expect("an SSO code");
+        token_request(
+            &ts,
+            "web",
+            SECRET,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier.as_str()),
+            ],
+        )
+        .await
+    }))
+    .await;
+    let mut sids = std::collections::BTreeSet::new();
+    for (status, body) in &flows {
+        assert_eq!(*status, 200, "{body}");
+        let at = body["access_token"].as_str().expect("access_token");
+        let info = introspect(&ts, at).await;
+        assert_eq!(info["active"], true, "{info}");
+        sids.insert(info["sid"].as_str().unwrap_or_default().to_string());
+    }
+    assert_eq!(sids.len(), 1, "all in the one SSO session: {sids:?}");
+    ts.assert_invariants().await;
+}

@@ -22,7 +22,7 @@ pub struct AppState {
     pub hasher: SecretHasher,
     pub keys: KeyCache,
     /// Refresh rotations committed in groups.
-    pub rotations: crate::store::group_commit::GroupCommit,
+    pub group_commit: crate::store::group_commit::GroupCommit,
     /// Tenants and clients, cached for two seconds.
     pub cache: crate::cache::Cache,
     /// Access-token signatures already verified (never their liveness).
@@ -78,7 +78,7 @@ impl AppState {
             cookies: CookiePolicy {
                 secure: config.is_https(),
             },
-            rotations: crate::store::group_commit::GroupCommit::start(db.clone()),
+            group_commit: crate::store::group_commit::GroupCommit::start(db.clone()),
             db,
             read,
             config,

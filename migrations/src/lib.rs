@@ -19,6 +19,7 @@ mod m20261201_000011_admin;
 mod m20261201_000012_lockout;
 mod m20261201_000013_usernames;
 mod m20261201_000015_preferences;
+mod m20261202_000016_end_batch_index;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_lockout::Migration),
             Box::new(m20261201_000013_usernames::Migration),
             Box::new(m20261201_000015_preferences::Migration),
+            Box::new(m20261202_000016_end_batch_index::Migration),
         ]
     }
 }

@@ -113,21 +113,34 @@ pub async fn list_expired<C: ConnectionTrait>(
     now: i64,
     limit: u64,
 ) -> Result<Vec<(String, String)>, DbErr> {
-    session::Entity::find()
-        .select_only()
-        .column(session::Column::TenantId)
-        .column(session::Column::Id)
-        .filter(session::Column::State.eq(ACTIVE))
-        .filter(
-            Condition::any()
-                .add(session::Column::IdleDeadline.lte(now))
-                .add(session::Column::AbsoluteDeadline.lte(now))
-                .add(session::Column::ScheduledEndAt.lte(now)),
-        )
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await
+    // One range per deadline, each on its own `(state, deadline)` index, so a pass reads what
+    // expired and not every active session (one `OR` made SQLite walk all active rows on one
+    // index: 0.45 s with 100,000 active).
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for column in [
+        session::Column::IdleDeadline,
+        session::Column::AbsoluteDeadline,
+        session::Column::ScheduledEndAt,
+    ] {
+        let rows: Vec<(String, String)> = session::Entity::find()
+            .select_only()
+            .column(session::Column::TenantId)
+            .column(session::Column::Id)
+            .filter(session::Column::State.eq(ACTIVE))
+            .filter(column.lte(now))
+            .limit(limit)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for r in rows {
+            if seen.insert(r.1.clone()) {
+                out.push(r);
+            }
+        }
+    }
+    out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(out)
 }
 
 /// Rows of several sessions.
@@ -181,13 +194,25 @@ fn filter_condition(tenant_id: &str, f: &SessionFilter) -> Condition {
         c = c.add(session::Column::AuthTime.lt(t));
     }
     if let Some(now) = f.live_at {
+        // Among one user's sessions (a handful) the deadlines are checked row by row: written
+        // as plain ranges, SQLite chose the `(state, deadline)` index the sweeper uses and
+        // walked every active session of every user (88 ms with 100,000 active, on each login).
+        // `deadline + 0` keeps that index out of the plan, so `ix_sessions_user` is used.
+        let per_user = f.user_id.is_some();
+        let col = |c: session::Column| {
+            if per_user {
+                Expr::expr(Expr::col((session::Entity, c)).add(0))
+            } else {
+                Expr::col((session::Entity, c))
+            }
+        };
         c = c
-            .add(session::Column::IdleDeadline.gt(now))
-            .add(session::Column::AbsoluteDeadline.gt(now))
+            .add(col(session::Column::IdleDeadline).gt(now))
+            .add(col(session::Column::AbsoluteDeadline).gt(now))
             .add(
                 Condition::any()
                     .add(session::Column::ScheduledEndAt.is_null())
-                    .add(session::Column::ScheduledEndAt.gt(now)),
+                    .add(col(session::Column::ScheduledEndAt).gt(now)),
             );
     }
     if let Some(cid) = &f.client_row_id {
@@ -543,15 +568,42 @@ pub async fn upsert_participant<C: ConnectionTrait>(
     client_id: &str,
     now: i64,
 ) -> Result<(), DbErr> {
-    let am = session_participant::ActiveModel {
-        id: Set(crate::crypto::random_id()),
-        tenant_id: Set(tenant_id.to_string()),
-        session_id: Set(session_id.to_string()),
-        client_id: Set(client_id.to_string()),
-        first_at: Set(now),
-        last_at: Set(now),
-    };
-    session_participant::Entity::insert(am)
+    upsert_participants(db, &[(tenant_id, session_id, client_id, now)]).await
+}
+
+/// Record several participations `(tenant_id, session_id, client_id, at)` in one statement (a
+/// new row, or a later `last_at`). Rows for the same session and client are folded into one
+/// first: PostgreSQL refuses an `ON CONFLICT DO UPDATE` that would touch one row twice.
+pub async fn upsert_participants<C: ConnectionTrait>(
+    db: &C,
+    rows: &[(&str, &str, &str, i64)],
+) -> Result<(), DbErr> {
+    let mut folded: Vec<(&str, &str, &str, i64)> = Vec::with_capacity(rows.len());
+    for &(tenant_id, session_id, client_id, at) in rows {
+        match folded
+            .iter_mut()
+            .find(|f| f.1 == session_id && f.2 == client_id)
+        {
+            Some(f) => f.3 = f.3.max(at),
+            None => folded.push((tenant_id, session_id, client_id, at)),
+        }
+    }
+    if folded.is_empty() {
+        return Ok(());
+    }
+    let models = folded
+        .into_iter()
+        .map(
+            |(tenant_id, session_id, client_id, at)| session_participant::ActiveModel {
+                id: Set(crate::crypto::random_id()),
+                tenant_id: Set(tenant_id.to_string()),
+                session_id: Set(session_id.to_string()),
+                client_id: Set(client_id.to_string()),
+                first_at: Set(at),
+                last_at: Set(at),
+            },
+        );
+    session_participant::Entity::insert_many(models)
         .on_conflict(
             OnConflict::columns([
                 session_participant::Column::SessionId,

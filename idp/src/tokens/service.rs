@@ -5,31 +5,44 @@ use crate::error::Result;
 use crate::http::RequestContext;
 use crate::model::{Client, Tenant};
 use crate::protocol::authorize::AuthRequest;
-use crate::session::service as sessions;
 use crate::session::Session;
-use crate::store::{self, TransactionTrait};
+use crate::store;
 use crate::tokens::code::CODE_TTL_SECS;
 
+/// How the authorization request being answered reached its code.
+#[derive(Debug, Clone, Copy)]
+pub enum Answered<'a> {
+    /// At once, by a live session that already takes part in the client: the request was never
+    /// stored, and the participation exists (the code exchange records its use again).
+    ByParticipatingSession,
+    /// Step by step from the remembered request with this id (consumed with the code).
+    Remembered(&'a str),
+}
+
 /// Issue a code bound to client, redirect URI, PKCE challenge and session (RFC 6749 §4.1.2), in
-/// one transaction with the session's participation and activity, consuming the request. `acr`
-/// is the level the session holds now (after any step-up), named as the RP asked.
+/// one transaction (shared with concurrent ones) with the session's activity, its participation in the client (unless it
+/// already takes part) and the consumption of a remembered request. `acr` is the level the
+/// session holds now (after any step-up), named as the RP asked.
 /// Returns the code (stored only as a hash).
 #[allow(clippy::too_many_arguments)]
 pub async fn issue_code(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
-    request_id: Option<&str>,
+    answered: Answered<'_>,
     r: &AuthRequest,
     s: &Session,
     acr: &str,
     ctx: &RequestContext,
 ) -> Result<String> {
     let code = crate::crypto::random_token();
-    let txn = state.db.begin().await?;
-    store::grants::insert_code(
-        &txn,
-        store::grants::CodeRow {
+    // Using the session at the authorization endpoint is activity, always recorded.
+    let t = s
+        .clone()
+        .touch(ctx.now)
+        .map_err(|e| crate::error::internal(e.to_string()))?;
+    let issue = store::group_commit::CodeIssue {
+        code: store::grants::CodeRow {
             code_hash: state.hasher.hash("code", &code),
             tenant_id: tenant.id.clone(),
             client_id: client.id.clone(),
@@ -49,28 +62,14 @@ pub async fn issue_code(
             access_jti: None,
             dpop_jkt: r.dpop_jkt.clone(),
         },
-    )
-    .await?;
-    sessions::participate_in(&txn, &tenant.id, &s.id, &client.id, ctx.now).await?;
-    // Using the session at the authorization endpoint is activity, always recorded.
-    let t = s
-        .clone()
-        .touch(ctx.now)
-        .map_err(|e| crate::error::internal(e.to_string()))?;
-    sessions::touch_in(
-        &txn,
-        &tenant.id,
-        &sessions::Touch {
-            session_id: t.id,
-            at: ctx.now,
-            idle_deadline: t.clocks.idle_deadline,
+        touch: (ctx.now, t.clocks.idle_deadline),
+        participate: matches!(answered, Answered::Remembered(_)),
+        consumed_request: match answered {
+            Answered::Remembered(id) => Some(id.to_string()),
+            Answered::ByParticipatingSession => None,
         },
-    )
-    .await?;
-    // A request answered at once from the session was never remembered.
-    if let Some(id) = request_id {
-        store::grants::delete_request(&txn, &tenant.id, id).await?;
-    }
-    txn.commit().await?;
+    };
+    // Committed with the codes issued meanwhile (`store::group_commit`).
+    state.group_commit.issue(issue).await?;
     Ok(code)
 }

@@ -334,10 +334,8 @@ async fn answer_from_session(
     if r.portal.is_some() {
         return Ok(None);
     }
-    let participates = sessions::resolve::participants(&state.read, &tenant.id, &s.id)
-        .await?
-        .contains(&client.id);
-    if !participates {
+    let participants = sessions::resolve::participants(&state.read, &tenant.id, &s.id).await?;
+    if !participants.contains(&client.id) {
         return Ok(None);
     }
     let facts = SessionFacts {
@@ -356,7 +354,7 @@ async fn answer_from_session(
     if interaction != Interaction::Issue {
         return Ok(None);
     }
-    let step = match step_for(state, tenant, client, r, s, ctx.now).await {
+    let step = match step_for(state, tenant, client, r, s, Some(participants), ctx.now).await {
         Ok(d) => d,
         // Refusals are answered on the step-by-step path, which redirects them to the client.
         Err(crate::error::Error::Rejected(_)) => return Ok(None),
@@ -366,18 +364,21 @@ async fn answer_from_session(
         return Ok(None);
     }
     let acr = step.level.acr_as(r.numeric_acr());
-    let code = tokens::service::issue_code(state, tenant, client, None, r, s, acr, ctx).await?;
+    let answered = tokens::service::Answered::ByParticipatingSession;
+    let code = tokens::service::issue_code(state, tenant, client, answered, r, s, acr, ctx).await?;
     Ok(Some(code_redirect(tenant, r, &code)))
 }
 
 /// What this request asks of the session's authentication level (`acr_values`, an essential
-/// `acr` claim) against what it holds.
+/// `acr` claim) against what it holds. `participants`: the session's clients when the caller
+/// has just read them (otherwise read here).
 async fn step_for(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
     r: &AuthRequest,
     s: &Session,
+    participants: Option<Vec<String>>,
     now: UnixTime,
 ) -> Result<sessions::stepup::StepUp> {
     let claims = r.claims_acr();
@@ -385,7 +386,11 @@ async fn step_for(
         claims: claims.as_ref(),
         acr_values: r.acr_values.as_deref(),
     };
-    sessions::stepup::for_session(state, tenant, s, client, asked, now).await
+    let participants = match participants {
+        Some(p) => p,
+        None => sessions::resolve::participants(&state.read, &tenant.id, &s.id).await?,
+    };
+    sessions::stepup::for_session_of(state, tenant, s, client, participants, asked, now).await
 }
 
 /// The successful authorization response (RFC 6749 §4.1.2, with `iss`: RFC 9207 §2).
@@ -515,7 +520,7 @@ pub async fn issue(
         }
         Err(e) => return super::page_error(state, Some(tenant), e),
     }
-    let step = match step_for(state, tenant, client, r, s, ctx.now).await {
+    let step = match step_for(state, tenant, client, r, s, None, ctx.now).await {
         Ok(d) => d,
         Err(crate::error::Error::Rejected(rej)) => {
             return redirect_error(tenant, &r.redirect_uri, r.state.as_deref(), &rej)
@@ -572,8 +577,8 @@ pub async fn issue(
         }
     }
     let acr = step.level.acr_as(r.numeric_acr());
-    match tokens::service::issue_code(state, tenant, client, Some(request_id), r, s, acr, ctx).await
-    {
+    let answered = tokens::service::Answered::Remembered(request_id);
+    match tokens::service::issue_code(state, tenant, client, answered, r, s, acr, ctx).await {
         Ok(code) => code_redirect(tenant, r, &code),
         Err(e) => super::page_error(state, Some(tenant), e),
     }

@@ -224,34 +224,13 @@ async fn authorization_code(
         .then(crate::crypto::random_token);
     let family_id = refresh.as_ref().map(|_| crate::crypto::random_id());
 
-    let txn = state.db.begin().await?;
-    if !store::grants::mark_code_redeemed(
-        &txn,
-        &tenant.id,
-        &code_hash,
-        family_id.as_deref(),
-        &minted.jti,
-    )
-    .await?
-    {
-        // Someone redeemed it between our read and now: that is a replay.
-        txn.rollback().await?;
-        if let Some(row) = store::grants::find_code(&state.db, &tenant.id, &code_hash).await? {
-            revoke_code_issue(state, tenant, &row, ctx).await?;
-        }
-        return Err(Rejection::CodeReplayed.into());
-    }
     // RFC 6749 §4.1.2, RFC 9700 §4.14: nothing may be issued into a session that has ended. The
     // session was live when read above, but an end (an admin's revoke-all, a logout) may be
-    // running now: the session's row lock orders this transaction with it, so either the end
-    // sees this grant and revokes it, or this sees the end and refuses (the code stays unused).
-    if !sessions::hold_active_in(&txn, &tenant.id, &session.id).await? {
-        txn.rollback().await?;
-        return Err(Rejection::SessionEnded.into());
-    }
-    if let (Some(rt), Some(fid)) = (&refresh, &family_id) {
-        store::grants::insert_family(
-            &txn,
+    // running now: the redemption locks the session's row before it marks the code, so either
+    // the end sees this grant and revokes it, or this sees the end and refuses (the code stays
+    // unused). Concurrent redemptions commit together (`store::group_commit`).
+    let first = match (&refresh, &family_id) {
+        (Some(rt), Some(fid)) => Some((
             store::grants::FamilyRow {
                 id: fid.clone(),
                 tenant_id: tenant.id.clone(),
@@ -270,37 +249,50 @@ async fn authorization_code(
                 offline: crate::tokens::refresh::grants_offline(&row.scope),
                 dpop_jkt: dpop::decide_refresh_binding(client.is_public(), proof),
             },
-        )
-        .await?;
-        insert_refresh(state, &txn, tenant, fid, rt, 0, client, ctx.now).await?;
+            refresh_row(state, tenant, fid, rt, 0, client, ctx.now),
+        )),
+        _ => None,
+    };
+    let redemption = store::group_commit::Redemption {
+        tenant_id: tenant.id.clone(),
+        code_hash: code_hash.clone(),
+        session_id: session.id.clone(),
+        refresh: first,
+        access: access_row(
+            tenant,
+            client,
+            &minted,
+            Some(&session.id),
+            family_id.as_deref(),
+        ),
+        client_row_id: client.id.clone(),
+        now: ctx.now,
+        event: audit::row(
+            Event {
+                tenant_id: &tenant.id,
+                kind: "token.issued",
+                session_id: Some(&session.id),
+                user_id: Some(&user.id),
+                client_id: Some(&client.client_id),
+                actor: "client",
+                outcome: "ok",
+                detail: Some(json!({"grant": "authorization_code"})),
+            },
+            Some(ctx),
+            ctx.now_ms,
+        ),
+    };
+    match state.group_commit.redeem(redemption).await? {
+        store::group_commit::Redeemed::Committed => {}
+        store::group_commit::Redeemed::SessionEnded => return Err(Rejection::SessionEnded.into()),
+        // Someone redeemed it between our read and now: that is a replay.
+        store::group_commit::Redeemed::Replayed => {
+            if let Some(row) = store::grants::find_code(&state.db, &tenant.id, &code_hash).await? {
+                revoke_code_issue(state, tenant, &row, ctx).await?;
+            }
+            return Err(Rejection::CodeReplayed.into());
+        }
     }
-    insert_access(
-        &txn,
-        tenant,
-        client,
-        &minted,
-        Some(&session.id),
-        family_id.as_deref(),
-    )
-    .await?;
-    sessions::participate_in(&txn, &tenant.id, &session.id, &client.id, ctx.now).await?;
-    audit::record(
-        &txn,
-        Event {
-            tenant_id: &tenant.id,
-            kind: "token.issued",
-            session_id: Some(&session.id),
-            user_id: Some(&user.id),
-            client_id: Some(&client.client_id),
-            actor: "client",
-            outcome: "ok",
-            detail: Some(json!({"grant": "authorization_code"})),
-        },
-        Some(ctx),
-        ctx.now_ms,
-    )
-    .await?;
-    txn.commit().await?;
     Ok(issue::response_body(
         &minted,
         refresh.as_deref(),
@@ -354,56 +346,45 @@ async fn revoke_code_issue(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_refresh<C: sea_orm::ConnectionTrait>(
+/// The first refresh token of a family (stored only as a hash).
+fn refresh_row(
     state: &AppState,
-    db: &C,
     tenant: &Tenant,
     family_id: &str,
     token: &str,
     generation: i64,
     client: &Client,
     now: i64,
-) -> Result<()> {
-    store::grants::insert_refresh(
-        db,
-        store::grants::RefreshRow {
-            token_hash: state.hasher.hash("refresh", token),
-            tenant_id: tenant.id.clone(),
-            family_id: family_id.to_string(),
-            generation,
-            state: store::grants::RT_ACTIVE.into(),
-            created_at: now,
-            idle_deadline: now + client.lifetimes.refresh_idle_secs,
-            rotated_at: None,
-        },
-    )
-    .await?;
-    Ok(())
+) -> store::grants::RefreshRow {
+    store::grants::RefreshRow {
+        token_hash: state.hasher.hash("refresh", token),
+        tenant_id: tenant.id.clone(),
+        family_id: family_id.to_string(),
+        generation,
+        state: store::grants::RT_ACTIVE.into(),
+        created_at: now,
+        idle_deadline: now + client.lifetimes.refresh_idle_secs,
+        rotated_at: None,
+    }
 }
 
-async fn insert_access<C: sea_orm::ConnectionTrait>(
-    db: &C,
+/// The record of an issued access token (its `jti`), by which it is revoked.
+fn access_row(
     tenant: &Tenant,
     client: &Client,
     m: &issue::Minted,
     session_id: Option<&str>,
     family_id: Option<&str>,
-) -> Result<()> {
-    store::grants::insert_access(
-        db,
-        store::grants::AccessTokenRow {
-            jti: m.jti.clone(),
-            tenant_id: tenant.id.clone(),
-            client_id: client.id.clone(),
-            session_id: session_id.map(str::to_string),
-            family_id: family_id.map(str::to_string),
-            expires_at: m.expires_at,
-            revoked: false,
-        },
-    )
-    .await?;
-    Ok(())
+) -> store::grants::AccessTokenRow {
+    store::grants::AccessTokenRow {
+        jti: m.jti.clone(),
+        tenant_id: tenant.id.clone(),
+        client_id: client.id.clone(),
+        session_id: session_id.map(str::to_string),
+        family_id: family_id.map(str::to_string),
+        expires_at: m.expires_at,
+        revoked: false,
+    }
 }
 
 /// RFC 6749 §4.4: confidential clients only.

@@ -311,7 +311,7 @@ async fn once(
                 touch: touch.map(|t| (t.session_id, t.at, t.idle_deadline)),
                 event,
             };
-            match state.rotations.rotate(rotation).await? {
+            match state.group_commit.rotate(rotation).await? {
                 store::group_commit::Rotated::Committed => {}
                 store::group_commit::Rotated::FamilyRevoked => {
                     return Err(Rejection::RefreshInvalid.into())

@@ -157,13 +157,15 @@ pub async fn begin(
         )
         .await?;
     }
-    let layers = load_layers(&state.db, tenant).await?;
-    let who = membership(&state.db, &tenant.id, &login.user.id).await?;
+    // Committed state, from the reader pool, as `join` (ADR 0019): the admission below counts
+    // and decides under the user's lock on the writer.
+    let layers = load_layers(&state.read, tenant).await?;
+    let who = membership(&state.read, &tenant.id, &login.user.id).await?;
     let policy = effective(&layers, &who, &[login.client.client_id.as_str()]);
     let device = match ctx.cookies.get(&state.cookies.device_name(&tenant.slug)) {
         Some(token) => {
             let hash = state.hasher.hash("device", token);
-            store::sessions::find_device_by_token_hash(&state.db, &tenant.id, &hash).await?
+            store::sessions::find_device_by_token_hash(&state.read, &tenant.id, &hash).await?
         }
         None => None,
     };

@@ -88,6 +88,19 @@ pub async fn for_session(
     now: i64,
 ) -> Result<StepUp> {
     let rows = super::resolve::participants(&state.read, &tenant.id, &s.id).await?;
+    for_session_of(state, tenant, s, client, rows, asked, now).await
+}
+
+/// `for_session` with the session's participating clients (row ids) already read.
+pub async fn for_session_of(
+    state: &AppState,
+    tenant: &Tenant,
+    s: &Session,
+    client: &Client,
+    rows: Vec<String>,
+    asked: Asked<'_>,
+    now: i64,
+) -> Result<StepUp> {
     let mut ids: Vec<String> = if rows.is_empty() {
         vec![]
     } else {
