@@ -91,14 +91,6 @@ pub async fn delete_expired<C: ConnectionTrait>(db: &C, now: i64) -> Result<(), 
 
 // --- codes ------------------------------------------------------------------------------
 
-pub async fn insert_code<C: ConnectionTrait>(db: &C, c: CodeRow) -> Result<(), DbErr> {
-    let am: auth_code::ActiveModel = c.into();
-    auth_code::Entity::insert(am)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
-
 pub async fn find_code<C: ConnectionTrait>(
     db: &C,
     tenant_id: &str,
@@ -135,14 +127,6 @@ pub async fn mark_code_redeemed<C: ConnectionTrait>(
 }
 
 // --- refresh families -------------------------------------------------------------------
-
-pub async fn insert_family<C: ConnectionTrait>(db: &C, f: FamilyRow) -> Result<(), DbErr> {
-    let am: refresh_family::ActiveModel = f.into();
-    refresh_family::Entity::insert(am)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
 
 pub async fn find_family<C: ConnectionTrait>(
     db: &C,

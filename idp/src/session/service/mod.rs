@@ -63,19 +63,6 @@ pub async fn touch_in<C: sea_orm::ConnectionTrait>(
     Ok(())
 }
 
-/// Record that a client received tokens in a session (inside a caller's transaction).
-pub async fn participate_in<C: sea_orm::ConnectionTrait>(
-    txn: &C,
-    tenant_id: &str,
-    session_id: &str,
-    client_row_id: &str,
-    now: UnixTime,
-) -> crate::error::Result<()> {
-    crate::store::sessions::upsert_participant(txn, tenant_id, session_id, client_row_id, now)
-        .await?;
-    Ok(())
-}
-
 /// Take the session's row lock inside a caller's transaction while it is active; false when it
 /// has ended. A grant written in the same transaction then cannot outlive an end of the session
 /// running concurrently: the end takes the same lock first, so either it sees the grant and
