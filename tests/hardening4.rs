@@ -670,3 +670,115 @@ async fn a_claim_reads_the_head_of_the_queue_and_only_a_widened_one_looks_past_a
     assert!(c.rows.iter().all(|r| r.target == busy_host));
     assert!(c.held_back);
 }
+
+/// Claims and outcomes are written for many rows per statement, and each row still only for
+/// the claim that holds it: a row whose lease ran out and was claimed by another node keeps its
+/// new holder's claim when the first holder's outcome arrives late, while the first holder's
+/// other rows are recorded, each with its own delivery time.
+#[tokio::test]
+async fn batched_claims_and_outcomes_touch_only_the_rows_their_claim_holds() {
+    use lanyard_idp::store::outbox::{
+        claim_due, find, insert_many, mark_delivered_many, Fairness, DELIVERED, IN_FLIGHT, PENDING,
+    };
+    let ts = TestServer::start_with(Setup {
+        dispatcher: false,
+        ..Default::default()
+    })
+    .await;
+    let db = &ts.state.db;
+    let rows: Vec<_> = (0..5)
+        .map(|i| owed(&ts, &format!("https://rp{i}.example/bc"), 1_000 + i))
+        .collect();
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    insert_many(db, rows).await.unwrap();
+    let none = std::collections::HashMap::new();
+    let fair = Fairness {
+        busy: &none,
+        per_destination: 8,
+        widen: false,
+    };
+    // Node A claims the oldest row with a short lease, then two more with a long one.
+    let a1 = claim_due(db, "a1", 10_000, 11_000, 1, &fair).await.unwrap();
+    let a2 = claim_due(db, "a2", 10_000, 90_000, 2, &fair).await.unwrap();
+    assert_eq!(a1.rows.len(), 1);
+    assert_eq!(a1.rows[0].id, ids[0]);
+    let mut a2_ids: Vec<_> = a2.rows.iter().map(|r| r.id.clone()).collect();
+    a2_ids.sort();
+    let mut want = vec![ids[1].clone(), ids[2].clone()];
+    want.sort();
+    assert_eq!(
+        a2_ids, want,
+        "one claim statement took exactly the two oldest left"
+    );
+    assert!(a2
+        .rows
+        .iter()
+        .all(|r| r.attempts == 1 && r.state == IN_FLIGHT));
+    // A's short lease runs out; node B claims that row again (an abandoned row comes first).
+    let b = claim_due(db, "b", 12_000, 40_000, 1, &fair).await.unwrap();
+    assert_eq!(b.rows.len(), 1);
+    assert_eq!(b.rows[0].id, ids[0]);
+    assert_eq!(
+        b.rows[0].attempts, 2,
+        "the re-claim counts a second attempt"
+    );
+    // A's outcomes arrive in one batch: its stale claim on row 0 is refused, its two live
+    // claims are recorded, each with its own time; a pair naming the wrong claim is refused.
+    let took = mark_delivered_many(
+        db,
+        &[
+            (ids[0].as_str(), "a1", 12_500),
+            (ids[1].as_str(), "a2", 12_600),
+            (ids[2].as_str(), "a2", 12_700),
+            (ids[3].as_str(), "a2", 12_800),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut took: Vec<_> = took.into_iter().collect();
+    took.sort();
+    let mut want = vec![
+        (ids[1].clone(), "a2".to_string()),
+        (ids[2].clone(), "a2".to_string()),
+    ];
+    want.sort();
+    assert_eq!(took, want);
+    let tenant_id = ts.tenant.id.as_str();
+    let row = |i: usize| {
+        let id = ids[i].clone();
+        async move { find(db, tenant_id, &id).await.unwrap().unwrap() }
+    };
+    let r0 = row(0).await;
+    assert_eq!(
+        (r0.state.as_str(), r0.leased_by.as_deref()),
+        (IN_FLIGHT, Some("b"))
+    );
+    assert_eq!(r0.delivered_at_ms, None);
+    let (r1, r2) = (row(1).await, row(2).await);
+    assert_eq!(
+        (r1.state.as_str(), r1.delivered_at_ms),
+        (DELIVERED, Some(12_600))
+    );
+    assert_eq!(
+        (r2.state.as_str(), r2.delivered_at_ms),
+        (DELIVERED, Some(12_700))
+    );
+    assert_eq!(r1.lease_until_ms, None);
+    let r3 = row(3).await;
+    assert_eq!((r3.state.as_str(), r3.leased_by), (PENDING, None));
+    // B's own outcome for row 0 is recorded.
+    let took = mark_delivered_many(db, &[(ids[0].as_str(), "b", 13_000)])
+        .await
+        .unwrap();
+    assert!(took.contains(&(ids[0].clone(), "b".to_string())));
+    assert_eq!(row(0).await.state, DELIVERED);
+    // Rows already delivered are not claimed again, whatever the lease said.
+    let c = claim_due(db, "c", 100_000, 200_000, 10, &fair)
+        .await
+        .unwrap();
+    let mut c_ids: Vec<_> = c.rows.iter().map(|r| r.id.clone()).collect();
+    c_ids.sort();
+    let mut want = vec![ids[3].clone(), ids[4].clone()];
+    want.sort();
+    assert_eq!(c_ids, want);
+}

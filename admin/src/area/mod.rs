@@ -431,7 +431,7 @@ async fn whoami(state: &AppState, tenant: Tenant, ctx: RequestContext) -> Result
                 s,
                 &Client::admin_area(&tenant),
                 sessions::stepup::Asked::default(),
-                ctx.now,
+                &ctx,
             )
             .await
             .map_err(|e| fail(&tenant, e))?;

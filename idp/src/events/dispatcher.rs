@@ -355,11 +355,19 @@ async fn settle(state: &State, batch: &[Settlement]) -> Result<()> {
     let txn = state.db.begin().await?;
     // Outcomes this node recorded (its claim still held), counted once the batch commits.
     let mut recorded: Vec<&Settlement> = Vec::with_capacity(batch.len());
+    // Deliveries, the bulk of every batch, in one statement per chunk; each row still only
+    // while its own claim holds it.
+    let delivered: Vec<(&str, &str, i64)> = batch
+        .iter()
+        .filter(|s| s.outcome == DeliveryOutcome::Delivered)
+        .map(|s| (s.row.id.as_str(), s.claim.as_str(), s.at_ms))
+        .collect();
+    let took_delivered = store::outbox::mark_delivered_many(&txn, &delivered).await?;
     for s in batch {
         let row = &s.row;
         let took = match &s.outcome {
             DeliveryOutcome::Delivered => {
-                store::outbox::mark_delivered(&txn, &row.id, &s.claim, s.at_ms).await?
+                took_delivered.contains(&(row.id.clone(), s.claim.clone()))
             }
             DeliveryOutcome::RetryAt(at) => {
                 let error = describe(&s.attempt);

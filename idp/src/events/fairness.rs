@@ -57,6 +57,14 @@ impl FairShare {
         *self.load.entry(destination_of(target)).or_default() += 1;
     }
 
+    /// A provisional [`take`](Self::take) whose claim did not hold (another node claimed the row
+    /// first): the slot is free again.
+    pub fn release(&mut self, target: &str) {
+        if let Some(n) = self.load.get_mut(&destination_of(target)) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
     /// The targets known so far whose destination is at its limit (sorted, for a stable query).
     pub fn full_targets(&self) -> Vec<String> {
         self.known
@@ -144,5 +152,17 @@ mod tests {
         assert!(share.full_targets().is_empty());
         share.take("https://rp.example/bc");
         assert!(!share.decide_admit("https://rp.example/bc"));
+    }
+
+    #[test]
+    fn a_released_take_frees_its_slot_and_never_goes_below_zero() {
+        let mut share = FairShare::new(&HashMap::new(), 1);
+        share.take("https://rp.example/a");
+        assert!(!share.decide_admit("https://rp.example/b"));
+        share.release("https://rp.example/a");
+        assert!(share.decide_admit("https://rp.example/b"));
+        share.release("https://rp.example/a");
+        share.take("https://rp.example/b");
+        assert!(!share.decide_admit("https://rp.example/a"));
     }
 }

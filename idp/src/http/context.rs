@@ -94,6 +94,8 @@ pub struct RequestContext {
     pub posture: Option<String>,
     pub now: UnixTime,
     pub now_ms: i64,
+    /// Committed policy inputs this request has read (`session::service::policy::ReadMemo`).
+    pub reads: crate::session::service::policy::ReadMemo,
 }
 
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -184,6 +186,7 @@ impl RequestContext {
             posture,
             now: now_ms.div_euclid(1000),
             now_ms,
+            reads: Default::default(),
         }
     }
 
@@ -200,6 +203,7 @@ impl RequestContext {
             posture: None,
             now: now_ms.div_euclid(1000),
             now_ms,
+            reads: Default::default(),
         }
     }
 }

@@ -1,19 +1,23 @@
 //! The outbox: side effects owed to other parties, written in the same transaction as the change
 //! that implies them, and claimed by exactly one dispatcher at a time.
 //!
-//! Claiming is one conditional `UPDATE ... WHERE id IN (due ids) AND <still due>` that stamps a
-//! unique claim token, so two nodes can never both claim a row: the database decides. On
-//! PostgreSQL the inner select adds `FOR UPDATE SKIP LOCKED` so competing nodes take different
-//! rows instead of queueing on the same ones; that is the only dialect difference, kept in
-//! [`due_ids_subquery`].
+//! A claim selects a bounded window of due rows, then claims the ones it admits in one
+//! conditional `UPDATE ... WHERE id IN (...) AND attempts = <as selected>` that stamps a unique
+//! claim token ([`claim_rows`]), so two nodes can never both claim a row: the database decides.
+//! On PostgreSQL the select adds `FOR UPDATE SKIP LOCKED` so competing nodes take different rows
+//! instead of queueing on the same ones ([`ids_query`]). Outcomes are written only while the
+//! writer's claim still holds the row; deliveries in one statement per batch
+//! ([`mark_delivered_many`]).
 
 use super::entities::outbox;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query, SelectStatement};
+use sea_orm::sea_query::{
+    CaseStatement, Expr, LockBehavior, LockType, Query, SelectStatement, SimpleExpr,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub use outbox::Model as DeliveryRow;
 
@@ -135,6 +139,48 @@ pub struct Claimed {
     pub past_head: u64,
 }
 
+/// Claim the selected rows `(id, attempts it was selected with, target)` in one statement;
+/// returns the ids claimed.
+///
+/// Each row is claimed by key *and* the attempt count it was selected with: every claim
+/// increments `attempts`, so a row another node claimed (or claimed and delivered) since our
+/// select is left alone, whatever the isolation level or lock behaviour. Repeating the due
+/// condition instead made PostgreSQL walk every waiting row per claim (measured), and updating by
+/// key alone let two nodes claim one row (caught by the two-node test). SQLite accepts a row
+/// value on the right of `IN` only from a subquery, so the per-row attempt count is a `CASE`.
+async fn claim_rows<C: ConnectionTrait>(
+    db: &C,
+    rows: &[(String, i64, String)],
+    claim: &str,
+    lease_until_ms: i64,
+) -> Result<HashSet<String>, DbErr> {
+    let mut took = HashSet::with_capacity(rows.len());
+    // Three bound values per row: well inside SQLite's limit of 32,766 for any claim window.
+    for chunk in rows.chunks(256) {
+        let mut expected = CaseStatement::new();
+        for (id, attempts, _) in chunk {
+            expected = expected.case(Expr::col(outbox::Column::Id).eq(id.as_str()), *attempts);
+        }
+        let mut q = Query::update();
+        q.table(outbox::Entity)
+            .value(outbox::Column::State, IN_FLIGHT)
+            .value(outbox::Column::LeaseUntilMs, lease_until_ms)
+            .value(outbox::Column::LeasedBy, claim)
+            .value(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            )
+            .and_where(outbox::Column::Id.is_in(chunk.iter().map(|r| r.0.clone())))
+            .and_where(Expr::col(outbox::Column::Attempts).eq(Into::<SimpleExpr>::into(expected)))
+            .returning_col(outbox::Column::Id);
+        let backend = db.get_database_backend();
+        for r in db.query_all(backend.build(&q)).await? {
+            took.insert(r.try_get::<String>("", "id")?);
+        }
+    }
+    Ok(took)
+}
+
 /// Claim up to `limit` due deliveries for `claim` (a token unique to this claim) until
 /// `lease_until_ms`, counting the attempt. Returns the claimed rows.
 ///
@@ -193,35 +239,30 @@ pub async fn claim_due(
                 break;
             }
             let mut skipped = false;
-            // Each row is claimed by key *and* the attempt count it was selected with: every claim
-            // increments `attempts`, so a row another node claimed (or claimed and delivered) since
-            // our select is left alone, whatever the isolation level or lock behaviour. Repeating the
-            // due condition instead made PostgreSQL walk every waiting row per claim (measured), and
-            // updating by key alone let two nodes claim one row (caught by the two-node test).
+            let mut admitted: Vec<(String, i64, String)> = Vec::with_capacity(candidates.len());
             for (id, attempts, target) in candidates {
-                if claimed >= limit {
+                if claimed + admitted.len() as u64 >= limit {
                     break;
                 }
                 if !share.decide_admit(&target) {
                     skipped = true;
                     continue;
                 }
-                let r = outbox::Entity::update_many()
-                    .col_expr(outbox::Column::State, Expr::value(IN_FLIGHT))
-                    .col_expr(outbox::Column::LeaseUntilMs, Expr::value(lease_until_ms))
-                    .col_expr(outbox::Column::LeasedBy, Expr::value(claim))
-                    .col_expr(outbox::Column::Attempts, Expr::value(attempts + 1))
-                    .filter(outbox::Column::Id.eq(id))
-                    .filter(outbox::Column::Attempts.eq(attempts))
-                    .exec(&txn)
-                    .await?;
-                if r.rows_affected == 1 {
-                    share.take(&target);
+                // Provisionally counted, so later candidates of this round see it; released
+                // below if another node claimed the row first.
+                share.take(&target);
+                admitted.push((id, attempts, target));
+            }
+            let took = claim_rows(&txn, &admitted, claim, lease_until_ms).await?;
+            for (id, _, target) in &admitted {
+                if took.contains(id) {
+                    claimed += 1;
                     if round > 0 {
                         past_head += 1;
                     }
+                } else {
+                    share.release(target);
                 }
-                claimed += r.rows_affected;
             }
             if !skipped {
                 break;
@@ -284,13 +325,42 @@ async fn settle<C: ConnectionTrait>(
     Ok(r.rows_affected == 1)
 }
 
-pub async fn mark_delivered<C: ConnectionTrait>(
+/// Record several deliveries `(id, claim, delivered_at_ms)` as delivered in one statement per
+/// chunk; returns the `(id, claim)` pairs recorded. As for [`settle`], each row only while its
+/// own claim still holds it, so a row whose lease ran out and was claimed elsewhere is left to
+/// its new holder.
+pub async fn mark_delivered_many<C: ConnectionTrait>(
     db: &C,
-    id: &str,
-    claim: &str,
-    now_ms: i64,
-) -> Result<bool, DbErr> {
-    settle(db, id, claim, DELIVERED, None, None, Some(now_ms)).await
+    rows: &[(&str, &str, i64)],
+) -> Result<HashSet<(String, String)>, DbErr> {
+    let mut took = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(200) {
+        let mut holder = CaseStatement::new();
+        let mut at = CaseStatement::new();
+        for &(id, claim, at_ms) in chunk {
+            holder = holder.case(Expr::col(outbox::Column::Id).eq(id), claim);
+            at = at.case(Expr::col(outbox::Column::Id).eq(id), at_ms);
+        }
+        let mut q = Query::update();
+        q.table(outbox::Entity)
+            .value(outbox::Column::State, DELIVERED)
+            .value(outbox::Column::LeaseUntilMs, Option::<i64>::None)
+            .value(outbox::Column::LastError, Option::<String>::None)
+            .value(outbox::Column::DeliveredAtMs, Into::<SimpleExpr>::into(at))
+            .and_where(outbox::Column::Id.is_in(chunk.iter().map(|r| r.0.to_string())))
+            .and_where(outbox::Column::State.eq(IN_FLIGHT))
+            .and_where(Expr::col(outbox::Column::LeasedBy).eq(Into::<SimpleExpr>::into(holder)))
+            // `returning_col` twice would keep only the last column.
+            .returning(Query::returning().columns([outbox::Column::Id, outbox::Column::LeasedBy]));
+        let backend = db.get_database_backend();
+        for r in db.query_all(backend.build(&q)).await? {
+            took.insert((
+                r.try_get::<String>("", "id")?,
+                r.try_get::<String>("", "leased_by")?,
+            ));
+        }
+    }
+    Ok(took)
 }
 
 pub async fn mark_retry<C: ConnectionTrait>(

@@ -354,7 +354,7 @@ async fn answer_from_session(
     if interaction != Interaction::Issue {
         return Ok(None);
     }
-    let step = match step_for(state, tenant, client, r, s, Some(participants), ctx.now).await {
+    let step = match step_for(state, tenant, client, r, s, Some(participants), ctx).await {
         Ok(d) => d,
         // Refusals are answered on the step-by-step path, which redirects them to the client.
         Err(crate::error::Error::Rejected(_)) => return Ok(None),
@@ -379,7 +379,7 @@ async fn step_for(
     r: &AuthRequest,
     s: &Session,
     participants: Option<Vec<String>>,
-    now: UnixTime,
+    ctx: &RequestContext,
 ) -> Result<sessions::stepup::StepUp> {
     let claims = r.claims_acr();
     let asked = sessions::stepup::Asked {
@@ -390,7 +390,7 @@ async fn step_for(
         Some(p) => p,
         None => sessions::resolve::participants(&state.read, &tenant.id, &s.id).await?,
     };
-    sessions::stepup::for_session_of(state, tenant, s, client, participants, asked, now).await
+    sessions::stepup::for_session_of(state, tenant, s, client, participants, asked, ctx).await
 }
 
 /// The successful authorization response (RFC 6749 §4.1.2, with `iss`: RFC 9207 §2).
@@ -520,7 +520,7 @@ pub async fn issue(
         }
         Err(e) => return super::page_error(state, Some(tenant), e),
     }
-    let step = match step_for(state, tenant, client, r, s, None, ctx.now).await {
+    let step = match step_for(state, tenant, client, r, s, None, ctx).await {
         Ok(d) => d,
         Err(crate::error::Error::Rejected(rej)) => {
             return redirect_error(tenant, &r.redirect_uri, r.state.as_deref(), &rej)

@@ -10,7 +10,7 @@
 //! Counting, evicting and inserting then happen in that one transaction.
 
 use super::end::{end_in, Ender};
-use super::policy::{effective, load_layers, membership};
+use super::policy::{committed_inputs, effective, load_layers, membership};
 use super::resolve::parse;
 use crate::app::AppState;
 use crate::error::{internal, Result};
@@ -159,8 +159,7 @@ pub async fn begin(
     }
     // Committed state, from the reader pool, as `join` (ADR 0019): the admission below counts
     // and decides under the user's lock on the writer.
-    let layers = load_layers(&state.read, tenant).await?;
-    let who = membership(&state.read, &tenant.id, &login.user.id).await?;
+    let (layers, who) = committed_inputs(state, tenant, &login.user.id, &ctx.reads).await?;
     let policy = effective(&layers, &who, &[login.client.client_id.as_str()]);
     let device = match ctx.cookies.get(&state.cookies.device_name(&tenant.slug)) {
         Some(token) => {
@@ -782,8 +781,7 @@ pub async fn join(
         return Ok(Admission::Admitted(()));
     }
     // Committed state, from the reader pool (the admission below decides under the user's lock).
-    let layers = load_layers(&state.read, tenant).await?;
-    let who = membership(&state.read, &tenant.id, &session.user_id).await?;
+    let (layers, who) = committed_inputs(state, tenant, &session.user_id, &ctx.reads).await?;
     let mut client_ids: Vec<String> = if participants.is_empty() {
         vec![]
     } else {

@@ -20,6 +20,7 @@ use crate::store::{self, TransactionTrait};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// A tenant's layers, parsed. A stored value that does not parse is an error naming the tenant,
 /// the layer and the field.
@@ -46,6 +47,66 @@ pub async fn load_layers<C: ConnectionTrait>(
         out.push((r, layer));
     }
     Ok(out)
+}
+
+/// What one request has read of committed policy inputs (a tenant's layers, a user's groups
+/// and attributes), so the steps of one sign-in (the step-up decision, admission, joining the
+/// client) read them once, not once per step. It lives as long as the request's context
+/// ([`crate::http::RequestContext::reads`]) and holds only reads from the reader pool: work that
+/// changes a policy or a membership reads its own transaction, never this.
+#[derive(Clone, Default)]
+pub struct ReadMemo(Arc<Mutex<MemoInner>>);
+
+type Layers = Arc<Vec<(LayerRef, PolicyLayer)>>;
+
+#[derive(Default)]
+struct MemoInner {
+    layers: HashMap<String, Layers>,
+    members: HashMap<(String, String), Membership>,
+}
+
+impl std::fmt::Debug for ReadMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Policy and membership are not secrets, but they are not the context's to print.
+        f.write_str("ReadMemo")
+    }
+}
+
+impl ReadMemo {
+    fn inner(&self) -> std::sync::MutexGuard<'_, MemoInner> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A tenant's layers and a user's membership as committed, read once per request (`memo`).
+pub async fn committed_inputs(
+    state: &AppState,
+    tenant: &Tenant,
+    user_id: &str,
+    memo: &ReadMemo,
+) -> Result<(Layers, Membership)> {
+    let cached_layers = memo.inner().layers.get(&tenant.id).cloned();
+    let layers = match cached_layers {
+        Some(l) => l,
+        None => {
+            let l = Arc::new(load_layers(&state.read, tenant).await?);
+            memo.inner().layers.insert(tenant.id.clone(), l.clone());
+            l
+        }
+    };
+    let key = (tenant.id.clone(), user_id.to_string());
+    let cached_who = memo.inner().members.get(&key).cloned();
+    let who = match cached_who {
+        Some(w) => w,
+        None => {
+            let w = membership(&state.read, &tenant.id, user_id).await?;
+            memo.inner().members.insert(key, w.clone());
+            w
+        }
+    };
+    Ok((layers, who))
 }
 
 /// A user's groups and attributes.

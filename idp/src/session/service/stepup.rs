@@ -2,7 +2,7 @@
 //! (the policy of the user in that client, the request's `claims` and `acr_values`), and what the
 //! session holds (its second factor, decayed by `mfa_max_age_secs`).
 
-use super::policy::{effective, load_layers, membership};
+use super::policy::{committed_inputs, effective, ReadMemo};
 use crate::app::AppState;
 use crate::error::Result;
 use crate::factors::service::has_totp;
@@ -33,11 +33,11 @@ async fn policy_for(
     tenant: &Tenant,
     user_id: &str,
     client_ids: &[&str],
+    reads: &ReadMemo,
 ) -> Result<crate::session::EffectivePolicy> {
-    // Committed state, from the reader pool: on SQLite the writer connection is the one
-    // serialisation point, and nothing here needs a write of this request's own.
-    let layers = load_layers(&state.read, tenant).await?;
-    let who = membership(&state.read, &tenant.id, user_id).await?;
+    // Committed state, from the reader pool (once per request): on SQLite the writer connection
+    // is the one serialisation point, and nothing here needs a write of this request's own.
+    let (layers, who) = committed_inputs(state, tenant, user_id, reads).await?;
     Ok(effective(&layers, &who, client_ids))
 }
 
@@ -53,7 +53,14 @@ pub async fn for_login(
     asked: Asked<'_>,
     ctx: &crate::http::RequestContext,
 ) -> Result<StepUp> {
-    let policy = policy_for(state, tenant, user_id, &[client.client_id.as_str()]).await?;
+    let policy = policy_for(
+        state,
+        tenant,
+        user_id,
+        &[client.client_id.as_str()],
+        &ctx.reads,
+    )
+    .await?;
     let mut require_mfa = policy.require_mfa.value;
     if policy.min_device_trust.value.is_some()
         && policy.on_low_device_trust.value == crate::session::trust::LowTrustResponse::StepUp
@@ -85,10 +92,10 @@ pub async fn for_session(
     s: &Session,
     client: &Client,
     asked: Asked<'_>,
-    now: i64,
+    ctx: &crate::http::RequestContext,
 ) -> Result<StepUp> {
     let rows = super::resolve::participants(&state.read, &tenant.id, &s.id).await?;
-    for_session_of(state, tenant, s, client, rows, asked, now).await
+    for_session_of(state, tenant, s, client, rows, asked, ctx).await
 }
 
 /// `for_session` with the session's participating clients (row ids) already read.
@@ -99,8 +106,9 @@ pub async fn for_session_of(
     client: &Client,
     rows: Vec<String>,
     asked: Asked<'_>,
-    now: i64,
+    ctx: &crate::http::RequestContext,
 ) -> Result<StepUp> {
+    let now = ctx.now;
     let mut ids: Vec<String> = if rows.is_empty() {
         vec![]
     } else {
@@ -112,7 +120,7 @@ pub async fn for_session_of(
     };
     ids.push(client.client_id.clone());
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let policy = policy_for(state, tenant, &s.user_id, &refs).await?;
+    let policy = policy_for(state, tenant, &s.user_id, &refs, &ctx.reads).await?;
     let held = effective_level(s.mfa_at, policy.mfa_max_age_secs.value, now);
     let req = decide_requirement(policy.require_mfa.value, asked.claims, asked.acr_values)
         .map_err(|_| crate::error::Error::Rejected(crate::error::Rejection::UnmetAuthentication))?;
