@@ -20,6 +20,7 @@ mod m20261201_000012_lockout;
 mod m20261201_000013_usernames;
 mod m20261201_000015_preferences;
 mod m20261202_000016_end_batch_index;
+mod m20261203_000017_drop_outbox_leased_by_index;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_usernames::Migration),
             Box::new(m20261201_000015_preferences::Migration),
             Box::new(m20261202_000016_end_batch_index::Migration),
+            Box::new(m20261203_000017_drop_outbox_leased_by_index::Migration),
         ]
     }
 }

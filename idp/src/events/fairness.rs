@@ -65,6 +65,11 @@ impl FairShare {
         }
     }
 
+    /// Whether any destination is at its limit.
+    pub fn any_full(&self) -> bool {
+        self.load.values().any(|n| *n >= self.per_destination)
+    }
+
     /// The targets known so far whose destination is at its limit (sorted, for a stable query).
     pub fn full_targets(&self) -> Vec<String> {
         self.known
@@ -150,8 +155,10 @@ mod tests {
         let mut share = FairShare::new(&HashMap::new(), 1);
         assert!(share.decide_admit("https://rp.example/bc"));
         assert!(share.full_targets().is_empty());
+        assert!(!share.any_full());
         share.take("https://rp.example/bc");
         assert!(!share.decide_admit("https://rp.example/bc"));
+        assert!(share.any_full());
     }
 
     #[test]

@@ -105,11 +105,18 @@ fn ids_query(postgres: bool, cond: Condition, full: &[String], limit: u64) -> Se
 /// Selects per due condition before a widened claim gives up on targets at their limit.
 const CLAIM_ROUNDS: usize = 4;
 
-/// How many due rows a claim reads from the head of the queue for `free` slots: a few per slot,
-/// so rows of other destinations just behind a full destination's are still found, yet bounded,
-/// so a claim costs the same however large the backlog is.
-fn head_window(free: u64) -> u64 {
-    free.saturating_mul(4).clamp(16, 256)
+/// How many due rows a claim reads from the head of the queue for `free` slots. While some
+/// destination is at its limit (`crowded`), a few per slot, so rows of other destinations just
+/// behind a full destination's are still found; otherwise a few beyond the free slots, since
+/// every row read costs (measured: reading four per slot was the largest statement cost of a
+/// 10,000-delivery fan-out, 40,000 rows read for 10,000 claimed). Bounded either way, so a claim
+/// costs the same however large the backlog is.
+fn head_window(free: u64, crowded: bool) -> u64 {
+    if crowded {
+        free.saturating_mul(4).clamp(16, 256)
+    } else {
+        free.saturating_add(8).min(256)
+    }
 }
 
 /// Per-destination limits for [`claim_due`].
@@ -140,7 +147,7 @@ pub struct Claimed {
 }
 
 /// Claim the selected rows `(id, attempts it was selected with, target)` in one statement;
-/// returns the ids claimed.
+/// returns the rows claimed, as they are now (read back by the same statement).
 ///
 /// Each row is claimed by key *and* the attempt count it was selected with: every claim
 /// increments `attempts`, so a row another node claimed (or claimed and delivered) since our
@@ -153,8 +160,9 @@ async fn claim_rows<C: ConnectionTrait>(
     rows: &[(String, i64, String)],
     claim: &str,
     lease_until_ms: i64,
-) -> Result<HashSet<String>, DbErr> {
-    let mut took = HashSet::with_capacity(rows.len());
+) -> Result<HashMap<String, DeliveryRow>, DbErr> {
+    use sea_orm::FromQueryResult;
+    let mut took = HashMap::with_capacity(rows.len());
     // Three bound values per row: well inside SQLite's limit of 32,766 for any claim window.
     for chunk in rows.chunks(256) {
         let mut expected = CaseStatement::new();
@@ -172,10 +180,11 @@ async fn claim_rows<C: ConnectionTrait>(
             )
             .and_where(outbox::Column::Id.is_in(chunk.iter().map(|r| r.0.clone())))
             .and_where(Expr::col(outbox::Column::Attempts).eq(Into::<SimpleExpr>::into(expected)))
-            .returning_col(outbox::Column::Id);
+            .returning_all();
         let backend = db.get_database_backend();
         for r in db.query_all(backend.build(&q)).await? {
-            took.insert(r.try_get::<String>("", "id")?);
+            let row = DeliveryRow::from_query_result(&r, "")?;
+            took.insert(row.id.clone(), row);
         }
     }
     Ok(took)
@@ -207,6 +216,7 @@ pub async fn claim_due(
     let mut claimed = 0;
     let mut held_back = false;
     let mut past_head = 0;
+    let mut rows: Vec<DeliveryRow> = Vec::new();
     let mut share = crate::events::fairness::FairShare::new(fair.busy, fair.per_destination);
     for cond in [abandoned as fn(i64) -> Condition, retrying, pending] {
         for round in 0..CLAIM_ROUNDS {
@@ -215,7 +225,7 @@ pub async fn claim_due(
             }
             // The head of the queue, whoever it is owed to; then (widened) past the full ones.
             let (full, n) = if round == 0 {
-                (Vec::new(), head_window(limit - claimed))
+                (Vec::new(), head_window(limit - claimed, share.any_full()))
             } else if fair.widen {
                 (share.full_targets(), limit - claimed)
             } else {
@@ -227,14 +237,14 @@ pub async fn claim_due(
                 .query_all(builder.build(&select))
                 .await?
                 .iter()
-                .filter_map(|r| {
-                    Some((
-                        r.try_get::<String>("", "id").ok()?,
-                        r.try_get::<i64>("", "attempts").ok()?,
-                        r.try_get::<String>("", "target").ok()?,
+                .map(|r| {
+                    Ok((
+                        r.try_get::<String>("", "id")?,
+                        r.try_get::<i64>("", "attempts")?,
+                        r.try_get::<String>("", "target")?,
                     ))
                 })
-                .collect();
+                .collect::<Result<_, DbErr>>()?;
             if candidates.is_empty() {
                 break;
             }
@@ -253,9 +263,10 @@ pub async fn claim_due(
                 share.take(&target);
                 admitted.push((id, attempts, target));
             }
-            let took = claim_rows(&txn, &admitted, claim, lease_until_ms).await?;
+            let mut took = claim_rows(&txn, &admitted, claim, lease_until_ms).await?;
             for (id, _, target) in &admitted {
-                if took.contains(id) {
+                if let Some(row) = took.remove(id) {
+                    rows.push(row);
                     claimed += 1;
                     if round > 0 {
                         past_head += 1;
@@ -270,19 +281,6 @@ pub async fn claim_due(
             held_back = true;
         }
     }
-    if claimed == 0 {
-        txn.commit().await?;
-        return Ok(Claimed {
-            rows: Vec::new(),
-            held_back,
-            past_head,
-        });
-    }
-    let rows = outbox::Entity::find()
-        .filter(outbox::Column::LeasedBy.eq(claim))
-        .filter(outbox::Column::State.eq(IN_FLIGHT))
-        .all(&txn)
-        .await?;
     txn.commit().await?;
     Ok(Claimed {
         rows,
