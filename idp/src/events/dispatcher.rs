@@ -548,18 +548,19 @@ async fn send(state: &State, target: &str, token: &str) -> AttemptResult {
     // The client's resolver checks names after resolution; a literal address never reaches a
     // resolver, so it is checked here (the rule registration applied may have changed since).
     let policy = &state.config.allow_private_destinations;
-    match url::Url::parse(target) {
+    let url = match url::Url::parse(target) {
         Ok(u) => {
             if let Err(e) = policy.evaluate_uri(&u) {
                 return AttemptResult::Refused(e.to_string());
             }
+            u
         }
         Err(_) => return AttemptResult::Refused(format!("'{target}' is not a URI")),
-    }
+    };
     let body = serde_urlencoded::to_string([("logout_token", token)]).unwrap_or_default();
     let res = state
         .http
-        .post(target)
+        .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()

@@ -15,7 +15,9 @@
 //! delay instead, so every node within the skew can sign at once (ADR 0016).
 
 mod cache;
+mod jws;
 pub use cache::KeyCache;
+pub use jws::KeyPairJws;
 
 use crate::clock::UnixTime;
 use crate::crypto::random_id;
@@ -121,25 +123,10 @@ impl LoadedKey {
     ) -> Result<Self, josekit::JoseError> {
         let private = Jwk::from_bytes(private_jwk.as_bytes())?;
         let public = Jwk::from_bytes(public_jwk.as_bytes())?;
-        let (signer, verifier): (Arc<dyn JwsSigner>, Arc<dyn JwsVerifier>) = match alg {
-            "RS256" => (
-                Arc::new(RS256.signer_from_jwk(&private)?),
-                Arc::new(RS256.verifier_from_jwk(&public)?),
-            ),
-            "ES256" => (
-                Arc::new(ES256.signer_from_jwk(&private)?),
-                Arc::new(ES256.verifier_from_jwk(&public)?),
-            ),
-            "EdDSA" => (
-                Arc::new(EdDSA.signer_from_jwk(&private)?),
-                Arc::new(EdDSA.verifier_from_jwk(&public)?),
-            ),
-            _ => {
-                return Err(josekit::JoseError::UnsupportedSignatureAlgorithm(
-                    anyhow::anyhow!("{alg}"),
-                ))
-            }
-        };
+        // One parsed key pair signs and verifies (aws-lc-rs, ADR 0023).
+        let pair = Arc::new(KeyPairJws::from_jwk(kid, alg, &private, &public)?);
+        let signer: Arc<dyn JwsSigner> = pair.clone();
+        let verifier: Arc<dyn JwsVerifier> = pair;
         let public_jwk = serde_json::from_str(public_jwk)
             .map_err(|e| josekit::JoseError::InvalidJson(e.into()))?;
         Ok(Self {
