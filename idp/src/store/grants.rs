@@ -567,17 +567,11 @@ fn left_join_by_id<E: sea_orm::EntityName + Default>(
     );
 }
 
-/// [`find_access`] plus the rows of [`AccessView`], in one round trip instead of four (each
-/// query on SQLite is a hand-off to the connection's worker thread and back; introspection and
-/// userinfo of a user's token read all four every time).
-pub async fn find_access_view<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: &str,
-    jti: &str,
-) -> Result<Option<AccessView>, DbErr> {
+/// The select of [`find_access_view`], binding `tenant_id`, `jti` and the limit 1 in that order.
+fn access_view_query(tenant_id: &str, jti: &str) -> sea_orm::sea_query::SelectStatement {
     use super::entities::{session, user};
     use sea_orm::sea_query::{Alias, Func, Query};
-    use sea_orm::{EntityName, FromQueryResult};
+    use sea_orm::EntityName;
     let mut q = Query::select();
     prefixed::<access_token::Entity>(&mut q, "a");
     prefixed::<session::Entity>(&mut q, "s");
@@ -591,8 +585,25 @@ pub async fn find_access_view<C: ConnectionTrait>(
     q.and_where(col("a", "tenant_id").eq(tenant_id))
         .and_where(col("a", "jti").eq(jti))
         .limit(1);
-    let builder = db.get_database_backend();
-    let Some(row) = db.query_one(builder.build(&q)).await? else {
+    q
+}
+
+/// [`find_access`] plus the rows of [`AccessView`], in one round trip instead of four (each
+/// query on SQLite is a hand-off to the connection's worker thread and back; introspection and
+/// userinfo of a user's token read all four every time).
+pub async fn find_access_view<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    jti: &str,
+) -> Result<Option<AccessView>, DbErr> {
+    use sea_orm::FromQueryResult;
+    static SQL: super::SqlOnce = super::SqlOnce::new();
+    let statement = SQL.statement(
+        db.get_database_backend(),
+        || access_view_query(tenant_id, jti),
+        vec![tenant_id.into(), jti.into(), 1u64.into()],
+    );
+    let Some(row) = db.query_one(statement).await? else {
         return Ok(None);
     };
     Ok(Some(AccessView {
@@ -613,16 +624,12 @@ pub struct RefreshView {
     pub user: Option<super::users::User>,
 }
 
-/// [`find_refresh`] with its family, the family's session and its user, in one round trip
-/// instead of four (the refresh grant reads all four every time).
-pub async fn find_refresh_view<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: &str,
-    token_hash: &str,
-) -> Result<Option<RefreshView>, DbErr> {
+/// The select of [`find_refresh_view`], binding `tenant_id`, `token_hash` and the limit 1 in that
+/// order.
+fn refresh_view_query(tenant_id: &str, token_hash: &str) -> sea_orm::sea_query::SelectStatement {
     use super::entities::{session, user};
     use sea_orm::sea_query::{Alias, Query};
-    use sea_orm::{EntityName, FromQueryResult};
+    use sea_orm::EntityName;
     let mut q = Query::select();
     prefixed::<refresh_token::Entity>(&mut q, "t");
     prefixed::<refresh_family::Entity>(&mut q, "f");
@@ -635,8 +642,24 @@ pub async fn find_refresh_view<C: ConnectionTrait>(
     q.and_where(col("t", "tenant_id").eq(tenant_id))
         .and_where(col("t", "token_hash").eq(token_hash))
         .limit(1);
-    let builder = db.get_database_backend();
-    let Some(row) = db.query_one(builder.build(&q)).await? else {
+    q
+}
+
+/// [`find_refresh`] with its family, the family's session and its user, in one round trip
+/// instead of four (the refresh grant reads all four every time).
+pub async fn find_refresh_view<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: &str,
+    token_hash: &str,
+) -> Result<Option<RefreshView>, DbErr> {
+    use sea_orm::FromQueryResult;
+    static SQL: super::SqlOnce = super::SqlOnce::new();
+    let statement = SQL.statement(
+        db.get_database_backend(),
+        || refresh_view_query(tenant_id, token_hash),
+        vec![tenant_id.into(), token_hash.into(), 1u64.into()],
+    );
+    let Some(row) = db.query_one(statement).await? else {
         return Ok(None);
     };
     Ok(Some(RefreshView {
@@ -657,4 +680,36 @@ fn joined<M: sea_orm::FromQueryResult>(
         return Ok(None);
     }
     M::from_query_result(row, pre).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::DatabaseBackend;
+
+    /// The reused text with the values a call passes is exactly the statement sea-query builds
+    /// for those values, on both backends and on every use after the first.
+    #[test]
+    fn reused_view_statements_equal_freshly_built_ones() {
+        for backend in [DatabaseBackend::Sqlite, DatabaseBackend::Postgres] {
+            let once = crate::store::SqlOnce::new();
+            for (tenant, jti) in [("t-1", "j-1"), ("t-2", "jti'; --")] {
+                let reused = once.statement(
+                    backend,
+                    || access_view_query("other", "values"),
+                    vec![tenant.into(), jti.into(), 1u64.into()],
+                );
+                assert_eq!(reused, backend.build(&access_view_query(tenant, jti)));
+            }
+            let once = crate::store::SqlOnce::new();
+            for (tenant, hash) in [("t-1", "h-1"), ("t-2", "h-2")] {
+                let reused = once.statement(
+                    backend,
+                    || refresh_view_query("other", "values"),
+                    vec![tenant.into(), hash.into(), 1u64.into()],
+                );
+                assert_eq!(reused, backend.build(&refresh_view_query(tenant, hash)));
+            }
+        }
+    }
 }

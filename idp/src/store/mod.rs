@@ -144,6 +144,46 @@ async fn open(url: &str, reader: bool, max: Option<u32>) -> Result<DatabaseConne
     Ok(db)
 }
 
+/// The text of a statement that depends only on the backend, built by sea-query once per
+/// backend and reused. Building the joined reads of the hot paths (introspection, userinfo, the
+/// refresh grant) cost more CPU than SQLite took to run them (ADR 0024); only the bound values
+/// change from one call to the next. A caller passes the values in the order the built statement
+/// binds them; a unit test per statement compares the reused statement with a freshly built one
+/// on both backends.
+#[derive(Debug, Default)]
+pub struct SqlOnce {
+    sqlite: std::sync::OnceLock<String>,
+    postgres: std::sync::OnceLock<String>,
+    mysql: std::sync::OnceLock<String>,
+}
+
+impl SqlOnce {
+    pub const fn new() -> Self {
+        Self {
+            sqlite: std::sync::OnceLock::new(),
+            postgres: std::sync::OnceLock::new(),
+            mysql: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The statement for `backend` with `values` bound; `build` runs on the first use per
+    /// backend only.
+    pub fn statement<S: sea_orm::StatementBuilder>(
+        &self,
+        backend: DatabaseBackend,
+        build: impl FnOnce() -> S,
+        values: Vec<sea_orm::Value>,
+    ) -> sea_orm::Statement {
+        let cell = match backend {
+            DatabaseBackend::Sqlite => &self.sqlite,
+            DatabaseBackend::Postgres => &self.postgres,
+            DatabaseBackend::MySql => &self.mysql,
+        };
+        let sql = cell.get_or_init(|| backend.build(&build()).sql);
+        sea_orm::Statement::from_sql_and_values(backend, sql.as_str(), values)
+    }
+}
+
 /// Apply every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     lanyard_migrations::Migrator::up(db, None).await
