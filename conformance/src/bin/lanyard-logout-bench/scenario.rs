@@ -351,9 +351,10 @@ impl Bench {
             q(&api, 0.5),
             q(&api, 0.99)
         );
+        // Issue 12: one user with 25 sessions in 25 RPs, admin call to the last receipt.
         println!(
-            "  target p99 < 250 ms: {}",
-            if q(&last_rp, 0.99) < 250.0 {
+            "  target p99 < 25 ms: {}",
+            if q(&last_rp, 0.99) < 25.0 {
                 "met"
             } else {
                 "MISSED"
@@ -422,9 +423,17 @@ impl Bench {
             before.rss_kib / 1024,
             peak_sampled / 1024
         );
+        // Issue 12: 100,000 deliveries in < 15 s on SQLite, < 20 s on PostgreSQL; other sizes
+        // pro rata.
+        let per_100k = if backend(&self.database_url) == "SQLite" {
+            15.0
+        } else {
+            20.0
+        };
+        let target = per_100k * owed as f64 / 100_000.0;
         println!(
-            "  target < 30 s: {}",
-            if got >= owed && last < Duration::from_secs(30) {
+            "  target < {target:.1} s: {}",
+            if got >= owed && last.as_secs_f64() < target {
                 "met"
             } else {
                 "MISSED"
