@@ -68,32 +68,41 @@ fn member(jwk: &Jwk, name: &str) -> Result<Vec<u8>, JoseError> {
         .map_err(|_| bad_key(format_args!("the JWK's \"{name}\" is not base64url")))
 }
 
-fn expect_text(jwk: &Jwk, name: &str, expected: &str) -> Result<(), JoseError> {
-    match jwk.parameter(name).and_then(|v| v.as_str()) {
-        Some(v) if v == expected => Ok(()),
-        other => Err(bad_key(format_args!(
-            "the JWK's \"{name}\" is {other:?}, not \"{expected}\""
-        ))),
+/// Both JWKs of the pair have `name` (`kty`, `crv`) equal to `expected`.
+fn expect_text(private: &Jwk, public: &Jwk, name: &str, expected: &str) -> Result<(), JoseError> {
+    for jwk in [private, public] {
+        match jwk.parameter(name).and_then(|v| v.as_str()) {
+            Some(v) if v == expected => {}
+            other => {
+                return Err(bad_key(format_args!(
+                    "the JWK's \"{name}\" is {other:?}, not \"{expected}\""
+                )))
+            }
+        }
     }
+    Ok(())
 }
 
 /// The public members `names` of the key, from the public JWK. josekit's private JWKs of EC and
 /// OKP keys carry only `d` (RSA ones carry `n` and `e` too): where the private JWK has a member
 /// as well, it must be the same, or the stored pair would publish one key and sign with another.
 /// Whether `d` belongs to the public key is checked by aws-lc-rs when the pair is built.
-fn public_members(private: &Jwk, public: &Jwk, names: &[&str]) -> Result<Vec<Vec<u8>>, JoseError> {
-    names
-        .iter()
-        .map(|name| {
-            let value = member(public, name)?;
-            if private.parameter(name).is_some() && member(private, name)? != value {
-                return Err(bad_key(format_args!(
-                    "the public JWK's \"{name}\" is not the private key's"
-                )));
-            }
-            Ok(value)
-        })
-        .collect()
+fn public_members<const N: usize>(
+    private: &Jwk,
+    public: &Jwk,
+    names: [&str; N],
+) -> Result<[Vec<u8>; N], JoseError> {
+    let mut out: [Vec<u8>; N] = std::array::from_fn(|_| Vec::new());
+    for (slot, name) in out.iter_mut().zip(names) {
+        let value = member(public, name)?;
+        if private.parameter(name).is_some() && member(private, name)? != value {
+            return Err(bad_key(format_args!(
+                "the public JWK's \"{name}\" is not the private key's"
+            )));
+        }
+        *slot = value;
+    }
+    Ok(out)
 }
 
 fn rejected(e: aws_lc_rs::error::KeyRejected) -> JoseError {
@@ -105,11 +114,8 @@ impl KeyPairJws {
     pub fn from_jwk(kid: &str, alg: &str, private: &Jwk, public: &Jwk) -> Result<Self, JoseError> {
         let (private_key, public_key) = match alg {
             "RS256" => {
-                expect_text(private, "kty", "RSA")?;
-                expect_text(public, "kty", "RSA")?;
-                let [n, e] =
-                    <[Vec<u8>; 2]>::try_from(public_members(private, public, &["n", "e"])?)
-                        .map_err(|_| bad_key("n and e"))?;
+                expect_text(private, public, "kty", "RSA")?;
+                let [n, e] = public_members(private, public, ["n", "e"])?;
                 let components = KeyPairComponents {
                     public_key: PublicKeyComponents {
                         n: n.as_slice(),
@@ -134,13 +140,9 @@ impl KeyPairJws {
                 (Private::Rs256(pair), public_key)
             }
             "ES256" => {
-                expect_text(private, "kty", "EC")?;
-                expect_text(public, "kty", "EC")?;
-                expect_text(private, "crv", "P-256")?;
-                expect_text(public, "crv", "P-256")?;
-                let [x, y] =
-                    <[Vec<u8>; 2]>::try_from(public_members(private, public, &["x", "y"])?)
-                        .map_err(|_| bad_key("x and y"))?;
+                expect_text(private, public, "kty", "EC")?;
+                expect_text(private, public, "crv", "P-256")?;
+                let [x, y] = public_members(private, public, ["x", "y"])?;
                 if x.len() != 32 || y.len() != 32 {
                     return Err(bad_key("a P-256 coordinate is not 32 bytes"));
                 }
@@ -157,11 +159,9 @@ impl KeyPairJws {
                 (Private::Es256(pair), public_key)
             }
             "EdDSA" => {
-                expect_text(private, "kty", "OKP")?;
-                expect_text(public, "kty", "OKP")?;
-                expect_text(private, "crv", "Ed25519")?;
-                expect_text(public, "crv", "Ed25519")?;
-                let x = member(public, "x")?;
+                expect_text(private, public, "kty", "OKP")?;
+                expect_text(private, public, "crv", "Ed25519")?;
+                let [x] = public_members(private, public, ["x"])?;
                 let pair = Ed25519KeyPair::from_seed_and_public_key(&member(private, "d")?, &x)
                     .map_err(rejected)?;
                 let public_key = ParsedPublicKey::new(&signature::ED25519, &x).map_err(rejected)?;
